@@ -1,0 +1,541 @@
+//! The TIFF reader proper, on top of the `tiff` crate's decoder.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use image::ImageBuffer;
+use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
+use tiff::tags::Tag;
+use tiff::ColorType;
+
+use super::channels::resolve;
+use super::meta::{parse_imagej, parse_ome};
+use super::{Field, LoadOptions};
+use crate::error::LoadError;
+
+/// Sanity limits, checked before allocating anything sized by the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most pixels in one plane (width × height).
+    pub max_plane_pixels: u64,
+    /// Most IFDs (pages) a file may chain.
+    pub max_pages: usize,
+    /// Most bytes one decoded page may take.
+    pub max_page_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_plane_pixels: 8192 * 8192,
+            max_pages: 100_000,
+            max_page_bytes: 1 << 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PageKind {
+    /// Decodable: `color` channels among `total` samples per pixel.
+    Ok {
+        color: usize,
+        total: usize,
+    },
+    Unsupported(String),
+}
+
+#[derive(Clone, Debug)]
+struct PageInfo {
+    width: u32,
+    height: u32,
+    kind: PageKind,
+}
+
+/// Where one channel plane of a field lives.
+#[derive(Clone, Copy, Debug)]
+struct PlaneRef {
+    page: usize,
+    sample: usize,
+}
+
+/// What a field is, before decoding it.
+#[derive(Clone, Debug)]
+pub struct FieldInfo {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Number of z slices.
+    pub depth: usize,
+    /// Number of channels.
+    pub n_channels: usize,
+    /// Channel names from the metadata, where there are any.
+    pub channel_names: Vec<Option<String>>,
+    /// µm per pixel from the metadata.
+    pub pixel_size_um: Option<f64>,
+    planes: Vec<Vec<PlaneRef>>,
+}
+
+/// An open TIFF file whose structure has been read.
+pub struct TiffSource {
+    decoder: Decoder<BufReader<File>>,
+    pages: Vec<PageInfo>,
+    fields: Vec<FieldInfo>,
+    limits: Limits,
+}
+
+fn page_info(dec: &mut Decoder<BufReader<File>>) -> Result<PageInfo, LoadError> {
+    let (width, height) = dec.dimensions()?;
+    let kind = match dec.colortype() {
+        Err(e) => PageKind::Unsupported(e.to_string()),
+        Ok(ct) => {
+            let (color, total, bits) = match ct {
+                ColorType::Gray(b) => (1, 1, b),
+                ColorType::GrayA(b) => (1, 2, b),
+                ColorType::RGB(b) => (3, 3, b),
+                ColorType::RGBA(b) => (3, 4, b),
+                ColorType::Multiband {
+                    bit_depth,
+                    num_samples,
+                } => (num_samples as usize, num_samples as usize, bit_depth),
+                _ => (0, 0, 0),
+            };
+            if color == 0 {
+                PageKind::Unsupported(format!("colour type {ct:?}"))
+            } else if ![8, 16, 32, 64].contains(&bits) {
+                PageKind::Unsupported(format!("{bits}-bit samples"))
+            } else {
+                PageKind::Ok { color, total }
+            }
+        }
+    };
+    Ok(PageInfo {
+        width,
+        height,
+        kind,
+    })
+}
+
+fn tag_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Rational(n, d) if *d != 0 => Some(f64::from(*n) / f64::from(*d)),
+        Value::Short(n) => Some(f64::from(*n)),
+        Value::Unsigned(n) => Some(f64::from(*n)),
+        Value::Float(f) => Some(f64::from(*f)),
+        Value::Double(f) => Some(*f),
+        Value::List(l) => l.first().and_then(tag_f64),
+        _ => None,
+    }
+}
+
+fn sane_pixel_size(um: f64) -> Option<f64> {
+    (um.is_finite() && (1e-4..=1e4).contains(&um)).then_some(um)
+}
+
+impl TiffSource {
+    /// Opens `path` with default limits.
+    pub fn open(path: &Path) -> Result<TiffSource, LoadError> {
+        Self::open_with_limits(path, Limits::default())
+    }
+
+    /// Opens `path` read-only and reads its structure: every IFD, the
+    /// ImageJ or OME metadata, and the plan of each field.
+    pub fn open_with_limits(path: &Path, limits: Limits) -> Result<TiffSource, LoadError> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Err(LoadError::Corrupt("empty file (0 bytes)".into()));
+        }
+        let mut dec_limits = tiff::decoder::Limits::default();
+        dec_limits.decoding_buffer_size = limits.max_page_bytes;
+        let mut decoder = Decoder::new(BufReader::new(file))?.with_limits(dec_limits);
+
+        let description = match decoder.find_tag(Tag::ImageDescription) {
+            Ok(Some(Value::Ascii(s))) => Some(s),
+            _ => None,
+        };
+        let xres = decoder
+            .find_tag(Tag::XResolution)
+            .ok()
+            .flatten()
+            .and_then(|v| tag_f64(&v))
+            .filter(|x| *x > 0.0);
+        let res_unit = decoder
+            .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+            .ok()
+            .flatten()
+            .unwrap_or(2);
+
+        let mut pages = vec![page_info(&mut decoder)?];
+        while decoder.more_images() {
+            if pages.len() >= limits.max_pages {
+                return Err(LoadError::Limit(format!(
+                    "more than {} pages (IFDs)",
+                    limits.max_pages
+                )));
+            }
+            decoder.next_image()?;
+            pages.push(page_info(&mut decoder)?);
+        }
+
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let desc = description.as_deref().unwrap_or("");
+        let fields = if desc.contains("<OME") {
+            plan_ome(desc, &pages, &file_name)?
+        } else if let Some(ij) = parse_imagej(desc)? {
+            let px = ij
+                .unit_um
+                .zip(xres)
+                .map(|(u, x)| u / x)
+                .and_then(sane_pixel_size);
+            plan_imagej(&ij, &pages, px)?
+        } else {
+            let px = match (res_unit, xres) {
+                (3, Some(x)) => sane_pixel_size(1e4 / x),
+                _ => None,
+            };
+            plan_plain(&pages, px)?
+        };
+        Ok(TiffSource {
+            decoder,
+            pages,
+            fields,
+            limits,
+        })
+    }
+
+    /// Number of fields in the file.
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// What field `i` is, before decoding.
+    pub fn info(&self, i: usize) -> Option<&FieldInfo> {
+        self.fields.get(i)
+    }
+
+    /// Decodes field `i`: maps channels to roles and max-projects each of
+    /// the three over z, reading every needed page once.
+    pub fn load_field(&mut self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
+        let info = self
+            .fields
+            .get(i)
+            .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
+            .clone();
+        let (w, h) = (info.width, info.height);
+        let n_px = (w as u64).saturating_mul(h as u64);
+        if w == 0 || h == 0 {
+            return Err(LoadError::Corrupt(format!("image is {w}×{h} pixels")));
+        }
+        if n_px > self.limits.max_plane_pixels {
+            return Err(LoadError::Limit(format!(
+                "{w}×{h} pixels is over the limit of {} pixels per plane",
+                self.limits.max_plane_pixels
+            )));
+        }
+        let (roles, source) =
+            resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+
+        // page -> (sample, role index)
+        let mut uses: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+        for z in &info.planes {
+            for (r, &c) in roles.iter().enumerate() {
+                let p = z[c];
+                uses.entry(p.page).or_default().push((p.sample, r));
+            }
+        }
+        let n = n_px as usize;
+        let mut acc: [Vec<f32>; 3] = std::array::from_fn(|_| vec![f32::NEG_INFINITY; n]);
+        let mut buf = DecodingResult::U8(Vec::new());
+        for (page, list) in uses {
+            let pi = &self.pages[page];
+            let total = match &pi.kind {
+                PageKind::Ok { total, .. } => *total,
+                PageKind::Unsupported(why) => {
+                    return Err(LoadError::Unsupported(format!("page {page}: {why}")))
+                }
+            };
+            if (pi.width as usize, pi.height as usize) != (w, h) {
+                return Err(LoadError::Metadata(format!(
+                    "page {page} is {}×{} but the field is {w}×{h}",
+                    pi.width, pi.height
+                )));
+            }
+            self.decoder.seek_to_image(page)?;
+            let layout = self.decoder.read_image_to_buffer(&mut buf)?;
+            let planar = layout.planes > 1;
+            for (sample, r) in list {
+                let (offset, stride) = if planar {
+                    (sample * n, 1)
+                } else {
+                    (sample, total)
+                };
+                max_into(&mut acc[r], &buf, offset, stride)
+                    .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+            }
+        }
+        let to_image = |v: Vec<f32>| -> Result<crate::FloatImage, LoadError> {
+            let v: Vec<f32> = v
+                .into_iter()
+                .map(|x| if x.is_finite() { x } else { 0.0 })
+                .collect();
+            ImageBuffer::from_raw(w as u32, h as u32, v)
+                .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))
+        };
+        let [a, b, c] = acc;
+        Ok(Field {
+            index: i,
+            width: w,
+            height: h,
+            depth: info.depth,
+            pixel_size_um: opts.pixel_size_um.or(info.pixel_size_um),
+            channel_source: source,
+            channels: [to_image(a)?, to_image(b)?, to_image(c)?],
+        })
+    }
+}
+
+/// Max-projects samples `offset, offset+stride, …` of `buf` into `acc`.
+fn max_into(
+    acc: &mut [f32],
+    buf: &DecodingResult,
+    offset: usize,
+    stride: usize,
+) -> Result<(), String> {
+    macro_rules! go {
+        ($v:expr, $conv:expr) => {{
+            let v = $v;
+            let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
+            if v.len() < need {
+                return Err(format!(
+                    "decoded {} samples, expected at least {need}",
+                    v.len()
+                ));
+            }
+            for (a, x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
+                let f: f32 = $conv(*x);
+                if f > *a {
+                    *a = f;
+                }
+            }
+        }};
+    }
+    match buf {
+        DecodingResult::U8(v) => go!(v, f32::from),
+        DecodingResult::U16(v) => go!(v, f32::from),
+        DecodingResult::U32(v) => go!(v, |x: u32| x as f32),
+        DecodingResult::U64(v) => go!(v, |x: u64| x as f32),
+        DecodingResult::I8(v) => go!(v, f32::from),
+        DecodingResult::I16(v) => go!(v, f32::from),
+        DecodingResult::I32(v) => go!(v, |x: i32| x as f32),
+        DecodingResult::I64(v) => go!(v, |x: i64| x as f32),
+        DecodingResult::F16(v) => go!(v, |x: half::f16| x.to_f32()),
+        DecodingResult::F32(v) => go!(v, |x: f32| if x.is_nan() { 0.0 } else { x }),
+        DecodingResult::F64(v) => go!(v, |x: f64| if x.is_nan() { 0.0 } else { x as f32 }),
+    }
+    Ok(())
+}
+
+fn color_of(pages: &[PageInfo], page: usize) -> Result<usize, LoadError> {
+    match pages.get(page).map(|p| &p.kind) {
+        Some(PageKind::Ok { color, .. }) => Ok(*color),
+        Some(PageKind::Unsupported(why)) => {
+            Err(LoadError::Unsupported(format!("page {page}: {why}")))
+        }
+        None => Err(LoadError::Metadata(format!(
+            "metadata points to page {page}, the file has {}",
+            pages.len()
+        ))),
+    }
+}
+
+fn plan_ome(xml: &str, pages: &[PageInfo], file_name: &str) -> Result<Vec<FieldInfo>, LoadError> {
+    let images = parse_ome(xml)?;
+    let mut fields = Vec::new();
+    let mut cursor = 0usize;
+    for img in &images {
+        let first_ifd = img.tiff_data.first().map_or(cursor, |t| t.ifd);
+        let per_page = color_of(pages, first_ifd)?;
+        let planes_c = if per_page > 1 {
+            if img.size_c % per_page != 0 && img.size_c > per_page {
+                return Err(LoadError::Metadata(format!(
+                    "SizeC={} does not split into {per_page}-sample pages",
+                    img.size_c
+                )));
+            }
+            (img.size_c / per_page).max(1)
+        } else {
+            img.size_c
+        };
+        let n_channels = planes_c * per_page;
+        let total = planes_c * img.size_z * img.size_t;
+        if total > pages.len() {
+            return Err(LoadError::Metadata(format!(
+                "OME-XML declares {total} planes, the file has {} pages",
+                pages.len()
+            )));
+        }
+        let mut ifd_of: Vec<Option<usize>> = vec![None; total];
+        if img.tiff_data.is_empty() {
+            for (p, slot) in ifd_of.iter_mut().enumerate() {
+                *slot = Some(cursor + p);
+            }
+        } else {
+            let single = img.tiff_data.len() == 1;
+            for td in &img.tiff_data {
+                if let Some(f) = &td.file_name {
+                    if f != file_name {
+                        return Err(LoadError::Unsupported(format!(
+                            "multi-file OME dataset: planes are in `{f}`"
+                        )));
+                    }
+                }
+                let count =
+                    td.plane_count
+                        .unwrap_or(if single && !td.any_attr { total } else { 1 });
+                let p0 = img.plane_index(td.first[0], td.first[1], td.first[2], planes_c);
+                for k in 0..count.min(total) {
+                    if let Some(slot) = ifd_of.get_mut(p0 + k) {
+                        *slot = Some(td.ifd + k);
+                    }
+                }
+            }
+        }
+        cursor += total;
+        let names = if img.channel_names.len() == n_channels {
+            img.channel_names.clone()
+        } else {
+            vec![None; n_channels]
+        };
+        for t in 0..img.size_t {
+            let mut planes = Vec::with_capacity(img.size_z);
+            for z in 0..img.size_z {
+                let mut row = Vec::with_capacity(n_channels);
+                for c in 0..n_channels {
+                    let p = img.plane_index(c / per_page, z, t, planes_c);
+                    let page = ifd_of[p].ok_or_else(|| {
+                        LoadError::Metadata(format!("no IFD for plane c={c} z={z} t={t}"))
+                    })?;
+                    if page >= pages.len() {
+                        return Err(LoadError::Metadata(format!(
+                            "plane c={c} z={z} t={t} is in IFD {page}, the file has {} pages",
+                            pages.len()
+                        )));
+                    }
+                    row.push(PlaneRef {
+                        page,
+                        sample: c % per_page,
+                    });
+                }
+                planes.push(row);
+            }
+            fields.push(FieldInfo {
+                width: img.size_x,
+                height: img.size_y,
+                depth: img.size_z,
+                n_channels,
+                channel_names: names.clone(),
+                pixel_size_um: img.physical_size_x_um.and_then(sane_pixel_size),
+                planes,
+            });
+        }
+    }
+    Ok(fields)
+}
+
+fn plan_imagej(
+    ij: &super::meta::ImageJMeta,
+    pages: &[PageInfo],
+    px: Option<f64>,
+) -> Result<Vec<FieldInfo>, LoadError> {
+    let per_page = color_of(pages, 0)?;
+    let total = ij.channels * ij.slices * ij.frames;
+    if total > pages.len() {
+        return Err(LoadError::Metadata(format!(
+            "ImageJ description declares {total} images (channels={} slices={} frames={}), \
+             the file has {} pages",
+            ij.channels,
+            ij.slices,
+            ij.frames,
+            pages.len()
+        )));
+    }
+    let n_channels = ij.channels * per_page;
+    let (w, h) = (pages[0].width as usize, pages[0].height as usize);
+    let mut fields = Vec::new();
+    for t in 0..ij.frames {
+        let planes = (0..ij.slices)
+            .map(|z| {
+                (0..n_channels)
+                    .map(|c| PlaneRef {
+                        page: (t * ij.slices + z) * ij.channels + c / per_page,
+                        sample: c % per_page,
+                    })
+                    .collect()
+            })
+            .collect();
+        fields.push(FieldInfo {
+            width: w,
+            height: h,
+            depth: ij.slices,
+            n_channels,
+            channel_names: vec![None; n_channels],
+            pixel_size_um: px,
+            planes,
+        });
+    }
+    Ok(fields)
+}
+
+fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<FieldInfo>, LoadError> {
+    let per_page = color_of(pages, 0)?;
+    let (w0, h0) = (pages[0].width, pages[0].height);
+    // Thumbnails and pyramid levels have other sizes: only pages shaped
+    // like the first belong to the field.
+    let same: Vec<usize> = pages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.width == w0
+                && p.height == h0
+                && matches!(p.kind, PageKind::Ok { color, .. } if color == per_page)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let (depth, planes): (usize, Vec<Vec<PlaneRef>>) = if per_page == 1 {
+        // One page per channel.
+        (
+            1,
+            vec![same
+                .iter()
+                .map(|&page| PlaneRef { page, sample: 0 })
+                .collect()],
+        )
+    } else {
+        // Colour pages: each page one z slice holding all channels.
+        (
+            same.len(),
+            same.iter()
+                .map(|&page| {
+                    (0..per_page)
+                        .map(|sample| PlaneRef { page, sample })
+                        .collect()
+                })
+                .collect(),
+        )
+    };
+    let n_channels = planes[0].len();
+    Ok(vec![FieldInfo {
+        width: w0 as usize,
+        height: h0 as usize,
+        depth,
+        n_channels,
+        channel_names: vec![None; n_channels],
+        pixel_size_um: px,
+        planes,
+    }])
+}

@@ -1,0 +1,40 @@
+//! follicount: counts regenerated hair follicles in multichannel confocal
+//! images of mouse skin (P-cadherin, Sox9, DAPI).
+//!
+//! The pipeline runs one way: [`io`] loads and max-projects a field,
+//! [`segment`] thresholds and labels it, [`measure`] measures the objects,
+//! [`follicle`] applies the counting rule, [`report`] writes the tables;
+//! [`pipeline`] strings the single-field steps together and [`batch`] runs
+//! many files in parallel. [`synth`] draws synthetic fields with known
+//! answers, for fixtures, tests and benchmarks.
+//!
+//! ```no_run
+//! use follicount::{io::{LoadOptions, TiffSource}, params::Params, pipeline::analyze};
+//! let mut src = TiffSource::open("field.tif".as_ref())?;
+//! let field = src.load_field(0, &LoadOptions::default())?;
+//! let result = analyze(&field, &Params::default());
+//! println!("{} follicles", result.follicles.len());
+//! # Ok::<(), follicount::error::LoadError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod batch;
+pub mod check;
+pub mod error;
+pub mod follicle;
+pub mod io;
+pub mod measure;
+pub mod params;
+pub mod pipeline;
+pub mod report;
+pub mod segment;
+pub mod synth;
+
+/// A single-channel float image (one plane of a field).
+pub type FloatImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;
+/// A label image: 0 is background, objects are 1..=n.
+pub type Labels = image::ImageBuffer<image::Luma<u32>, Vec<u32>>;
+
+/// The tool's version, as written to run.json.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

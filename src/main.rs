@@ -1,0 +1,240 @@
+//! The follicount command line: a thin front end over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use follicount::batch::{self, RunOptions};
+use follicount::check;
+use follicount::io::{ChannelSpec, LoadOptions};
+use follicount::params::Params;
+use follicount::report;
+
+/// Counts regenerated hair follicles in multichannel confocal TIFFs of mouse
+/// skin (P-cadherin, Sox9, DAPI).
+///
+/// A follicle is a connected P-cadherin-positive object whose area is within
+/// [--min-area, --max-area] µm² and which holds at least --min-sox9 Sox9+
+/// nuclei (Sox9 objects lying on DAPI). Lengths and areas are in µm / µm²;
+/// for a file with no known pixel size they are read as pixels / px².
+#[derive(Parser, Debug)]
+#[command(name = "follicount", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Count follicles in TIFF files and folders; write fields.csv,
+    /// follicles.csv and run.json.
+    #[command(after_help = "Examples:\n  follicount count day1/ -o day1-out\n  \
+        follicount count a.tif b.ome.tif --channels dapi,pcad,sox9 --pixel-size 0.65 -j 2\n\n\
+        Exit status: 0 all fields analysed, 1 some fields failed (listed in fields.csv \
+        and on stderr), 2 usage error or outputs could not be written.")]
+    Count {
+        /// Files or folders (folders are walked recursively for .tif/.tiff).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(short = 'o', long = "out", default_value = "follicount-out")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run the analysis on the files named in an expected-counts CSV and fail
+    /// when any count differs by more than the tolerance.
+    #[command(
+        after_help = "The expected CSV has columns file,follicles and optionally field; \
+        files are relative to FIXTURE_DIR.\n\nExample:\n  \
+        follicount check fixtures --expected fixtures/expected.csv\n\n\
+        Exit status: 0 every field within tolerance, 1 otherwise, 2 usage error."
+    )]
+    Check {
+        /// Folder the expected CSV's file names are relative to.
+        fixture_dir: PathBuf,
+        /// Expected counts CSV (file,[field,]follicles).
+        #[arg(long)]
+        expected: PathBuf,
+        /// Allowed absolute difference per field.
+        #[arg(long, default_value_t = 0)]
+        tolerance: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Channel roles in file order, e.g. `pcad,sox9,dapi` or
+    /// `dapi,skip,pcad,sox9` [default: from metadata names, else pcad,sox9,dapi].
+    #[arg(long, value_name = "LIST")]
+    channels: Option<ChannelSpec>,
+    /// Pixel size in µm, overriding the files' metadata.
+    #[arg(long, value_name = "UM")]
+    pixel_size: Option<f64>,
+    /// Worker threads [default: one per core].
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    jobs: usize,
+    /// TOML file of analysis parameters (keys as in run.json "parameters").
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Smallest follicle area, µm² [default: 400].
+    #[arg(long, value_name = "UM2")]
+    min_area: Option<f64>,
+    /// Largest follicle area, µm² [default: 40000].
+    #[arg(long, value_name = "UM2")]
+    max_area: Option<f64>,
+    /// Fewest Sox9+ nuclei in a follicle [default: 3].
+    #[arg(long, value_name = "N")]
+    min_sox9: Option<u32>,
+}
+
+impl Common {
+    fn options(&self) -> Result<RunOptions> {
+        let mut params = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config {}", path.display()))?;
+                Params::from_toml(&text).with_context(|| format!("config {}", path.display()))?
+            }
+            None => Params::default(),
+        };
+        if let Some(v) = self.min_area {
+            params.min_area_um2 = v;
+        }
+        if let Some(v) = self.max_area {
+            params.max_area_um2 = v;
+        }
+        if let Some(v) = self.min_sox9 {
+            params.min_sox9_nuclei = v;
+        }
+        params.validate()?;
+        if let Some(px) = self.pixel_size {
+            if !(px.is_finite() && px > 0.0) {
+                bail!("--pixel-size must be a positive number of µm, got {px}");
+            }
+        }
+        Ok(RunOptions {
+            params,
+            load: LoadOptions {
+                channels: self.channels.clone(),
+                pixel_size_um: self.pixel_size,
+                ..LoadOptions::default()
+            },
+            threads: self.jobs,
+            progress: std::io::stderr().is_terminal(),
+        })
+    }
+}
+
+fn report_failures(result: &batch::BatchResult) {
+    for r in result.failures() {
+        eprintln!(
+            "follicount: error: {} (field {}): {}",
+            r.file,
+            r.field,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn count(inputs: &[PathBuf], out: &PathBuf, common: &Common) -> Result<ExitCode> {
+    let opts = common.options()?;
+    let (files, warnings) = batch::collect_inputs(inputs)?;
+    for w in warnings {
+        eprintln!("follicount: warning: {w}");
+    }
+    if files.is_empty() {
+        bail!("no .tif/.tiff files found in the inputs");
+    }
+    let result = batch::run(&files, &opts)?;
+    report::write_outputs(out, &result, &files, &opts, "count")?;
+    report_failures(&result);
+    let failed = result.failures().count();
+    let follicles: usize = result.records.iter().map(|r| r.follicle_count()).sum();
+    eprintln!(
+        "follicount: {} fields, {} follicles, {} failed, {:.2} s -> {}",
+        result.records.len(),
+        follicles,
+        failed,
+        result.elapsed_s,
+        out.display()
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_check(
+    dir: &PathBuf,
+    expected: &PathBuf,
+    tolerance: u64,
+    common: &Common,
+) -> Result<ExitCode> {
+    let opts = common.options()?;
+    let table = check::read_expected(expected).map_err(anyhow::Error::msg)?;
+    if table.is_empty() {
+        bail!("{} lists no fields", expected.display());
+    }
+    let files = check::inputs_for(dir, &table);
+    let result = batch::run(&files, &opts)?;
+    let rows = check::compare(&table, &result.records, tolerance);
+    let bad: Vec<_> = rows.iter().filter(|r| !r.pass).collect();
+    println!(
+        "{:<40} {:>5} {:>8} {:>5}  status",
+        "file", "field", "expected", "got"
+    );
+    for r in &rows {
+        let got = r.got.map_or("-".to_string(), |g| g.to_string());
+        let status = match (&r.error, r.pass) {
+            (_, true) => "ok".to_string(),
+            (Some(e), false) => format!("ERROR {e}"),
+            (None, false) => "MISMATCH".to_string(),
+        };
+        println!(
+            "{:<40} {:>5} {:>8} {:>5}  {status}",
+            r.file, r.field, r.expected, got
+        );
+    }
+    println!(
+        "check: {} fields, {} within tolerance {tolerance}, {} failed",
+        rows.len(),
+        rows.len() - bad.len(),
+        bad.len()
+    );
+    Ok(if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Count {
+            inputs,
+            out,
+            common,
+        } => count(inputs, out, common),
+        Command::Check {
+            fixture_dir,
+            expected,
+            tolerance,
+            common,
+        } => run_check(fixture_dir, expected, *tolerance, common),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("follicount: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

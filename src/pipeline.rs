@@ -1,0 +1,215 @@
+//! One field, end to end: smooth → threshold → morphology → label →
+//! Sox9+ nuclei → measurements → follicle rule.
+
+use serde::Serialize;
+
+use crate::follicle::{classify, Verdict};
+use crate::io::Field;
+use crate::measure::{area_and_overlap, majority_host, regions};
+use crate::params::Params;
+use crate::segment::{fill_holes, label, mask_at_least, open, otsu_threshold, smooth};
+
+/// One P-cadherin object with its measurements and the rule's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Object {
+    /// Follicle id (1..) for counted follicles, 0 for rejected objects.
+    pub id: u32,
+    /// Label in the P-cadherin label image.
+    pub label: u32,
+    /// Centroid column, pixels.
+    pub x: f64,
+    /// Centroid row, pixels.
+    pub y: f64,
+    /// Area in pixels.
+    pub area_px: u64,
+    /// Area in µm², when the pixel size is known.
+    pub area_um2: Option<f64>,
+    /// Mean P-cadherin intensity (file units, z max-projection).
+    pub mean_pcad: f64,
+    /// Mean Sox9 intensity.
+    pub mean_sox9: f64,
+    /// Mean DAPI intensity.
+    pub mean_dapi: f64,
+    /// Sox9+ nuclei inside the object.
+    pub sox9_nuclei: u32,
+    /// The counting rule's verdict.
+    pub verdict: Verdict,
+}
+
+/// The analysis of one field.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldAnalysis {
+    /// Counted follicles, ids 1..=n in raster order of their first pixel.
+    pub follicles: Vec<Object>,
+    /// P-cadherin objects the rule rejected.
+    pub rejected: Vec<Object>,
+    /// Thresholds used for P-cadherin, Sox9, DAPI (smoothed intensities).
+    pub thresholds: [f32; 3],
+    /// Sox9+ nuclei found in the whole field.
+    pub sox9_nuclei: u32,
+    /// Follicles per mm² of field, when the pixel size is known.
+    pub follicles_per_mm2: Option<f64>,
+}
+
+/// Analyses one field. Length parameters in µm are converted with the
+/// field's pixel size, or read as pixels when it is unknown.
+pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
+    let um = field.pixel_size_um.unwrap_or(1.0);
+    let px_area = um * um;
+    let [pcad, sox9, dapi] = &field.channels;
+
+    let sm_pcad = smooth(pcad, p.pcad_sigma_um / um);
+    let sm_sox9 = smooth(sox9, p.nucleus_sigma_um / um);
+    let sm_dapi = smooth(dapi, p.nucleus_sigma_um / um);
+    let thresholds = [
+        otsu_threshold(&sm_pcad),
+        otsu_threshold(&sm_sox9),
+        otsu_threshold(&sm_dapi),
+    ];
+
+    let pmask = fill_holes(&open(
+        &mask_at_least(&sm_pcad, thresholds[0]),
+        p.open_radius_um / um,
+    ));
+    let (plabels, np) = label(&pmask);
+
+    let smask = mask_at_least(&sm_sox9, thresholds[1]);
+    let dmask = mask_at_least(&sm_dapi, thresholds[2]);
+    let (slabels, ns) = label(&smask);
+    let sox9_stats = area_and_overlap(&slabels, ns, &dmask);
+    let hosts = majority_host(&slabels, ns, &plabels);
+
+    let mut nuclei_in = vec![0u32; np as usize];
+    let mut sox9_total = 0;
+    for ((area, on_dapi), (host, inside)) in sox9_stats.iter().zip(&hosts) {
+        let a = *area as f64;
+        let is_nucleus =
+            a * px_area >= p.min_nucleus_area_um2 && *on_dapi as f64 >= p.min_dapi_overlap * a;
+        if !is_nucleus {
+            continue;
+        }
+        sox9_total += 1;
+        if *host > 0 && *inside as f64 >= p.min_nucleus_inside * a {
+            nuclei_in[*host as usize - 1] += 1;
+        }
+    }
+
+    let mut follicles = Vec::new();
+    let mut rejected = Vec::new();
+    for (r, &n) in regions(&plabels, np, &field.channels)
+        .iter()
+        .zip(&nuclei_in)
+    {
+        let area = r.area_px as f64 * px_area;
+        let verdict = classify(area, n, p);
+        let (x, y) = r.centroid();
+        let mut o = Object {
+            id: 0,
+            label: r.label,
+            x,
+            y,
+            area_px: r.area_px,
+            area_um2: field.pixel_size_um.map(|_| area),
+            mean_pcad: r.mean(0),
+            mean_sox9: r.mean(1),
+            mean_dapi: r.mean(2),
+            sox9_nuclei: n,
+            verdict,
+        };
+        if verdict == Verdict::Follicle {
+            o.id = follicles.len() as u32 + 1;
+            follicles.push(o);
+        } else {
+            rejected.push(o);
+        }
+    }
+    let follicles_per_mm2 = field.pixel_size_um.map(|um| {
+        let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
+        follicles.len() as f64 / mm2
+    });
+    FieldAnalysis {
+        follicles,
+        rejected,
+        thresholds,
+        sox9_nuclei: sox9_total,
+        follicles_per_mm2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FloatImage;
+    use image::Luma;
+
+    fn disc(img: &mut FloatImage, cx: f32, cy: f32, r: f32, v: f32) {
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+            if dx * dx + dy * dy <= r * r {
+                p[0] = p[0].max(v);
+            }
+        }
+    }
+
+    /// A 100×60 field: a P-cadherin disc holding three Sox9+ DAPI+ nuclei
+    /// (a follicle), a second disc whose nuclei are DAPI-only (no), and a
+    /// Sox9+ cluster outside any P-cadherin (no).
+    fn tiny_field() -> Field {
+        let mut pcad = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        let mut sox9 = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        let mut dapi = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        disc(&mut pcad, 20.0, 30.0, 14.0, 200.0);
+        disc(&mut pcad, 55.0, 30.0, 14.0, 200.0);
+        for (x, y) in [(14.0, 26.0), (26.0, 26.0), (20.0, 36.0)] {
+            disc(&mut sox9, x, y, 3.0, 300.0);
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        for (x, y) in [(49.0, 26.0), (61.0, 26.0), (55.0, 36.0)] {
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        for (x, y) in [(85.0, 20.0), (92.0, 28.0), (85.0, 40.0)] {
+            disc(&mut sox9, x, y, 3.0, 300.0);
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        Field::from_planes([pcad, sox9, dapi], None).unwrap()
+    }
+
+    #[test]
+    fn rule_on_tiny_synthetic_field() {
+        let p = Params {
+            min_area_um2: 200.0,
+            ..Params::default()
+        };
+        let a = analyze(&tiny_field(), &p);
+        assert_eq!(a.follicles.len(), 1, "{a:#?}");
+        let f = &a.follicles[0];
+        assert_eq!((f.id, f.sox9_nuclei), (1, 3));
+        assert!((f.x - 20.0).abs() < 1.0 && (f.y - 30.0).abs() < 1.0);
+        assert_eq!(f.area_um2, None);
+        assert_eq!(a.rejected.len(), 1);
+        assert_eq!(a.rejected[0].verdict, Verdict::TooFewSox9);
+        assert_eq!(a.sox9_nuclei, 6);
+        assert_eq!(a.follicles_per_mm2, None);
+    }
+
+    #[test]
+    fn size_window_applies_in_um2_with_pixel_size() {
+        let mut field = tiny_field();
+        field.pixel_size_um = Some(0.5);
+        // Disc area ≈ 616 px = 154 µm² at 0.5 µm/px: below a 200 µm² minimum.
+        let p = Params {
+            min_area_um2: 200.0,
+            pcad_sigma_um: 1.0,
+            nucleus_sigma_um: 0.5,
+            min_nucleus_area_um2: 2.0,
+            open_radius_um: 0.5,
+            ..Params::default()
+        };
+        let a = analyze(&field, &p);
+        assert_eq!(a.follicles.len(), 0);
+        assert!(a.rejected.iter().all(|o| o.verdict == Verdict::TooSmall));
+        let area = a.rejected[0].area_um2.unwrap();
+        assert!((area - a.rejected[0].area_px as f64 * 0.25).abs() < 1e-9);
+        assert_eq!(a.follicles_per_mm2, Some(0.0));
+    }
+}

@@ -1,0 +1,213 @@
+//! Output tables (fields.csv, follicles.csv) and the run record (run.json),
+//! each written to a temporary name and renamed into place.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::batch::{BatchResult, Input, RunOptions};
+use crate::error::RunError;
+
+/// Header of fields.csv, as in the design.
+pub const FIELDS_HEADER: &str =
+    "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error";
+/// Header of follicles.csv, as in the design.
+pub const FOLLICLES_HEADER: &str =
+    "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei";
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+#[derive(Serialize)]
+struct FieldRow<'a> {
+    file: &'a str,
+    field: usize,
+    width: Option<usize>,
+    height: Option<usize>,
+    depth: Option<usize>,
+    pixel_size_um: Option<f64>,
+    follicles: Option<usize>,
+    follicles_per_mm2: Option<f64>,
+    status: &'a str,
+    error: &'a str,
+}
+
+#[derive(Serialize)]
+struct FollicleRow<'a> {
+    file: &'a str,
+    field: usize,
+    id: u32,
+    x: f64,
+    y: f64,
+    area_px: u64,
+    area_um2: Option<f64>,
+    mean_pcad: f64,
+    mean_sox9: f64,
+    mean_dapi: f64,
+    sox9_nuclei: u32,
+}
+
+fn csv_bytes<T: Serialize>(rows: impl Iterator<Item = T>, header: &str) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let mut out = format!("{header}\n").into_bytes();
+    for r in rows {
+        // Serialising plain structs of numbers and strings into memory
+        // cannot fail.
+        let _ = w.serialize(r);
+    }
+    out.extend(w.into_inner().unwrap_or_default());
+    out
+}
+
+/// fields.csv: one row per field, failed ones included.
+pub fn fields_csv(result: &BatchResult) -> Vec<u8> {
+    let rows = result.records.iter().map(|r| FieldRow {
+        file: &r.file,
+        field: r.field,
+        width: r.width,
+        height: r.height,
+        depth: r.depth,
+        pixel_size_um: r.pixel_size_um,
+        follicles: r.analysis.as_ref().map(|a| a.follicles.len()),
+        follicles_per_mm2: r
+            .analysis
+            .as_ref()
+            .and_then(|a| a.follicles_per_mm2)
+            .map(|d| round(d, 3)),
+        status: if r.error.is_some() { "error" } else { "ok" },
+        error: r.error.as_deref().unwrap_or(""),
+    });
+    csv_bytes(rows, FIELDS_HEADER)
+}
+
+/// follicles.csv: one row per counted follicle.
+pub fn follicles_csv(result: &BatchResult) -> Vec<u8> {
+    let rows = result.records.iter().flat_map(|r| {
+        r.analysis
+            .iter()
+            .flat_map(|a| a.follicles.iter())
+            .map(|f| FollicleRow {
+                file: &r.file,
+                field: r.field,
+                id: f.id,
+                x: round(f.x, 2),
+                y: round(f.y, 2),
+                area_px: f.area_px,
+                area_um2: f.area_um2.map(|a| round(a, 2)),
+                mean_pcad: round(f.mean_pcad, 2),
+                mean_sox9: round(f.mean_sox9, 2),
+                mean_dapi: round(f.mean_dapi, 2),
+                sox9_nuclei: f.sox9_nuclei,
+            })
+    });
+    csv_bytes(rows, FOLLICLES_HEADER)
+}
+
+/// run.json: tool version, parameters, inputs, timings and failures.
+pub fn run_json(
+    result: &BatchResult,
+    inputs: &[Input],
+    opts: &RunOptions,
+    command: &str,
+) -> serde_json::Value {
+    let fields: Vec<serde_json::Value> = result
+        .records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.file,
+                "field": r.field,
+                "status": if r.error.is_some() { "error" } else { "ok" },
+                "follicles": r.analysis.as_ref().map(|a| a.follicles.len()),
+                "rejected_objects": r.analysis.as_ref().map(|a| a.rejected.len()),
+                "sox9_nuclei": r.analysis.as_ref().map(|a| a.sox9_nuclei),
+                "thresholds": r.analysis.as_ref().map(|a| serde_json::json!({
+                    "pcad": a.thresholds[0], "sox9": a.thresholds[1], "dapi": a.thresholds[2],
+                })),
+                "channel_source": r.channel_source,
+                "pixel_size_um": r.pixel_size_um,
+                "seconds": round(r.seconds, 4),
+                "error": r.error,
+            })
+        })
+        .collect();
+    let failures: Vec<serde_json::Value> = result
+        .failures()
+        .map(|r| serde_json::json!({"file": r.file, "field": r.field, "error": r.error}))
+        .collect();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - result.elapsed_s)
+        .unwrap_or(0.0);
+    serde_json::json!({
+        "tool": "follicount",
+        "version": crate::VERSION,
+        "command": command,
+        "started_unix_s": round(started, 3),
+        "elapsed_s": round(result.elapsed_s, 4),
+        "threads": result.threads,
+        "parameters": opts.params,
+        "channels_override": opts.load.channels.as_ref().map(|c| c.to_string()),
+        "pixel_size_override_um": opts.load.pixel_size_um,
+        "inputs": inputs.iter().map(|i| serde_json::json!({
+            "file": i.name, "path": i.path.to_string_lossy(),
+        })).collect::<Vec<_>>(),
+        "summary": {
+            "files": inputs.len(),
+            "fields": result.records.len(),
+            "failed": failures.len(),
+            "follicles": result.records.iter().map(|r| r.follicle_count()).sum::<usize>(),
+        },
+        "fields": fields,
+        "failures": failures,
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so readers never see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let err = |source| RunError::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// Writes fields.csv, follicles.csv and run.json into `dir` (created if
+/// missing).
+pub fn write_outputs(
+    dir: &Path,
+    result: &BatchResult,
+    inputs: &[Input],
+    opts: &RunOptions,
+    command: &str,
+) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Output {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_atomic(&dir.join("fields.csv"), &fields_csv(result))?;
+    write_atomic(&dir.join("follicles.csv"), &follicles_csv(result))?;
+    let json =
+        serde_json::to_vec_pretty(&run_json(result, inputs, opts, command)).unwrap_or_default();
+    write_atomic(&dir.join("run.json"), &json)
+}

@@ -1,0 +1,123 @@
+//! Binary morphology on 0/255 masks.
+
+use std::collections::VecDeque;
+
+use image::GrayImage;
+use imageproc::distance_transform::Norm;
+
+/// Fills holes: background pixels not 4-connected to the image border
+/// become foreground.
+pub fn fill_holes(mask: &GrayImage) -> GrayImage {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let src = mask.as_raw();
+    let mut outside = vec![false; w * h];
+    let mut queue = VecDeque::new();
+    let seed = |i: usize, outside: &mut Vec<bool>, q: &mut VecDeque<usize>| {
+        if src[i] == 0 && !outside[i] {
+            outside[i] = true;
+            q.push_back(i);
+        }
+    };
+    for x in 0..w {
+        seed(x, &mut outside, &mut queue);
+        seed((h - 1) * w + x, &mut outside, &mut queue);
+    }
+    for y in 0..h {
+        seed(y * w, &mut outside, &mut queue);
+        seed(y * w + w - 1, &mut outside, &mut queue);
+    }
+    while let Some(i) = queue.pop_front() {
+        let (x, y) = (i % w, i / w);
+        if x > 0 {
+            seed(i - 1, &mut outside, &mut queue);
+        }
+        if x + 1 < w {
+            seed(i + 1, &mut outside, &mut queue);
+        }
+        if y > 0 {
+            seed(i - w, &mut outside, &mut queue);
+        }
+        if y + 1 < h {
+            seed(i + w, &mut outside, &mut queue);
+        }
+    }
+    let data = outside.iter().map(|&o| if o { 0 } else { 255 }).collect();
+    GrayImage::from_raw(w as u32, h as u32, data).unwrap_or_else(|| mask.clone())
+}
+
+/// Opening (erosion then dilation) with a disc of `radius_px` pixels,
+/// rounded; radius 0 returns the mask unchanged.
+pub fn open(mask: &GrayImage, radius_px: f64) -> GrayImage {
+    let k = radius_px.round().clamp(0.0, 255.0) as u8;
+    if k == 0 {
+        mask.clone()
+    } else {
+        imageproc::morphology::open(mask, Norm::L2, k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(rows: &[&str]) -> GrayImage {
+        let h = rows.len() as u32;
+        let w = rows[0].len() as u32;
+        GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([if rows[y as usize].as_bytes()[x as usize] == b'#' {
+                255
+            } else {
+                0
+            }])
+        })
+    }
+
+    #[test]
+    fn fills_enclosed_holes_only() {
+        let m = parse(&[
+            ".......", //
+            ".#####.", //
+            ".#.....", // this hole leaks to the border through the gap
+            ".#####.", //
+            ".#.#.#.", //
+            ".#####.", //
+            ".......",
+        ]);
+        let f = fill_holes(&m);
+        let expect = parse(&[
+            ".......", //
+            ".#####.", //
+            ".#.....", //
+            ".#####.", //
+            ".#####.", //
+            ".#####.", //
+            ".......",
+        ]);
+        assert_eq!(f, expect);
+    }
+
+    #[test]
+    fn hole_touching_only_diagonally_is_filled() {
+        // The centre pixel touches the outside only through a corner: with
+        // 4-connected background it is a hole.
+        let m = parse(&["#.#", "###", "###"]);
+        assert_eq!(fill_holes(&m), m);
+        let m = parse(&[".###", "#.##", "####"]);
+        assert_eq!(fill_holes(&m), parse(&[".###", "####", "####"]));
+    }
+
+    #[test]
+    fn opening_removes_specks_and_keeps_blobs() {
+        let mut m = GrayImage::new(30, 30);
+        for y in 5..20 {
+            for x in 5..20 {
+                m.put_pixel(x, y, image::Luma([255]));
+            }
+        }
+        m.put_pixel(25, 25, image::Luma([255]));
+        let o = open(&m, 2.0);
+        assert_eq!(o.get_pixel(25, 25)[0], 0);
+        assert_eq!(o.get_pixel(12, 12)[0], 255);
+        assert_eq!(open(&m, 0.0), m);
+    }
+}
