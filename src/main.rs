@@ -1,7 +1,7 @@
 //! The follicount command line: a thin front end over the library.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -76,8 +76,14 @@ struct Common {
     /// Pixel size in µm, overriding the files' metadata.
     #[arg(long, value_name = "UM")]
     pixel_size: Option<f64>,
-    /// Worker threads [default: one per core].
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    /// Worker threads; 0 means one per core [default: 0].
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     jobs: usize,
     /// TOML file of analysis parameters (keys as in run.json "parameters").
     #[arg(long, value_name = "FILE")]
@@ -142,7 +148,7 @@ fn report_failures(result: &batch::BatchResult) {
     }
 }
 
-fn count(inputs: &[PathBuf], out: &PathBuf, common: &Common) -> Result<ExitCode> {
+fn count(inputs: &[PathBuf], out: &Path, common: &Common) -> Result<ExitCode> {
     let opts = common.options()?;
     let (files, warnings) = batch::collect_inputs(inputs)?;
     for w in warnings {
@@ -171,12 +177,7 @@ fn count(inputs: &[PathBuf], out: &PathBuf, common: &Common) -> Result<ExitCode>
     })
 }
 
-fn run_check(
-    dir: &PathBuf,
-    expected: &PathBuf,
-    tolerance: u64,
-    common: &Common,
-) -> Result<ExitCode> {
+fn run_check(dir: &Path, expected: &Path, tolerance: u64, common: &Common) -> Result<ExitCode> {
     let opts = common.options()?;
     let table = check::read_expected(expected).map_err(anyhow::Error::msg)?;
     if table.is_empty() {

@@ -542,4 +542,5 @@ pub fn to_image(plane: &[f32], w: usize, h: usize) -> FloatImage {
     })
 }
 
+pub mod fixtures;
 pub mod write;

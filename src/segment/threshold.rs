@@ -44,7 +44,8 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
         hi = hi.max(v);
     }
     let mut hist = vec![0u64; bins];
-    if !(hi > lo) {
+    // Empty or flat data (NaN-free by construction of the loader).
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         if let Some(first) = hist.first_mut() {
             *first = data.len() as u64;
         }

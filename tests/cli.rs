@@ -1,0 +1,448 @@
+//! Runs the follicount binary on the shipped fixtures and on files written
+//! at test time, and checks tables, exit codes and determinism.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use follicount::report::{FIELDS_HEADER, FOLLICLES_HEADER};
+use follicount::synth::write::{self, Comp, Options, Sample};
+use follicount::synth::{render, Scene};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_follicount"))
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn count_into(out: &Path, inputs: &[&Path], extra: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("count");
+    for i in inputs {
+        c.arg(i);
+    }
+    c.arg("-o").arg(out).args(extra);
+    c.output().expect("binary runs")
+}
+
+/// fields.csv as (file, field) -> full record.
+fn fields(out: &Path) -> BTreeMap<(String, usize), csv::StringRecord> {
+    let mut r = csv::Reader::from_path(out.join("fields.csv")).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            ((rec[0].to_string(), rec[1].parse().unwrap()), rec)
+        })
+        .collect()
+}
+
+fn expected() -> BTreeMap<(String, usize), usize> {
+    let mut r = csv::Reader::from_path(fixtures().join("expected.csv")).unwrap();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                (rec[0].to_string(), rec[1].parse().unwrap()),
+                rec[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn count_on_fixtures_matches_expected_and_reports_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "count",
+        fixtures().to_str().unwrap(),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    // Exit 1 only because of fixtures/bad.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = fields(tmp.path());
+    let exp = expected();
+    assert_eq!(exp.len(), 7);
+    for (key, n) in &exp {
+        let rec = f.get(key).unwrap_or_else(|| panic!("no row for {key:?}"));
+        assert_eq!(&rec[8], "ok", "{key:?}: {rec:?}");
+        assert_eq!(rec[6].parse::<usize>().unwrap(), *n, "{key:?}");
+    }
+    let bad: BTreeMap<&str, &str> = [
+        ("bad/empty.tif", "empty file"),
+        ("bad/garbage.tif", "TIFF signature not found"),
+        ("bad/truncated.tif", "truncated file"),
+        ("bad/two_channels.tif", "2 channel(s)"),
+    ]
+    .into();
+    for (file, reason) in &bad {
+        let rec = &f[&(file.to_string(), 0)];
+        assert_eq!(&rec[8], "error", "{file}");
+        assert!(rec[9].contains(reason), "{file}: {}", &rec[9]);
+        assert!(rec[6].is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(file) && l.contains(reason)),
+            "{stderr}"
+        );
+    }
+    assert_eq!(f.len(), exp.len() + bad.len());
+}
+
+#[test]
+fn csv_headers_follow_the_design() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fixtures().join("rgb8_lzw.tif");
+    let out = count_into(tmp.path(), &[&input], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let read_first = |name: &str| {
+        std::fs::read_to_string(tmp.path().join(name))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(read_first("fields.csv"), FIELDS_HEADER);
+    assert_eq!(
+        FIELDS_HEADER,
+        "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error"
+    );
+    assert_eq!(read_first("follicles.csv"), FOLLICLES_HEADER);
+    assert_eq!(
+        FOLLICLES_HEADER,
+        "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["version"], follicount::VERSION);
+    assert_eq!(json["parameters"]["min_sox9_nuclei"], 3);
+    assert_eq!(json["summary"]["failed"], 0);
+    // The file column is the path as given for file arguments.
+    let f = fields(tmp.path());
+    assert!(f
+        .keys()
+        .next()
+        .unwrap()
+        .0
+        .ends_with("fixtures/rgb8_lzw.tif"));
+    // follicles.csv ids are 1..=n and x,y lie inside the field.
+    let mut r = csv::Reader::from_path(tmp.path().join("follicles.csv")).unwrap();
+    let ids: Vec<u32> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let (x, y): (f64, f64) = (rec[3].parse().unwrap(), rec[4].parse().unwrap());
+            assert!((0.0..320.0).contains(&x) && (0.0..320.0).contains(&y));
+            assert!(
+                rec[6].parse::<f64>().unwrap() > 0.0,
+                "area_um2 known for RGB with cm resolution"
+            );
+            rec[2].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (1..=ids.len() as u32).collect::<Vec<_>>());
+}
+
+#[test]
+fn each_layout_alone_gives_its_count_and_metadata() {
+    let exp = expected();
+    // (file, depth, pixel size as written in fields.csv)
+    let meta = [
+        ("imagej_cyx_deflate.tif", "1", "1.0"),
+        ("imagej_zcyx_lzw.tif", "3", "1.25"),
+        ("ome_two_series.ome.tif", "1", "0.8"),
+        ("plain_multipage_packbits.tif", "1", ""),
+        ("rgb8_lzw.tif", "1", "1.0"),
+        ("bigtiff_deflate.tif", "1", ""),
+    ];
+    for (file, depth, px) in meta {
+        let tmp = tempfile::tempdir().unwrap();
+        // A folder containing just this file, so `file` is its bare name.
+        let dir = tmp.path().join("in");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(fixtures().join(file), dir.join(file)).unwrap();
+        let out = count_into(&tmp.path().join("out"), &[&dir], &["-j", "1"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = fields(&tmp.path().join("out"));
+        for ((name, field), rec) in &f {
+            assert_eq!(name, file);
+            assert_eq!(&rec[4], depth, "{file} depth");
+            assert_eq!(&rec[5], px, "{file} pixel size");
+            assert_eq!(
+                rec[6].parse::<usize>().unwrap(),
+                exp[&(file.to_string(), *field)],
+                "{file}/{field}"
+            );
+        }
+    }
+}
+
+#[test]
+fn output_is_identical_across_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("j1"), tmp.path().join("j2"));
+    let fx = fixtures();
+    assert_eq!(count_into(&a, &[&fx], &["-j", "1"]).status.code(), Some(1));
+    assert_eq!(count_into(&b, &[&fx], &["-j", "2"]).status.code(), Some(1));
+    for name in ["fields.csv", "follicles.csv"] {
+        let x = std::fs::read(a.join(name)).unwrap();
+        let y = std::fs::read(b.join(name)).unwrap();
+        assert!(x.len() > 100);
+        assert_eq!(x, y, "{name} differs between -j 1 and -j 2");
+    }
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("run.json")).unwrap()).unwrap();
+    assert_eq!(j["threads"], 2);
+}
+
+#[test]
+fn check_passes_on_fixtures_and_fails_on_an_edited_count() {
+    let fx = fixtures();
+    let ok = run(&[
+        "check",
+        fx.to_str().unwrap(),
+        "--expected",
+        fx.join("expected.csv").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("7 fields, 7 within tolerance 0, 0 failed"),
+        "{stdout}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fx.join("expected.csv")).unwrap();
+    let edited = text.replacen("rgb8_lzw.tif,0,8", "rgb8_lzw.tif,0,9", 1);
+    assert_ne!(text, edited, "fixture count changed; update this test");
+    let path = tmp.path().join("expected.csv");
+    std::fs::write(&path, edited).unwrap();
+    let bad = run(&[
+        "check",
+        fx.to_str().unwrap(),
+        "--expected",
+        path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("rgb8_lzw.tif") && l.contains("MISMATCH")),
+        "{stdout}"
+    );
+    // A tolerance of one absorbs it.
+    let tol = run(&[
+        "check",
+        fx.to_str().unwrap(),
+        "--expected",
+        path.to_str().unwrap(),
+        "--tolerance",
+        "1",
+    ]);
+    assert_eq!(tol.status.code(), Some(0));
+    // A file named in the table but missing is a failure, not a pass.
+    std::fs::write(&path, "file,follicles\nnot_there.tif,0\n").unwrap();
+    let missing = run(&[
+        "check",
+        fx.to_str().unwrap(),
+        "--expected",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("ERROR"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["count"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tmp.path().to_str().unwrap();
+    assert_eq!(
+        run(&["count", "/no/such/dir", "-o", o]).status.code(),
+        Some(2)
+    );
+    let fx = fixtures();
+    let f = fx.to_str().unwrap();
+    assert_eq!(
+        run(&["count", f, "-o", o, "--channels", "pcad,sox9"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["count", f, "-o", o, "--pixel-size", "-1"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&[
+            "count",
+            f,
+            "-o",
+            o,
+            "--min-area",
+            "500",
+            "--max-area",
+            "100"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&["count", empty.to_str().unwrap(), "-o", o]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .tif"));
+}
+
+/// Sample formats and layouts not in the shipped fixtures, written at test
+/// time from one scene drawn at 1 µm/px (so pixel units fit the defaults).
+#[test]
+fn other_sample_formats_and_layouts() {
+    let mut scene = Scene::new(256, 256, 1.0, 42);
+    scene.follicles = 6;
+    let r = render(&scene);
+    let truth = r.truth.len();
+    assert!(truth >= 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    let planes = write::planes_czt(&r, [0, 1, 2]);
+    let plain = |name: &str, sample: Sample, comp: Comp| {
+        let o = Options {
+            compression: Some(comp),
+            ..Options::default()
+        };
+        write::gray_pages(&d.join(name), 256, 256, &planes, sample, &o).unwrap();
+    };
+    plain("u32.tif", Sample::U32(1_000_000), Comp::Deflate);
+    plain("f32.tif", Sample::F32(1.0), Comp::None);
+    plain("u16_raw.tif", Sample::U16(65535), Comp::None);
+    plain("u16_packbits.TIFF", Sample::U16(4095), Comp::PackBits);
+    let o = Options {
+        compression: Some(Comp::Deflate),
+        ..Options::default()
+    };
+    write::color_pages(&d.join("rgba16.tif"), &r, Sample::U16(4095), true, &o).unwrap();
+    write::color_pages(&d.join("rgb16.tif"), &r, Sample::U16(4095), false, &o).unwrap();
+    write::color_pages(
+        &d.join("rgba8.tif"),
+        &r,
+        Sample::U8,
+        true,
+        &Options::default(),
+    )
+    .unwrap();
+    let big = Options {
+        compression: Some(Comp::Lzw),
+        bigtiff: true,
+        ..Options::default()
+    };
+    write::color_pages(&d.join("rgb8_big.tif"), &r, Sample::U8, false, &big).unwrap();
+    std::fs::write(d.join("notes.txt"), "not an image").unwrap();
+
+    let out_dir = tmp.path().join("out");
+    let out = count_into(&out_dir, &[&d], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = fields(&out_dir);
+    assert_eq!(f.len(), 8, "{:?}", f.keys());
+    for ((file, _), rec) in &f {
+        assert_eq!(rec[6].parse::<usize>().unwrap(), truth, "{file}");
+    }
+}
+
+#[test]
+fn channel_roles_from_the_command_line() {
+    let r = render(&Scene::new(256, 256, 1.0, 43));
+    let tmp = tempfile::tempdir().unwrap();
+    // Four unnamed channels stored DAPI, empty, P-cad, Sox9.
+    let blank = vec![0.0f32; 256 * 256];
+    let s = &r.slices[0];
+    let planes: Vec<&[f32]> = vec![&s[2], &blank, &s[0], &s[1]];
+    let file = tmp.path().join("four.tif");
+    write::gray_pages(
+        &file,
+        256,
+        256,
+        &planes,
+        Sample::U16(4095),
+        &Options::default(),
+    )
+    .unwrap();
+
+    let out_dir = tmp.path().join("a");
+    let out = count_into(&out_dir, &[&file], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let f = fields(&out_dir);
+    assert!(f.values().next().unwrap()[9].contains("--channels"));
+
+    let out_dir = tmp.path().join("b");
+    let out = count_into(
+        &out_dir,
+        &[&file],
+        &["--channels", "dapi,skip,pcad,sox9", "--pixel-size", "1"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = fields(&out_dir).into_values().next().unwrap();
+    assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
+    assert_eq!(&rec[5], "1.0");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["fields"][0]["channel_source"], "command_line");
+}
+
+#[test]
+fn committed_fixtures_are_the_generators_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    follicount::synth::fixtures::write_all(tmp.path()).unwrap();
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(tmp.path()) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(tmp.path()).unwrap();
+        let committed = std::fs::read(fixtures().join(rel))
+            .unwrap_or_else(|e| panic!("fixtures/{} missing: {e}", rel.display()));
+        assert!(
+            committed == std::fs::read(entry.path()).unwrap(),
+            "fixtures/{} differs from the generator; rerun make_fixtures",
+            rel.display()
+        );
+        n += 1;
+    }
+    assert_eq!(n, 12);
+}

@@ -1,0 +1,110 @@
+//! Property tests of the kernels' invariants.
+
+use follicount::io::Field;
+use follicount::params::Params;
+use follicount::pipeline::analyze;
+use follicount::segment::{fill_holes, label, otsu_threshold};
+use follicount::synth::{render, to_image, Scene};
+use follicount::FloatImage;
+use image::{GrayImage, Luma};
+use proptest::prelude::*;
+
+fn mask_strategy() -> impl Strategy<Value = GrayImage> {
+    (1u32..24, 1u32..24).prop_flat_map(|(w, h)| {
+        proptest::collection::vec(any::<bool>(), (w * h) as usize).prop_map(move |bits| {
+            GrayImage::from_fn(w, h, |x, y| {
+                Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }])
+            })
+        })
+    })
+}
+
+fn transpose<P: image::Pixel>(
+    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
+    image::ImageBuffer::from_fn(img.height(), img.width(), |x, y| *img.get_pixel(y, x))
+}
+
+fn sorted_areas(l: &follicount::Labels, n: u32) -> Vec<usize> {
+    let mut a = vec![0usize; n as usize];
+    for &v in l.as_raw() {
+        if v > 0 {
+            a[v as usize - 1] += 1;
+        }
+    }
+    a.sort_unstable();
+    a
+}
+
+proptest! {
+    #[test]
+    fn labelling_is_invariant_to_transposition(m in mask_strategy()) {
+        let (l1, n1) = label(&m);
+        let (l2, n2) = label(&transpose(&m));
+        prop_assert_eq!(n1, n2);
+        prop_assert_eq!(sorted_areas(&l1, n1), sorted_areas(&l2, n2));
+        // Labels are exactly 1..=n, each used, and cover the foreground.
+        prop_assert!(sorted_areas(&l1, n1).iter().all(|&a| a > 0));
+        for (lv, mv) in l1.as_raw().iter().zip(m.as_raw()) {
+            prop_assert_eq!(*lv > 0, *mv > 0);
+        }
+        // Two pixels share a label iff they are 8-connected: neighbours in
+        // the foreground always share one.
+        let (w, h) = m.dimensions();
+        for y in 0..h {
+            for x in 0..w {
+                let a = l1.get_pixel(x, y)[0];
+                if a == 0 { continue; }
+                for (dx, dy) in [(1i64, 0i64), (0, 1), (1, 1), (-1, 1)] {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    if nx >= 0 && ny >= 0 && (nx as u32) < w && (ny as u32) < h {
+                        let b = l1.get_pixel(nx as u32, ny as u32)[0];
+                        prop_assert!(b == 0 || b == a);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fill_holes_grows_is_idempotent_and_transposes(m in mask_strategy()) {
+        let f = fill_holes(&m);
+        for (a, b) in m.as_raw().iter().zip(f.as_raw()) {
+            prop_assert!(*a == 0 || *b == 255);
+        }
+        prop_assert_eq!(&fill_holes(&f), &f);
+        prop_assert_eq!(transpose(&f), fill_holes(&transpose(&m)));
+    }
+
+    #[test]
+    fn otsu_threshold_lies_within_the_data(v in proptest::collection::vec(0f32..65535.0, 2..400)) {
+        let img = FloatImage::from_raw(v.len() as u32, 1, v.clone()).unwrap();
+        let t = otsu_threshold(&img);
+        let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        if hi > lo {
+            prop_assert!(t > lo && t <= hi * 1.0001 + 1e-3, "t={} lo={} hi={}", t, lo, hi);
+        } else {
+            prop_assert_eq!(t, f32::INFINITY);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+    #[test]
+    fn follicle_count_is_invariant_to_transposition(seed in 0u64..10_000) {
+        let mut scene = Scene::new(160, 160, 1.0, seed);
+        scene.follicles = 3;
+        let r = render(&scene);
+        let s = &r.slices[0];
+        let chans: [FloatImage; 3] = std::array::from_fn(|c| to_image(&s[c], r.width, r.height));
+        let t: [FloatImage; 3] = std::array::from_fn(|c| transpose(&chans[c]));
+        let p = Params::default();
+        let a = analyze(&Field::from_planes(chans, Some(1.0)).unwrap(), &p);
+        let b = analyze(&Field::from_planes(t, Some(1.0)).unwrap(), &p);
+        prop_assert_eq!(a.follicles.len(), b.follicles.len());
+        prop_assert_eq!(a.follicles.len(), r.truth.len());
+        prop_assert_eq!(a.follicles.len() + a.rejected.len(), b.follicles.len() + b.rejected.len());
+    }
+}
