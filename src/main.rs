@@ -137,6 +137,13 @@ impl Common {
     }
 }
 
+/// Creates and removes a file in `dir` to prove it is writable.
+fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".follicount-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(probe)
+}
+
 fn report_failures(result: &batch::BatchResult) {
     for r in result.failures() {
         eprintln!(
@@ -150,6 +157,10 @@ fn report_failures(result: &batch::BatchResult) {
 
 fn count(inputs: &[PathBuf], out: &Path, common: &Common) -> Result<ExitCode> {
     let opts = common.options()?;
+    // Refuse an unusable output folder before any work starts.
+    std::fs::create_dir_all(out)
+        .and_then(|_| tempfile_probe(out))
+        .with_context(|| format!("cannot write to output folder {}", out.display()))?;
     let (files, warnings) = batch::collect_inputs(inputs)?;
     for w in warnings {
         eprintln!("follicount: warning: {w}");

@@ -446,3 +446,99 @@ fn committed_fixtures_are_the_generators_output() {
     }
     assert_eq!(n, 12);
 }
+
+/// A planar (PlanarConfiguration = 2) RGB file, written tag by tag since
+/// the `tiff` encoder only writes chunky data.
+fn write_planar_rgb8(path: &Path, r: &follicount::synth::Rendered) {
+    use tiff::encoder::TiffEncoder;
+    use tiff::tags::Tag;
+    let (w, h) = (r.width as u32, r.height as u32);
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = TiffEncoder::new(file).unwrap();
+    let mut dir = enc.image_directory().unwrap();
+    let mut offsets = Vec::new();
+    for c in 0..3 {
+        let bytes = follicount::synth::quantize_u8(&r.slices[0][c]);
+        offsets.push(dir.write_data(&bytes[..]).unwrap() as u32);
+    }
+    dir.write_tag(Tag::ImageWidth, w).unwrap();
+    dir.write_tag(Tag::ImageLength, h).unwrap();
+    dir.write_tag(Tag::BitsPerSample, &[8u16, 8, 8][..])
+        .unwrap();
+    dir.write_tag(Tag::Compression, 1u16).unwrap();
+    dir.write_tag(Tag::PhotometricInterpretation, 2u16).unwrap();
+    dir.write_tag(Tag::StripOffsets, &offsets[..]).unwrap();
+    dir.write_tag(Tag::SamplesPerPixel, 3u16).unwrap();
+    dir.write_tag(Tag::RowsPerStrip, h).unwrap();
+    dir.write_tag(Tag::StripByteCounts, &[w * h; 3][..])
+        .unwrap();
+    dir.write_tag(Tag::PlanarConfiguration, 2u16).unwrap();
+    dir.finish().unwrap();
+}
+
+#[test]
+fn planar_rgb_and_imagej_frames() {
+    let mut scene = Scene::new(256, 256, 1.0, 44);
+    scene.follicles = 6;
+    let a = render(&scene);
+    scene.seed = 45;
+    let b = render(&scene);
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    write_planar_rgb8(&d.join("planar.tif"), &a);
+    // ImageJ TCYX: two time points, each a field.
+    let mut planes = write::planes_czt(&a, [0, 1, 2]);
+    planes.extend(write::planes_czt(&b, [0, 1, 2]));
+    let o = Options {
+        compression: Some(Comp::Deflate),
+        description: Some("ImageJ=1.54f\nimages=6\nchannels=3\nframes=2\nhyperstack=true\n".into()),
+        ..Options::default()
+    };
+    write::gray_pages(
+        &d.join("frames.tif"),
+        256,
+        256,
+        &planes,
+        Sample::U16(4095),
+        &o,
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = count_into(&out_dir, &[&d], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = fields(&out_dir);
+    let got: Vec<(String, usize, usize)> = f
+        .iter()
+        .map(|((file, field), rec)| (file.clone(), *field, rec[6].parse().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("frames.tif".into(), 0, a.truth.len()),
+            ("frames.tif".into(), 1, b.truth.len()),
+            ("planar.tif".into(), 0, a.truth.len()),
+        ]
+    );
+}
+
+#[test]
+fn unwritable_output_is_refused_before_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocker = tmp.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let input = fixtures().join("rgb8_lzw.tif");
+    let out = count_into(&blocker.join("out"), &[&input], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("output folder"), "{err}");
+    assert!(
+        !err.contains("fields,"),
+        "no work should have been done: {err}"
+    );
+}
