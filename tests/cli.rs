@@ -542,3 +542,84 @@ fn unwritable_output_is_refused_before_work() {
         "no work should have been done: {err}"
     );
 }
+
+#[test]
+fn imagej_channel_labels_name_the_channels() {
+    let mut scene = Scene::new(256, 256, 1.0, 46);
+    scene.follicles = 6;
+    let r = render(&scene);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("labelled.tif");
+    // Stored Sox9, DAPI, P-cad: the default order would be wrong.
+    let o = Options {
+        compression: Some(Comp::Lzw),
+        description: Some(
+            "ImageJ=1.54f\nimages=3\nchannels=3\nhyperstack=true\nmode=composite\n".into(),
+        ),
+        imagej_labels: Some(vec![
+            "Sox9-555".into(),
+            "DAPI".into(),
+            "P-cadherin 647".into(),
+        ]),
+        ..Options::default()
+    };
+    write::gray_pages(
+        &file,
+        256,
+        256,
+        &write::planes_czt(&r, [1, 2, 0]),
+        Sample::U16(4095),
+        &o,
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = count_into(&out_dir, &[&file], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = fields(&out_dir).into_values().next().unwrap();
+    assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["fields"][0]["channel_source"], "metadata");
+}
+
+#[test]
+fn unsupported_sample_format_is_an_error_row() {
+    use tiff::encoder::TiffEncoder;
+    use tiff::tags::Tag;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    // A palette (indexed colour) image: no channels to analyse.
+    let file = std::io::BufWriter::new(std::fs::File::create(d.join("palette.tif")).unwrap());
+    let mut enc = TiffEncoder::new(file).unwrap();
+    let mut dir = enc.image_directory().unwrap();
+    let off = dir.write_data(&[0u8; 16][..]).unwrap() as u32;
+    let cmap: Vec<u16> = (0..768).map(|i| (i as u16) << 6).collect();
+    dir.write_tag(Tag::ImageWidth, 4u32).unwrap();
+    dir.write_tag(Tag::ImageLength, 4u32).unwrap();
+    dir.write_tag(Tag::BitsPerSample, 8u16).unwrap();
+    dir.write_tag(Tag::Compression, 1u16).unwrap();
+    dir.write_tag(Tag::PhotometricInterpretation, 3u16).unwrap();
+    dir.write_tag(Tag::StripOffsets, off).unwrap();
+    dir.write_tag(Tag::SamplesPerPixel, 1u16).unwrap();
+    dir.write_tag(Tag::RowsPerStrip, 4u32).unwrap();
+    dir.write_tag(Tag::StripByteCounts, 16u32).unwrap();
+    dir.write_tag(Tag::ColorMap, &cmap[..]).unwrap();
+    dir.finish().unwrap();
+    drop(enc);
+    // …next to a good file, which is still counted.
+    std::fs::copy(fixtures().join("rgb8_lzw.tif"), d.join("good.tif")).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = count_into(&out_dir, &[&d], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let f = fields(&out_dir);
+    let bad = &f[&("palette.tif".to_string(), 0)];
+    assert_eq!(&bad[8], "error");
+    assert!(bad[9].contains("unsupported"), "{}", &bad[9]);
+    assert_eq!(&f[&("good.tif".to_string(), 0)][8], "ok");
+}

@@ -361,3 +361,101 @@ mod tests {
         .is_err());
     }
 }
+
+/// Tag holding the byte counts of ImageJ's binary metadata blocks.
+pub const IJ_METADATA_BYTE_COUNTS: u16 = 50838;
+/// Tag holding ImageJ's binary metadata (labels, ranges, LUTs…).
+pub const IJ_METADATA: u16 = 50839;
+
+/// The slice labels of ImageJ's binary metadata (tags 50838/50839): one per
+/// plane, in page order; for hyperstacks ImageJ and tifffile put the channel
+/// names there. `None` when the blocks are absent or malformed.
+pub fn parse_ij_labels(counts: &[u32], data: &[u8]) -> Option<Vec<String>> {
+    let header_len = *counts.first()? as usize;
+    if header_len < 4 || header_len > data.len() || (header_len - 4) % 8 != 0 {
+        return None;
+    }
+    let big = match &data[..4] {
+        b"IJIJ" => true,
+        b"JIJI" => false,
+        _ => return None,
+    };
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(i..i + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let mut labels = Vec::new();
+    let (mut next_count, mut offset) = (1usize, header_len);
+    for t in 0..(header_len - 4) / 8 {
+        let kind = u32_at(4 + 8 * t)?;
+        let n = u32_at(8 + 8 * t)? as usize;
+        for _ in 0..n {
+            let len = *counts.get(next_count)? as usize;
+            next_count += 1;
+            let chunk = data.get(offset..offset.checked_add(len)?)?;
+            offset += len;
+            if kind == u32::from_be_bytes(*b"labl") {
+                let units: Vec<u16> = chunk
+                    .chunks_exact(2)
+                    .map(|c| {
+                        if big {
+                            u16::from_be_bytes([c[0], c[1]])
+                        } else {
+                            u16::from_le_bytes([c[0], c[1]])
+                        }
+                    })
+                    .collect();
+                labels.push(String::from_utf16_lossy(&units));
+            }
+        }
+    }
+    Some(labels)
+}
+
+/// Builds ImageJ binary metadata holding `labels` (little-endian, as
+/// tifffile writes on little-endian machines): (byte counts, data).
+pub fn build_ij_labels(labels: &[String]) -> (Vec<u32>, Vec<u8>) {
+    let mut data = b"JIJI".to_vec();
+    data.extend(u32::from_be_bytes(*b"labl").to_le_bytes());
+    data.extend((labels.len() as u32).to_le_bytes());
+    let mut counts = vec![data.len() as u32];
+    for l in labels {
+        let bytes: Vec<u8> = l.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        counts.push(bytes.len() as u32);
+        data.extend(bytes);
+    }
+    (counts, data)
+}
+
+#[cfg(test)]
+mod ij_label_tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_and_big_endian() {
+        let labels = vec!["Sox9".to_string(), "DAPI".into(), "P-cad µ".into()];
+        let (counts, data) = build_ij_labels(&labels);
+        assert_eq!(parse_ij_labels(&counts, &data), Some(labels));
+        // Big-endian, with an "info" block before the labels.
+        let mut d = b"IJIJ".to_vec();
+        d.extend(b"info");
+        d.extend(1u32.to_be_bytes());
+        d.extend(b"labl");
+        d.extend(1u32.to_be_bytes());
+        let header = d.len() as u32;
+        d.extend([0, b'x']);
+        d.extend([0, b'D', 0, b'A']);
+        assert_eq!(
+            parse_ij_labels(&[header, 2, 4], &d),
+            Some(vec!["DA".to_string()])
+        );
+        // Malformed blocks are ignored, not trusted.
+        assert_eq!(parse_ij_labels(&[header, 2, 400], &d), None);
+        assert_eq!(parse_ij_labels(&[3], b"JIJ"), None);
+        assert_eq!(parse_ij_labels(&[], &d), None);
+    }
+}

@@ -11,7 +11,7 @@ use tiff::tags::Tag;
 use tiff::ColorType;
 
 use super::channels::resolve;
-use super::meta::{parse_imagej, parse_ome};
+use super::meta::{self, parse_imagej, parse_ome};
 use super::{Field, LoadOptions};
 use crate::error::LoadError;
 
@@ -131,7 +131,7 @@ fn tag_f64(v: &Value) -> Option<f64> {
 }
 
 fn sane_pixel_size(um: f64) -> Option<f64> {
-    (um.is_finite() && (1e-4..=1e4).contains(&um)).then_some(um)
+    (um.is_finite() && (1e-3..=100.0).contains(&um)).then_some(um)
 }
 
 impl TiffSource {
@@ -161,6 +161,13 @@ impl TiffSource {
             .flatten()
             .and_then(|v| tag_f64(&v))
             .filter(|x| *x > 0.0);
+        let ij_labels = decoder
+            .find_tag_unsigned_vec::<u32>(Tag::Unknown(meta::IJ_METADATA_BYTE_COUNTS))
+            .ok()
+            .flatten()
+            .zip(decoder.get_tag_u8_vec(Tag::Unknown(meta::IJ_METADATA)).ok())
+            .and_then(|(counts, data)| meta::parse_ij_labels(&counts, &data))
+            .unwrap_or_default();
         let res_unit = decoder
             .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
             .ok()
@@ -192,7 +199,7 @@ impl TiffSource {
                 .zip(xres)
                 .map(|(u, x)| u / x)
                 .and_then(sane_pixel_size);
-            plan_imagej(&ij, &pages, px)?
+            plan_imagej(&ij, &pages, px, &ij_labels)?
         } else {
             let px = match (res_unit, xres) {
                 (3, Some(x)) => sane_pixel_size(1e4 / x),
@@ -451,6 +458,7 @@ fn plan_imagej(
     ij: &super::meta::ImageJMeta,
     pages: &[PageInfo],
     px: Option<f64>,
+    labels: &[String],
 ) -> Result<Vec<FieldInfo>, LoadError> {
     let per_page = color_of(pages, 0)?;
     let total = ij.channels * ij.slices * ij.frames;
@@ -465,6 +473,15 @@ fn plan_imagej(
         )));
     }
     let n_channels = ij.channels * per_page;
+    // Labels of the first z/t's planes name the channels (grey pages only).
+    let names: Vec<Option<String>> = if per_page == 1 && labels.len() >= ij.channels {
+        labels[..ij.channels]
+            .iter()
+            .map(|l| Some(l.clone()))
+            .collect()
+    } else {
+        vec![None; n_channels]
+    };
     let (w, h) = (pages[0].width as usize, pages[0].height as usize);
     let mut fields = Vec::new();
     for t in 0..ij.frames {
@@ -483,7 +500,7 @@ fn plan_imagej(
             height: h,
             depth: ij.slices,
             n_channels,
-            channel_names: vec![None; n_channels],
+            channel_names: names.clone(),
             pixel_size_um: px,
             planes,
         });

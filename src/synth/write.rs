@@ -56,6 +56,8 @@ pub struct Options {
     pub description: Option<String>,
     /// Resolution: unit and pixels per unit.
     pub resolution: Option<(ResolutionUnit, f64)>,
+    /// ImageJ slice labels (binary IJMetadata tags on the first page).
+    pub imagej_labels: Option<Vec<String>>,
 }
 
 fn rational(v: f64) -> Rational {
@@ -83,6 +85,15 @@ where
         if i == 0 {
             if let Some(d) = &o.description {
                 img.encoder().write_tag(Tag::ImageDescription, d.as_str())?;
+            }
+            if let Some(labels) = &o.imagej_labels {
+                let (counts, data) = crate::io::meta::build_ij_labels(labels);
+                let e = img.encoder();
+                e.write_tag(
+                    Tag::Unknown(crate::io::meta::IJ_METADATA_BYTE_COUNTS),
+                    &counts[..],
+                )?;
+                e.write_tag(Tag::Unknown(crate::io::meta::IJ_METADATA), &data[..])?;
             }
         }
         if let Some((unit, v)) = o.resolution {
