@@ -111,16 +111,17 @@ impl OmeImage {
     /// Index of plane (c, z, t) in this image's plane order, with `size_c`
     /// channel planes per (z, t) — fewer than SizeC when planes are RGB.
     pub fn plane_index(&self, c: usize, z: usize, t: usize, planes_c: usize) -> usize {
-        let mut idx = 0;
-        let mut stride = 1;
+        let mut idx: usize = 0;
+        let mut stride: usize = 1;
         for axis in self.dimension_order.chars().skip(2) {
             let (coord, size) = match axis {
                 'C' => (c, planes_c),
                 'Z' => (z, self.size_z),
                 _ => (t, self.size_t),
             };
-            idx += coord * stride;
-            stride *= size;
+            // Saturating: hostile First*/Size* values must not overflow.
+            idx = idx.saturating_add(coord.saturating_mul(stride));
+            stride = stride.saturating_mul(size);
         }
         idx
     }

@@ -406,8 +406,8 @@ fn plan_ome(xml: &str, pages: &[PageInfo], file_name: &str) -> Result<Vec<FieldI
                         .unwrap_or(if single && !td.any_attr { total } else { 1 });
                 let p0 = img.plane_index(td.first[0], td.first[1], td.first[2], planes_c);
                 for k in 0..count.min(total) {
-                    if let Some(slot) = ifd_of.get_mut(p0 + k) {
-                        *slot = Some(td.ifd + k);
+                    if let Some(slot) = ifd_of.get_mut(p0.saturating_add(k)) {
+                        *slot = Some(td.ifd.saturating_add(k));
                     }
                 }
             }
