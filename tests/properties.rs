@@ -10,8 +10,9 @@ use image::{GrayImage, Luma};
 use proptest::prelude::*;
 
 fn mask_strategy() -> impl Strategy<Value = GrayImage> {
-    (1u32..24, 1u32..24).prop_flat_map(|(w, h)| {
-        proptest::collection::vec(any::<bool>(), (w * h) as usize).prop_map(move |bits| {
+    (1u32..24, 1u32..24, 0u32..=100).prop_flat_map(|(w, h, density)| {
+        proptest::collection::vec(0u32..100, (w * h) as usize).prop_map(move |r| {
+            let bits: Vec<bool> = r.iter().map(|&v| v < density).collect();
             GrayImage::from_fn(w, h, |x, y| {
                 Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }])
             })
@@ -36,7 +37,41 @@ fn sorted_areas(l: &follicount::Labels, n: u32) -> Vec<usize> {
     a
 }
 
+/// Reference labeller: flood fill from each unlabelled foreground pixel in
+/// raster order.
+fn flood_labels(m: &GrayImage) -> Vec<u32> {
+    let (w, h) = (m.width() as i64, m.height() as i64);
+    let mut out = vec![0u32; (w * h) as usize];
+    let mut next = 0;
+    for start in 0..(w * h) {
+        if m.as_raw()[start as usize] == 0 || out[start as usize] != 0 {
+            continue;
+        }
+        next += 1;
+        let mut stack = vec![start];
+        out[start as usize] = next;
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx < 0 || ny < 0 || nx >= w || ny >= h {
+                        continue;
+                    }
+                    let j = (ny * w + nx) as usize;
+                    if m.as_raw()[j] != 0 && out[j] == 0 {
+                        out[j] = next;
+                        stack.push(j as i64);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
     fn labelling_is_invariant_to_transposition(m in mask_strategy()) {
         let (l1, n1) = label(&m);
@@ -48,8 +83,9 @@ proptest! {
         for (lv, mv) in l1.as_raw().iter().zip(m.as_raw()) {
             prop_assert_eq!(*lv > 0, *mv > 0);
         }
-        // Two pixels share a label iff they are 8-connected: neighbours in
-        // the foreground always share one.
+        // Identical to a brute-force flood fill in raster order.
+        prop_assert_eq!(l1.as_raw(), &flood_labels(&m));
+        // Foreground neighbours always share a label.
         let (w, h) = m.dimensions();
         for y in 0..h {
             for x in 0..w {

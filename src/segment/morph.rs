@@ -9,6 +9,9 @@ use imageproc::distance_transform::Norm;
 /// become foreground.
 pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
+    if w == 0 || h == 0 {
+        return mask.clone();
+    }
     let src = mask.as_raw();
     let mut outside = vec![false; w * h];
     let mut queue = VecDeque::new();
