@@ -42,6 +42,61 @@ fn fields(out: &Path) -> BTreeMap<(String, usize), csv::StringRecord> {
         .collect()
 }
 
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap()
+}
+
+/// Writes a one-page TIFF tag by tag, for layouts the `tiff` encoder does
+/// not write (planar data, palettes): 8-bit samples, one strip per plane.
+fn write_raw_tiff(
+    path: &Path,
+    w: u32,
+    h: u32,
+    photometric: u16,
+    planes: &[Vec<u8>],
+    colormap: Option<&[u16]>,
+) {
+    use tiff::encoder::TiffEncoder;
+    use tiff::tags::Tag;
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut enc = TiffEncoder::new(file).unwrap();
+    let mut dir = enc.image_directory().unwrap();
+    let offsets: Vec<u32> = planes
+        .iter()
+        .map(|p| dir.write_data(&p[..]).unwrap() as u32)
+        .collect();
+    let n = planes.len();
+    dir.write_tag(Tag::ImageWidth, w).unwrap();
+    dir.write_tag(Tag::ImageLength, h).unwrap();
+    dir.write_tag(Tag::BitsPerSample, &vec![8u16; n][..])
+        .unwrap();
+    dir.write_tag(Tag::Compression, 1u16).unwrap();
+    dir.write_tag(Tag::PhotometricInterpretation, photometric)
+        .unwrap();
+    dir.write_tag(Tag::StripOffsets, &offsets[..]).unwrap();
+    dir.write_tag(Tag::SamplesPerPixel, n as u16).unwrap();
+    dir.write_tag(Tag::RowsPerStrip, h).unwrap();
+    dir.write_tag(Tag::StripByteCounts, &vec![w * h; n][..])
+        .unwrap();
+    if n > 1 {
+        dir.write_tag(Tag::PlanarConfiguration, 2u16).unwrap();
+    }
+    if let Some(cmap) = colormap {
+        dir.write_tag(Tag::ColorMap, cmap).unwrap();
+    }
+    dir.finish().unwrap();
+}
+
 fn expected() -> BTreeMap<(String, usize), usize> {
     let mut r = csv::Reader::from_path(fixtures().join("expected.csv")).unwrap();
     r.records()
@@ -65,12 +120,7 @@ fn count_on_fixtures_matches_expected_and_reports_bad_files() {
         tmp.path().to_str().unwrap(),
     ]);
     // Exit 1 only because of fixtures/bad.
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     let f = fields(tmp.path());
     let exp = expected();
     assert_eq!(exp.len(), 7);
@@ -176,12 +226,7 @@ fn each_layout_alone_gives_its_count_and_metadata() {
         std::fs::create_dir(&dir).unwrap();
         std::fs::copy(fixtures().join(file), dir.join(file)).unwrap();
         let out = count_into(&tmp.path().join("out"), &[&dir], &["-j", "1"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{file}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_exit(&out, 0);
         let f = fields(&tmp.path().join("out"));
         for ((name, field), rec) in &f {
             assert_eq!(name, file);
@@ -366,12 +411,7 @@ fn other_sample_formats_and_layouts() {
 
     let out_dir = tmp.path().join("out");
     let out = count_into(&out_dir, &[&d], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let f = fields(&out_dir);
     assert_eq!(f.len(), 8, "{:?}", f.keys());
     for ((file, _), rec) in &f {
@@ -410,17 +450,11 @@ fn channel_roles_from_the_command_line() {
         &[&file],
         &["--channels", "dapi,skip,pcad,sox9", "--pixel-size", "1"],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
     assert_eq!(&rec[5], "1.0");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+    let json = run_json(&out_dir);
     assert_eq!(json["fields"][0]["channel_source"], "command_line");
 }
 
@@ -447,33 +481,12 @@ fn committed_fixtures_are_the_generators_output() {
     assert_eq!(n, 12);
 }
 
-/// A planar (PlanarConfiguration = 2) RGB file, written tag by tag since
-/// the `tiff` encoder only writes chunky data.
+/// A planar (PlanarConfiguration = 2) RGB file.
 fn write_planar_rgb8(path: &Path, r: &follicount::synth::Rendered) {
-    use tiff::encoder::TiffEncoder;
-    use tiff::tags::Tag;
-    let (w, h) = (r.width as u32, r.height as u32);
-    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut enc = TiffEncoder::new(file).unwrap();
-    let mut dir = enc.image_directory().unwrap();
-    let mut offsets = Vec::new();
-    for c in 0..3 {
-        let bytes = follicount::synth::quantize_u8(&r.slices[0][c]);
-        offsets.push(dir.write_data(&bytes[..]).unwrap() as u32);
-    }
-    dir.write_tag(Tag::ImageWidth, w).unwrap();
-    dir.write_tag(Tag::ImageLength, h).unwrap();
-    dir.write_tag(Tag::BitsPerSample, &[8u16, 8, 8][..])
-        .unwrap();
-    dir.write_tag(Tag::Compression, 1u16).unwrap();
-    dir.write_tag(Tag::PhotometricInterpretation, 2u16).unwrap();
-    dir.write_tag(Tag::StripOffsets, &offsets[..]).unwrap();
-    dir.write_tag(Tag::SamplesPerPixel, 3u16).unwrap();
-    dir.write_tag(Tag::RowsPerStrip, h).unwrap();
-    dir.write_tag(Tag::StripByteCounts, &[w * h; 3][..])
-        .unwrap();
-    dir.write_tag(Tag::PlanarConfiguration, 2u16).unwrap();
-    dir.finish().unwrap();
+    let planes: Vec<Vec<u8>> = (0..3)
+        .map(|c| follicount::synth::quantize_u8(&r.slices[0][c]))
+        .collect();
+    write_raw_tiff(path, r.width as u32, r.height as u32, 2, &planes, None);
 }
 
 #[test]
@@ -506,12 +519,7 @@ fn planar_rgb_and_imagej_frames() {
     .unwrap();
     let out_dir = tmp.path().join("out");
     let out = count_into(&out_dir, &[&d], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let f = fields(&out_dir);
     let got: Vec<(String, usize, usize)> = f
         .iter()
@@ -574,44 +582,28 @@ fn imagej_channel_labels_name_the_channels() {
     .unwrap();
     let out_dir = tmp.path().join("out");
     let out = count_into(&out_dir, &[&file], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+    let json = run_json(&out_dir);
     assert_eq!(json["fields"][0]["channel_source"], "metadata");
 }
 
 #[test]
 fn unsupported_sample_format_is_an_error_row() {
-    use tiff::encoder::TiffEncoder;
-    use tiff::tags::Tag;
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("in");
     std::fs::create_dir(&d).unwrap();
     // A palette (indexed colour) image: no channels to analyse.
-    let file = std::io::BufWriter::new(std::fs::File::create(d.join("palette.tif")).unwrap());
-    let mut enc = TiffEncoder::new(file).unwrap();
-    let mut dir = enc.image_directory().unwrap();
-    let off = dir.write_data(&[0u8; 16][..]).unwrap() as u32;
     let cmap: Vec<u16> = (0..768).map(|i| (i as u16) << 6).collect();
-    dir.write_tag(Tag::ImageWidth, 4u32).unwrap();
-    dir.write_tag(Tag::ImageLength, 4u32).unwrap();
-    dir.write_tag(Tag::BitsPerSample, 8u16).unwrap();
-    dir.write_tag(Tag::Compression, 1u16).unwrap();
-    dir.write_tag(Tag::PhotometricInterpretation, 3u16).unwrap();
-    dir.write_tag(Tag::StripOffsets, off).unwrap();
-    dir.write_tag(Tag::SamplesPerPixel, 1u16).unwrap();
-    dir.write_tag(Tag::RowsPerStrip, 4u32).unwrap();
-    dir.write_tag(Tag::StripByteCounts, 16u32).unwrap();
-    dir.write_tag(Tag::ColorMap, &cmap[..]).unwrap();
-    dir.finish().unwrap();
-    drop(enc);
+    write_raw_tiff(
+        &d.join("palette.tif"),
+        4,
+        4,
+        3,
+        &[vec![0u8; 16]],
+        Some(&cmap),
+    );
     // …next to a good file, which is still counted.
     std::fs::copy(fixtures().join("rgb8_lzw.tif"), d.join("good.tif")).unwrap();
     let out_dir = tmp.path().join("out");

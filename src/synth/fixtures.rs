@@ -81,14 +81,7 @@ pub fn write_all(dir: &Path) -> Res {
         compression: Some(Comp::PackBits),
         ..Options::default()
     };
-    write::gray_pages(
-        &dir.join(f),
-        r.width,
-        r.height,
-        &write::planes_czt(&r, [0, 1, 2]),
-        Sample::U8,
-        &o,
-    )?;
+    write::plain_pages(&dir.join(f), &r, Sample::U8, &o)?;
     t.add(f, 0, &r);
 
     // RGB 8-bit interleaved, LZW, pixel size in the TIFF resolution tags (cm).
@@ -110,14 +103,7 @@ pub fn write_all(dir: &Path) -> Res {
         bigtiff: true,
         ..Options::default()
     };
-    write::gray_pages(
-        &dir.join(f),
-        r.width,
-        r.height,
-        &write::planes_czt(&r, [0, 1, 2]),
-        Sample::U16(4095),
-        &o,
-    )?;
+    write::plain_pages(&dir.join(f), &r, Sample::U16(4095), &o)?;
     t.add(f, 0, &r);
 
     write_bad(&dir.join("bad"), &dir.join("imagej_cyx_deflate.tif"))?;

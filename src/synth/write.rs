@@ -185,6 +185,19 @@ pub fn gray_pages(
     }
 }
 
+/// Plain multi-page: one grey page per channel (P-cad, Sox9, DAPI) and z
+/// slice, no metadata unless `o` adds some.
+pub fn plain_pages(path: &Path, r: &Rendered, sample: Sample, o: &Options) -> WriteResult {
+    gray_pages(
+        path,
+        r.width,
+        r.height,
+        &planes_czt(r, [0, 1, 2]),
+        sample,
+        o,
+    )
+}
+
 /// Writes one interleaved colour page per z slice: R = P-cadherin,
 /// G = Sox9, B = DAPI, plus an opaque alpha when `alpha`. 8 or 16 bit.
 pub fn color_pages(
@@ -195,49 +208,44 @@ pub fn color_pages(
     o: &Options,
 ) -> WriteResult {
     let n = r.width * r.height;
-    let interleave = |s: &[Vec<f32>; 3], full: f32| -> Vec<f32> {
-        let k = if alpha { 4 } else { 3 };
-        let mut out = vec![full; n * k];
-        for i in 0..n {
-            for c in 0..3 {
-                out[i * k + c] = s[c][i] * full;
-            }
-        }
-        out
+    let k = if alpha { 4 } else { 3 };
+    // Interleaved pages at full scale `full`, alpha opaque.
+    let pages = |full: f32| -> Vec<Vec<f32>> {
+        r.slices
+            .iter()
+            .map(|s| {
+                let mut out = vec![full; n * k];
+                for i in 0..n {
+                    for c in 0..3 {
+                        out[i * k + c] = (s[c][i] * full).round();
+                    }
+                }
+                out
+            })
+            .collect()
     };
-    match (sample, alpha) {
-        (Sample::U8, false) | (Sample::U8, true) => {
-            let pages: Vec<Vec<u8>> = r
-                .slices
-                .iter()
-                .map(|s| {
-                    interleave(s, 255.0)
-                        .into_iter()
-                        .map(|v| v.round() as u8)
-                        .collect()
-                })
+    let (w, h) = (r.width, r.height);
+    match sample {
+        Sample::U8 => {
+            let p: Vec<Vec<u8>> = pages(255.0)
+                .into_iter()
+                .map(|v| v.into_iter().map(|x| x as u8).collect())
                 .collect();
             if alpha {
-                dispatch::<colortype::RGBA8>(path, r.width, r.height, &pages, o, false)
+                dispatch::<colortype::RGBA8>(path, w, h, &p, o, false)
             } else {
-                dispatch::<colortype::RGB8>(path, r.width, r.height, &pages, o, false)
+                dispatch::<colortype::RGB8>(path, w, h, &p, o, false)
             }
         }
-        (Sample::U16(max), _) => {
-            let pages: Vec<Vec<u16>> = r
-                .slices
-                .iter()
-                .map(|s| {
-                    interleave(s, f32::from(max))
-                        .into_iter()
-                        .map(|v| v.round() as u16)
-                        .collect()
-                })
+        Sample::U16(max) => {
+            let p: Vec<Vec<u16>> = pages(f32::from(max))
+                .into_iter()
+                .map(|v| v.into_iter().map(|x| x as u16).collect())
                 .collect();
             if alpha {
-                dispatch::<colortype::RGBA16>(path, r.width, r.height, &pages, o, false)
+                dispatch::<colortype::RGBA16>(path, w, h, &p, o, false)
             } else {
-                dispatch::<colortype::RGB16>(path, r.width, r.height, &pages, o, false)
+                dispatch::<colortype::RGB16>(path, w, h, &p, o, false)
             }
         }
         _ => Err("colour pages are 8 or 16 bit".into()),
