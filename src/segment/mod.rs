@@ -1,9 +1,12 @@
 //! Segmentation kernels: smoothing, automatic thresholds, binary
 //! morphology and connected-component labelling.
 
+pub mod background;
+pub mod distance;
 pub mod label;
 pub mod morph;
 pub mod threshold;
+pub mod watershed;
 
 pub use label::label;
 pub use morph::{fill_holes, open};

@@ -70,6 +70,170 @@ pub fn otsu_threshold(img: &FloatImage) -> f32 {
     }
 }
 
+/// Li's minimum cross-entropy threshold, iterated on the histogram of
+/// `[lo, hi]` (values shifted to be positive when they are not). Returns
+/// the threshold as a value; pixels `>=` it are foreground.
+pub fn li_threshold_hist(hist: &[u64], lo: f32, hi: f32) -> f32 {
+    let bins = hist.len();
+    if bins == 0 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        return f32::INFINITY;
+    }
+    let width = f64::from(hi - lo) / bins as f64;
+    // Bin centres; non-positive data is shifted to start one bin above 0.
+    let shift = if lo > 0.0 { 0.0 } else { width - f64::from(lo) };
+    let centre = |i: usize| f64::from(lo) + (i as f64 + 0.5) * width + shift;
+    let total: u64 = hist.iter().sum();
+    let mean: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| centre(i) * h as f64)
+        .sum::<f64>()
+        / total.max(1) as f64;
+    let mut t = mean;
+    for _ in 0..1000 {
+        let (mut nb, mut sb, mut nf, mut sf) = (0f64, 0f64, 0f64, 0f64);
+        for (i, &h) in hist.iter().enumerate() {
+            let c = centre(i);
+            if c <= t {
+                nb += h as f64;
+                sb += c * h as f64;
+            } else {
+                nf += h as f64;
+                sf += c * h as f64;
+            }
+        }
+        if nb == 0.0 || nf == 0.0 {
+            break;
+        }
+        let (mb, mf) = (sb / nb, sf / nf);
+        let next = (mb - mf) / (mb.ln() - mf.ln());
+        if (next - t).abs() < width / 2.0 {
+            t = next;
+            break;
+        }
+        t = next;
+    }
+    (t - shift) as f32
+}
+
+/// Zack's triangle threshold: the bin farthest below the line from the
+/// histogram's peak to the far end of its longer tail. Returns `(k,
+/// tail_right)`: foreground is bins `> k` when the tail is to the right,
+/// `< k` otherwise. `None` for an empty or single-bin histogram.
+pub fn triangle_bin(hist: &[u64]) -> Option<(usize, bool)> {
+    let first = hist.iter().position(|&h| h > 0)?;
+    let last = hist.iter().rposition(|&h| h > 0)?;
+    if first == last {
+        return None;
+    }
+    let peak = (first..=last).max_by(|&a, &b| hist[a].cmp(&hist[b]).then(b.cmp(&a)))?;
+    let tail_right = last - peak >= peak - first;
+    let end = if tail_right { last } else { first };
+    let (x0, y0, x1, y1) = (peak as f64, hist[peak] as f64, end as f64, hist[end] as f64);
+    let (lo, hi) = if tail_right { (peak, end) } else { (end, peak) };
+    let mut best = (peak, f64::NEG_INFINITY);
+    for k in lo..=hi {
+        let line = y0 + (y1 - y0) * (k as f64 - x0) / (x1 - x0);
+        let d = line - hist[k] as f64;
+        if d > best.1 {
+            best = (k, d);
+        }
+    }
+    Some((best.0, tail_right))
+}
+
+/// A threshold method, per channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    /// Otsu's between-class variance.
+    Otsu,
+    /// Li's minimum cross entropy.
+    Li,
+    /// Zack's triangle (good for a dominant background and a weak tail).
+    Triangle,
+    /// A fixed value in the channel's (background-corrected) units.
+    Fixed(f32),
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "otsu" => Ok(Method::Otsu),
+            "li" => Ok(Method::Li),
+            "triangle" => Ok(Method::Triangle),
+            other => other
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Method::Fixed)
+                .ok_or_else(|| format!("unknown threshold `{s}` (otsu, li, triangle or a number)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Otsu => f.write_str("otsu"),
+            Method::Li => f.write_str("li"),
+            Method::Triangle => f.write_str("triangle"),
+            Method::Fixed(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Method> for String {
+    fn from(m: Method) -> String {
+        m.to_string()
+    }
+}
+
+impl serde::Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            N(f64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+            Raw::N(v) => Ok(Method::Fixed(v as f32)),
+        }
+    }
+}
+
+/// The threshold value of `img` by `method`; pixels `>=` it are foreground.
+pub fn threshold(img: &FloatImage, method: Method) -> f32 {
+    let (hist, lo, hi) = histogram(img.as_raw(), BINS);
+    let width = (hi - lo) / BINS as f32;
+    match method {
+        Method::Fixed(v) => v,
+        Method::Otsu => otsu_threshold(img),
+        Method::Li => li_threshold_hist(&hist, lo, hi),
+        Method::Triangle => match triangle_bin(&hist) {
+            // A left tail (bright background, dark objects) does not occur
+            // for fluorescence; treat it like a right one.
+            Some((k, _)) if hi > lo => lo + (k + 1) as f32 * width,
+            _ => f32::INFINITY,
+        },
+    }
+}
+
 /// Binary mask (255 = foreground) of pixels `>= t`.
 pub fn mask_at_least(img: &FloatImage, t: f32) -> GrayImage {
     let (w, h) = img.dimensions();
@@ -106,6 +270,39 @@ mod tests {
         assert_eq!(m.pixels().filter(|p| p[0] == 255).count(), 30);
         let flat = FloatImage::from_pixel(4, 4, Luma([5.0]));
         assert_eq!(otsu_threshold(&flat), f32::INFINITY);
+    }
+
+    #[test]
+    fn triangle_on_hand_made_histogram() {
+        // Line from (0,100) to (6,1): 100 − 16.5·k. Gaps below it:
+        // k=1: 63.5, k=2: 62, k=3: 46.5 → the knee is bin 1.
+        assert_eq!(triangle_bin(&[100, 20, 5, 4, 3, 2, 1]), Some((1, true)));
+        // Mirrored: the tail is on the left.
+        assert_eq!(triangle_bin(&[1, 2, 3, 4, 5, 20, 100]), Some((5, false)));
+        assert_eq!(triangle_bin(&[0, 9, 0]), None);
+    }
+
+    #[test]
+    fn li_on_two_spikes() {
+        // 50 pixels at 10 and 50 at 100: Li converges to
+        // (10 − 100) / (ln 10 − ln 100) = 39.09 in one step.
+        let mut v = vec![10.0f32; 50];
+        v.extend(vec![100.0f32; 50]);
+        let img = FloatImage::from_raw(100, 1, v).unwrap();
+        let t = threshold(&img, Method::Li);
+        assert!((t - 39.09).abs() < 1.0, "{t}");
+        assert!(t > 10.0 && t < 100.0);
+    }
+
+    #[test]
+    fn methods_parse_and_fixed_is_fixed() {
+        assert_eq!("Li".parse::<Method>(), Ok(Method::Li));
+        assert_eq!("200".parse::<Method>(), Ok(Method::Fixed(200.0)));
+        assert!("median".parse::<Method>().is_err());
+        let img = FloatImage::from_fn(10, 1, |x, _| Luma([x as f32]));
+        assert_eq!(threshold(&img, Method::Fixed(3.5)), 3.5);
+        let otsu = threshold(&img, Method::Otsu);
+        assert!(otsu > 0.0 && otsu <= 9.0);
     }
 
     #[test]

@@ -1,0 +1,298 @@
+//! Splitting touching objects: distance-transform peaks as markers, a
+//! marker-controlled watershed on the distance map, and a neck test that
+//! undoes splits through wide necks (so elongated single objects stay
+//! whole).
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use image::GrayImage;
+
+use super::distance::edt;
+use super::label::label;
+use crate::Labels;
+
+/// How to split touching objects, in pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SplitParams {
+    /// Markers closer than this (px) to a stronger marker are dropped.
+    pub min_separation_px: f64,
+    /// Markers need an inscribed radius of at least this (px) — each
+    /// object's strongest marker is always kept.
+    pub min_radius_px: f64,
+    /// A watershed line is kept only where the neck's half-width is below
+    /// `neck_ratio` × the inscribed radius of the smaller body.
+    pub neck_ratio: f64,
+}
+
+#[derive(PartialEq)]
+struct Entry {
+    priority: f32,
+    seq: u64,
+    idx: usize,
+    label: u32,
+}
+
+impl Eq for Entry {}
+
+impl Ord for Entry {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Highest distance first; among equals, first pushed first.
+        self.priority
+            .total_cmp(&o.priority)
+            .then_with(|| o.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Peaks of the distance map used as markers: local maxima (8-neighbour),
+/// strongest first, each object's maximum always, others only when at least
+/// `min_radius_px` deep and `min_separation_px` away from accepted ones.
+pub fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<usize> {
+    let h = dist.len() / w.max(1);
+    let comp = comps.as_raw();
+    let mut cand: Vec<usize> = (0..dist.len())
+        .filter(|&i| {
+            if comp[i] == 0 {
+                return false;
+            }
+            let (x, y) = (i % w, i / w);
+            let d = dist[i];
+            for dy in -1i64..=1 {
+                for dx in -1i64..=1 {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    if (dx, dy) == (0, 0) || nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                        continue;
+                    }
+                    if dist[ny as usize * w + nx as usize] > d {
+                        return false;
+                    }
+                }
+            }
+            true
+        })
+        .collect();
+    cand.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
+    let mut accepted: Vec<usize> = Vec::new();
+    let mut by_comp: HashMap<u32, Vec<usize>> = HashMap::new();
+    let sep2 = p.min_separation_px * p.min_separation_px;
+    for i in cand {
+        let c = comp[i];
+        let mine = by_comp.entry(c).or_default();
+        let ok = if mine.is_empty() {
+            true
+        } else {
+            f64::from(dist[i]) >= p.min_radius_px
+                && mine.iter().all(|&j| {
+                    let (dx, dy) = (
+                        (i % w) as f64 - (j % w) as f64,
+                        (i / w) as f64 - (j / w) as f64,
+                    );
+                    dx * dx + dy * dy >= sep2
+                })
+        };
+        if ok {
+            mine.push(i);
+            accepted.push(i);
+        }
+    }
+    accepted
+}
+
+/// Splits the 8-connected objects of `mask` where they touch through a
+/// narrow neck. Returns labels 1..=n in raster order of first pixel, and n.
+pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let (comps, _) = label(mask);
+    let dist = edt(mask);
+    let seeds = markers(&dist, &comps, w, p);
+    // Marker-controlled flooding from the deepest points outwards (4-conn).
+    let mut lab = vec![0u32; w * h];
+    let mut heap = BinaryHeap::new();
+    let mut seq = 0u64;
+    for (k, &i) in seeds.iter().enumerate() {
+        lab[i] = k as u32 + 1;
+    }
+    let push = |heap: &mut BinaryHeap<Entry>, seq: &mut u64, idx: usize, label: u32| {
+        *seq += 1;
+        heap.push(Entry {
+            priority: dist[idx],
+            seq: *seq,
+            idx,
+            label,
+        });
+    };
+    let neighbours = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ]
+    };
+    for &i in &seeds {
+        for j in neighbours(i).into_iter().flatten() {
+            if mask.as_raw()[j] != 0 && lab[j] == 0 {
+                push(&mut heap, &mut seq, j, lab[i]);
+            }
+        }
+    }
+    while let Some(e) = heap.pop() {
+        if lab[e.idx] != 0 {
+            continue;
+        }
+        lab[e.idx] = e.label;
+        for j in neighbours(e.idx).into_iter().flatten() {
+            if mask.as_raw()[j] != 0 && lab[j] == 0 {
+                push(&mut heap, &mut seq, j, e.label);
+            }
+        }
+    }
+    // Mask pixels reachable only diagonally from their object's markers.
+    let comp = comps.as_raw();
+    let mut comp_label: HashMap<u32, u32> = HashMap::new();
+    for i in 0..w * h {
+        if lab[i] != 0 {
+            comp_label.entry(comp[i]).or_insert(lab[i]);
+        }
+    }
+    for i in 0..w * h {
+        if comp[i] != 0 && lab[i] == 0 {
+            lab[i] = comp_label.get(&comp[i]).copied().unwrap_or(0);
+        }
+    }
+    // Neck test: merge neighbours whose shared boundary is not clearly
+    // narrower than the smaller body.
+    let n = seeds.len();
+    let mut body = vec![0f32; n + 1];
+    for i in 0..w * h {
+        let l = lab[i] as usize;
+        if l > 0 {
+            body[l] = body[l].max(dist[i]);
+        }
+    }
+    let mut neck: HashMap<(u32, u32), f32> = HashMap::new();
+    for i in 0..w * h {
+        let a = lab[i];
+        if a == 0 {
+            continue;
+        }
+        for j in [
+            (i % w + 1 < w).then(|| i + 1),
+            (i / w + 1 < h).then(|| i + w),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let b = lab[j];
+            if b != 0 && b != a {
+                let key = (a.min(b), a.max(b));
+                let v = dist[i].min(dist[j]);
+                let e = neck.entry(key).or_insert(0.0);
+                *e = e.max(v);
+            }
+        }
+    }
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    fn root(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((a, b), nk) in pairs {
+        let smaller = body[a as usize].min(body[b as usize]);
+        if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
+            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+            if ra != rb {
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+    }
+    // Final labels in raster order.
+    let mut fin = vec![0u32; n + 1];
+    let mut count = 0;
+    for v in lab.iter_mut().filter(|v| **v != 0) {
+        let r = root(&mut parent, *v) as usize;
+        if fin[r] == 0 {
+            count += 1;
+            fin[r] = count;
+        }
+        *v = fin[r];
+    }
+    let labels = Labels::from_raw(w as u32, h as u32, lab)
+        .unwrap_or_else(|| Labels::new(w as u32, h as u32));
+    (labels, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    fn params() -> SplitParams {
+        SplitParams {
+            min_separation_px: 6.0,
+            min_radius_px: 4.0,
+            neck_ratio: 0.75,
+        }
+    }
+
+    fn shape(w: u32, h: u32, inside: impl Fn(f64, f64) -> bool) -> GrayImage {
+        GrayImage::from_fn(w, h, |x, y| {
+            Luma([if inside(x as f64, y as f64) { 255 } else { 0 }])
+        })
+    }
+
+    #[test]
+    fn two_touching_discs_become_two() {
+        let m = shape(60, 40, |x, y| {
+            (x - 20.0).hypot(y - 20.0) <= 10.0 || (x - 37.0).hypot(y - 20.0) <= 10.0
+        });
+        assert_eq!(label(&m).1, 1);
+        let (l, n) = split(&m, &params());
+        assert_eq!(n, 2);
+        assert_ne!(l.get_pixel(20, 20)[0], l.get_pixel(37, 20)[0]);
+        // Every mask pixel keeps a label.
+        for (a, b) in m.as_raw().iter().zip(l.as_raw()) {
+            assert_eq!(*a != 0, *b != 0);
+        }
+    }
+
+    #[test]
+    fn one_ellipse_stays_whole() {
+        for theta in [0.0f64, 0.5, 1.2] {
+            let (s, c) = theta.sin_cos();
+            let m = shape(100, 100, |x, y| {
+                let (dx, dy) = (x - 50.0, y - 50.0);
+                let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+                (u / 40.0).powi(2) + (v / 12.0).powi(2) <= 1.0
+            });
+            let (_, n) = split(&m, &params());
+            assert_eq!(n, 1, "theta {theta}");
+        }
+    }
+
+    #[test]
+    fn three_in_a_chain_and_separate_objects_keep_their_own_labels() {
+        let m = shape(120, 40, |x, y| {
+            [15.0, 38.0, 61.0]
+                .iter()
+                .any(|&cx| (x - cx).hypot(y - 20.0) <= 12.0)
+                || (x - 100.0).hypot(y - 20.0) <= 8.0
+        });
+        let (l, n) = split(&m, &params());
+        assert_eq!(n, 4);
+        assert_eq!(l.get_pixel(15, 20)[0], 1);
+        assert_eq!(l.get_pixel(100, 20)[0], 4);
+    }
+}
