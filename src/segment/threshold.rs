@@ -132,9 +132,9 @@ pub fn triangle_bin(hist: &[u64]) -> Option<(usize, bool)> {
     let (x0, y0, x1, y1) = (peak as f64, hist[peak] as f64, end as f64, hist[end] as f64);
     let (lo, hi) = if tail_right { (peak, end) } else { (end, peak) };
     let mut best = (peak, f64::NEG_INFINITY);
-    for k in lo..=hi {
+    for (k, &hk) in hist.iter().enumerate().take(hi + 1).skip(lo) {
         let line = y0 + (y1 - y0) * (k as f64 - x0) / (x1 - x0);
-        let d = line - hist[k] as f64;
+        let d = line - hk as f64;
         if d > best.1 {
             best = (k, d);
         }

@@ -208,7 +208,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         x
     }
     let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.sort_by_key(|a| a.0);
     for ((a, b), nk) in pairs {
         let smaller = body[a as usize].min(body[b as usize]);
         if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
