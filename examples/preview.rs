@@ -1,7 +1,7 @@
 //! Renders a synthetic scene to a PNG composite (P-cad red, Sox9 green,
 //! DAPI blue) to eyeball what the generator draws.
 //!
-//!     cargo run --example preview -- out.png [seed] [pixel_size_um]
+//!     cargo run --example preview -- out.png [seed] [pixel_size_um] [hard]
 
 use follicount::synth::{render, Scene};
 
@@ -10,7 +10,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = args.next().unwrap_or_else(|| "preview.png".into());
     let seed: u64 = args.next().map_or(Ok(1), |s| s.parse())?;
     let px: f64 = args.next().map_or(Ok(1.0), |s| s.parse())?;
-    let r = render(&Scene::new(320, 320, px, seed));
+    let hard = args.next().is_some_and(|a| a == "hard");
+    let scene = if hard {
+        Scene::hard(384, 384, px, seed)
+    } else {
+        Scene::new(320, 320, px, seed)
+    };
+    let r = render(&scene);
     let s = &r.slices[0];
     let img = image::RgbImage::from_fn(r.width as u32, r.height as u32, |x, y| {
         let i = y as usize * r.width + x as usize;

@@ -28,6 +28,7 @@ pub mod measure;
 pub mod params;
 pub mod pipeline;
 pub mod report;
+pub mod score;
 pub mod segment;
 pub mod synth;
 

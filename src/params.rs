@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ParamError;
+use crate::segment::background::Method as Background;
+use crate::segment::threshold::Method as Threshold;
 
 /// Every parameter of the single-field analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,20 +21,42 @@ pub struct Params {
     /// Radius of the morphological opening of the P-cadherin mask, µm
     /// (0 turns it off). Detaches thin bridges and removes specks.
     pub open_radius_um: f64,
+    /// Background correction of P-cadherin and Sox9 before thresholding.
+    pub background: Background,
+    /// Background radius (top-hat half-side, or Gaussian σ), µm. Absent:
+    /// half the diameter of a disc of `max_area_um2`, so the largest
+    /// follicle never fits inside the structuring element.
+    pub background_radius_um: Option<f64>,
+    /// Threshold method for P-cadherin (otsu, li, triangle or a value).
+    pub threshold_pcad: Threshold,
+    /// Threshold method for Sox9.
+    pub threshold_sox9: Threshold,
+    /// Threshold method for DAPI.
+    pub threshold_dapi: Threshold,
     /// Smallest follicle area, µm².
     pub min_area_um2: f64,
     /// Largest follicle area, µm².
     pub max_area_um2: f64,
     /// A follicle must hold at least this many Sox9-positive nuclei.
     pub min_sox9_nuclei: u32,
-    /// Sox9 objects smaller than this (µm²) are noise, not nuclei.
+    /// DAPI objects smaller than this (µm²) are noise, not nuclei.
     pub min_nucleus_area_um2: f64,
-    /// Fraction of a Sox9 object's pixels that must be DAPI-positive for it
-    /// to be a Sox9+ nucleus.
-    pub min_dapi_overlap: f64,
-    /// Fraction of a Sox9+ nucleus' pixels that must lie inside a
-    /// P-cadherin object for the nucleus to belong to it.
-    pub min_nucleus_inside: f64,
+    /// A Sox9+ nucleus belongs to a follicle when its centre lies inside
+    /// the follicle or within this distance of its rim, µm.
+    pub rim_um: f64,
+    /// Split touching follicles and touching nuclei (distance transform +
+    /// watershed).
+    pub split: bool,
+    /// Two follicle centres closer than this are one follicle, µm.
+    pub split_min_separation_um: f64,
+    /// A follicle body must be at least this thick (inscribed radius, µm)
+    /// to seed its own region.
+    pub split_min_radius_um: f64,
+    /// A split is kept only where the neck's half-width is below this
+    /// fraction of the smaller body's inscribed radius.
+    pub split_neck_ratio: f64,
+    /// Two nucleus centres closer than this are one nucleus, µm.
+    pub nucleus_min_separation_um: f64,
 }
 
 impl Default for Params {
@@ -41,12 +65,21 @@ impl Default for Params {
             pcad_sigma_um: 2.0,
             nucleus_sigma_um: 1.0,
             open_radius_um: 1.0,
+            background: Background::TopHat,
+            background_radius_um: None,
+            threshold_pcad: Threshold::Otsu,
+            threshold_sox9: Threshold::Otsu,
+            threshold_dapi: Threshold::Otsu,
             min_area_um2: 400.0,
-            max_area_um2: 40_000.0,
+            max_area_um2: 15_000.0,
             min_sox9_nuclei: 3,
             min_nucleus_area_um2: 8.0,
-            min_dapi_overlap: 0.5,
-            min_nucleus_inside: 0.5,
+            rim_um: 3.0,
+            split: true,
+            split_min_separation_um: 12.0,
+            split_min_radius_um: 6.0,
+            split_neck_ratio: 0.75,
+            nucleus_min_separation_um: 4.0,
         }
     }
 }
@@ -66,49 +99,47 @@ impl Params {
     /// Rejects values that make no sense (negative sizes, an empty window,
     /// fractions outside 0..=1, NaN).
     pub fn validate(&self) -> Result<(), ParamError> {
-        let nonneg = |v: f64| v.is_finite() && v >= 0.0;
-        let frac = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
-        check(
-            "pcad_sigma_um",
-            nonneg(self.pcad_sigma_um),
-            "must be a finite number ≥ 0",
-        )?;
-        check(
-            "nucleus_sigma_um",
-            nonneg(self.nucleus_sigma_um),
-            "must be a finite number ≥ 0",
-        )?;
-        check(
-            "open_radius_um",
-            nonneg(self.open_radius_um),
-            "must be a finite number ≥ 0",
-        )?;
-        check(
-            "min_area_um2",
-            nonneg(self.min_area_um2),
-            "must be a finite number ≥ 0",
-        )?;
+        let nonneg = [
+            ("pcad_sigma_um", self.pcad_sigma_um),
+            ("nucleus_sigma_um", self.nucleus_sigma_um),
+            ("open_radius_um", self.open_radius_um),
+            ("min_area_um2", self.min_area_um2),
+            ("min_nucleus_area_um2", self.min_nucleus_area_um2),
+            ("rim_um", self.rim_um),
+            ("split_min_separation_um", self.split_min_separation_um),
+            ("split_min_radius_um", self.split_min_radius_um),
+            ("nucleus_min_separation_um", self.nucleus_min_separation_um),
+        ];
+        for (name, v) in nonneg {
+            check(
+                name,
+                v.is_finite() && v >= 0.0,
+                "must be a finite number ≥ 0",
+            )?;
+        }
         check(
             "max_area_um2",
-            nonneg(self.max_area_um2) && self.max_area_um2 >= self.min_area_um2,
+            self.max_area_um2.is_finite() && self.max_area_um2 >= self.min_area_um2,
             "must be a finite number ≥ min_area_um2",
         )?;
         check(
-            "min_nucleus_area_um2",
-            nonneg(self.min_nucleus_area_um2),
-            "must be a finite number ≥ 0",
-        )?;
-        check(
-            "min_dapi_overlap",
-            frac(self.min_dapi_overlap),
+            "split_neck_ratio",
+            self.split_neck_ratio.is_finite() && (0.0..=1.0).contains(&self.split_neck_ratio),
             "must be between 0 and 1",
         )?;
         check(
-            "min_nucleus_inside",
-            frac(self.min_nucleus_inside),
-            "must be between 0 and 1",
+            "background_radius_um",
+            self.background_radius_um
+                .is_none_or(|r| r.is_finite() && r > 0.0),
+            "must be a positive number",
         )?;
         Ok(())
+    }
+
+    /// The background radius in µm actually used.
+    pub fn effective_background_radius_um(&self) -> f64 {
+        self.background_radius_um
+            .unwrap_or_else(|| (self.max_area_um2 / std::f64::consts::PI).sqrt().max(1.0))
     }
 
     /// Reads parameters from a TOML file's text; missing keys keep their

@@ -5,9 +5,13 @@ use serde::Serialize;
 
 use crate::follicle::{classify, Verdict};
 use crate::io::Field;
-use crate::measure::{area_and_overlap, majority_host, regions};
+use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::{fill_holes, label, mask_at_least, open, otsu_threshold, smooth};
+use crate::segment::background::correct;
+use crate::segment::threshold::threshold;
+use crate::segment::watershed::{split, SplitParams};
+use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
+use crate::Labels;
 
 /// One P-cadherin object with its measurements and the rule's verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -58,39 +62,68 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
     let px_area = um * um;
     let [pcad, sox9, dapi] = &field.channels;
 
-    let sm_pcad = smooth(pcad, p.pcad_sigma_um / um);
-    let sm_sox9 = smooth(sox9, p.nucleus_sigma_um / um);
+    // Smooth, then remove the background of P-cadherin and Sox9.
+    let bg_radius = p.effective_background_radius_um() / um;
+    let sm_pcad = correct(&smooth(pcad, p.pcad_sigma_um / um), p.background, bg_radius);
+    let sm_sox9 = correct(
+        &smooth(sox9, p.nucleus_sigma_um / um),
+        p.background,
+        bg_radius,
+    );
     let sm_dapi = smooth(dapi, p.nucleus_sigma_um / um);
     let thresholds = [
-        otsu_threshold(&sm_pcad),
-        otsu_threshold(&sm_sox9),
-        otsu_threshold(&sm_dapi),
+        threshold(&sm_pcad, p.threshold_pcad),
+        threshold(&sm_sox9, p.threshold_sox9),
+        threshold(&sm_dapi, p.threshold_dapi),
     ];
 
+    // Follicle candidates: P-cadherin objects, split where they touch.
     let pmask = fill_holes(&open(
         &mask_at_least(&sm_pcad, thresholds[0]),
         p.open_radius_um / um,
     ));
-    let (plabels, np) = label(&pmask);
+    let (plabels, np) = if p.split {
+        split(
+            &pmask,
+            &SplitParams {
+                min_separation_px: p.split_min_separation_um / um,
+                min_radius_px: p.split_min_radius_um / um,
+                neck_ratio: p.split_neck_ratio,
+            },
+        )
+    } else {
+        label(&pmask)
+    };
 
-    let smask = mask_at_least(&sm_sox9, thresholds[1]);
+    // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
+    // Sox9 signal reaches the Sox9 threshold.
     let dmask = mask_at_least(&sm_dapi, thresholds[2]);
-    let (slabels, ns) = label(&smask);
-    let sox9_stats = area_and_overlap(&slabels, ns, &dmask);
-    let hosts = majority_host(&slabels, ns, &plabels);
-
+    let (nlabels, nn) = if p.split {
+        split(
+            &dmask,
+            &SplitParams {
+                min_separation_px: p.nucleus_min_separation_um / um,
+                min_radius_px: 1.0,
+                neck_ratio: p.split_neck_ratio,
+            },
+        )
+    } else {
+        label(&dmask)
+    };
+    let nuclei = regions(&nlabels, nn, &[sm_sox9.clone(), sm_sox9, sm_dapi]);
+    let rim_px = p.rim_um / um;
     let mut nuclei_in = vec![0u32; np as usize];
     let mut sox9_total = 0;
-    for ((area, on_dapi), (host, inside)) in sox9_stats.iter().zip(&hosts) {
-        let a = *area as f64;
-        let is_nucleus =
-            a * px_area >= p.min_nucleus_area_um2 && *on_dapi as f64 >= p.min_dapi_overlap * a;
-        if !is_nucleus {
+    for n in &nuclei {
+        if (n.area_px as f64) * px_area < p.min_nucleus_area_um2
+            || (n.mean(1) as f32) < thresholds[1]
+        {
             continue;
         }
         sox9_total += 1;
-        if *host > 0 && *inside as f64 >= p.min_nucleus_inside * a {
-            nuclei_in[*host as usize - 1] += 1;
+        let (cx, cy) = n.centroid();
+        if let Some(host) = host_near(&plabels, cx, cy, rim_px) {
+            nuclei_in[host as usize - 1] += 1;
         }
     }
 
@@ -134,6 +167,28 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
         sox9_nuclei: sox9_total,
         follicles_per_mm2,
     }
+}
+
+/// The object of `labels` at (x, y), or else the nearest one within
+/// `rim_px` pixels (ties to the lower label); `None` when there is none.
+fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
+    let (w, h) = (labels.width() as i64, labels.height() as i64);
+    let (xi, yi) = (x.round() as i64, y.round() as i64);
+    let r = rim_px.ceil() as i64;
+    let mut best: Option<(f64, u32)> = None;
+    for py in (yi - r).max(0)..=(yi + r).min(h - 1) {
+        for px in (xi - r).max(0)..=(xi + r).min(w - 1) {
+            let l = labels.get_pixel(px as u32, py as u32)[0];
+            if l == 0 {
+                continue;
+            }
+            let d = ((px - xi) as f64).hypot((py - yi) as f64);
+            if d <= rim_px && best.is_none_or(|(bd, bl)| d < bd || (d == bd && l < bl)) {
+                best = Some((d, l));
+            }
+        }
+    }
+    best.map(|(_, l)| l)
 }
 
 #[cfg(test)]

@@ -81,6 +81,20 @@ pub struct Scene {
     pub specks: usize,
     /// Standard deviation of the additive noise (intensities are 0..1).
     pub noise: f64,
+    /// Touching pairs of follicles (tip to tip or at an angle).
+    pub pairs: usize,
+    /// Touching chains of three follicles.
+    pub triplets: usize,
+    /// Fraction of follicles drawn elongated (aspect ratio ≈ 3.5).
+    pub elongated: f64,
+    /// Fraction of follicles drawn dim: P-cadherin at 1.5–2× the local haze.
+    pub dim: f64,
+    /// Illumination at the corners relative to the centre (1 = flat).
+    pub corner_illumination: f64,
+    /// Scale of the P-cadherin haze (1 = the default, light haze).
+    pub haze: f64,
+    /// Crowded DAPI nuclei that touch each other.
+    pub dense_nuclei: bool,
 }
 
 impl Scene {
@@ -100,6 +114,32 @@ impl Scene {
             sox9_decoys: per(25.0),
             specks: per(25.0),
             noise: 0.02,
+            pairs: 0,
+            triplets: 0,
+            elongated: 0.0,
+            dim: 0.0,
+            corner_illumination: 1.0,
+            haze: 1.0,
+            dense_nuclei: false,
+        }
+    }
+
+    /// A hard field: touching pairs and triplets, elongated and dim
+    /// follicles, a strong haze, corners at 40 % of the centre's
+    /// illumination, crowded nuclei, and every kind of decoy.
+    pub fn hard(width: usize, height: usize, pixel_size_um: f64, seed: u64) -> Scene {
+        let area_mm2 = width as f64 * height as f64 * pixel_size_um * pixel_size_um / 1e6;
+        let per = |density: f64| ((area_mm2 * density).round() as usize).max(1);
+        Scene {
+            follicles: per(45.0),
+            pairs: per(16.0),
+            triplets: per(8.0),
+            elongated: 0.3,
+            dim: 0.25,
+            corner_illumination: 0.4,
+            haze: 2.5,
+            dense_nuclei: true,
+            ..Scene::new(width, height, pixel_size_um, seed)
         }
     }
 }
@@ -129,6 +169,18 @@ struct Ellipse {
     theta: f64,
     value: f64,
     zc: f64,
+    /// Dim follicle: P-cad at this multiple of the local haze.
+    dim: Option<f64>,
+}
+
+impl Ellipse {
+    /// Normalised radius² of (x, y): ≤ 1 inside.
+    fn rho2(&self, x: f64, y: f64) -> f64 {
+        let (s, c) = self.theta.sin_cos();
+        let (dx, dy) = (x - self.cx, y - self.cy);
+        let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+        (u / self.a).powi(2) + (v / self.b).powi(2)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -221,6 +273,77 @@ pub fn render(scene: &Scene) -> Rendered {
         zc: z,
     };
 
+    // Touching clusters: chains of two or three follicles, tip to tip.
+    for k in 0..scene.pairs + scene.triplets {
+        let members = if k < scene.pairs { 2 } else { 3 };
+        let mut es: Vec<Ellipse> = Vec::new();
+        let mut dir = rng.range(0.0, 2.0 * std::f64::consts::PI);
+        for _ in 0..members {
+            let (a, b) = (rng.range(22.0, 30.0), rng.range(11.0, 14.0));
+            let value = rng.range(0.45, 0.75);
+            let (mut cx, mut cy, mut theta) = (0.0, 0.0, dir);
+            if let Some(prev) = es.last() {
+                let phi = dir + rng.range(-0.5, 0.5);
+                theta = phi + rng.range(-0.4, 0.4);
+                let d = (extent(prev, phi) + extent_ab(a, b, phi - theta)) * rng.range(0.85, 0.95);
+                cx = prev.cx + d * phi.cos();
+                cy = prev.cy + d * phi.sin();
+                dir = phi;
+            }
+            es.push(Ellipse {
+                cx,
+                cy,
+                a,
+                b,
+                theta,
+                value,
+                zc: 0.0,
+                dim: None,
+            });
+        }
+        let n = es.len() as f64;
+        let (mx, my) = (
+            es.iter().map(|e| e.cx).sum::<f64>() / n,
+            es.iter().map(|e| e.cy).sum::<f64>() / n,
+        );
+        let radius = es
+            .iter()
+            .map(|e| (e.cx - mx).hypot(e.cy - my) + e.a)
+            .fold(0.0, f64::max);
+        let Some((px, py)) = layout.free_spot(&mut rng, radius, 10.0) else {
+            continue;
+        };
+        let z = zc(&mut rng);
+        for e in es.iter_mut() {
+            e.cx += px - mx;
+            e.cy += py - my;
+            e.zc = z;
+            if scene.dim > 0.0 && rng.unit() < scene.dim {
+                e.dim = Some(rng.range(1.5, 2.0));
+            }
+        }
+        for (i, e) in es.iter().enumerate() {
+            let inner = |x: f64, y: f64| {
+                e.rho2(x, y) <= 0.72 * 0.72
+                    && es
+                        .iter()
+                        .enumerate()
+                        .all(|(j, o)| j == i || o.rho2(x, y) > 1.4)
+            };
+            let want = rng.int(4, 6);
+            let pts = place_nuclei(&mut rng, inner, (e.cx, e.cy, e.a), want, 11.0);
+            if pts.len() < 4 {
+                continue;
+            }
+            for (x, y) in pts {
+                let r = rng.range(3.0, 3.6);
+                nuclei.push(sox9_nucleus(&mut rng, x, y, r, e.zc));
+            }
+            truth.push((e.cx / um, e.cy / um));
+        }
+        ellipses.extend(es);
+    }
+
     // Follicles, then P-cad decoys: ellipses; follicles hold Sox9+ nuclei.
     for kind in 0..2 {
         let n = if kind == 0 {
@@ -229,7 +352,12 @@ pub fn render(scene: &Scene) -> Rendered {
             scene.pcad_decoys
         };
         for _ in 0..n {
-            let (a, b) = (rng.range(22.0, 32.0), rng.range(11.0, 15.0));
+            let elongated = kind == 0 && scene.elongated > 0.0 && rng.unit() < scene.elongated;
+            let (a, b) = if elongated {
+                (rng.range(38.0, 46.0), rng.range(10.0, 12.5))
+            } else {
+                (rng.range(22.0, 32.0), rng.range(11.0, 15.0))
+            };
             let Some((cx, cy)) = layout.free_spot(&mut rng, a, 10.0) else {
                 continue;
             };
@@ -242,7 +370,12 @@ pub fn render(scene: &Scene) -> Rendered {
                 theta,
                 value: rng.range(0.45, 0.75),
                 zc: zc(&mut rng),
+                dim: None,
             };
+            let mut e = e;
+            if kind == 0 && scene.dim > 0.0 && rng.unit() < scene.dim {
+                e.dim = Some(rng.range(1.5, 2.0));
+            }
             if kind == 0 {
                 let (s, c) = theta.sin_cos();
                 let inner = |x: f64, y: f64| {
@@ -282,6 +415,7 @@ pub fn render(scene: &Scene) -> Rendered {
             theta: 0.0,
             value: rng.range(0.45, 0.75),
             zc: z,
+            dim: None,
         });
         let rot = rng.range(0.0, 2.0 * std::f64::consts::PI);
         for k in 0..3 {
@@ -316,14 +450,19 @@ pub fn render(scene: &Scene) -> Rendered {
     }
     // Dense DAPI-only nuclei everywhere else.
     let sox9_count = nuclei.len();
-    let attempts = (layout.w_um * layout.h_um / 60.0) as usize;
+    let (per_attempt, min_sep) = if scene.dense_nuclei {
+        (35.0, 5.5)
+    } else {
+        (60.0, 7.5)
+    };
+    let attempts = (layout.w_um * layout.h_um / per_attempt) as usize;
     let mut grid = SpatialGrid::new(layout.w_um, layout.h_um, 10.0);
     for n in &nuclei {
         grid.insert(n.cx, n.cy);
     }
     for _ in 0..attempts {
         let (x, y) = (rng.range(0.0, layout.w_um), rng.range(0.0, layout.h_um));
-        if grid.any_within(x, y, 7.5) {
+        if grid.any_within(x, y, min_sep) {
             continue;
         }
         grid.insert(x, y);
@@ -347,10 +486,29 @@ pub fn render(scene: &Scene) -> Rendered {
                 rng.range(0.0, layout.w_um),
                 rng.range(0.0, layout.h_um),
                 rng.range(60.0, 120.0),
-                rng.range(0.04, 0.09),
+                rng.range(0.04, 0.09) * scene.haze,
             )
         })
         .collect();
+    let haze_at = |xu: f64, yu: f64| -> f64 {
+        0.05 + hazes
+            .iter()
+            .map(|&(hx, hy, s, amp)| {
+                amp * (-((xu - hx).powi(2) + (yu - hy).powi(2)) / (2.0 * s * s)).exp()
+            })
+            .sum::<f64>()
+    };
+    for e in ellipses.iter_mut() {
+        if let Some(k) = e.dim {
+            e.value = k * haze_at(e.cx, e.cy);
+        }
+    }
+    let half_diag2 = (layout.w_um * layout.w_um + layout.h_um * layout.h_um) / 4.0;
+    let (mid_x, mid_y) = (layout.w_um / 2.0, layout.h_um / 2.0);
+    let illumination = |xu: f64, yu: f64| -> f32 {
+        let r2 = ((xu - mid_x).powi(2) + (yu - mid_y).powi(2)) / half_diag2;
+        (1.0 - (1.0 - scene.corner_illumination) * r2) as f32
+    };
 
     let (w, h) = (scene.width, scene.height);
     let mut slices = Vec::with_capacity(depth);
@@ -367,13 +525,7 @@ pub fn render(scene: &Scene) -> Rendered {
         for y in 0..h {
             for x in 0..w {
                 let (xu, yu) = (x as f64 * um, y as f64 * um);
-                let haze: f64 = hazes
-                    .iter()
-                    .map(|&(hx, hy, s, amp)| {
-                        amp * (-((xu - hx).powi(2) + (yu - hy).powi(2)) / (2.0 * s * s)).exp()
-                    })
-                    .sum();
-                ch[0][y * w + x] = (0.05 + haze) as f32;
+                ch[0][y * w + x] = haze_at(xu, yu) as f32;
                 ch[1][y * w + x] = 0.04;
                 ch[2][y * w + x] = 0.04;
             }
@@ -425,6 +577,13 @@ pub fn render(scene: &Scene) -> Rendered {
                 );
             }
         }
+        if scene.corner_illumination != 1.0 {
+            for plane in ch.iter_mut() {
+                for (i, v) in plane.iter_mut().enumerate() {
+                    *v *= illumination((i % w) as f64 * um, (i / w) as f64 * um);
+                }
+            }
+        }
         for plane in ch.iter_mut() {
             let img = FloatImage::from_raw(w as u32, h as u32, std::mem::take(plane))
                 .unwrap_or_else(|| FloatImage::new(w as u32, h as u32));
@@ -444,6 +603,17 @@ pub fn render(scene: &Scene) -> Rendered {
         slices,
         truth,
     }
+}
+
+/// Distance from the centre to the rim of an ellipse with semi-axes a, b
+/// in a direction `alpha` from its major axis.
+fn extent_ab(a: f64, b: f64, alpha: f64) -> f64 {
+    a * b / ((b * alpha.cos()).powi(2) + (a * alpha.sin()).powi(2)).sqrt()
+}
+
+/// Distance from an ellipse's centre to its rim in direction `phi`.
+fn extent(e: &Ellipse, phi: f64) -> f64 {
+    extent_ab(e.a, e.b, phi - e.theta)
 }
 
 /// Sets pixels whose centre lies inside a shape (bounded by a circle of
