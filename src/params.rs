@@ -21,6 +21,11 @@ pub struct Params {
     /// Radius of the morphological opening of the P-cadherin mask, µm
     /// (0 turns it off). Detaches thin bridges and removes specks.
     pub open_radius_um: f64,
+    /// Flat-field correction: divide every channel by the large-scale DAPI
+    /// profile (nuclei are everywhere, so it tracks the illumination).
+    pub flat_field: bool,
+    /// σ of the large-scale DAPI profile, µm.
+    pub flat_field_sigma_um: f64,
     /// Background correction of P-cadherin and Sox9 before thresholding.
     pub background: Background,
     /// Background radius (top-hat half-side, or Gaussian σ), µm. Absent:
@@ -57,14 +62,18 @@ pub struct Params {
     pub split_neck_ratio: f64,
     /// Two nucleus centres closer than this are one nucleus, µm.
     pub nucleus_min_separation_um: f64,
+    /// Neck test for nuclei (see `split_neck_ratio`).
+    pub nucleus_neck_ratio: f64,
 }
 
 impl Default for Params {
     fn default() -> Self {
         Params {
             pcad_sigma_um: 2.0,
-            nucleus_sigma_um: 1.0,
+            nucleus_sigma_um: 0.5,
             open_radius_um: 1.0,
+            flat_field: true,
+            flat_field_sigma_um: 50.0,
             background: Background::TopHat,
             background_radius_um: None,
             threshold_pcad: Threshold::Otsu,
@@ -78,8 +87,9 @@ impl Default for Params {
             split: true,
             split_min_separation_um: 12.0,
             split_min_radius_um: 6.0,
-            split_neck_ratio: 0.75,
+            split_neck_ratio: 0.85,
             nucleus_min_separation_um: 4.0,
+            nucleus_neck_ratio: 1.0,
         }
     }
 }
@@ -106,6 +116,7 @@ impl Params {
             ("min_area_um2", self.min_area_um2),
             ("min_nucleus_area_um2", self.min_nucleus_area_um2),
             ("rim_um", self.rim_um),
+            ("flat_field_sigma_um", self.flat_field_sigma_um),
             ("split_min_separation_um", self.split_min_separation_um),
             ("split_min_radius_um", self.split_min_radius_um),
             ("nucleus_min_separation_um", self.nucleus_min_separation_um),
@@ -121,6 +132,11 @@ impl Params {
             "max_area_um2",
             self.max_area_um2.is_finite() && self.max_area_um2 >= self.min_area_um2,
             "must be a finite number ≥ min_area_um2",
+        )?;
+        check(
+            "nucleus_neck_ratio",
+            self.nucleus_neck_ratio.is_finite() && (0.0..=1.0).contains(&self.nucleus_neck_ratio),
+            "must be between 0 and 1",
         )?;
         check(
             "split_neck_ratio",

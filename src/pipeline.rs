@@ -7,7 +7,7 @@ use crate::follicle::{classify, Verdict};
 use crate::io::Field;
 use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::background::correct;
+use crate::segment::background::{correct, flat_field};
 use crate::segment::threshold::threshold;
 use crate::segment::watershed::{split, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
@@ -62,15 +62,21 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
     let px_area = um * um;
     let [pcad, sox9, dapi] = &field.channels;
 
-    // Smooth, then remove the background of P-cadherin and Sox9.
+    // Smooth; even out the illumination; remove the background of
+    // P-cadherin and Sox9.
+    let mut sm = [
+        smooth(pcad, p.pcad_sigma_um / um),
+        smooth(sox9, p.nucleus_sigma_um / um),
+        smooth(dapi, p.nucleus_sigma_um / um),
+    ];
+    if p.flat_field {
+        let reference = sm[2].clone();
+        flat_field(&mut sm, &reference, p.flat_field_sigma_um / um, 0.2);
+    }
+    let [sm_pcad, sm_sox9, sm_dapi] = sm;
     let bg_radius = p.effective_background_radius_um() / um;
-    let sm_pcad = correct(&smooth(pcad, p.pcad_sigma_um / um), p.background, bg_radius);
-    let sm_sox9 = correct(
-        &smooth(sox9, p.nucleus_sigma_um / um),
-        p.background,
-        bg_radius,
-    );
-    let sm_dapi = smooth(dapi, p.nucleus_sigma_um / um);
+    let sm_pcad = correct(&sm_pcad, p.background, bg_radius);
+    let sm_sox9 = correct(&sm_sox9, p.background, bg_radius);
     let thresholds = [
         threshold(&sm_pcad, p.threshold_pcad),
         threshold(&sm_sox9, p.threshold_sox9),
@@ -104,7 +110,7 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
             &SplitParams {
                 min_separation_px: p.nucleus_min_separation_um / um,
                 min_radius_px: 1.0,
-                neck_ratio: p.split_neck_ratio,
+                neck_ratio: p.nucleus_neck_ratio,
             },
         )
     } else {

@@ -285,7 +285,7 @@ pub fn render(scene: &Scene) -> Rendered {
             if let Some(prev) = es.last() {
                 let phi = dir + rng.range(-0.5, 0.5);
                 theta = phi + rng.range(-0.4, 0.4);
-                let d = (extent(prev, phi) + extent_ab(a, b, phi - theta)) * rng.range(0.85, 0.95);
+                let d = (extent(prev, phi) + extent_ab(a, b, phi - theta)) * rng.range(0.92, 1.0);
                 cx = prev.cx + d * phi.cos();
                 cy = prev.cy + d * phi.sin();
                 dir = phi;

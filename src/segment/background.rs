@@ -154,3 +154,63 @@ mod tests {
         assert!(g.get_pixel(20, 40)[0] < 20.0);
     }
 }
+
+/// Local mean at a large scale: a Gaussian of σ = `sigma_px`, computed on a
+/// block-averaged copy and interpolated back (bilinear), so the cost does
+/// not grow with σ.
+pub fn large_scale_mean(img: &FloatImage, sigma_px: f64) -> FloatImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
+    let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
+    let mut small = vec![0f32; sw * sh];
+    let mut count = vec![0u32; sw * sh];
+    for (i, &v) in img.as_raw().iter().enumerate() {
+        let j = (i / w / k) * sw + (i % w) / k;
+        small[j] += v;
+        count[j] += 1;
+    }
+    for (s, c) in small.iter_mut().zip(&count) {
+        *s /= (*c).max(1) as f32;
+    }
+    let small = FloatImage::from_raw(sw as u32, sh as u32, small).unwrap_or_else(|| img.clone());
+    let sigma_small = sigma_px / k as f64;
+    let blurred = if sigma_small >= 0.3 {
+        imageproc::filter::gaussian_blur_f32(&small, sigma_small as f32)
+    } else {
+        small
+    };
+    // Bilinear interpolation back to full size (block centres at (k-1)/2).
+    let at = |x: usize, y: usize| blurred.get_pixel(x as u32, y as u32)[0];
+    FloatImage::from_fn(w as u32, h as u32, |x, y| {
+        let fx = ((x as f64 - (k as f64 - 1.0) / 2.0) / k as f64).clamp(0.0, (sw - 1) as f64);
+        let fy = ((y as f64 - (k as f64 - 1.0) / 2.0) / k as f64).clamp(0.0, (sh - 1) as f64);
+        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(sw - 1), (y0 + 1).min(sh - 1));
+        let (tx, ty) = ((fx - x0 as f64) as f32, (fy - y0 as f64) as f32);
+        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
+        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
+        image::Luma([top * (1.0 - ty) + bottom * ty])
+    })
+}
+
+/// Flat-field correction: divides each image by the large-scale profile
+/// of `reference` (normalised to its maximum, floored at `floor`). With a
+/// stain present everywhere (DAPI), that profile is the illumination.
+pub fn flat_field(images: &mut [FloatImage], reference: &FloatImage, sigma_px: f64, floor: f32) {
+    let profile = large_scale_mean(reference, sigma_px);
+    let max = profile.as_raw().iter().cloned().fold(0f32, f32::max);
+    if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return;
+    }
+    for img in images.iter_mut() {
+        let data: Vec<f32> = img
+            .as_raw()
+            .iter()
+            .zip(profile.as_raw())
+            .map(|(v, p)| v / (p / max).max(floor))
+            .collect();
+        if let Some(out) = FloatImage::from_raw(img.width(), img.height(), data) {
+            *img = out;
+        }
+    }
+}

@@ -207,15 +207,21 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         }
         x
     }
+    // Highest necks first, with merged groups keeping their deepest body:
+    // a small region sitting in a neck joins one side, and its other,
+    // narrow side still separates the two real bodies.
     let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
-    pairs.sort_by_key(|a| a.0);
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     for ((a, b), nk) in pairs {
-        let smaller = body[a as usize].min(body[b as usize]);
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra == rb {
+            continue;
+        }
+        let smaller = body[ra as usize].min(body[rb as usize]);
         if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            if ra != rb {
-                parent[ra.max(rb) as usize] = ra.min(rb);
-            }
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            parent[hi as usize] = lo;
+            body[lo as usize] = body[lo as usize].max(body[hi as usize]);
         }
     }
     // Final labels in raster order.
