@@ -8,7 +8,8 @@ fn main() {
     let s = &r.slices[0];
     let chans = std::array::from_fn(|c| to_image(&s[c], r.width, r.height));
     let f = Field::from_planes(chans, Some(1.0)).unwrap();
-    let a = analyze(&f, &Params::default());
+    let p = Params::from_toml(&std::env::var("P").unwrap_or_default().replace(',', "\n")).unwrap();
+    let a = analyze(&f, &p);
     println!("thresholds {:?} sox9 nuclei {}", a.thresholds, a.sox9_nuclei);
     for (x, y) in &r.truth {
         let near = a.follicles.iter().chain(a.rejected.iter()).filter(|o| (o.x - x).hypot(o.y - y) < 25.0).map(|o| format!("[{} {:?} area {} nuc {} at {:.0},{:.0}]", o.id, o.verdict, o.area_px, o.sox9_nuclei, o.x, o.y)).collect::<Vec<_>>();

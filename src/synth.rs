@@ -87,7 +87,8 @@ pub struct Scene {
     pub triplets: usize,
     /// Fraction of follicles drawn elongated (aspect ratio ≈ 3.5).
     pub elongated: f64,
-    /// Fraction of follicles drawn dim: P-cadherin at 1.5–2× the local haze.
+    /// Fraction of follicles drawn dim: P-cadherin at 1.5–2× the haze's
+    /// peak level.
     pub dim: f64,
     /// Illumination at the corners relative to the centre (1 = flat).
     pub corner_illumination: f64,
@@ -169,7 +170,7 @@ struct Ellipse {
     theta: f64,
     value: f64,
     zc: f64,
-    /// Dim follicle: P-cad at this multiple of the local haze.
+    /// Dim follicle: P-cad at this multiple of the haze's peak level.
     dim: Option<f64>,
 }
 
@@ -498,9 +499,12 @@ pub fn render(scene: &Scene) -> Rendered {
             })
             .sum::<f64>()
     };
+    // "The haze" is its peak level in the field: a dim follicle is as
+    // bright as 1.5–2× the brightest epidermal haze.
+    let haze_peak = 0.05 + hazes.iter().map(|h| h.3).fold(0.0, f64::max);
     for e in ellipses.iter_mut() {
         if let Some(k) = e.dim {
-            e.value = k * haze_at(e.cx, e.cy);
+            e.value = k * haze_peak;
         }
     }
     let half_diag2 = (layout.w_um * layout.w_um + layout.h_um * layout.h_um) / 4.0;

@@ -151,6 +151,12 @@ pub enum Method {
     Li,
     /// Zack's triangle (good for a dominant background and a weak tail).
     Triangle,
+    /// `k` robust standard deviations (1.4826 × median absolute
+    /// deviation) above the median: for a background-corrected channel
+    /// where background dominates, "clearly above the noise", however
+    /// bright the brightest objects are. Written `noise` (k = 6) or
+    /// `noise:K`.
+    Noise(f32),
     /// A fixed value in the channel's (background-corrected) units.
     Fixed(f32),
 }
@@ -162,6 +168,13 @@ impl std::str::FromStr for Method {
             "otsu" => Ok(Method::Otsu),
             "li" => Ok(Method::Li),
             "triangle" => Ok(Method::Triangle),
+            "noise" => Ok(Method::Noise(6.0)),
+            other if other.starts_with("noise:") => other[6..]
+                .parse::<f32>()
+                .ok()
+                .filter(|k| k.is_finite() && *k > 0.0)
+                .map(Method::Noise)
+                .ok_or_else(|| format!("bad noise factor in `{s}` (e.g. noise:6)")),
             other => other
                 .parse::<f32>()
                 .ok()
@@ -178,6 +191,7 @@ impl std::fmt::Display for Method {
             Method::Otsu => f.write_str("otsu"),
             Method::Li => f.write_str("li"),
             Method::Triangle => f.write_str("triangle"),
+            Method::Noise(k) => write!(f, "noise:{k}"),
             Method::Fixed(v) => write!(f, "{v}"),
         }
     }
@@ -225,6 +239,10 @@ pub fn threshold(img: &FloatImage, method: Method) -> f32 {
         Method::Fixed(v) => v,
         Method::Otsu => otsu_threshold(img),
         Method::Li => li_threshold_hist(&hist, lo, hi),
+        Method::Noise(k) => {
+            let (median, mad) = median_mad(img.as_raw());
+            median + k * 1.4826 * mad
+        }
         Method::Triangle => match triangle_bin(&hist) {
             // A left tail (bright background, dark objects) does not occur
             // for fluorescence; treat it like a right one.
@@ -232,6 +250,21 @@ pub fn threshold(img: &FloatImage, method: Method) -> f32 {
             _ => f32::INFINITY,
         },
     }
+}
+
+/// Median and median absolute deviation (exact, by selection).
+pub fn median_mad(data: &[f32]) -> (f32, f32) {
+    if data.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut v: Vec<f32> = data.to_vec();
+    let mid = v.len() / 2;
+    let median = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
+    for x in v.iter_mut() {
+        *x = (*x - median).abs();
+    }
+    let mad = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
+    (median, mad)
 }
 
 /// Binary mask (255 = foreground) of pixels `>= t`.
@@ -298,11 +331,23 @@ mod tests {
     fn methods_parse_and_fixed_is_fixed() {
         assert_eq!("Li".parse::<Method>(), Ok(Method::Li));
         assert_eq!("200".parse::<Method>(), Ok(Method::Fixed(200.0)));
+        assert_eq!("noise".parse::<Method>(), Ok(Method::Noise(6.0)));
+        assert_eq!("noise:3.5".parse::<Method>(), Ok(Method::Noise(3.5)));
+        assert!("noise:-1".parse::<Method>().is_err());
         assert!("median".parse::<Method>().is_err());
         let img = FloatImage::from_fn(10, 1, |x, _| Luma([x as f32]));
         assert_eq!(threshold(&img, Method::Fixed(3.5)), 3.5);
         let otsu = threshold(&img, Method::Otsu);
         assert!(otsu > 0.0 && otsu <= 9.0);
+    }
+
+    #[test]
+    fn noise_threshold_by_hand() {
+        // Median 5, absolute deviations 5,4,3,2,1,0,1,2,3,4,5 → MAD 3.
+        let img = FloatImage::from_raw(11, 1, (0..11).map(|v| v as f32).collect()).unwrap();
+        assert_eq!(median_mad(img.as_raw()), (5.0, 3.0));
+        let t = threshold(&img, Method::Noise(2.0));
+        assert!((t - (5.0 + 2.0 * 1.4826 * 3.0)).abs() < 1e-4);
     }
 
     #[test]
