@@ -33,20 +33,47 @@ fn main() {
             let r = render(&scene);
             let s = &r.slices[0];
             let chans = std::array::from_fn(|c| to_image(&s[c], r.width, r.height));
-            (Field::from_planes(chans, Some(1.0)).expect("same sizes"), r.truth)
+            (
+                Field::from_planes(chans, Some(1.0)).expect("same sizes"),
+                r.truth,
+            )
         })
         .collect();
     let variants: Vec<(&str, Params)> = vec![
         ("default", Params::default()),
-        ("no background", Params { background: Background::None, ..Params::default() }),
-        ("no split", Params { split: false, ..Params::default() }),
-        ("neither", Params { background: Background::None, split: false, ..Params::default() }),
+        (
+            "no background",
+            Params {
+                background: Background::None,
+                ..Params::default()
+            },
+        ),
+        (
+            "no split",
+            Params {
+                split: false,
+                ..Params::default()
+            },
+        ),
+        (
+            "neither",
+            Params {
+                background: Background::None,
+                split: false,
+                ..Params::default()
+            },
+        ),
     ];
     let extra: Vec<(String, Params)> = std::env::var("FOLLICOUNT_EVAL")
         .unwrap_or_default()
         .split(';')
         .filter(|t| !t.trim().is_empty())
-        .map(|t| (t.to_string(), Params::from_toml(&t.replace(',', "\n")).expect("valid params")))
+        .map(|t| {
+            (
+                t.to_string(),
+                Params::from_toml(&t.replace(',', "\n")).expect("valid params"),
+            )
+        })
         .collect();
     let variants: Vec<(&str, Params)> = variants
         .into_iter()

@@ -12,6 +12,9 @@ use follicount::check;
 use follicount::io::{ChannelSpec, LoadOptions};
 use follicount::params::Params;
 use follicount::report;
+use follicount::score;
+use follicount::segment::background::Method as Background;
+use follicount::segment::threshold::Method as Threshold;
 
 /// Counts regenerated hair follicles in multichannel confocal TIFFs of mouse
 /// skin (P-cadherin, Sox9, DAPI).
@@ -65,6 +68,29 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Compare a `count` output folder with manual annotations: precision,
+    /// recall, F1 and count errors per field and overall.
+    #[command(
+        after_help = "TRUTH.csv has columns file,x,y (one row per follicle a person marked; \
+        x = column, y = row, pixels; optional field column) or file,follicles for counts only. \
+        Detections and marks are matched one-to-one, nearest first, within --radius.\n\n\
+        Example:\n  follicount count fixtures/hard -o hard-out\n  \
+        follicount score hard-out --truth fixtures/hard/truth.csv\n\n\
+        Exit status: 0 scored, 2 usage error or unreadable input."
+    )]
+    Score {
+        /// Output folder of `follicount count` (fields.csv, follicles.csv).
+        results_dir: PathBuf,
+        /// Manual annotations CSV.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Matching radius, µm (pixels for fields without a pixel size).
+        #[arg(long, value_name = "UM", default_value_t = 15.0)]
+        radius: f64,
+        /// Print the scores as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +123,25 @@ struct Common {
     /// Fewest Sox9+ nuclei in a follicle [default: 3].
     #[arg(long, value_name = "N")]
     min_sox9: Option<u32>,
+    /// Background correction of P-cadherin and Sox9: none, top-hat or
+    /// gaussian [default: top-hat].
+    #[arg(long, value_name = "METHOD")]
+    background: Option<Background>,
+    /// Background radius (top-hat half-side or Gaussian σ), µm
+    /// [default: half the radius of a disc of --max-area, 34.5 µm].
+    #[arg(long, value_name = "UM")]
+    background_radius: Option<f64>,
+    /// Threshold per channel: otsu, li, triangle, noise[:K] or a fixed
+    /// value, e.g. `pcad=li,sox9=otsu,dapi=200` [default: pcad=li,
+    /// sox9=otsu, dapi=otsu].
+    #[arg(long, value_name = "LIST")]
+    threshold: Option<String>,
+    /// Do not split touching follicles or crowded nuclei.
+    #[arg(long)]
+    no_split: bool,
+    /// Do not divide the channels by the large-scale DAPI profile.
+    #[arg(long)]
+    no_flat_field: bool,
 }
 
 impl Common {
@@ -117,6 +162,32 @@ impl Common {
         }
         if let Some(v) = self.min_sox9 {
             params.min_sox9_nuclei = v;
+        }
+        if let Some(b) = self.background {
+            params.background = b;
+        }
+        if let Some(r) = self.background_radius {
+            params.background_radius_um = Some(r);
+        }
+        if let Some(list) = &self.threshold {
+            for item in list.split(',') {
+                let (ch, method) = item
+                    .split_once('=')
+                    .with_context(|| format!("--threshold item `{item}` is not CHANNEL=METHOD"))?;
+                let method: Threshold = method.parse().map_err(anyhow::Error::msg)?;
+                match ch.trim().to_ascii_lowercase().as_str() {
+                    "pcad" => params.threshold_pcad = method,
+                    "sox9" => params.threshold_sox9 = method,
+                    "dapi" => params.threshold_dapi = method,
+                    other => bail!("--threshold: unknown channel `{other}` (pcad, sox9 or dapi)"),
+                }
+            }
+        }
+        if self.no_split {
+            params.split = false;
+        }
+        if self.no_flat_field {
+            params.flat_field = false;
         }
         params.validate()?;
         if let Some(px) = self.pixel_size {
@@ -227,6 +298,55 @@ fn run_check(dir: &Path, expected: &Path, tolerance: u64, common: &Common) -> Re
     })
 }
 
+fn run_score(dir: &Path, truth: &Path, radius: f64, json: bool) -> Result<ExitCode> {
+    if !(radius.is_finite() && radius > 0.0) {
+        bail!("--radius must be a positive number of µm, got {radius}");
+    }
+    let truth = score::read_truth(truth).map_err(anyhow::Error::msg)?;
+    let results = score::read_results(dir).map_err(anyhow::Error::msg)?;
+    let s = score::score(&results, &truth, radius);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "{:<32} {:>5} {:>5} {:>8} {:>7} {:>9} {:>6} {:>8} {:>8}",
+        "file", "field", "truth", "detected", "matched", "precision", "recall", "F1", "count_err"
+    );
+    for f in &s.fields {
+        println!(
+            "{:<32} {:>5} {:>5} {:>8} {:>7} {:>9} {:>6} {:>8} {:>8}{}",
+            f.file,
+            f.field,
+            f.truth,
+            f.detected,
+            f.matched.map_or("-".to_string(), |m| m.to_string()),
+            opt(f.precision),
+            opt(f.recall),
+            opt(f.f1),
+            f.abs_count_error,
+            if f.missing {
+                "  (missing or failed)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "overall: {} fields, precision {}, recall {}, F1 {}, mean absolute count error {:.2}, \
+         mean relative count error {}",
+        s.fields.len(),
+        opt(s.precision),
+        opt(s.recall),
+        opt(s.f1),
+        s.mean_abs_count_error,
+        s.mean_rel_count_error
+            .map_or("-".to_string(), |v| format!("{:.1}%", 100.0 * v)),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
@@ -241,6 +361,12 @@ fn main() -> ExitCode {
             tolerance,
             common,
         } => run_check(fixture_dir, expected, *tolerance, common),
+        Command::Score {
+            results_dir,
+            truth,
+            radius,
+            json,
+        } => run_score(results_dir, truth, *radius, *json),
     };
     match outcome {
         Ok(code) => code,

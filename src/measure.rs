@@ -1,9 +1,5 @@
 //! Per-object measurements over a label image.
 
-use std::collections::HashMap;
-
-use image::GrayImage;
-
 use crate::{FloatImage, Labels};
 
 /// Sums over one labelled object, from which its measurements follow.
@@ -58,43 +54,6 @@ pub fn regions(labels: &Labels, n: u32, channels: &[FloatImage; 3]) -> Vec<Regio
     out
 }
 
-/// Area of each object `1..=n` (index `label - 1`) and how many of its
-/// pixels are foreground in `mask`.
-pub fn area_and_overlap(labels: &Labels, n: u32, mask: &GrayImage) -> Vec<(u64, u64)> {
-    let mut out = vec![(0u64, 0u64); n as usize];
-    for (&l, &m) in labels.as_raw().iter().zip(mask.as_raw()) {
-        if l == 0 {
-            continue;
-        }
-        if let Some(e) = out.get_mut(l as usize - 1) {
-            e.0 += 1;
-            e.1 += u64::from(m != 0);
-        }
-    }
-    out
-}
-
-/// For each object `1..=n_small` of `small`, the object of `big` holding
-/// most of its pixels and how many (`(0, 0)` when it lies outside every
-/// object of `big`). Ties go to the lower label.
-pub fn majority_host(small: &Labels, n_small: u32, big: &Labels) -> Vec<(u32, u64)> {
-    let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
-    for (&s, &b) in small.as_raw().iter().zip(big.as_raw()) {
-        if s != 0 && b != 0 {
-            *counts.entry((s, b)).or_default() += 1;
-        }
-    }
-    let mut out = vec![(0u32, 0u64); n_small as usize];
-    for ((s, b), c) in counts {
-        if let Some(e) = out.get_mut(s as usize - 1) {
-            if c > e.1 || (c == e.1 && b < e.0) {
-                *e = (b, c);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +79,5 @@ mod tests {
         assert_eq!(r[0].mean(1), 2.0);
         assert_eq!(r[1].centroid(), (3.0, 0.5));
         assert_eq!(r[1].mean(2), 5.0);
-    }
-
-    #[test]
-    fn hosts_and_overlaps() {
-        let small = Labels::from_raw(4, 1, vec![1, 1, 1, 2]).unwrap();
-        let big = Labels::from_raw(4, 1, vec![0, 3, 3, 0]).unwrap();
-        assert_eq!(majority_host(&small, 2, &big), vec![(3, 2), (0, 0)]);
-        let mask = GrayImage::from_raw(4, 1, vec![255, 0, 255, 255]).unwrap();
-        assert_eq!(area_and_overlap(&small, 2, &mask), vec![(3, 2), (1, 1)]);
     }
 }

@@ -53,3 +53,71 @@ fn counts_equal_truth_on_random_scenes() {
         "count differs from truth (seed, px, truth, got): {misses:?}"
     );
 }
+
+/// Runs `count` on the shipped hard set with extra flags, then `score`
+/// against the generator's truth; returns (F1, mean relative count error).
+fn hard_set_score(extra: &[&str]) -> (f64, f64) {
+    let fx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hard");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
+        .arg("count")
+        .arg(&fx)
+        .arg("-o")
+        .arg(tmp.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
+        .arg("score")
+        .arg(tmp.path())
+        .arg("--truth")
+        .arg(fx.join("truth.csv"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["fields"].as_array().unwrap().len(), 8);
+    (
+        j["f1"].as_f64().unwrap(),
+        j["mean_rel_count_error"].as_f64().unwrap(),
+    )
+}
+
+#[test]
+fn hard_set_meets_the_accuracy_bounds() {
+    let (f1, rel) = hard_set_score(&[]);
+    assert!(f1 >= 0.97, "F1 {f1:.3} < 0.97");
+    assert!(rel <= 0.03, "mean relative count error {rel:.3} > 3 %");
+}
+
+#[test]
+fn background_correction_and_splitting_each_earn_their_place() {
+    let (f1, rel) = hard_set_score(&[]);
+    let (f1_no_bg, rel_no_bg) = hard_set_score(&["--background", "none"]);
+    let (f1_no_split, _) = hard_set_score(&["--no-split"]);
+    let (f1_neither, rel_neither) = hard_set_score(&["--background", "none", "--no-split"]);
+    assert!(
+        f1_no_bg <= f1 - 0.03 && rel_no_bg >= rel + 0.05,
+        "background: {f1_no_bg:.3} vs {f1:.3}"
+    );
+    assert!(
+        f1_no_split <= f1 - 0.3,
+        "split: {f1_no_split:.3} vs {f1:.3}"
+    );
+    assert!(
+        f1_neither <= f1 - 0.3 && rel_neither >= rel + 0.3,
+        "neither: {f1_neither:.3} vs {f1:.3}"
+    );
+}

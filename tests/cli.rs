@@ -149,7 +149,17 @@ fn count_on_fixtures_matches_expected_and_reports_bad_files() {
             "{stderr}"
         );
     }
-    assert_eq!(f.len(), exp.len() + bad.len());
+    // The hard set (scored, not checked exactly) is counted too.
+    let hard = f
+        .keys()
+        .filter(|(file, _)| file.starts_with("hard/"))
+        .count();
+    assert_eq!(hard, 8);
+    assert!(f
+        .iter()
+        .filter(|(k, _)| k.0.starts_with("hard/"))
+        .all(|(_, r)| &r[8] == "ok"));
+    assert_eq!(f.len(), exp.len() + bad.len() + hard);
 }
 
 #[test]
@@ -478,7 +488,7 @@ fn committed_fixtures_are_the_generators_output() {
         );
         n += 1;
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 12 + 10);
 }
 
 /// A planar (PlanarConfiguration = 2) RGB file.
@@ -614,4 +624,92 @@ fn unsupported_sample_format_is_an_error_row() {
     assert_eq!(&bad[8], "error");
     assert!(bad[9].contains("unsupported"), "{}", &bad[9]);
     assert_eq!(&f[&("good.tif".to_string(), 0)][8], "ok");
+}
+
+#[test]
+fn score_reports_counts_only_truth_and_rejects_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = fixtures().join("rgb8_lzw.tif");
+    let out_dir = tmp.path().join("out");
+    assert_exit(&count_into(&out_dir, &[&input], &[]), 0);
+    let name = fields(&out_dir).keys().next().unwrap().0.clone();
+    // Counts-only truth: one too many annotated.
+    let truth = tmp.path().join("counts.csv");
+    std::fs::write(&truth, format!("file,follicles\n{name},9\n")).unwrap();
+    let out = run(&[
+        "score",
+        out_dir.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_exit(&out, 0);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["f1"], serde_json::Value::Null);
+    assert_eq!(j["mean_abs_count_error"], 1.0);
+    assert!((j["mean_rel_count_error"].as_f64().unwrap() - 1.0 / 9.0).abs() < 1e-9);
+    // Table output names the overall figures.
+    let out = run(&[
+        "score",
+        out_dir.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mean relative count error 11.1%"));
+    // Bad truth files and flags are usage errors.
+    std::fs::write(&truth, "name,count\na,1\n").unwrap();
+    assert_exit(
+        &run(&[
+            "score",
+            out_dir.to_str().unwrap(),
+            "--truth",
+            truth.to_str().unwrap(),
+        ]),
+        2,
+    );
+    std::fs::write(&truth, "file,x,y\na,1,zz\n").unwrap();
+    let out = run(&[
+        "score",
+        out_dir.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":2: y `zz`"));
+    let f = fixtures();
+    let o = tmp.path().join("o2");
+    let o = o.to_str().unwrap();
+    assert_exit(
+        &run(&[
+            "count",
+            f.to_str().unwrap(),
+            "-o",
+            o,
+            "--threshold",
+            "pcad=median",
+        ]),
+        2,
+    );
+    assert_exit(
+        &run(&[
+            "count",
+            f.to_str().unwrap(),
+            "-o",
+            o,
+            "--threshold",
+            "gfp=li",
+        ]),
+        2,
+    );
+    assert_exit(
+        &run(&[
+            "count",
+            f.to_str().unwrap(),
+            "-o",
+            o,
+            "--background",
+            "magic",
+        ]),
+        2,
+    );
 }

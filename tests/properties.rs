@@ -144,3 +144,24 @@ proptest! {
         prop_assert_eq!(a.follicles.len() + a.rejected.len(), b.follicles.len() + b.rejected.len());
     }
 }
+
+proptest! {
+    #[test]
+    fn distance_transform_equals_brute_force(m in mask_strategy()) {
+        let d = follicount::segment::distance::squared_edt(&m);
+        let (w, h) = (m.width() as i64, m.height() as i64);
+        let bg: Vec<(i64, i64)> = (0..w * h)
+            .filter(|&i| m.as_raw()[i as usize] == 0)
+            .map(|i| (i % w, i / w))
+            .collect();
+        for i in 0..w * h {
+            let (x, y) = (i % w, i / w);
+            let expect = if m.as_raw()[i as usize] == 0 {
+                0.0
+            } else {
+                bg.iter().map(|&(bx, by)| ((bx - x).pow(2) + (by - y).pow(2)) as f64).fold(1e20, f64::min)
+            };
+            prop_assert_eq!(d[i as usize], expect, "pixel ({}, {})", x, y);
+        }
+    }
+}

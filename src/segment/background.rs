@@ -22,6 +22,20 @@ pub enum Method {
     Gaussian,
 }
 
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "none" | "off" => Ok(Method::None),
+            "top_hat" | "tophat" | "rolling_ball" => Ok(Method::TopHat),
+            "gaussian" => Ok(Method::Gaussian),
+            _ => Err(format!(
+                "unknown background method `{s}` (none, top-hat or gaussian)"
+            )),
+        }
+    }
+}
+
 /// Running minimum (or maximum) over `[i - r, i + r]` of a strided line,
 /// in O(n) with a monotonic deque.
 fn running_extreme(src: &[f32], dst: &mut [f32], r: usize, max: bool, q: &mut VecDeque<usize>) {
@@ -108,53 +122,6 @@ pub fn correct(img: &FloatImage, method: Method, radius_px: f64) -> FloatImage {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use image::Luma;
-
-    #[test]
-    fn running_min_max_by_hand() {
-        let src = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
-        let mut d = [0.0; 7];
-        let mut q = VecDeque::new();
-        running_extreme(&src, &mut d, 1, false, &mut q);
-        assert_eq!(d, [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
-        running_extreme(&src, &mut d, 1, true, &mut q);
-        assert_eq!(d, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
-        running_extreme(&src, &mut d, 10, true, &mut q);
-        assert_eq!(d, [9.0; 7]);
-    }
-
-    #[test]
-    fn top_hat_removes_a_ramp_and_keeps_a_spot() {
-        // Ramp 100..~300 plus a 5×5 spot of +500.
-        let img = FloatImage::from_fn(80, 60, |x, y| {
-            let spot = if (40..45).contains(&x) && (30..35).contains(&y) {
-                500.0
-            } else {
-                0.0
-            };
-            Luma([100.0 + 2.0 * x as f32 + 1.0 * y as f32 + spot])
-        });
-        let t = top_hat(&img, 6.0);
-        // Away from the spot the ramp is gone (a linear ramp opens to
-        // itself, give or take one step at the window ends).
-        for (x, y) in [(5, 5), (70, 50), (20, 40), (60, 10)] {
-            assert!(
-                t.get_pixel(x, y)[0] <= 1e-3,
-                "({x},{y}) = {}",
-                t.get_pixel(x, y)[0]
-            );
-        }
-        let v = t.get_pixel(42, 32)[0];
-        assert!((v - 500.0).abs() < 30.0, "spot kept: {v}");
-        let g = subtract_gaussian(&img, 15.0);
-        assert!(g.get_pixel(42, 32)[0] > 400.0);
-        assert!(g.get_pixel(20, 40)[0] < 20.0);
-    }
-}
-
 /// Local mean at a large scale: a Gaussian of σ = `sigma_px`, computed on a
 /// block-averaged copy and interpolated back (bilinear), so the cost does
 /// not grow with σ.
@@ -212,5 +179,84 @@ pub fn flat_field(images: &mut [FloatImage], reference: &FloatImage, sigma_px: f
         if let Some(out) = FloatImage::from_raw(img.width(), img.height(), data) {
             *img = out;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    #[test]
+    fn running_min_max_by_hand() {
+        let src = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
+        let mut d = [0.0; 7];
+        let mut q = VecDeque::new();
+        running_extreme(&src, &mut d, 1, false, &mut q);
+        assert_eq!(d, [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
+        running_extreme(&src, &mut d, 1, true, &mut q);
+        assert_eq!(d, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
+        running_extreme(&src, &mut d, 10, true, &mut q);
+        assert_eq!(d, [9.0; 7]);
+    }
+
+    #[test]
+    fn top_hat_removes_a_ramp_and_keeps_a_spot() {
+        // Ramp 100..~300 plus a 5×5 spot of +500.
+        let img = FloatImage::from_fn(80, 60, |x, y| {
+            let spot = if (40..45).contains(&x) && (30..35).contains(&y) {
+                500.0
+            } else {
+                0.0
+            };
+            Luma([100.0 + 2.0 * x as f32 + 1.0 * y as f32 + spot])
+        });
+        let t = top_hat(&img, 6.0);
+        // Away from the spot the ramp is gone (a linear ramp opens to
+        // itself, give or take one step at the window ends).
+        for (x, y) in [(5, 5), (70, 50), (20, 40), (60, 10)] {
+            assert!(
+                t.get_pixel(x, y)[0] <= 1e-3,
+                "({x},{y}) = {}",
+                t.get_pixel(x, y)[0]
+            );
+        }
+        let v = t.get_pixel(42, 32)[0];
+        assert!((v - 500.0).abs() < 30.0, "spot kept: {v}");
+        let g = subtract_gaussian(&img, 15.0);
+        assert!(g.get_pixel(42, 32)[0] > 400.0);
+        assert!(g.get_pixel(20, 40)[0] < 20.0);
+    }
+
+    #[test]
+    fn flat_field_evens_out_a_vignette() {
+        // A uniform "DAPI" field under illumination falling to 40 % at the
+        // corners; a P-cad spot in a corner and one at the centre.
+        let illum = |x: u32, y: u32| {
+            let r2 =
+                ((x as f32 - 60.0).powi(2) + (y as f32 - 60.0).powi(2)) / (2.0 * 60.0f32.powi(2));
+            1.0 - 0.6 * r2
+        };
+        let dapi = FloatImage::from_fn(120, 120, |x, y| Luma([100.0 * illum(x, y)]));
+        let spot = |x: u32, y: u32| {
+            if (x.abs_diff(60) < 3 && y.abs_diff(60) < 3) || (x < 6 && y < 6) {
+                50.0
+            } else {
+                0.0
+            }
+        };
+        let pcad = FloatImage::from_fn(120, 120, |x, y| Luma([(10.0 + spot(x, y)) * illum(x, y)]));
+        let mut imgs = [pcad, dapi.clone()];
+        flat_field(&mut imgs, &dapi, 8.0, 0.2);
+        let (corner, centre) = (imgs[0].get_pixel(3, 3)[0], imgs[0].get_pixel(60, 60)[0]);
+        assert!(
+            (corner / centre - 1.0).abs() < 0.15,
+            "corner {corner} centre {centre}"
+        );
+        let flat = &imgs[1];
+        assert!((flat.get_pixel(10, 10)[0] / flat.get_pixel(60, 60)[0] - 1.0).abs() < 0.1);
+        // The large-scale mean of a constant is that constant.
+        let c = large_scale_mean(&FloatImage::from_pixel(50, 30, Luma([7.0])), 20.0);
+        assert!(c.as_raw().iter().all(|v| (v - 7.0).abs() < 1e-4));
     }
 }

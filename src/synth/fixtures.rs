@@ -107,6 +107,30 @@ pub fn write_all(dir: &Path) -> Res {
     t.add(f, 0, &r);
 
     write_bad(&dir.join("bad"), &dir.join("imagej_cyx_deflate.tif"))?;
+    write_hard(&dir.join("hard"))?;
+    std::fs::write(dir.join("expected.csv"), t.expected)?;
+    std::fs::write(dir.join("truth.csv"), t.points)?;
+    Ok(())
+}
+
+/// Number of fields in the hard set.
+pub const HARD_FIELDS: u64 = 8;
+
+/// The hard set (`hard/`): ImageJ CYX 8-bit Deflate fields from
+/// [`Scene::hard`] at 1 µm/px, with `truth.csv` (file,x,y per follicle)
+/// and `expected.csv` (file,follicles).
+pub fn write_hard(dir: &Path) -> Res {
+    std::fs::create_dir_all(dir)?;
+    let mut t = Truth {
+        expected: "file,field,follicles\n".into(),
+        points: "file,field,x,y\n".into(),
+    };
+    for i in 0..HARD_FIELDS {
+        let r = render(&Scene::hard(320, 320, 1.0, 500 + i));
+        let f = format!("hard_{i:02}.tif");
+        write::imagej_hyperstack(&dir.join(&f), &r, Sample::U8, Comp::Deflate)?;
+        t.add(&f, 0, &r);
+    }
     std::fs::write(dir.join("expected.csv"), t.expected)?;
     std::fs::write(dir.join("truth.csv"), t.points)?;
     Ok(())
