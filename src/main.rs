@@ -19,10 +19,13 @@ use follicount::segment::threshold::Method as Threshold;
 /// Counts regenerated hair follicles in multichannel confocal TIFFs of mouse
 /// skin (P-cadherin, Sox9, DAPI).
 ///
-/// A follicle is a connected P-cadherin-positive object whose area is within
-/// [--min-area, --max-area] µm² and which holds at least --min-sox9 Sox9+
-/// nuclei (Sox9 objects lying on DAPI). Lengths and areas are in µm / µm²;
-/// for a file with no known pixel size they are read as pixels / px².
+/// A follicle is a connected P-cadherin-positive object (after flat-field and
+/// background correction, thresholding, hole filling and splitting of
+/// touching follicles) whose area is within [--min-area, --max-area] µm² and
+/// which holds at least --min-sox9 Sox9+ nuclei (DAPI nuclei whose mean Sox9
+/// reaches the Sox9 threshold, inside or within 3 µm of the rim). Lengths and
+/// areas are in µm / µm²; for a file with no known pixel size they are read
+/// as pixels / px².
 #[derive(Parser, Debug)]
 #[command(name = "follicount", version, about, long_about)]
 struct Cli {
@@ -117,7 +120,7 @@ struct Common {
     /// Smallest follicle area, µm² [default: 400].
     #[arg(long, value_name = "UM2")]
     min_area: Option<f64>,
-    /// Largest follicle area, µm² [default: 40000].
+    /// Largest follicle area, µm² [default: 15000].
     #[arg(long, value_name = "UM2")]
     max_area: Option<f64>,
     /// Fewest Sox9+ nuclei in a follicle [default: 3].
