@@ -59,34 +59,35 @@ fn counts_equal_truth_on_random_scenes() {
 fn hard_set_score(extra: &[&str]) -> (f64, f64) {
     let fx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hard");
     let tmp = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
-        .arg("count")
-        .arg(&fx)
-        .arg("-o")
-        .arg(tmp.path())
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
-        .arg("score")
-        .arg(tmp.path())
-        .arg("--truth")
-        .arg(fx.join("truth.csv"))
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run = |args: Vec<&std::ffi::OsStr>| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let mut count: Vec<&std::ffi::OsStr> = vec![
+        "count".as_ref(),
+        fx.as_os_str(),
+        "-o".as_ref(),
+        tmp.path().as_os_str(),
+    ];
+    count.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    run(count);
+    let truth = fx.join("truth.csv");
+    let out = run(vec![
+        "score".as_ref(),
+        tmp.path().as_os_str(),
+        "--truth".as_ref(),
+        truth.as_os_str(),
+        "--json".as_ref(),
+    ]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["fields"].as_array().unwrap().len(), 8);
     (

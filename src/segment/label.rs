@@ -9,7 +9,8 @@ use image::GrayImage;
 
 use crate::Labels;
 
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
+/// Root of `x` in a union-find forest, halving the path on the way.
+pub(crate) fn find(parent: &mut [u32], mut x: u32) -> u32 {
     while parent[x as usize] != x {
         let grand = parent[parent[x as usize] as usize];
         parent[x as usize] = grand;
@@ -74,10 +75,16 @@ pub fn label(mask: &GrayImage) -> (Labels, u32) {
             lab[row + x] = l;
         }
     }
+    finish(w, h, lab, &mut parent)
+}
+
+/// Replaces provisional labels by their forest roots, renumbered 1..=n in
+/// raster order of first pixel, and wraps them as an image.
+pub(crate) fn finish(w: usize, h: usize, mut lab: Vec<u32>, parent: &mut [u32]) -> (Labels, u32) {
     let mut final_label = vec![0u32; parent.len()];
     let mut n = 0u32;
     for v in lab.iter_mut().filter(|v| **v != 0) {
-        let r = find(&mut parent, *v) as usize;
+        let r = find(parent, *v) as usize;
         if final_label[r] == 0 {
             n += 1;
             final_label[r] = n;

@@ -9,7 +9,7 @@ use std::collections::{BinaryHeap, HashMap};
 use image::GrayImage;
 
 use super::distance::edt;
-use super::label::label;
+use super::label::{find, finish, label};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -200,20 +200,13 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         }
     }
     let mut parent: Vec<u32> = (0..=n as u32).collect();
-    fn root(p: &mut [u32], mut x: u32) -> u32 {
-        while p[x as usize] != x {
-            p[x as usize] = p[p[x as usize] as usize];
-            x = p[x as usize];
-        }
-        x
-    }
     // Highest necks first, with merged groups keeping their deepest body:
     // a small region sitting in a neck joins one side, and its other,
     // narrow side still separates the two real bodies.
     let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
     pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     for ((a, b), nk) in pairs {
-        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         if ra == rb {
             continue;
         }
@@ -224,20 +217,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             body[lo as usize] = body[lo as usize].max(body[hi as usize]);
         }
     }
-    // Final labels in raster order.
-    let mut fin = vec![0u32; n + 1];
-    let mut count = 0;
-    for v in lab.iter_mut().filter(|v| **v != 0) {
-        let r = root(&mut parent, *v) as usize;
-        if fin[r] == 0 {
-            count += 1;
-            fin[r] = count;
-        }
-        *v = fin[r];
-    }
-    let labels = Labels::from_raw(w as u32, h as u32, lab)
-        .unwrap_or_else(|| Labels::new(w as u32, h as u32));
-    (labels, count)
+    finish(w, h, lab, &mut parent)
 }
 
 #[cfg(test)]
