@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::error::RunError;
 use crate::io::{ChannelSource, LoadOptions, TiffSource};
 use crate::params::Params;
-use crate::pipeline::{analyze, FieldAnalysis};
+use crate::pipeline::{analyze_with_labels, FieldAnalysis};
+use crate::report::{overlay, write_atomic};
 
 /// One input file and the name it gets in the tables.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -89,6 +90,10 @@ pub struct RunOptions {
     pub threads: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Print one line per finished file on stderr.
+    pub verbose: bool,
+    /// Write QC overlays into this folder (the run's `overlays/`).
+    pub overlay_dir: Option<PathBuf>,
 }
 
 /// The outcome for one field (or for a whole file that could not be opened,
@@ -115,6 +120,8 @@ pub struct FieldRecord {
     pub error: Option<String>,
     /// Time spent on this field (load + analysis), seconds.
     pub seconds: f64,
+    /// The overlay, relative to the output folder, when one was written.
+    pub overlay: Option<String>,
 }
 
 impl FieldRecord {
@@ -130,6 +137,7 @@ impl FieldRecord {
             analysis: None,
             error: Some(error.replace(['\n', '\r'], " ")),
             seconds,
+            overlay: None,
         }
     }
 
@@ -139,11 +147,48 @@ impl FieldRecord {
     }
 }
 
+/// An input file as it was read: for the run record.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileRecord {
+    /// `file` column.
+    pub file: String,
+    /// Path read.
+    pub path: PathBuf,
+    /// Size in bytes (absent when unreadable).
+    pub bytes: Option<u64>,
+    /// BLAKE3 hash of the content, hex (absent when unreadable).
+    pub blake3: Option<String>,
+}
+
+fn hash_file(path: &Path) -> (Option<u64>, Option<String>) {
+    let mut h = blake3::Hasher::new();
+    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut h)) {
+        Ok(n) => (Some(n), Some(h.finalize().to_hex().to_string())),
+        Err(_) => (None, None),
+    }
+}
+
+/// Overlay file name for a field: `<file>.png`, or `<file>.field<k>.png`
+/// for files with several fields.
+pub fn overlay_name(file: &str, field: usize, fields_in_file: usize) -> String {
+    if fields_in_file > 1 {
+        format!("overlays/{file}.field{field}.png")
+    } else {
+        format!("overlays/{file}.png")
+    }
+}
+
 /// A finished batch.
 #[derive(Clone, Debug, Serialize)]
 pub struct BatchResult {
     /// One record per field, sorted by file then field.
     pub records: Vec<FieldRecord>,
+    /// One record per input file, in input order.
+    pub files: Vec<FileRecord>,
+    /// Start and end of the run (RFC 3339, UTC).
+    pub started: String,
+    /// End of the run.
+    pub finished: String,
     /// Wall time of the batch, seconds.
     pub elapsed_s: f64,
     /// Worker threads used.
@@ -183,8 +228,8 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
                     t.elapsed().as_secs_f64(),
                 )),
                 Ok(field) => {
-                    let analysis = analyze(&field, &opts.params);
-                    out.push(FieldRecord {
+                    let (analysis, labels) = analyze_with_labels(&field, &opts.params);
+                    let mut rec = FieldRecord {
                         file: input.name.clone(),
                         field: i,
                         width: Some(field.width),
@@ -192,10 +237,31 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
                         depth: Some(field.depth),
                         pixel_size_um: field.pixel_size_um,
                         channel_source: Some(field.channel_source),
-                        analysis: Some(analysis),
+                        analysis: None,
                         error: None,
-                        seconds: t.elapsed().as_secs_f64(),
-                    });
+                        seconds: 0.0,
+                        overlay: None,
+                    };
+                    if let Some(dir) = &opts.overlay_dir {
+                        let name = overlay_name(&input.name, i, src.field_count());
+                        let img = overlay::render(&field, &labels, &analysis);
+                        let path = dir.join(name.trim_start_matches("overlays/"));
+                        let written = overlay::png_bytes(&img)
+                            .map_err(|e| e.to_string())
+                            .and_then(|bytes| {
+                                if let Some(parent) = path.parent() {
+                                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                                }
+                                write_atomic(&path, &bytes).map_err(|e| e.to_string())
+                            });
+                        match written {
+                            Ok(()) => rec.overlay = Some(name),
+                            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+                        }
+                    }
+                    rec.analysis = Some(analysis);
+                    rec.seconds = t.elapsed().as_secs_f64();
+                    out.push(rec);
                 }
             }
         }
@@ -237,21 +303,51 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
     } else {
         ProgressBar::hidden()
     };
-    let per_file: Vec<Vec<FieldRecord>> = pool.install(|| {
+    let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let per_file: Vec<(FileRecord, Vec<FieldRecord>)> = pool.install(|| {
         inputs
             .par_iter()
             .map(|input| {
+                let (bytes, blake3) = hash_file(&input.path);
                 let r = process_file(input, opts);
+                if opts.verbose {
+                    let n: usize = r.iter().map(|f| f.follicle_count()).sum();
+                    let failed = r.iter().filter(|f| f.error.is_some()).count();
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}: {} field(s), {n} follicles, {failed} failed",
+                            input.name,
+                            r.len()
+                        )
+                    });
+                }
                 bar.inc(1);
-                r
+                (
+                    FileRecord {
+                        file: input.name.clone(),
+                        path: input.path.clone(),
+                        bytes,
+                        blake3,
+                    },
+                    r,
+                )
             })
             .collect()
     });
     bar.finish_and_clear();
-    let mut records: Vec<FieldRecord> = per_file.into_iter().flatten().collect();
+    let mut files = Vec::with_capacity(per_file.len());
+    let mut records: Vec<FieldRecord> = Vec::new();
+    for (f, r) in per_file {
+        files.push(f);
+        records.extend(r);
+    }
     records.sort_by(|a, b| (&a.file, a.field).cmp(&(&b.file, b.field)));
+    let finished = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     Ok(BatchResult {
         records,
+        files,
+        started,
+        finished,
         elapsed_s: t0.elapsed().as_secs_f64(),
         threads,
     })

@@ -48,6 +48,11 @@ enum Command {
         /// Output folder.
         #[arg(short = 'o', long = "out", default_value = "follicount-out")]
         out: PathBuf,
+        /// Write a QC picture per field to DIR/overlays/ (counted follicles
+        /// outlined yellow and numbered, rejected candidates magenta with a
+        /// reason code: small, large, sox9).
+        #[arg(long)]
+        overlay: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -70,6 +75,18 @@ enum Command {
         tolerance: u64,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print the analysis parameters as a commented TOML config file.
+    #[command(
+        after_help = "Example:\n  follicount config --print-defaults > lab.toml\n  \
+        follicount count day1/ --config lab.toml\n\n\
+        A previous run's run.json works as a config too: \
+        follicount count day1/ --config old-out/run.json"
+    )]
+    Config {
+        /// Print the defaults (the only action for now).
+        #[arg(long, required = true)]
+        print_defaults: bool,
     },
     /// Compare a `count` output folder with manual annotations: precision,
     /// recall, F1 and count errors per field and overall.
@@ -114,9 +131,13 @@ struct Common {
         hide_default_value = true
     )]
     jobs: usize,
-    /// TOML file of analysis parameters (keys as in run.json "parameters").
+    /// Analysis parameters: a TOML file (see `follicount config
+    /// --print-defaults`) or a previous run's run.json. Flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// One line per finished file on stderr.
+    #[arg(short, long)]
+    verbose: bool,
     /// Smallest follicle area, µm² [default: 400].
     #[arg(long, value_name = "UM2")]
     min_area: Option<f64>,
@@ -153,7 +174,8 @@ impl Common {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config {}", path.display()))?;
-                Params::from_toml(&text).with_context(|| format!("config {}", path.display()))?
+                Params::from_config_text(&path.to_string_lossy(), &text)
+                    .with_context(|| format!("config {}", path.display()))?
             }
             None => Params::default(),
         };
@@ -165,6 +187,12 @@ impl Common {
         }
         if let Some(v) = self.min_sox9 {
             params.min_sox9_nuclei = v;
+        }
+        if let Some(c) = &self.channels {
+            params.channels = Some(c.clone());
+        }
+        if let Some(px) = self.pixel_size {
+            params.pixel_size_um = Some(px);
         }
         if let Some(b) = self.background {
             params.background = b;
@@ -193,20 +221,17 @@ impl Common {
             params.flat_field = false;
         }
         params.validate()?;
-        if let Some(px) = self.pixel_size {
-            if !(px.is_finite() && px > 0.0) {
-                bail!("--pixel-size must be a positive number of µm, got {px}");
-            }
-        }
         Ok(RunOptions {
-            params,
             load: LoadOptions {
-                channels: self.channels.clone(),
-                pixel_size_um: self.pixel_size,
+                channels: params.channels.clone(),
+                pixel_size_um: params.pixel_size_um,
                 ..LoadOptions::default()
             },
+            params,
             threads: self.jobs,
             progress: std::io::stderr().is_terminal(),
+            verbose: self.verbose,
+            overlay_dir: None,
         })
     }
 }
@@ -229,8 +254,11 @@ fn report_failures(result: &batch::BatchResult) {
     }
 }
 
-fn count(inputs: &[PathBuf], out: &Path, common: &Common) -> Result<ExitCode> {
-    let opts = common.options()?;
+fn count(inputs: &[PathBuf], out: &Path, overlay: bool, common: &Common) -> Result<ExitCode> {
+    let mut opts = common.options()?;
+    if overlay {
+        opts.overlay_dir = Some(out.join("overlays"));
+    }
     // Refuse an unusable output folder before any work starts.
     std::fs::create_dir_all(out)
         .and_then(|_| tempfile_probe(out))
@@ -356,8 +384,13 @@ fn main() -> ExitCode {
         Command::Count {
             inputs,
             out,
+            overlay,
             common,
-        } => count(inputs, out, common),
+        } => count(inputs, out, *overlay, common),
+        Command::Config { .. } => {
+            print!("{}", Params::defaults_toml());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check {
             fixture_dir,
             expected,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ParamError;
+use crate::io::ChannelSpec;
 use crate::segment::background::Method as Background;
 use crate::segment::threshold::Method as Threshold;
 
@@ -14,6 +15,11 @@ use crate::segment::threshold::Method as Threshold;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Channel roles in file order (`pcad,sox9,dapi`, `skip` for unused
+    /// channels); absent: from metadata names, else the default order.
+    pub channels: Option<ChannelSpec>,
+    /// Pixel size in µm overriding the files' metadata; absent: metadata.
+    pub pixel_size_um: Option<f64>,
     /// Gaussian smoothing σ for the P-cadherin channel, µm.
     pub pcad_sigma_um: f64,
     /// Gaussian smoothing σ for the Sox9 and DAPI channels, µm.
@@ -67,9 +73,38 @@ pub struct Params {
     pub nucleus_neck_ratio: f64,
 }
 
+/// One line of documentation per parameter, in file order.
+pub const PARAM_DOCS: &[(&str, &str)] = &[
+    ("channels", "Channel roles in file order, e.g. \"dapi,skip,pcad,sox9\"; absent: metadata names, else pcad,sox9,dapi."),
+    ("pixel_size_um", "Pixel size (µm) overriding the files' metadata; absent: from metadata."),
+    ("pcad_sigma_um", "Gaussian smoothing σ for P-cadherin, µm."),
+    ("nucleus_sigma_um", "Gaussian smoothing σ for Sox9 and DAPI, µm."),
+    ("open_radius_um", "Opening radius of the P-cadherin mask, µm (0 = off)."),
+    ("flat_field", "Divide every channel by the large-scale DAPI profile (uneven illumination)."),
+    ("flat_field_sigma_um", "σ of that DAPI profile, µm."),
+    ("background", "Background correction of P-cadherin and Sox9: \"none\", \"top_hat\" or \"gaussian\"."),
+    ("background_radius_um", "Top-hat half-side or Gaussian σ, µm; absent: √(max_area_um2/π)/2."),
+    ("threshold_pcad", "P-cadherin threshold: \"otsu\", \"li\", \"triangle\", \"noise:K\" or a number."),
+    ("threshold_sox9", "Sox9 threshold (same choices)."),
+    ("threshold_dapi", "DAPI threshold (same choices)."),
+    ("min_area_um2", "Smallest follicle area, µm²."),
+    ("max_area_um2", "Largest follicle area, µm²."),
+    ("min_sox9_nuclei", "Fewest Sox9+ nuclei in a follicle."),
+    ("min_nucleus_area_um2", "Smaller DAPI objects are not nuclei, µm²."),
+    ("rim_um", "A Sox9+ nucleus within this distance of a follicle's rim belongs to it, µm."),
+    ("split", "Split touching follicles and crowded nuclei (distance transform + watershed)."),
+    ("split_min_separation_um", "Follicle centres closer than this are one follicle, µm."),
+    ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
+    ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
+    ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
+    ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
+];
+
 impl Default for Params {
     fn default() -> Self {
         Params {
+            channels: None,
+            pixel_size_um: None,
             pcad_sigma_um: 2.0,
             nucleus_sigma_um: 0.5,
             open_radius_um: 1.0,
@@ -145,6 +180,11 @@ impl Params {
             "must be between 0 and 1",
         )?;
         check(
+            "pixel_size_um",
+            self.pixel_size_um.is_none_or(|r| r.is_finite() && r > 0.0),
+            "must be a positive number of µm",
+        )?;
+        check(
             "background_radius_um",
             self.background_radius_um
                 .is_none_or(|r| r.is_finite() && r > 0.0),
@@ -159,12 +199,74 @@ impl Params {
             .unwrap_or_else(|| ((self.max_area_um2 / std::f64::consts::PI).sqrt() / 2.0).max(1.0))
     }
 
+    /// The defaults as a commented TOML file (`follicount config
+    /// --print-defaults`); loading it gives back `Params::default()`.
+    pub fn defaults_toml() -> String {
+        let d = Params::default();
+        let body = toml::to_string(&d).unwrap_or_default();
+        let mut out = String::from(
+            "# follicount analysis parameters (all optional; absent keys keep these defaults).\n\
+             # Lengths in µm, areas in µm²; read as pixels when a file has no pixel size.\n\n",
+        );
+        for (key, doc) in PARAM_DOCS {
+            out.push_str(&format!("# {doc}\n"));
+            match body
+                .lines()
+                .find(|l| l.split('=').next().map(str::trim) == Some(*key))
+            {
+                Some(line) => out.push_str(&format!("{line}\n\n")),
+                None => out.push_str(&format!("# {key} = …   (absent by default)\n\n")),
+            }
+        }
+        out
+    }
+
+    /// Reads the `parameters` of a previous run's run.json, to reproduce it.
+    pub fn from_run_json(text: &str) -> Result<Params, ParamError> {
+        let err = |reason: String| ParamError {
+            name: "parameters".into(),
+            reason,
+        };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        let params = v
+            .get("parameters")
+            .ok_or_else(|| err("run.json has no `parameters` object".into()))?;
+        let p: Params = serde_json::from_value(params.clone()).map_err(|e| err(e.to_string()))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Reads a config file: a previous run's `run.json` (by a `.json` name
+    /// or a leading `{`) or TOML.
+    pub fn from_config_text(name: &str, text: &str) -> Result<Params, ParamError> {
+        if name.ends_with(".json") || text.trim_start().starts_with('{') {
+            Params::from_run_json(text)
+        } else {
+            Params::from_toml(text)
+        }
+    }
+
     /// Reads parameters from a TOML file's text; missing keys keep their
     /// defaults, unknown keys are an error naming the key.
     pub fn from_toml(text: &str) -> Result<Params, ParamError> {
-        let p: Params = toml::from_str(text).map_err(|e| ParamError {
-            name: "config".into(),
-            reason: e.message().to_string(),
+        let p: Params = toml::from_str(text).map_err(|e| {
+            // Name the key on the offending line, so the message is one line.
+            let name = e
+                .span()
+                .and_then(|sp| {
+                    let start = text[..sp.start.min(text.len())]
+                        .rfind('\n')
+                        .map_or(0, |i| i + 1);
+                    let line = text[start..].lines().next()?;
+                    line.split_once('=')
+                        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+                })
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| "config".into());
+            ParamError {
+                name,
+                reason: e.message().to_string(),
+            }
         })?;
         p.validate()?;
         Ok(p)
@@ -188,6 +290,44 @@ mod tests {
         assert_eq!(p.min_area_um2, Params::default().min_area_um2);
         let e = Params::from_toml("min_sox9 = 5\n").unwrap_err();
         assert!(e.to_string().contains("min_sox9"), "{e}");
+    }
+
+    #[test]
+    fn printed_defaults_load_back_identical_and_document_every_key() {
+        let text = Params::defaults_toml();
+        assert_eq!(Params::from_toml(&text).unwrap(), Params::default());
+        let fields = serde_json::to_value(Params::default()).unwrap();
+        for key in fields.as_object().unwrap().keys() {
+            assert!(
+                PARAM_DOCS.iter().any(|(k, _)| k == key),
+                "{key} undocumented"
+            );
+            assert!(
+                text.contains(key.as_str()),
+                "{key} missing from the template"
+            );
+        }
+        assert_eq!(PARAM_DOCS.len(), fields.as_object().unwrap().len());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = Params::from_toml("min_area_um2 = \"big\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_area_um2"), "{e}");
+        let e = Params::from_toml("threshold_pcad = \"median\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threshold_pcad"), "{e}");
+        let e = Params::from_toml("channels = \"pcad,pcad\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
+        let e = Params::from_toml("split_neck_ratio = 2.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("split_neck_ratio"), "{e}");
     }
 
     #[test]

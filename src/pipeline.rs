@@ -58,6 +58,12 @@ pub struct FieldAnalysis {
 /// Analyses one field. Length parameters in µm are converted with the
 /// field's pixel size, or read as pixels when it is unknown.
 pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
+    analyze_with_labels(field, p).0
+}
+
+/// [`analyze`], also returning the P-cadherin object labels (object
+/// `label` of each [`Object`]), for overlays.
+pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels) {
     let um = field.pixel_size_um.unwrap_or(1.0);
     let px_area = um * um;
     let [pcad, sox9, dapi] = &field.channels;
@@ -166,13 +172,14 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
         let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
         follicles.len() as f64 / mm2
     });
-    FieldAnalysis {
+    let analysis = FieldAnalysis {
         follicles,
         rejected,
         thresholds,
         sox9_nuclei: sox9_total,
         follicles_per_mm2,
-    }
+    };
+    (analysis, plabels)
 }
 
 /// The object of `labels` at (x, y), or else the nearest one within

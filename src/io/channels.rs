@@ -65,8 +65,23 @@ impl fmt::Display for Role {
 
 /// A `--channels` value: the role of each channel of the file in order,
 /// `skip` (or `-`) for channels to ignore, e.g. `dapi,skip,pcad,sox9`.
+/// Serialised as that text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ChannelSpec(pub Vec<Option<Role>>);
+
+impl TryFrom<String> for ChannelSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ChannelSpec> for String {
+    fn from(c: ChannelSpec) -> String {
+        c.to_string()
+    }
+}
 
 impl FromStr for ChannelSpec {
     type Err = String;

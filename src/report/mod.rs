@@ -9,6 +9,8 @@ use serde::Serialize;
 use crate::batch::{BatchResult, Input, RunOptions};
 use crate::error::RunError;
 
+pub mod overlay;
+
 /// Header of fields.csv, as in the design.
 pub const FIELDS_HEADER: &str =
     "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error";
@@ -132,6 +134,7 @@ pub fn run_json(
                 "channel_source": r.channel_source,
                 "pixel_size_um": r.pixel_size_um,
                 "seconds": round(r.seconds, 4),
+                "overlay": r.overlay,
                 "error": r.error,
             })
         })
@@ -152,11 +155,10 @@ pub fn run_json(
         "elapsed_s": round(result.elapsed_s, 4),
         "threads": result.threads,
         "parameters": opts.params,
-        "channels_override": opts.load.channels.as_ref().map(|c| c.to_string()),
-        "pixel_size_override_um": opts.load.pixel_size_um,
-        "inputs": inputs.iter().map(|i| serde_json::json!({
-            "file": i.name, "path": i.path.to_string_lossy(),
-        })).collect::<Vec<_>>(),
+        "effective_background_radius_um": opts.params.effective_background_radius_um(),
+        "started": result.started,
+        "finished": result.finished,
+        "inputs": result.files,
         "summary": {
             "files": inputs.len(),
             "fields": result.records.len(),

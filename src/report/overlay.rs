@@ -1,0 +1,217 @@
+//! QC overlays: a contrast-stretched composite (P-cadherin red, Sox9
+//! green, DAPI blue) with every counted follicle outlined and numbered and
+//! every rejected candidate outlined in another colour with a reason code.
+
+use font8x8::UnicodeFonts;
+use image::{imageops, Rgb, RgbImage};
+
+use crate::follicle::Verdict;
+use crate::io::Field;
+use crate::pipeline::FieldAnalysis;
+use crate::{FloatImage, Labels};
+
+/// Outline colour of counted follicles.
+pub const COUNTED: Rgb<u8> = Rgb([255, 255, 0]);
+/// Outline colour of rejected candidates.
+pub const REJECTED: Rgb<u8> = Rgb([255, 0, 255]);
+/// Colour of follicle numbers.
+pub const NUMBER: Rgb<u8> = Rgb([255, 255, 255]);
+/// Colour of rejection codes.
+pub const CODE: Rgb<u8> = Rgb([255, 170, 255]);
+/// Longest side of an overlay, pixels.
+pub const MAX_SIDE: u32 = 2048;
+
+/// Maps a channel to 0..255 between its 0.5th and 99.5th percentiles.
+fn stretch(img: &FloatImage) -> Vec<u8> {
+    let mut v: Vec<f32> = img
+        .as_raw()
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    if v.is_empty() {
+        return vec![0; img.as_raw().len()];
+    }
+    let lo_i = v.len() / 200;
+    let hi_i = (v.len() * 199 / 200).min(v.len() - 1);
+    let lo = *v.select_nth_unstable_by(lo_i, f32::total_cmp).1;
+    let hi = *v.select_nth_unstable_by(hi_i, f32::total_cmp).1;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    img.as_raw()
+        .iter()
+        .map(|&x| (((x - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
+/// Size of the overlay of a `w`×`h` field: at most [`MAX_SIDE`] on the
+/// long side, aspect kept.
+pub fn overlay_size(w: u32, h: u32) -> (u32, u32) {
+    let long = w.max(h);
+    if long <= MAX_SIDE {
+        (w, h)
+    } else {
+        let s = f64::from(MAX_SIDE) / f64::from(long);
+        (
+            ((f64::from(w) * s).round() as u32).max(1),
+            ((f64::from(h) * s).round() as u32).max(1),
+        )
+    }
+}
+
+/// The labels at overlay size (nearest neighbour).
+pub fn scaled_labels(labels: &Labels, size: (u32, u32)) -> Labels {
+    let (w, h) = labels.dimensions();
+    if (w, h) == size {
+        return labels.clone();
+    }
+    Labels::from_fn(size.0, size.1, |x, y| {
+        let sx = ((u64::from(x) * u64::from(w)) / u64::from(size.0)) as u32;
+        let sy = ((u64::from(y) * u64::from(h)) / u64::from(size.1)) as u32;
+        *labels.get_pixel(sx.min(w - 1), sy.min(h - 1))
+    })
+}
+
+/// Whether pixel (x, y) of a label image is on its object's boundary: it
+/// is labelled and a 4-neighbour (or the image edge) is not the same label.
+pub fn is_boundary(labels: &Labels, x: u32, y: u32) -> bool {
+    let l = labels.get_pixel(x, y)[0];
+    if l == 0 {
+        return false;
+    }
+    let (w, h) = labels.dimensions();
+    x == 0
+        || y == 0
+        || x + 1 == w
+        || y + 1 == h
+        || labels.get_pixel(x - 1, y)[0] != l
+        || labels.get_pixel(x + 1, y)[0] != l
+        || labels.get_pixel(x, y - 1)[0] != l
+        || labels.get_pixel(x, y + 1)[0] != l
+}
+
+/// Draws `text` with the 8×8 bitmap font, `scale` pixels per font pixel,
+/// centred on (cx, cy), with a one-pixel dark shadow.
+fn draw_text(img: &mut RgbImage, text: &str, cx: f64, cy: f64, scale: u32, colour: Rgb<u8>) {
+    let n = text.chars().count() as f64;
+    let x0 = (cx - n * 4.0 * f64::from(scale)).round() as i64;
+    let y0 = (cy - 4.0 * f64::from(scale)).round() as i64;
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
+    for pass in 0..2 {
+        let (off, c) = if pass == 0 {
+            (1, Rgb([0, 0, 0]))
+        } else {
+            (0, colour)
+        };
+        for (k, ch) in text.chars().enumerate() {
+            let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else {
+                continue;
+            };
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) == 0 {
+                        continue;
+                    }
+                    for dy in 0..i64::from(scale) {
+                        for dx in 0..i64::from(scale) {
+                            let x = x0 + (k as i64 * 8 + col) * i64::from(scale) + dx + off;
+                            let y = y0 + row as i64 * i64::from(scale) + dy + off;
+                            if (0..w).contains(&x) && (0..h).contains(&y) {
+                                img.put_pixel(x as u32, y as u32, c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Renders the overlay of one analysed field.
+pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbImage {
+    let (w, h) = (field.width as u32, field.height as u32);
+    let [r, g, b] = [&field.channels[0], &field.channels[1], &field.channels[2]].map(stretch);
+    let mut img = RgbImage::from_fn(w, h, |x, y| {
+        let i = (y * w + x) as usize;
+        Rgb([r[i], g[i], b[i]])
+    });
+    let size = overlay_size(w, h);
+    if size != (w, h) {
+        img = imageops::resize(&img, size.0, size.1, imageops::FilterType::Triangle);
+    }
+    let small = scaled_labels(labels, size);
+    // Label -> verdict (labels are 1..=n).
+    let n = analysis.follicles.len() + analysis.rejected.len();
+    let mut verdict = vec![None; n + 1];
+    for o in analysis.follicles.iter().chain(&analysis.rejected) {
+        if let Some(slot) = verdict.get_mut(o.label as usize) {
+            *slot = Some(o.verdict);
+        }
+    }
+    for y in 0..size.1 {
+        for x in 0..size.0 {
+            if !is_boundary(&small, x, y) {
+                continue;
+            }
+            let l = small.get_pixel(x, y)[0] as usize;
+            match verdict.get(l).copied().flatten() {
+                Some(Verdict::Follicle) => img.put_pixel(x, y, COUNTED),
+                Some(_) => img.put_pixel(x, y, REJECTED),
+                None => {}
+            }
+        }
+    }
+    let s = f64::from(size.0) / f64::from(w);
+    let scale = if size.0.max(size.1) >= 1024 { 2 } else { 1 };
+    for o in &analysis.rejected {
+        draw_text(&mut img, o.verdict.code(), o.x * s, o.y * s, scale, CODE);
+    }
+    for o in &analysis.follicles {
+        draw_text(&mut img, &o.id.to_string(), o.x * s, o.y * s, scale, NUMBER);
+    }
+    img
+}
+
+/// PNG bytes of an image.
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    #[test]
+    fn sizes_and_boundaries() {
+        assert_eq!(overlay_size(512, 300), (512, 300));
+        assert_eq!(overlay_size(4096, 1024), (2048, 512));
+        assert_eq!(overlay_size(3000, 6000), (1024, 2048));
+        #[rustfmt::skip]
+        let l = Labels::from_raw(4, 4, vec![
+            0, 0, 0, 0,
+            0, 1, 1, 0,
+            0, 1, 1, 2,
+            0, 0, 0, 2,
+        ]).unwrap();
+        assert!(!is_boundary(&l, 0, 0));
+        assert!(is_boundary(&l, 1, 1) && is_boundary(&l, 2, 2));
+        assert!(is_boundary(&l, 3, 3));
+        let big = Labels::from_fn(40, 40, |x, y| {
+            Luma([u32::from(x >= 20) + 1 + u32::from(y >= 20) * 2])
+        });
+        let small = scaled_labels(&big, (10, 10));
+        assert_eq!(small.get_pixel(0, 0)[0], 1);
+        assert_eq!(small.get_pixel(9, 9)[0], 4);
+    }
+
+    #[test]
+    fn stretch_uses_percentiles() {
+        let img = FloatImage::from_fn(100, 10, |x, _| Luma([x as f32]));
+        let s = stretch(&img);
+        assert_eq!(s[0], 0);
+        assert_eq!(s[99], 255);
+        assert!((i32::from(s[50]) - 128).abs() <= 3);
+    }
+}
