@@ -1,5 +1,6 @@
-//! Output tables (fields.csv, follicles.csv) and the run record (run.json),
-//! each written to a temporary name and renamed into place.
+//! Output tables (fields.csv, follicles.csv), the run record (run.json),
+//! the batch report (report.html) and QC overlays, each written to a
+//! temporary name and renamed into place.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::batch::{BatchResult, Input, RunOptions};
 use crate::error::RunError;
 
+pub mod html;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
@@ -194,8 +196,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     })
 }
 
-/// Writes fields.csv, follicles.csv and run.json into `dir` (created if
-/// missing).
+/// Writes fields.csv, follicles.csv, report.html and run.json into `dir`
+/// (created if missing).
 pub fn write_outputs(
     dir: &Path,
     result: &BatchResult,
@@ -209,6 +211,7 @@ pub fn write_outputs(
     })?;
     write_atomic(&dir.join("fields.csv"), &fields_csv(result))?;
     write_atomic(&dir.join("follicles.csv"), &follicles_csv(result))?;
+    write_atomic(&dir.join("report.html"), html::report_html(result).as_bytes())?;
     let json =
         serde_json::to_vec_pretty(&run_json(result, inputs, opts, command)).unwrap_or_default();
     write_atomic(&dir.join("run.json"), &json)
