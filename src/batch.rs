@@ -171,10 +171,32 @@ fn hash_file(path: &Path) -> (Option<u64>, Option<String>) {
 /// Overlay file name for a field: `<file>.png`, or `<file>.field<k>.png`
 /// for files with several fields.
 pub fn overlay_name(file: &str, field: usize, fields_in_file: usize) -> String {
+    // Keep it inside overlays/: drop roots, drive prefixes, `.` and `..`.
+    let file: Vec<String> = Path::new(file)
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let file = file.join("/");
     if fields_in_file > 1 {
         format!("overlays/{file}.field{field}.png")
     } else {
         format!("overlays/{file}.png")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_names_stay_inside_the_output() {
+        assert_eq!(overlay_name("a.tif", 0, 1), "overlays/a.tif.png");
+        assert_eq!(overlay_name("d/a.tif", 1, 2), "overlays/d/a.tif.field1.png");
+        assert_eq!(overlay_name("/abs/x.tif", 0, 1), "overlays/abs/x.tif.png");
+        assert_eq!(overlay_name("../../x.tif", 0, 1), "overlays/x.tif.png");
     }
 }
 

@@ -138,7 +138,7 @@ pub fn report_html(result: &BatchResult) -> String {
          table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
          td.l,th.l{{text-align:left}}tr.error td{{background:#fde2e2}}\
          dl.summary{{display:grid;grid-template-columns:max-content auto;gap:4px 16px}}\
-         dt{{font-weight:bold}}img.thumb{{width:96px;height:auto;display:block}}\n\
+         dt{{font-weight:bold}}img.thumb{{width:64px;height:auto;display:block}}\n\
          </style>\n</head>\n<body>\n<h1>follicount report</h1>\n\
          <p>follicount {} — started {}, finished {}, {:.2} s on {} thread(s).</p>\n",
         crate::VERSION,

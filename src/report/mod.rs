@@ -211,7 +211,10 @@ pub fn write_outputs(
     })?;
     write_atomic(&dir.join("fields.csv"), &fields_csv(result))?;
     write_atomic(&dir.join("follicles.csv"), &follicles_csv(result))?;
-    write_atomic(&dir.join("report.html"), html::report_html(result).as_bytes())?;
+    write_atomic(
+        &dir.join("report.html"),
+        html::report_html(result).as_bytes(),
+    )?;
     let json =
         serde_json::to_vec_pretty(&run_json(result, inputs, opts, command)).unwrap_or_default();
     write_atomic(&dir.join("run.json"), &json)

@@ -21,7 +21,11 @@ pub const CODE: Rgb<u8> = Rgb([255, 170, 255]);
 /// Longest side of an overlay, pixels.
 pub const MAX_SIDE: u32 = 2048;
 
-/// Maps a channel to 0..255 between its 0.5th and 99.5th percentiles.
+/// Brightest composite value: the outline and text colours use 255, so no
+/// image pixel can be mistaken for a drawn one.
+const COMPOSITE_MAX: f32 = 250.0;
+
+/// Maps a channel to 0..=250 between its 0.5th and 99.5th percentiles.
 fn stretch(img: &FloatImage) -> Vec<u8> {
     let mut v: Vec<f32> = img
         .as_raw()
@@ -39,7 +43,7 @@ fn stretch(img: &FloatImage) -> Vec<u8> {
     let span = if hi > lo { hi - lo } else { 1.0 };
     img.as_raw()
         .iter()
-        .map(|&x| (((x - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .map(|&x| (((x - lo) / span).clamp(0.0, 1.0) * COMPOSITE_MAX).round() as u8)
         .collect()
 }
 
@@ -211,7 +215,7 @@ mod tests {
         let img = FloatImage::from_fn(100, 10, |x, _| Luma([x as f32]));
         let s = stretch(&img);
         assert_eq!(s[0], 0);
-        assert_eq!(s[99], 255);
-        assert!((i32::from(s[50]) - 128).abs() <= 3);
+        assert_eq!(s[99], 250);
+        assert!((i32::from(s[50]) - 125).abs() <= 3);
     }
 }
