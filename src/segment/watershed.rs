@@ -3,8 +3,7 @@
 //! undoes splits through wide necks (so elongated single objects stay
 //! whole).
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
 
 use image::GrayImage;
 
@@ -23,31 +22,6 @@ pub struct SplitParams {
     /// A watershed line is kept only where the neck's half-width is below
     /// `neck_ratio` × the inscribed radius of the smaller body.
     pub neck_ratio: f64,
-}
-
-#[derive(PartialEq)]
-struct Entry {
-    priority: f32,
-    seq: u64,
-    idx: usize,
-    label: u32,
-}
-
-impl Eq for Entry {}
-
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Highest distance first; among equals, first pushed first.
-        self.priority
-            .total_cmp(&o.priority)
-            .then_with(|| o.seq.cmp(&self.seq))
-    }
-}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
 }
 
 /// Peaks of the distance map used as markers: local maxima (8-neighbour),
@@ -113,20 +87,16 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let seeds = markers(&dist, &comps, w, p);
     // Marker-controlled flooding from the deepest points outwards (4-conn).
     let mut lab = vec![0u32; w * h];
-    let mut heap = BinaryHeap::new();
-    let mut seq = 0u64;
+    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
+    // first, first in first out within a bucket (deterministic).
+    let key = |i: usize| (dist[i] * 8.0).round().max(0.0) as usize;
+    let top = dist.iter().map(|&d| (d * 8.0).round().max(0.0) as usize).max().unwrap_or(0);
+    let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
+    let mut cur = 0usize;
+    let mut queued = 0usize;
     for (k, &i) in seeds.iter().enumerate() {
         lab[i] = k as u32 + 1;
     }
-    let push = |heap: &mut BinaryHeap<Entry>, seq: &mut u64, idx: usize, label: u32| {
-        *seq += 1;
-        heap.push(Entry {
-            priority: dist[idx],
-            seq: *seq,
-            idx,
-            label,
-        });
-    };
     let neighbours = |i: usize| {
         let (x, y) = (i % w, i / w);
         [
@@ -136,21 +106,34 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             (y + 1 < h).then(|| i + w),
         ]
     };
+    let raw = mask.as_raw();
     for &i in &seeds {
         for j in neighbours(i).into_iter().flatten() {
-            if mask.as_raw()[j] != 0 && lab[j] == 0 {
-                push(&mut heap, &mut seq, j, lab[i]);
+            if raw[j] != 0 && lab[j] == 0 {
+                let k = key(j);
+                buckets[k].push_back((j as u32, lab[i]));
+                cur = cur.max(k);
+                queued += 1;
             }
         }
     }
-    while let Some(e) = heap.pop() {
-        if lab[e.idx] != 0 {
+    while queued > 0 {
+        let Some((idx, label)) = buckets[cur].pop_front() else {
+            cur = cur.saturating_sub(1);
+            continue;
+        };
+        queued -= 1;
+        let idx = idx as usize;
+        if lab[idx] != 0 {
             continue;
         }
-        lab[e.idx] = e.label;
-        for j in neighbours(e.idx).into_iter().flatten() {
-            if mask.as_raw()[j] != 0 && lab[j] == 0 {
-                push(&mut heap, &mut seq, j, e.label);
+        lab[idx] = label;
+        for j in neighbours(idx).into_iter().flatten() {
+            if raw[j] != 0 && lab[j] == 0 {
+                let k = key(j);
+                buckets[k].push_back((j as u32, label));
+                cur = cur.max(k);
+                queued += 1;
             }
         }
     }
