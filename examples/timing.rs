@@ -10,7 +10,10 @@ use follicount::pipeline::analyze;
 use follicount::synth::{render, to_image, Scene};
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2048);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2048);
     let t = Instant::now();
     let r = render(&Scene::hard(n, n, 1.0, 5));
     println!("render {:.2}s", t.elapsed().as_secs_f64());
@@ -19,5 +22,10 @@ fn main() {
     let t = Instant::now();
     let a = analyze(&f, &Params::default());
     let dt = t.elapsed().as_secs_f64();
-    println!("analyze {dt:.2}s ({:.1} MPix/s), {} follicles (truth {})", (n * n) as f64 / 1e6 / dt, a.follicles.len(), r.truth.len());
+    println!(
+        "analyze {dt:.2}s ({:.1} MPix/s), {} follicles (truth {})",
+        (n * n) as f64 / 1e6 / dt,
+        a.follicles.len(),
+        r.truth.len()
+    );
 }

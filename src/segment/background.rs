@@ -59,6 +59,67 @@ fn running_extreme(src: &[f32], dst: &mut [f32], r: usize, max: bool, q: &mut Ve
     }
 }
 
+/// Running min/max over windows `[y - r, y + r]` (clamped) down every
+/// column of a `w`-wide strip of rows, van Herk / Gil-Werman style: block
+/// prefix and suffix extremes computed row by row, so the inner loops run
+/// along memory and vectorise.
+fn vertical_extreme(src: &[f32], w: usize, r: usize, max: bool) -> Vec<f32> {
+    let h = src.len() / w.max(1);
+    if h == 0 || w == 0 {
+        return src.to_vec();
+    }
+    let id = if max {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
+    let k = 2 * r + 1;
+    let n = h + 2 * r; // padded rows
+    let row = |y: usize| -> Option<&[f32]> {
+        (y >= r && y - r < h).then(|| &src[(y - r) * w..(y - r + 1) * w])
+    };
+    let mut g = vec![id; n * w];
+    let mut hh = vec![id; n * w];
+    for y in 0..n {
+        let (prev, cur) = g.split_at_mut(y * w);
+        let cur = &mut cur[..w];
+        match (row(y), y % k != 0) {
+            (Some(f), true) => {
+                for ((c, p), v) in cur.iter_mut().zip(&prev[(y - 1) * w..]).zip(f) {
+                    *c = pick(*p, *v);
+                }
+            }
+            (Some(f), false) => cur.copy_from_slice(f),
+            (None, true) => cur.copy_from_slice(&prev[(y - 1) * w..y * w]),
+            (None, false) => {}
+        }
+    }
+    for y in (0..n).rev() {
+        let (cur, next) = hh.split_at_mut((y + 1) * w);
+        let cur = &mut cur[y * w..];
+        match (row(y), (y + 1) % k != 0 && y + 1 < n) {
+            (Some(f), true) => {
+                for ((c, p), v) in cur.iter_mut().zip(&next[..w]).zip(f) {
+                    *c = pick(*p, *v);
+                }
+            }
+            (Some(f), false) => cur.copy_from_slice(f),
+            (None, true) => cur.copy_from_slice(&next[..w]),
+            (None, false) => {}
+        }
+    }
+    let mut out = vec![0f32; h * w];
+    for y in 0..h {
+        // Window [y, y + 2r] in padded rows.
+        let (a, b) = (&hh[y * w..(y + 1) * w], &g[(y + k - 1) * w..(y + k) * w]);
+        for ((o, x), z) in out[y * w..(y + 1) * w].iter_mut().zip(a).zip(b) {
+            *o = pick(*x, *z);
+        }
+    }
+    out
+}
+
 /// Grey-level erosion (`max = false`) or dilation by a (2r+1)² square.
 pub fn square_filter(img: &FloatImage, r: usize, max: bool) -> FloatImage {
     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -73,17 +134,7 @@ pub fn square_filter(img: &FloatImage, r: usize, max: bool) -> FloatImage {
             &mut q,
         );
     }
-    let mut out = vec![0f32; w * h];
-    let (mut col, mut res) = (vec![0f32; h], vec![0f32; h]);
-    for x in 0..w {
-        for y in 0..h {
-            col[y] = tmp[y * w + x];
-        }
-        running_extreme(&col, &mut res, r, max, &mut q);
-        for y in 0..h {
-            out[y * w + x] = res[y];
-        }
-    }
+    let out = vertical_extreme(&tmp, w, r, max);
     FloatImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| img.clone())
 }
 
@@ -198,6 +249,26 @@ mod tests {
         assert_eq!(d, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
         running_extreme(&src, &mut d, 10, true, &mut q);
         assert_eq!(d, [9.0; 7]);
+    }
+
+    #[test]
+    fn vertical_pass_equals_the_deque_on_columns() {
+        let mut rng = crate::synth::Rng::new(9);
+        for (w, h, r) in [(5, 17, 2), (3, 4, 6), (7, 30, 1), (1, 1, 3)] {
+            let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
+            for max in [false, true] {
+                let fast = vertical_extreme(&src, w, r, max);
+                let mut q = VecDeque::new();
+                for x in 0..w {
+                    let col: Vec<f32> = (0..h).map(|y| src[y * w + x]).collect();
+                    let mut d = vec![0.0; h];
+                    running_extreme(&col, &mut d, r, max, &mut q);
+                    for y in 0..h {
+                        assert_eq!(fast[y * w + x], d[y], "w{w} h{h} r{r} max{max} ({x},{y})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -37,15 +37,12 @@ pub fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<u
             }
             let (x, y) = (i % w, i / w);
             let d = dist[i];
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    if (dx, dy) == (0, 0) || nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        continue;
-                    }
-                    if dist[ny as usize * w + nx as usize] > d {
-                        return false;
-                    }
+            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            for ny in y0..=y1 {
+                let row = &dist[ny * w + x0..=ny * w + x1];
+                if row.iter().any(|&v| v > d) {
+                    return false;
                 }
             }
             true
@@ -90,7 +87,11 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
     // first, first in first out within a bucket (deterministic).
     let key = |i: usize| (dist[i] * 8.0).round().max(0.0) as usize;
-    let top = dist.iter().map(|&d| (d * 8.0).round().max(0.0) as usize).max().unwrap_or(0);
+    let top = dist
+        .iter()
+        .map(|&d| (d * 8.0).round().max(0.0) as usize)
+        .max()
+        .unwrap_or(0);
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
     let mut cur = 0usize;
     let mut queued = 0usize;
@@ -139,15 +140,16 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     }
     // Mask pixels reachable only diagonally from their object's markers.
     let comp = comps.as_raw();
-    let mut comp_label: HashMap<u32, u32> = HashMap::new();
+    let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
+    let mut comp_label = vec![0u32; n_comps + 1];
     for i in 0..w * h {
-        if lab[i] != 0 {
-            comp_label.entry(comp[i]).or_insert(lab[i]);
+        if lab[i] != 0 && comp_label[comp[i] as usize] == 0 {
+            comp_label[comp[i] as usize] = lab[i];
         }
     }
     for i in 0..w * h {
         if comp[i] != 0 && lab[i] == 0 {
-            lab[i] = comp_label.get(&comp[i]).copied().unwrap_or(0);
+            lab[i] = comp_label[comp[i] as usize];
         }
     }
     // Neck test: merge neighbours whose shared boundary is not clearly

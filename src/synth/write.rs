@@ -25,8 +25,10 @@ pub enum Comp {
     None,
     /// LZW with horizontal predictor.
     Lzw,
-    /// Deflate (zlib) with horizontal predictor.
+    /// Deflate (zlib, best compression) with horizontal predictor.
     Deflate,
+    /// Deflate at the fastest level, with horizontal predictor.
+    DeflateFast,
     /// PackBits.
     PackBits,
 }
@@ -114,6 +116,10 @@ fn encoder<K: TiffKind>(
         Comp::Lzw => (Compression::Lzw, Predictor::Horizontal),
         Comp::Deflate => (
             Compression::Deflate(DeflateLevel::Best),
+            Predictor::Horizontal,
+        ),
+        Comp::DeflateFast => (
+            Compression::Deflate(DeflateLevel::Fast),
             Predictor::Horizontal,
         ),
         Comp::PackBits => (Compression::Packbits, Predictor::None),
