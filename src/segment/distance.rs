@@ -48,29 +48,44 @@ fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
 /// at all, foreground pixels get a huge value (1e20).
 pub fn squared_edt(mask: &GrayImage) -> Vec<f64> {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let mut g: Vec<f64> = mask
-        .as_raw()
-        .iter()
-        .map(|&m| if m == 0 { 0.0 } else { INF })
-        .collect();
-    let n = w.max(h);
-    let (mut f, mut d) = (vec![0.0; n], vec![0.0; n]);
-    let (mut v, mut z) = (vec![0usize; n], vec![0.0; n + 1]);
-    // Columns, then rows.
-    for x in 0..w {
-        for y in 0..h {
-            f[y] = g[y * w + x];
-        }
-        dt1d(&f[..h], &mut d[..h], &mut v, &mut z);
-        for y in 0..h {
-            g[y * w + x] = d[y].min(INF);
+    let src = mask.as_raw();
+    // Phase 1, down the columns of a binary image: the distance to the
+    // nearest background pixel in the same column is two linear scans, done
+    // a whole row at a time (contiguous, vectorisable).
+    let far = (w + h) as f64 + 1.0;
+    let mut g: Vec<f64> = vec![0.0; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            g[i] = if src[i] == 0 {
+                0.0
+            } else if y == 0 {
+                far
+            } else {
+                g[i - w] + 1.0
+            };
         }
     }
-    for y in 0..h {
-        f[..w].copy_from_slice(&g[y * w..(y + 1) * w]);
-        dt1d(&f[..w], &mut d[..w], &mut v, &mut z);
+    for y in (0..h.saturating_sub(1)).rev() {
         for x in 0..w {
-            g[y * w + x] = d[x].min(INF);
+            let i = y * w + x;
+            let below = g[i + w] + 1.0;
+            if below < g[i] {
+                g[i] = below;
+            }
+        }
+    }
+    for v in g.iter_mut() {
+        *v = if *v >= far { INF } else { *v * *v };
+    }
+    // Phase 2, along the rows: lower envelope of parabolas.
+    let mut d = vec![0.0; w];
+    let (mut v, mut z) = (vec![0usize; w], vec![0.0; w + 1]);
+    for y in 0..h {
+        let row = &mut g[y * w..(y + 1) * w];
+        dt1d(row, &mut d, &mut v, &mut z);
+        for (r, dv) in row.iter_mut().zip(&d) {
+            *r = dv.min(INF);
         }
     }
     g

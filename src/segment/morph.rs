@@ -59,6 +59,9 @@ pub fn open(mask: &GrayImage, radius_px: f64) -> GrayImage {
     if k == 0.0 {
         return mask.clone();
     }
+    if k == 1.0 {
+        return open_cross(mask);
+    }
     let r2 = k * k;
     let (w, h) = mask.dimensions();
     let to_mask = |keep: Vec<bool>| {
@@ -79,6 +82,39 @@ pub fn open(mask: &GrayImage, radius_px: f64) -> GrayImage {
             .map(|d| d <= r2)
             .collect(),
     )
+}
+
+/// Opening by the radius-1 disc (the 3×3 cross), directly.
+fn open_cross(mask: &GrayImage) -> GrayImage {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let src = mask.as_raw();
+    let on = |v: &[u8], x: usize, y: usize| v[y * w + x] != 0;
+    // Erosion: the pixel and its 4 neighbours inside the image all set
+    // (outside the image counts as set, as in the EDT-based opening,
+    // where only background pixels erode).
+    let mut er = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let keep = on(src, x, y)
+                && (x == 0 || on(src, x - 1, y))
+                && (x + 1 == w || on(src, x + 1, y))
+                && (y == 0 || on(src, x, y - 1))
+                && (y + 1 == h || on(src, x, y + 1));
+            er[y * w + x] = if keep { 255 } else { 0 };
+        }
+    }
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let set = on(&er, x, y)
+                || (x > 0 && on(&er, x - 1, y))
+                || (x + 1 < w && on(&er, x + 1, y))
+                || (y > 0 && on(&er, x, y - 1))
+                || (y + 1 < h && on(&er, x, y + 1));
+            out[y * w + x] = if set { 255 } else { 0 };
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 
 #[cfg(test)]
