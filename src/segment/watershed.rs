@@ -85,11 +85,13 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // Marker-controlled flooding from the deepest points outwards (4-conn).
     let mut lab = vec![0u32; w * h];
     // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
-    // first, first in first out within a bucket (deterministic).
-    let key = |i: usize| (dist[i] * 8.0).round().max(0.0) as usize;
+    // first, first in first out within a bucket (deterministic). A pixel
+    // reached from a lower level than its own waits at that lower level
+    // (Meyer's ordered flooding), so the level only ever goes down.
+    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
     let top = dist
         .iter()
-        .map(|&d| (d * 8.0).round().max(0.0) as usize)
+        .map(|&d| (d.max(0.0) * 8.0 + 0.5) as usize)
         .max()
         .unwrap_or(0);
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
@@ -131,9 +133,8 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         lab[idx] = label;
         for j in neighbours(idx).into_iter().flatten() {
             if raw[j] != 0 && lab[j] == 0 {
-                let k = key(j);
+                let k = key(j).min(cur);
                 buckets[k].push_back((j as u32, label));
-                cur = cur.max(k);
                 queued += 1;
             }
         }
