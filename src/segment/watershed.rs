@@ -110,11 +110,15 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         ]
     };
     let raw = mask.as_raw();
+    // A pixel is queued once: the first push is also the first pop, since
+    // the level never rises. QUEUED marks it meanwhile.
+    const QUEUED: u32 = u32::MAX;
     for &i in &seeds {
         for j in neighbours(i).into_iter().flatten() {
             if raw[j] != 0 && lab[j] == 0 {
                 let k = key(j);
                 buckets[k].push_back((j as u32, lab[i]));
+                lab[j] = QUEUED;
                 cur = cur.max(k);
                 queued += 1;
             }
@@ -127,14 +131,12 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         };
         queued -= 1;
         let idx = idx as usize;
-        if lab[idx] != 0 {
-            continue;
-        }
         lab[idx] = label;
         for j in neighbours(idx).into_iter().flatten() {
             if raw[j] != 0 && lab[j] == 0 {
                 let k = key(j).min(cur);
                 buckets[k].push_back((j as u32, label));
+                lab[j] = QUEUED;
                 queued += 1;
             }
         }
