@@ -237,7 +237,10 @@ pub fn threshold(img: &FloatImage, method: Method) -> f32 {
     let width = (hi - lo) / BINS as f32;
     match method {
         Method::Fixed(v) => v,
-        Method::Otsu => otsu_threshold(img),
+        Method::Otsu => match otsu_bin(&hist) {
+            Some(k) if hi > lo => lo + (k + 1) as f32 * width,
+            _ => f32::INFINITY,
+        },
         Method::Li => li_threshold_hist(&hist, lo, hi),
         Method::Noise(k) => {
             let (median, mad) = median_mad(img.as_raw());

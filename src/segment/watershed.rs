@@ -155,9 +155,14 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             lab[i] = comp_label[comp[i] as usize];
         }
     }
+    let n = seeds.len();
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    if p.neck_ratio >= 1.0 {
+        // No neck can be wider than its bodies: every split stands.
+        return finish(w, h, lab, &mut parent);
+    }
     // Neck test: merge neighbours whose shared boundary is not clearly
     // narrower than the smaller body.
-    let n = seeds.len();
     let mut body = vec![0f32; n + 1];
     for i in 0..w * h {
         let l = lab[i] as usize;
@@ -187,7 +192,6 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             }
         }
     }
-    let mut parent: Vec<u32> = (0..=n as u32).collect();
     // Highest necks first, with merged groups keeping their deepest body:
     // a small region sitting in a neck joins one side, and its other,
     // narrow side still separates the two real bodies.
