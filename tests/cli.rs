@@ -1,8 +1,11 @@
 //! Runs the follicount binary on the shipped fixtures and on files written
 //! at test time, and checks tables, exit codes and determinism.
 
+mod common;
+use common::{assert_exit, fixtures};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use follicount::report::{FIELDS_HEADER, FOLLICLES_HEADER};
@@ -11,10 +14,6 @@ use follicount::synth::{render, Scene};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_follicount"))
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 fn run(args: &[&str]) -> Output {
@@ -40,16 +39,6 @@ fn fields(out: &Path) -> BTreeMap<(String, usize), csv::StringRecord> {
             ((rec[0].to_string(), rec[1].parse().unwrap()), rec)
         })
         .collect()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn run_json(out: &Path) -> serde_json::Value {

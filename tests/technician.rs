@@ -1,6 +1,9 @@
 //! The technician's experience: overlays, report.html, config files, the
 //! run record fed back, progress lines, help text.
 
+mod common;
+use common::{assert_exit, fixtures};
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,10 +14,6 @@ use follicount::params::Params;
 use follicount::pipeline::analyze_with_labels;
 use follicount::report::overlay::{is_boundary, overlay_size, scaled_labels, COUNTED};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn run(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_follicount"))
         .args(args)
@@ -24,16 +23,6 @@ fn run(args: &[&std::ffi::OsStr]) -> Output {
 
 fn os<'a>(v: &'a [&'a str]) -> Vec<&'a std::ffi::OsStr> {
     v.iter().map(std::ffi::OsStr::new).collect()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn s(p: &Path) -> &str {
