@@ -95,8 +95,6 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         .max()
         .unwrap_or(0);
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
-    let mut cur = 0usize;
-    let mut queued = 0usize;
     for (k, &i) in seeds.iter().enumerate() {
         lab[i] = k as u32 + 1;
     }
@@ -113,36 +111,44 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // A pixel is queued once: the first push is also the first pop, since
     // the level never rises. QUEUED marks it meanwhile.
     const QUEUED: u32 = u32::MAX;
-    for &i in &seeds {
-        for j in neighbours(i).into_iter().flatten() {
-            if raw[j] != 0 && lab[j] == 0 {
-                let k = key(j);
-                buckets[k].push_back((j as u32, lab[i]));
-                lab[j] = QUEUED;
-                cur = cur.max(k);
-                queued += 1;
+    // Objects never touch, so each is flooded on its own: the same result
+    // as one flood of the whole image, with a working set that stays in
+    // cache. Seeds are grouped by object, keeping their order.
+    let comp = comps.as_raw();
+    let mut by_comp: Vec<(u32, usize)> = seeds.iter().map(|&i| (comp[i], i)).collect();
+    by_comp.sort_by_key(|&(c, _)| c);
+    for group in by_comp.chunk_by(|a, b| a.0 == b.0) {
+        let (mut cur, mut queued) = (0usize, 0usize);
+        for &(_, i) in group {
+            for j in neighbours(i).into_iter().flatten() {
+                if raw[j] != 0 && lab[j] == 0 {
+                    let k = key(j);
+                    buckets[k].push_back((j as u32, lab[i]));
+                    lab[j] = QUEUED;
+                    cur = cur.max(k);
+                    queued += 1;
+                }
             }
         }
-    }
-    while queued > 0 {
-        let Some((idx, label)) = buckets[cur].pop_front() else {
-            cur = cur.saturating_sub(1);
-            continue;
-        };
-        queued -= 1;
-        let idx = idx as usize;
-        lab[idx] = label;
-        for j in neighbours(idx).into_iter().flatten() {
-            if raw[j] != 0 && lab[j] == 0 {
-                let k = key(j).min(cur);
-                buckets[k].push_back((j as u32, label));
-                lab[j] = QUEUED;
-                queued += 1;
+        while queued > 0 {
+            let Some((idx, label)) = buckets[cur].pop_front() else {
+                cur = cur.saturating_sub(1);
+                continue;
+            };
+            queued -= 1;
+            let idx = idx as usize;
+            lab[idx] = label;
+            for j in neighbours(idx).into_iter().flatten() {
+                if raw[j] != 0 && lab[j] == 0 {
+                    let k = key(j).min(cur);
+                    buckets[k].push_back((j as u32, label));
+                    lab[j] = QUEUED;
+                    queued += 1;
+                }
             }
         }
     }
     // Mask pixels reachable only diagonally from their object's markers.
-    let comp = comps.as_raw();
     let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
     let mut comp_label = vec![0u32; n_comps + 1];
     for i in 0..w * h {
