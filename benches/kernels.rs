@@ -10,7 +10,7 @@ use follicount::io::Field;
 use follicount::measure::regions;
 use follicount::params::Params;
 use follicount::pipeline::analyze;
-use follicount::segment::background::{flat_field, top_hat};
+use follicount::segment::background::{flat_field, large_scale_mean, top_hat};
 use follicount::segment::distance::squared_edt;
 use follicount::segment::threshold::{threshold, Method};
 use follicount::segment::watershed::{split, SplitParams};
@@ -41,7 +41,7 @@ fn kernels(c: &mut Criterion) {
     g.bench_function("flat-field (3 channels)", |b| {
         b.iter(|| {
             let mut imgs = [chans[0].clone(), chans[1].clone(), chans[2].clone()];
-            flat_field(&mut imgs, &chans[2], 50.0, 0.2);
+            flat_field(&mut imgs, &large_scale_mean(&chans[2], 50.0), 0.2);
             imgs
         })
     });
@@ -74,7 +74,7 @@ fn kernels(c: &mut Criterion) {
         b.iter(|| split(black_box(&dmask), &nucleus_split))
     });
     g.bench_function("measurement", |b| {
-        b.iter(|| regions(black_box(&labels), n, &chans))
+        b.iter(|| regions(black_box(&labels), n, [&chans[0], &chans[1], &chans[2]]))
     });
     g.bench_function("whole field", |b| {
         b.iter(|| analyze(black_box(&field), &Params::default()))

@@ -271,7 +271,7 @@ fn count(inputs: &[PathBuf], out: &Path, overlay: bool, common: &Common) -> Resu
         bail!("no .tif/.tiff files found in the inputs");
     }
     let result = batch::run(&files, &opts)?;
-    report::write_outputs(out, &result, &files, &opts, "count")?;
+    report::write_outputs(out, &result, &opts, "count")?;
     report_failures(&result);
     let failed = result.failures().count();
     let follicles: usize = result.records.iter().map(|r| r.follicle_count()).sum();

@@ -2,38 +2,46 @@
 
 use crate::{FloatImage, Labels};
 
-/// Sums over one labelled object, from which its measurements follow.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Region {
+/// Sums over one labelled object, from which its measurements follow;
+/// `N` channels are measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region<const N: usize = 3> {
     /// The object's label.
     pub label: u32,
     /// Number of pixels.
     pub area_px: u64,
     sum_x: f64,
     sum_y: f64,
-    sums: [f64; 3],
+    sums: [f64; N],
 }
 
-impl Region {
+impl<const N: usize> Region<N> {
     /// Centroid (x = column, y = row), in pixels.
     pub fn centroid(&self) -> (f64, f64) {
         let a = self.area_px.max(1) as f64;
         (self.sum_x / a, self.sum_y / a)
     }
 
-    /// Mean intensity of channel `c` (0 = P-cadherin, 1 = Sox9, 2 = DAPI).
+    /// Mean intensity of channel `c`, in the order the channels were given.
     pub fn mean(&self, c: usize) -> f64 {
         self.sums[c] / self.area_px.max(1) as f64
     }
 }
 
 /// Measures every object `1..=n` of `labels` (index `label - 1`): area,
-/// centroid and the mean of each channel.
-pub fn regions(labels: &Labels, n: u32, channels: &[FloatImage; 3]) -> Vec<Region> {
-    let mut out: Vec<Region> = (1..=n)
+/// centroid and the mean of each of the given channels.
+pub fn regions<const N: usize>(
+    labels: &Labels,
+    n: u32,
+    channels: [&FloatImage; N],
+) -> Vec<Region<N>> {
+    let mut out: Vec<Region<N>> = (1..=n)
         .map(|label| Region {
             label,
-            ..Region::default()
+            area_px: 0,
+            sum_x: 0.0,
+            sum_y: 0.0,
+            sums: [0.0; N],
         })
         .collect();
     let w = labels.width() as usize;
@@ -71,7 +79,11 @@ mod tests {
             FloatImage::from_pixel(4, 2, Luma([2.0])),
             FloatImage::from_fn(4, 2, |_, y| Luma([y as f32 * 10.0])),
         ];
-        let r = regions(&l, 2, &ch);
+        let r = regions(&l, 2, [&ch[0], &ch[1], &ch[2]]);
+        // One channel alone gives the same sums for it.
+        let single = regions(&l, 2, [&ch[2]]);
+        assert_eq!(single[1].mean(0), r[1].mean(2));
+        assert_eq!(single[0].centroid(), r[0].centroid());
         assert_eq!(r[0].area_px, 3);
         let (cx, cy) = r[0].centroid();
         assert!((cx - 1.0 / 3.0).abs() < 1e-12 && (cy - 1.0 / 3.0).abs() < 1e-12);

@@ -7,7 +7,7 @@ use crate::follicle::{classify, Verdict};
 use crate::io::Field;
 use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::background::{correct, flat_field};
+use crate::segment::background::{correct, flat_field, large_scale_mean};
 use crate::segment::threshold::threshold;
 use crate::segment::watershed::{split, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
@@ -76,8 +76,8 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         smooth(dapi, p.nucleus_sigma_um / um),
     ];
     if p.flat_field {
-        let reference = sm[2].clone();
-        flat_field(&mut sm, &reference, p.flat_field_sigma_um / um, 0.2);
+        let profile = large_scale_mean(&sm[2], p.flat_field_sigma_um / um);
+        flat_field(&mut sm, &profile, 0.2);
     }
     let [sm_pcad, sm_sox9, sm_dapi] = sm;
     let bg_radius = p.effective_background_radius_um() / um;
@@ -122,13 +122,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     } else {
         label(&dmask)
     };
-    let nuclei = regions(&nlabels, nn, &[sm_sox9.clone(), sm_sox9, sm_dapi]);
+    // Only the Sox9 mean of a nucleus matters: measure that channel alone.
+    let nuclei = regions(&nlabels, nn, [&sm_sox9]);
     let rim_px = p.rim_um / um;
     let mut nuclei_in = vec![0u32; np as usize];
     let mut sox9_total = 0;
     for n in &nuclei {
         if (n.area_px as f64) * px_area < p.min_nucleus_area_um2
-            || (n.mean(1) as f32) < thresholds[1]
+            || (n.mean(0) as f32) < thresholds[1]
         {
             continue;
         }
@@ -141,7 +142,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
 
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
-    for (r, &n) in regions(&plabels, np, &field.channels)
+    for (r, &n) in regions(&plabels, np, [pcad, sox9, dapi])
         .iter()
         .zip(&nuclei_in)
     {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::batch::{BatchResult, Input, RunOptions};
+use crate::batch::{BatchResult, RunOptions};
 use crate::error::RunError;
 
 pub mod html;
@@ -113,12 +113,7 @@ pub fn follicles_csv(result: &BatchResult) -> Vec<u8> {
 }
 
 /// run.json: tool version, parameters, inputs, timings and failures.
-pub fn run_json(
-    result: &BatchResult,
-    inputs: &[Input],
-    opts: &RunOptions,
-    command: &str,
-) -> serde_json::Value {
+pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde_json::Value {
     let fields: Vec<serde_json::Value> = result
         .records
         .iter()
@@ -162,7 +157,7 @@ pub fn run_json(
         "finished": result.finished,
         "inputs": result.files,
         "summary": {
-            "files": inputs.len(),
+            "files": result.files.len(),
             "fields": result.records.len(),
             "failed": failures.len(),
             "follicles": result.records.iter().map(|r| r.follicle_count()).sum::<usize>(),
@@ -201,7 +196,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 pub fn write_outputs(
     dir: &Path,
     result: &BatchResult,
-    inputs: &[Input],
     opts: &RunOptions,
     command: &str,
 ) -> Result<(), RunError> {
@@ -215,7 +209,6 @@ pub fn write_outputs(
         &dir.join("report.html"),
         html::report_html(result).as_bytes(),
     )?;
-    let json =
-        serde_json::to_vec_pretty(&run_json(result, inputs, opts, command)).unwrap_or_default();
+    let json = serde_json::to_vec_pretty(&run_json(result, opts, command)).unwrap_or_default();
     write_atomic(&dir.join("run.json"), &json)
 }

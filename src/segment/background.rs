@@ -211,24 +211,18 @@ pub fn large_scale_mean(img: &FloatImage, sigma_px: f64) -> FloatImage {
     })
 }
 
-/// Flat-field correction: divides each image by the large-scale profile
-/// of `reference` (normalised to its maximum, floored at `floor`). With a
-/// stain present everywhere (DAPI), that profile is the illumination.
-pub fn flat_field(images: &mut [FloatImage], reference: &FloatImage, sigma_px: f64, floor: f32) {
-    let profile = large_scale_mean(reference, sigma_px);
+/// Flat-field correction: divides each image, in place, by `profile`
+/// (normalised to its maximum, floored at `floor`). With the
+/// [`large_scale_mean`] of a stain present everywhere (DAPI) as profile,
+/// that is the illumination.
+pub fn flat_field(images: &mut [FloatImage], profile: &FloatImage, floor: f32) {
     let max = profile.as_raw().iter().cloned().fold(0f32, f32::max);
     if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return;
     }
     for img in images.iter_mut() {
-        let data: Vec<f32> = img
-            .as_raw()
-            .iter()
-            .zip(profile.as_raw())
-            .map(|(v, p)| v / (p / max).max(floor))
-            .collect();
-        if let Some(out) = FloatImage::from_raw(img.width(), img.height(), data) {
-            *img = out;
+        for (v, p) in img.iter_mut().zip(profile.as_raw()) {
+            *v /= (p / max).max(floor);
         }
     }
 }
@@ -318,7 +312,7 @@ mod tests {
         };
         let pcad = FloatImage::from_fn(120, 120, |x, y| Luma([(10.0 + spot(x, y)) * illum(x, y)]));
         let mut imgs = [pcad, dapi.clone()];
-        flat_field(&mut imgs, &dapi, 8.0, 0.2);
+        flat_field(&mut imgs, &large_scale_mean(&dapi, 8.0), 0.2);
         let (corner, centre) = (imgs[0].get_pixel(3, 3)[0], imgs[0].get_pixel(60, 60)[0]);
         assert!(
             (corner / centre - 1.0).abs() < 0.15,

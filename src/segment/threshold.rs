@@ -63,9 +63,15 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
 /// bin. Pixels `>=` the returned value are foreground. A flat image gets
 /// `+∞` (nothing is foreground).
 pub fn otsu_threshold(img: &FloatImage) -> f32 {
-    let (hist, lo, hi) = histogram(img.as_raw(), BINS);
-    match otsu_bin(&hist) {
-        Some(k) if hi > lo => lo + (k + 1) as f32 * (hi - lo) / BINS as f32,
+    threshold(img, Method::Otsu)
+}
+
+/// The lower edge of the bin after `k` of a [`BINS`]-bin histogram of
+/// `[lo, hi]`: the threshold value of a histogram method; `+∞` for no bin
+/// or flat data.
+fn value_after_bin(k: Option<usize>, lo: f32, hi: f32) -> f32 {
+    match k {
+        Some(k) if hi > lo => lo + (k + 1) as f32 * ((hi - lo) / BINS as f32),
         _ => f32::INFINITY,
     }
 }
@@ -197,19 +203,6 @@ impl std::fmt::Display for Method {
     }
 }
 
-impl TryFrom<String> for Method {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<Method> for String {
-    fn from(m: Method) -> String {
-        m.to_string()
-    }
-}
-
 impl serde::Serialize for Method {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_string())
@@ -233,25 +226,27 @@ impl<'de> serde::Deserialize<'de> for Method {
 
 /// The threshold value of `img` by `method`; pixels `>=` it are foreground.
 pub fn threshold(img: &FloatImage, method: Method) -> f32 {
-    let (hist, lo, hi) = histogram(img.as_raw(), BINS);
-    let width = (hi - lo) / BINS as f32;
+    let hist = || histogram(img.as_raw(), BINS);
     match method {
         Method::Fixed(v) => v,
-        Method::Otsu => match otsu_bin(&hist) {
-            Some(k) if hi > lo => lo + (k + 1) as f32 * width,
-            _ => f32::INFINITY,
-        },
-        Method::Li => li_threshold_hist(&hist, lo, hi),
         Method::Noise(k) => {
             let (median, mad) = median_mad(img.as_raw());
             median + k * 1.4826 * mad
         }
-        Method::Triangle => match triangle_bin(&hist) {
+        Method::Otsu => {
+            let (h, lo, hi) = hist();
+            value_after_bin(otsu_bin(&h), lo, hi)
+        }
+        Method::Li => {
+            let (h, lo, hi) = hist();
+            li_threshold_hist(&h, lo, hi)
+        }
+        Method::Triangle => {
             // A left tail (bright background, dark objects) does not occur
             // for fluorescence; treat it like a right one.
-            Some((k, _)) if hi > lo => lo + (k + 1) as f32 * width,
-            _ => f32::INFINITY,
-        },
+            let (h, lo, hi) = hist();
+            value_after_bin(triangle_bin(&h).map(|(k, _)| k), lo, hi)
+        }
     }
 }
 

@@ -89,11 +89,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // reached from a lower level than its own waits at that lower level
     // (Meyer's ordered flooding), so the level only ever goes down.
     let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
-    let top = dist
-        .iter()
-        .map(|&d| (d.max(0.0) * 8.0 + 0.5) as usize)
-        .max()
-        .unwrap_or(0);
+    let top = (0..dist.len()).map(key).max().unwrap_or(0);
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
     for (k, &i) in seeds.iter().enumerate() {
         lab[i] = k as u32 + 1;
