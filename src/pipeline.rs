@@ -7,11 +7,11 @@ use crate::follicle::{classify, Verdict};
 use crate::io::Field;
 use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::background::{correct, flat_field, large_scale_mean};
+use crate::segment::background::{correct_in_place, LargeScale};
 use crate::segment::threshold::threshold;
-use crate::segment::watershed::{split, SplitParams};
+use crate::segment::watershed::{split, split_each, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
-use crate::Labels;
+use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -68,32 +68,40 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let px_area = um * um;
     let [pcad, sox9, dapi] = &field.channels;
 
-    // Smooth; even out the illumination; remove the background of
-    // P-cadherin and Sox9.
-    let mut sm = [
-        smooth(pcad, p.pcad_sigma_um / um),
-        smooth(sox9, p.nucleus_sigma_um / um),
-        smooth(dapi, p.nucleus_sigma_um / um),
-    ];
-    if p.flat_field {
-        let profile = large_scale_mean(&sm[2], p.flat_field_sigma_um / um);
-        flat_field(&mut sm, &profile, 0.2);
-    }
-    let [sm_pcad, sm_sox9, sm_dapi] = sm;
+    // Channel by channel, each dropped as soon as its mask is made, so a
+    // worker holds the field and about two planes at a time: smooth, even
+    // out the illumination (the large-scale DAPI profile), remove the
+    // background of P-cadherin and Sox9, threshold.
     let bg_radius = p.effective_background_radius_um() / um;
-    let sm_pcad = correct(&sm_pcad, p.background, bg_radius);
-    let sm_sox9 = correct(&sm_sox9, p.background, bg_radius);
-    let thresholds = [
-        threshold(&sm_pcad, p.threshold_pcad),
-        threshold(&sm_sox9, p.threshold_sox9),
-        threshold(&sm_dapi, p.threshold_dapi),
-    ];
+    let mut sm_dapi = smooth(dapi, p.nucleus_sigma_um / um);
+    let illumination = p
+        .flat_field
+        .then(|| LargeScale::of(&sm_dapi, p.flat_field_sigma_um / um));
+    let flatten = |img: &mut FloatImage| {
+        if let Some(ill) = &illumination {
+            ill.flatten(img, 0.2);
+        }
+    };
+    flatten(&mut sm_dapi);
+    let t_dapi = threshold(&sm_dapi, p.threshold_dapi);
+    let dmask = mask_at_least(&sm_dapi, t_dapi);
+    drop(sm_dapi);
 
+    let mut sm_pcad = smooth(pcad, p.pcad_sigma_um / um);
+    flatten(&mut sm_pcad);
+    correct_in_place(&mut sm_pcad, p.background, bg_radius);
+    let t_pcad = threshold(&sm_pcad, p.threshold_pcad);
+    let pmask = mask_at_least(&sm_pcad, t_pcad);
+    drop(sm_pcad);
     // Follicle candidates: P-cadherin objects, split where they touch.
-    let pmask = fill_holes(&open(
-        &mask_at_least(&sm_pcad, thresholds[0]),
-        p.open_radius_um / um,
-    ));
+    let pmask = fill_holes(&open(&pmask, p.open_radius_um / um));
+
+    let mut sm_sox9 = smooth(sox9, p.nucleus_sigma_um / um);
+    flatten(&mut sm_sox9);
+    correct_in_place(&mut sm_sox9, p.background, bg_radius);
+    let t_sox9 = threshold(&sm_sox9, p.threshold_sox9);
+    let thresholds = [t_pcad, t_sox9, t_dapi];
+
     let (plabels, np) = if p.split {
         split(
             &pmask,
@@ -109,37 +117,62 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
 
     // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
     // Sox9 signal reaches the Sox9 threshold.
-    let dmask = mask_at_least(&sm_dapi, thresholds[2]);
-    let (nlabels, nn) = if p.split {
-        split(
+    let rim_px = p.rim_um / um;
+    let mut nuclei_in = vec![0u32; np as usize];
+    let mut sox9_total = 0;
+    // One nucleus: area (px), centroid and mean Sox9 decide whether it is
+    // a Sox9+ nucleus and which follicle candidate, if any, holds it.
+    let mut tally = |area_px: u64, cx: f64, cy: f64, mean_sox9: f64| {
+        let sox9_pos = (mean_sox9 as f32) >= thresholds[1];
+        if (area_px as f64) * px_area < p.min_nucleus_area_um2 || !sox9_pos {
+            return;
+        }
+        sox9_total += 1;
+        if let Some(host) = host_near(&plabels, cx, cy, rim_px) {
+            nuclei_in[host as usize - 1] += 1;
+        }
+    };
+    if p.split {
+        // Only DAPI objects holding a pixel at or above the Sox9 threshold
+        // can hold a nucleus whose mean reaches it: the others (most
+        // nuclei of the dermis and epidermis) are never split.
+        let sox9_px = sm_sox9.as_raw();
+        let w = field.width;
+        split_each(
             &dmask,
             &SplitParams {
                 min_separation_px: p.nucleus_min_separation_um / um,
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
             },
-        )
+            |px| px.iter().any(|&i| sox9_px[i as usize] >= thresholds[1]),
+            |crop, lab, k| {
+                // Sums in raster order, as `regions` takes them.
+                let mut acc = vec![(0u64, 0f64, 0f64, 0f64); k as usize];
+                for (j, &l) in lab.iter().enumerate() {
+                    if l == 0 {
+                        continue;
+                    }
+                    let (x, y) = (crop.x0 + j % crop.w, crop.y0 + j / crop.w);
+                    let a = &mut acc[l as usize - 1];
+                    a.0 += 1;
+                    a.1 += x as f64;
+                    a.2 += y as f64;
+                    a.3 += f64::from(sox9_px[y * w + x]);
+                }
+                for (n, sx, sy, s) in acc {
+                    let a = n.max(1) as f64;
+                    tally(n, sx / a, sy / a, s / a);
+                }
+            },
+        );
     } else {
-        label(&dmask)
-    };
-    // Only the Sox9 mean of a nucleus matters: measure that channel alone.
-    let nuclei = regions(&nlabels, nn, [&sm_sox9]);
-    let rim_px = p.rim_um / um;
-    let mut nuclei_in = vec![0u32; np as usize];
-    let mut sox9_total = 0;
-    for n in &nuclei {
-        if (n.area_px as f64) * px_area < p.min_nucleus_area_um2
-            || (n.mean(0) as f32) < thresholds[1]
-        {
-            continue;
-        }
-        sox9_total += 1;
-        let (cx, cy) = n.centroid();
-        if let Some(host) = host_near(&plabels, cx, cy, rim_px) {
-            nuclei_in[host as usize - 1] += 1;
+        let (nlabels, nn) = label(&dmask);
+        for n in regions(&nlabels, nn, [&sm_sox9]) {
+            let (cx, cy) = n.centroid();
+            tally(n.area_px, cx, cy, n.mean(0));
         }
     }
-
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
     for (r, &n) in regions(&plabels, np, [pcad, sox9, dapi])
@@ -208,7 +241,6 @@ fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FloatImage;
     use image::Luma;
 
     fn disc(img: &mut FloatImage, cx: f32, cy: f32, r: f32, v: f32) {

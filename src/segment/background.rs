@@ -2,8 +2,6 @@
 //! the flat-structuring-element cousin of ImageJ's rolling ball) and
 //! large-Gaussian subtraction.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::FloatImage;
@@ -36,37 +34,70 @@ impl std::str::FromStr for Method {
     }
 }
 
-/// Running minimum (or maximum) over `[i - r, i + r]` of a strided line,
-/// in O(n) with a monotonic deque.
-fn running_extreme(src: &[f32], dst: &mut [f32], r: usize, max: bool, q: &mut VecDeque<usize>) {
+/// Running minimum (`max = false`) or maximum over `[i - r, i + r]`
+/// (clamped) of one line, van Herk / Gil-Werman: prefix extremes within
+/// blocks of 2r + 1 going forwards, suffix extremes going backwards, and
+/// every window is one block's suffix against the next one's prefix — three
+/// comparisons per sample whatever `r`. `g`, `hh` are scratch.
+fn line_extreme(
+    src: &[f32],
+    dst: &mut [f32],
+    r: usize,
+    max: bool,
+    g: &mut Vec<f32>,
+    hh: &mut Vec<f32>,
+) {
     let n = src.len();
-    q.clear();
-    let better = |a: f32, b: f32| if max { a >= b } else { a <= b };
-    let mut next = 0;
-    for i in 0..n {
-        let hi = (i + r).min(n - 1);
-        while next <= hi {
-            while q.back().is_some_and(|&b| better(src[next], src[b])) {
-                q.pop_back();
-            }
-            q.push_back(next);
-            next += 1;
-        }
-        while q.front().is_some_and(|&f| f + r < i) {
-            q.pop_front();
-        }
-        dst[i] = q.front().map_or(src[i], |&f| src[f]);
+    let id = if max {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
+    let k = 2 * r + 1;
+    let m = n + 2 * r;
+    g.clear();
+    g.resize(m, id);
+    hh.clear();
+    hh.resize(m, id);
+    // Padded sample i is src[i - r] (identity outside).
+    let at = |i: usize| if i >= r && i - r < n { src[i - r] } else { id };
+    for i in 0..m {
+        g[i] = if i % k == 0 {
+            at(i)
+        } else {
+            pick(g[i - 1], at(i))
+        };
+    }
+    for i in (0..m).rev() {
+        hh[i] = if (i + 1) % k == 0 || i + 1 == m {
+            at(i)
+        } else {
+            pick(hh[i + 1], at(i))
+        };
+    }
+    for (i, d) in dst.iter_mut().enumerate().take(n) {
+        // Window [i, i + 2r] in padded samples.
+        *d = pick(hh[i], g[i + k - 1]);
     }
 }
 
-/// Running min/max over windows `[y - r, y + r]` (clamped) down every
-/// column of a `w`-wide strip of rows, van Herk / Gil-Werman style: block
-/// prefix and suffix extremes computed row by row, so the inner loops run
-/// along memory and vectorise.
-fn vertical_extreme(src: &[f32], w: usize, r: usize, max: bool) -> Vec<f32> {
+/// The same running extreme down every column of a `w`-wide strip of rows
+/// (`src`, `dst`: h × w), block prefix and suffix extremes computed a row
+/// at a time so the inner loops run along memory and vectorise. `g`, `hh`
+/// are scratch.
+fn vertical_extreme(
+    src: &[f32],
+    dst: &mut [f32],
+    w: usize,
+    r: usize,
+    max: bool,
+    g: &mut Vec<f32>,
+    hh: &mut Vec<f32>,
+) {
     let h = src.len() / w.max(1);
     if h == 0 || w == 0 {
-        return src.to_vec();
+        return;
     }
     let id = if max {
         f32::NEG_INFINITY
@@ -79,8 +110,10 @@ fn vertical_extreme(src: &[f32], w: usize, r: usize, max: bool) -> Vec<f32> {
     let row = |y: usize| -> Option<&[f32]> {
         (y >= r && y - r < h).then(|| &src[(y - r) * w..(y - r + 1) * w])
     };
-    let mut g = vec![id; n * w];
-    let mut hh = vec![id; n * w];
+    g.clear();
+    g.resize(n * w, id);
+    hh.clear();
+    hh.resize(n * w, id);
     for y in 0..n {
         let (prev, cur) = g.split_at_mut(y * w);
         let cur = &mut cur[..w];
@@ -109,106 +142,244 @@ fn vertical_extreme(src: &[f32], w: usize, r: usize, max: bool) -> Vec<f32> {
             (None, false) => {}
         }
     }
-    let mut out = vec![0f32; h * w];
     for y in 0..h {
         // Window [y, y + 2r] in padded rows.
         let (a, b) = (&hh[y * w..(y + 1) * w], &g[(y + k - 1) * w..(y + k) * w]);
-        for ((o, x), z) in out[y * w..(y + 1) * w].iter_mut().zip(a).zip(b) {
+        for ((o, x), z) in dst[y * w..(y + 1) * w].iter_mut().zip(a).zip(b) {
             *o = pick(*x, *z);
         }
     }
-    out
 }
 
-/// Grey-level erosion (`max = false`) or dilation by a (2r+1)² square.
-pub fn square_filter(img: &FloatImage, r: usize, max: bool) -> FloatImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut tmp = vec![0f32; w * h];
-    let mut q = VecDeque::new();
-    for y in 0..h {
-        running_extreme(
-            &img.as_raw()[y * w..(y + 1) * w],
-            &mut tmp[y * w..(y + 1) * w],
-            r,
-            max,
-            &mut q,
-        );
+/// Columns per strip of the vertical passes: a strip's scratch
+/// (≈ 3 × h × 64 floats) stays in cache.
+const STRIP: usize = 64;
+
+/// The grey-level opening (`max_first = false`) or closing of `img` by a
+/// (2r+1)² square, in place. A square is separable and extremes along one
+/// axis commute, so opening = dilate_x ∘ (dilate_y ∘ erode_y) ∘ erode_x:
+/// the row passes run a row at a time and the vertical opening a strip of
+/// columns at a time, with no second image.
+fn square_open(img: &mut [f32], w: usize, r: usize, max_first: bool) {
+    if w == 0 || img.is_empty() {
+        return;
     }
-    let out = vertical_extreme(&tmp, w, r, max);
-    FloatImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| img.clone())
+    let h = img.len() / w;
+    let (mut g, mut hh) = (Vec::new(), Vec::new());
+    let mut line = vec![0f32; w];
+    for row in img.chunks_exact_mut(w) {
+        line_extreme(row, &mut line, r, max_first, &mut g, &mut hh);
+        row.copy_from_slice(&line);
+    }
+    let mut strip = Vec::with_capacity(h * STRIP);
+    let mut tmp = Vec::with_capacity(h * STRIP);
+    for x0 in (0..w).step_by(STRIP) {
+        let sw = STRIP.min(w - x0);
+        strip.clear();
+        for y in 0..h {
+            strip.extend_from_slice(&img[y * w + x0..y * w + x0 + sw]);
+        }
+        tmp.resize(h * sw, 0.0);
+        vertical_extreme(&strip, &mut tmp, sw, r, max_first, &mut g, &mut hh);
+        vertical_extreme(&tmp, &mut strip, sw, r, !max_first, &mut g, &mut hh);
+        for y in 0..h {
+            img[y * w + x0..y * w + x0 + sw].copy_from_slice(&strip[y * sw..(y + 1) * sw]);
+        }
+    }
+    for row in img.chunks_exact_mut(w) {
+        line_extreme(row, &mut line, r, !max_first, &mut g, &mut hh);
+        row.copy_from_slice(&line);
+    }
+}
+
+/// Grey-level opening of `img` by a (2r+1)² square.
+pub fn opening(img: &FloatImage, r: usize) -> FloatImage {
+    let mut out = img.clone();
+    square_open(&mut out, img.width() as usize, r, false);
+    out
 }
 
 /// White top-hat: the image minus its opening by a (2r+1)² square.
 pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
+    let mut out = img.clone();
+    top_hat_in_place(&mut out, radius_px);
+    out
+}
+
+/// [`top_hat`] in place; holds one more image while it works.
+pub fn top_hat_in_place(img: &mut FloatImage, radius_px: f64) {
     let r = radius_px.round().max(1.0) as usize;
-    let opened = square_filter(&square_filter(img, r, false), r, true);
-    subtract(img, &opened)
+    let mut opened = img.clone();
+    square_open(&mut opened, img.width() as usize, r, false);
+    subtract(img, &opened);
+}
+
+/// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0, in
+/// place.
+pub fn subtract_gaussian_in_place(img: &mut FloatImage, sigma_px: f64) {
+    if sigma_px < 0.3 {
+        return;
+    }
+    let bg = crate::segment::smooth(img, sigma_px);
+    subtract(img, &bg);
 }
 
 /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0.
 pub fn subtract_gaussian(img: &FloatImage, sigma_px: f64) -> FloatImage {
-    if sigma_px < 0.3 {
-        return img.clone();
-    }
-    let bg = imageproc::filter::gaussian_blur_f32(img, sigma_px as f32);
-    subtract(img, &bg)
+    let mut out = img.clone();
+    subtract_gaussian_in_place(&mut out, sigma_px);
+    out
 }
 
-fn subtract(img: &FloatImage, bg: &FloatImage) -> FloatImage {
-    let data = img
-        .as_raw()
-        .iter()
-        .zip(bg.as_raw())
-        .map(|(a, b)| (a - b).max(0.0))
-        .collect();
-    FloatImage::from_raw(img.width(), img.height(), data).unwrap_or_else(|| img.clone())
+fn subtract(img: &mut FloatImage, bg: &FloatImage) {
+    for (a, b) in img.iter_mut().zip(bg.as_raw()) {
+        *a = (*a - b).max(0.0);
+    }
 }
 
 /// Applies `method` with its radius/σ in pixels.
 pub fn correct(img: &FloatImage, method: Method, radius_px: f64) -> FloatImage {
+    let mut out = img.clone();
+    correct_in_place(&mut out, method, radius_px);
+    out
+}
+
+/// [`correct`] in place.
+pub fn correct_in_place(img: &mut FloatImage, method: Method, radius_px: f64) {
     match method {
-        Method::None => img.clone(),
-        Method::TopHat => top_hat(img, radius_px),
-        Method::Gaussian => subtract_gaussian(img, radius_px),
+        Method::None => {}
+        Method::TopHat => top_hat_in_place(img, radius_px),
+        Method::Gaussian => subtract_gaussian_in_place(img, radius_px),
     }
 }
 
-/// Local mean at a large scale: a Gaussian of σ = `sigma_px`, computed on a
-/// block-averaged copy and interpolated back (bilinear), so the cost does
-/// not grow with σ.
+/// The local mean of an image at a large scale — a Gaussian of σ
+/// `sigma_px` — kept small: computed on a copy block-averaged by k ≈ σ/4
+/// and read back by bilinear interpolation, so neither the cost nor the
+/// memory grows with σ or with the image.
+#[derive(Clone, Debug)]
+pub struct LargeScale {
+    small: Vec<f32>,
+    k: usize,
+    sw: usize,
+    sh: usize,
+    w: usize,
+    h: usize,
+    max: f32,
+}
+
+impl LargeScale {
+    /// The large-scale mean of `img`.
+    pub fn of(img: &FloatImage, sigma_px: f64) -> LargeScale {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
+        let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
+        let mut small = vec![0f32; sw * sh];
+        let mut count = vec![0u32; sw * sh];
+        for (y, row) in img.as_raw().chunks_exact(w.max(1)).enumerate() {
+            let o = (y / k) * sw;
+            for (bx, block) in row.chunks(k).enumerate() {
+                small[o + bx] += block.iter().sum::<f32>();
+                count[o + bx] += block.len() as u32;
+            }
+        }
+        for (s, c) in small.iter_mut().zip(&count) {
+            *s /= (*c).max(1) as f32;
+        }
+        let sigma_small = sigma_px / k as f64;
+        if sigma_small >= 0.3 && sw > 0 && sh > 0 {
+            let mut blurred = vec![0f32; sw * sh];
+            crate::segment::gaussian::blur(&small, &mut blurred, sw, sh, sigma_small as f32);
+            small = blurred;
+        }
+        let mut out = LargeScale {
+            small,
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            max: 0.0,
+        };
+        let mut max = 0f32;
+        out.rows(|_, row| max = row.iter().cloned().fold(max, f32::max));
+        out.max = max;
+        out
+    }
+
+    /// Bilinear weights from output coordinate to block centres
+    /// ((k - 1)/2, (3k - 1)/2, …): lower index, upper index, weight of upper.
+    fn axis(&self, n: usize, sn: usize) -> Vec<(usize, usize, f32)> {
+        let k = self.k as f64;
+        (0..n)
+            .map(|x| {
+                let f = ((x as f64 - (k - 1.0) / 2.0) / k).clamp(0.0, (sn.max(1) - 1) as f64);
+                let x0 = f.floor() as usize;
+                (x0, (x0 + 1).min(sn.max(1) - 1), (f - x0 as f64) as f32)
+            })
+            .collect()
+    }
+
+    /// Calls `f(y, row)` with each full-resolution row of the mean.
+    fn rows(&self, mut f: impl FnMut(usize, &[f32])) {
+        if self.small.is_empty() {
+            return;
+        }
+        let (xs, ys) = (self.axis(self.w, self.sw), self.axis(self.h, self.sh));
+        let mut row = vec![0f32; self.w];
+        for (y, &(y0, y1, ty)) in ys.iter().enumerate() {
+            let (a, b) = (
+                &self.small[y0 * self.sw..(y0 + 1) * self.sw],
+                &self.small[y1 * self.sw..(y1 + 1) * self.sw],
+            );
+            for (o, &(x0, x1, tx)) in row.iter_mut().zip(&xs) {
+                let top = a[x0] * (1.0 - tx) + a[x1] * tx;
+                let bottom = b[x0] * (1.0 - tx) + b[x1] * tx;
+                *o = top * (1.0 - ty) + bottom * ty;
+            }
+            f(y, &row);
+        }
+    }
+
+    /// The mean as a full-resolution image.
+    pub fn to_image(&self) -> FloatImage {
+        let mut out = FloatImage::new(self.w as u32, self.h as u32);
+        let (w, data): (usize, &mut [f32]) = (self.w, &mut out);
+        self.rows(|y, row| data[y * w..(y + 1) * w].copy_from_slice(row));
+        out
+    }
+
+    /// The largest value of the mean at full resolution (0 if none is
+    /// positive).
+    pub fn max(&self) -> f32 {
+        self.max
+    }
+
+    /// Flat-field correction: divides `img` (same size), in place, by this
+    /// profile normalised to its maximum and floored at `floor`. With the
+    /// large-scale mean of a stain present everywhere (DAPI), that is the
+    /// illumination.
+    pub fn flatten(&self, img: &mut FloatImage, floor: f32) {
+        let max = self.max();
+        if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+            || img.width() as usize != self.w
+            || img.height() as usize != self.h
+        {
+            return;
+        }
+        let w = self.w;
+        let data: &mut [f32] = img;
+        self.rows(|y, row| {
+            for (v, p) in data[y * w..(y + 1) * w].iter_mut().zip(row) {
+                *v /= (p / max).max(floor);
+            }
+        });
+    }
+}
+
+/// The large-scale mean (see [`LargeScale`]) as a full-resolution image.
 pub fn large_scale_mean(img: &FloatImage, sigma_px: f64) -> FloatImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
-    let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
-    let mut small = vec![0f32; sw * sh];
-    let mut count = vec![0u32; sw * sh];
-    for (i, &v) in img.as_raw().iter().enumerate() {
-        let j = (i / w / k) * sw + (i % w) / k;
-        small[j] += v;
-        count[j] += 1;
-    }
-    for (s, c) in small.iter_mut().zip(&count) {
-        *s /= (*c).max(1) as f32;
-    }
-    let small = FloatImage::from_raw(sw as u32, sh as u32, small).unwrap_or_else(|| img.clone());
-    let sigma_small = sigma_px / k as f64;
-    let blurred = if sigma_small >= 0.3 {
-        imageproc::filter::gaussian_blur_f32(&small, sigma_small as f32)
-    } else {
-        small
-    };
-    // Bilinear interpolation back to full size (block centres at (k-1)/2).
-    let at = |x: usize, y: usize| blurred.get_pixel(x as u32, y as u32)[0];
-    FloatImage::from_fn(w as u32, h as u32, |x, y| {
-        let fx = ((x as f64 - (k as f64 - 1.0) / 2.0) / k as f64).clamp(0.0, (sw - 1) as f64);
-        let fy = ((y as f64 - (k as f64 - 1.0) / 2.0) / k as f64).clamp(0.0, (sh - 1) as f64);
-        let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(sw - 1), (y0 + 1).min(sh - 1));
-        let (tx, ty) = ((fx - x0 as f64) as f32, (fy - y0 as f64) as f32);
-        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
-        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
-        image::Luma([top * (1.0 - ty) + bottom * ty])
-    })
+    LargeScale::of(img, sigma_px).to_image()
 }
 
 /// Flat-field correction: divides each image, in place, by `profile`
@@ -232,36 +403,80 @@ mod tests {
     use super::*;
     use image::Luma;
 
+    /// Brute-force running extreme of a line.
+    fn brute(src: &[f32], r: usize, max: bool) -> Vec<f32> {
+        (0..src.len())
+            .map(|i| {
+                let w = &src[i.saturating_sub(r)..(i + r + 1).min(src.len())];
+                let f = if max { f32::max } else { f32::min };
+                w.iter().cloned().reduce(f).unwrap_or(0.0)
+            })
+            .collect()
+    }
+
     #[test]
     fn running_min_max_by_hand() {
         let src = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
         let mut d = [0.0; 7];
-        let mut q = VecDeque::new();
-        running_extreme(&src, &mut d, 1, false, &mut q);
+        let (mut g, mut hh) = (Vec::new(), Vec::new());
+        line_extreme(&src, &mut d, 1, false, &mut g, &mut hh);
         assert_eq!(d, [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
-        running_extreme(&src, &mut d, 1, true, &mut q);
+        line_extreme(&src, &mut d, 1, true, &mut g, &mut hh);
         assert_eq!(d, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
-        running_extreme(&src, &mut d, 10, true, &mut q);
+        line_extreme(&src, &mut d, 10, true, &mut g, &mut hh);
         assert_eq!(d, [9.0; 7]);
     }
 
     #[test]
-    fn vertical_pass_equals_the_deque_on_columns() {
+    fn line_and_vertical_passes_equal_brute_force() {
         let mut rng = crate::synth::Rng::new(9);
-        for (w, h, r) in [(5, 17, 2), (3, 4, 6), (7, 30, 1), (1, 1, 3)] {
+        let (mut g, mut hh) = (Vec::new(), Vec::new());
+        for (w, h, r) in [(5, 17, 2), (3, 4, 6), (7, 30, 1), (1, 1, 3), (4, 9, 0)] {
             let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
             for max in [false, true] {
-                let fast = vertical_extreme(&src, w, r, max);
-                let mut q = VecDeque::new();
+                let mut fast = vec![0.0; w * h];
+                vertical_extreme(&src, &mut fast, w, r, max, &mut g, &mut hh);
                 for x in 0..w {
                     let col: Vec<f32> = (0..h).map(|y| src[y * w + x]).collect();
-                    let mut d = vec![0.0; h];
-                    running_extreme(&col, &mut d, r, max, &mut q);
+                    let want = brute(&col, r, max);
+                    let mut line = vec![0.0; h];
+                    line_extreme(&col, &mut line, r, max, &mut g, &mut hh);
+                    assert_eq!(line, want, "line w{w} h{h} r{r} max{max} x{x}");
                     for y in 0..h {
-                        assert_eq!(fast[y * w + x], d[y], "w{w} h{h} r{r} max{max} ({x},{y})");
+                        assert_eq!(
+                            fast[y * w + x],
+                            want[y],
+                            "w{w} h{h} r{r} max{max} ({x},{y})"
+                        );
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn opening_equals_brute_force_erosion_then_dilation() {
+        let mut rng = crate::synth::Rng::new(2);
+        // Wider than one strip, so strips and their edges are exercised.
+        for (w, h, r) in [(150usize, 23usize, 3usize), (70, 41, 7), (9, 5, 4)] {
+            let img = FloatImage::from_fn(w as u32, h as u32, |_, _| Luma([rng.unit() as f32]));
+            let square = |src: &[f32], max: bool| -> Vec<f32> {
+                (0..w * h)
+                    .map(|i| {
+                        let (x, y) = (i % w, i / w);
+                        let mut v = if max { f32::MIN } else { f32::MAX };
+                        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                                let s = src[yy * w + xx];
+                                v = if max { v.max(s) } else { v.min(s) };
+                            }
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            let want = square(&square(img.as_raw(), false), true);
+            assert_eq!(opening(&img, r).as_raw(), &want, "{w}×{h} r{r}");
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod background;
 pub mod distance;
+pub mod gaussian;
 pub mod label;
 pub mod morph;
 pub mod threshold;
@@ -20,6 +21,15 @@ pub fn smooth(img: &FloatImage, sigma_px: f64) -> FloatImage {
     if sigma_px < 0.3 {
         img.clone()
     } else {
-        imageproc::filter::gaussian_blur_f32(img, sigma_px as f32)
+        let (w, h) = (img.width(), img.height());
+        let mut out = FloatImage::new(w, h);
+        gaussian::blur(
+            img.as_raw(),
+            &mut out,
+            w as usize,
+            h as usize,
+            sigma_px as f32,
+        );
+        out
     }
 }

@@ -75,9 +75,157 @@ pub fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<u
     accepted
 }
 
+/// One connected component's crop: its bounding box grown by one pixel on
+/// every side (clipped to the image), in image coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crop {
+    /// Left column.
+    pub x0: usize,
+    /// Top row.
+    pub y0: usize,
+    /// Width.
+    pub w: usize,
+    /// Height.
+    pub h: usize,
+}
+
+/// The pixels of each labelled component, as image indices in raster
+/// order: component `c` (0-based, label `c + 1`) holds
+/// `order[start[c]..start[c + 1]]`.
+struct Components {
+    order: Vec<u32>,
+    start: Vec<usize>,
+}
+
+impl Components {
+    fn new(comps: &Labels, n: u32) -> Components {
+        // Counting sort by label: counts, prefix sums, then one raster pass.
+        let mut start = vec![0usize; n as usize + 1];
+        for &l in comps.as_raw() {
+            if l != 0 {
+                start[l as usize] += 1;
+            }
+        }
+        for c in 1..start.len() {
+            start[c] += start[c - 1];
+        }
+        let mut next = start.clone();
+        let mut order = vec![0u32; start[n as usize]];
+        for (i, &l) in comps.as_raw().iter().enumerate() {
+            if l != 0 {
+                let slot = &mut next[l as usize - 1];
+                order[*slot] = i as u32;
+                *slot += 1;
+            }
+        }
+        Components { order, start }
+    }
+
+    fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    fn pixels(&self, c: usize) -> &[u32] {
+        &self.order[self.start[c]..self.start[c + 1]]
+    }
+}
+
+/// Splits each 8-connected component of `mask` for which `keep(pixels)`
+/// holds (`pixels`: its image indices in raster order) and hands the
+/// result to `visit(crop, labels, n)`: the component's crop, labels
+/// `1..=n` over the crop in raster order of first pixel, 0 outside the
+/// component. Skipped components cost one labelling pass and nothing else.
+///
+/// Components never touch and every step works within one (distance to
+/// the background, markers, flooding, necks), so splitting each inside its
+/// crop gives exactly what splitting the whole image at once gives, with a
+/// working set the size of one object.
+pub fn split_each(
+    mask: &GrayImage,
+    p: &SplitParams,
+    mut keep: impl FnMut(&[u32]) -> bool,
+    mut visit: impl FnMut(&Crop, &[u32], u32),
+) {
+    let (comps, n) = label(mask);
+    let lists = Components::new(&comps, n);
+    drop(comps);
+    each_component(
+        &lists,
+        mask.width() as usize,
+        mask.height() as usize,
+        p,
+        &mut keep,
+        &mut visit,
+    );
+}
+
+fn each_component(
+    lists: &Components,
+    w: usize,
+    h: usize,
+    p: &SplitParams,
+    keep: &mut impl FnMut(&[u32]) -> bool,
+    visit: &mut impl FnMut(&Crop, &[u32], u32),
+) {
+    for c in 0..lists.len() {
+        let pixels = lists.pixels(c);
+        if pixels.is_empty() || !keep(pixels) {
+            continue;
+        }
+        let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+        for &i in pixels {
+            let (x, y) = (i as usize % w, i as usize / w);
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+        let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
+        let crop = Crop {
+            x0,
+            y0,
+            w: x1 - x0 + 1,
+            h: y1 - y0 + 1,
+        };
+        let mut m = GrayImage::new(crop.w as u32, crop.h as u32);
+        for &i in pixels {
+            let (x, y) = (i as usize % w - x0, i as usize / w - y0);
+            m.as_mut()[y * crop.w + x] = 255;
+        }
+        let (lab, k) = split_dense(&m, p);
+        visit(&crop, lab.as_raw(), k);
+    }
+}
+
 /// Splits the 8-connected objects of `mask` where they touch through a
 /// narrow neck. Returns labels 1..=n in raster order of first pixel, and n.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let (comps, n) = label(mask);
+    let lists = Components::new(&comps, n);
+    // The component plane becomes the output: each object's provisional
+    // label is unique, then `finish` renumbers in raster order.
+    let mut out = comps.into_raw();
+    let mut base = 0u32;
+    each_component(&lists, w, h, p, &mut |_| true, &mut |crop, lab, k| {
+        for (cy, row) in lab.chunks(crop.w).enumerate() {
+            let o = (crop.y0 + cy) * w + crop.x0;
+            for (cx, &l) in row.iter().enumerate() {
+                if l != 0 {
+                    out[o + cx] = base + l;
+                }
+            }
+        }
+        base += k;
+    });
+    let mut parent: Vec<u32> = (0..=base).collect();
+    finish(w, h, out, &mut parent)
+}
+
+/// [`split`] of a mask, all at once: the reference the component-wise
+/// driver runs on each crop.
+fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let (comps, _) = label(mask);
     let dist = edt(mask);
@@ -231,6 +379,80 @@ mod tests {
         GrayImage::from_fn(w, h, |x, y| {
             Luma([if inside(x as f64, y as f64) { 255 } else { 0 }])
         })
+    }
+
+    /// Random blobs: discs of assorted sizes, many touching, some cut by
+    /// the image border.
+    fn blobs(seed: u64, w: u32, h: u32) -> GrayImage {
+        let mut rng = crate::synth::Rng::new(seed);
+        let discs: Vec<(f64, f64, f64)> = (0..25)
+            .map(|_| {
+                (
+                    rng.unit() * w as f64,
+                    rng.unit() * h as f64,
+                    3.0 + rng.unit() * 12.0,
+                )
+            })
+            .collect();
+        shape(w, h, |x, y| {
+            discs.iter().any(|&(cx, cy, r)| (x - cx).hypot(y - cy) <= r)
+        })
+    }
+
+    #[test]
+    fn component_wise_split_equals_splitting_the_whole_image() {
+        for seed in 0..12 {
+            let m = blobs(seed, 97, 83);
+            for p in [
+                params(),
+                SplitParams {
+                    neck_ratio: 1.0,
+                    ..params()
+                },
+            ] {
+                let (a, na) = split(&m, &p);
+                let (b, nb) = split_dense(&m, &p);
+                assert_eq!(na, nb, "seed {seed}");
+                assert_eq!(a.as_raw(), b.as_raw(), "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_each_visits_kept_components_only_with_their_crops() {
+        let m = blobs(3, 97, 83);
+        let (whole, _) = split(&m, &params());
+        let (comps, n) = label(&m);
+        let mut seen = Vec::new();
+        split_each(
+            &m,
+            &params(),
+            |px| px[0] % 2 == 0,
+            |crop, lab, k| {
+                assert_eq!(lab.len(), crop.w * crop.h);
+                assert!(k >= 1);
+                // The crop's objects are the whole image's, relabelled.
+                let mut map = HashMap::new();
+                for (j, &l) in lab.iter().enumerate() {
+                    let i = (crop.y0 + j / crop.w) * 97 + crop.x0 + j % crop.w;
+                    if l != 0 {
+                        let g = whole.as_raw()[i];
+                        assert_eq!(*map.entry(l).or_insert(g), g);
+                        seen.push(comps.as_raw()[i]);
+                    }
+                }
+                assert_eq!(map.len(), k as usize);
+            },
+        );
+        seen.sort();
+        seen.dedup();
+        let kept: Vec<u32> = (1..=n)
+            .filter(|&c| {
+                let first = comps.as_raw().iter().position(|&l| l == c).unwrap();
+                first % 2 == 0
+            })
+            .collect();
+        assert_eq!(seen, kept);
     }
 
     #[test]
