@@ -9,7 +9,7 @@ use crate::measure::regions;
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScale};
 use crate::segment::threshold::threshold;
-use crate::segment::watershed::{split, split_each, SplitParams};
+use crate::segment::watershed::{split, split_reached, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
 use crate::{FloatImage, Labels};
 
@@ -84,7 +84,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     };
     flatten(&mut sm_dapi);
     let t_dapi = threshold(&sm_dapi, p.threshold_dapi);
-    let dmask = mask_at_least(&sm_dapi, t_dapi);
+    let mut dmask = mask_at_least(&sm_dapi, t_dapi);
     drop(sm_dapi);
 
     let mut sm_pcad = smooth(pcad, p.pcad_sigma_um / um);
@@ -138,14 +138,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         // nuclei of the dermis and epidermis) are never split.
         let sox9_px = sm_sox9.as_raw();
         let w = field.width;
-        split_each(
-            &dmask,
+        split_reached(
+            &mut dmask,
+            (0..sox9_px.len()).filter(|&i| sox9_px[i] >= thresholds[1]),
             &SplitParams {
                 min_separation_px: p.nucleus_min_separation_um / um,
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
             },
-            |px| px.iter().any(|&i| sox9_px[i as usize] >= thresholds[1]),
             |crop, lab, k| {
                 // Sums in raster order, as `regions` takes them.
                 let mut acc = vec![(0u64, 0f64, 0f64, 0f64); k as usize];

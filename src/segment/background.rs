@@ -34,58 +34,14 @@ impl std::str::FromStr for Method {
     }
 }
 
-/// Running minimum (`max = false`) or maximum over `[i - r, i + r]`
-/// (clamped) of one line, van Herk / Gil-Werman: prefix extremes within
-/// blocks of 2r + 1 going forwards, suffix extremes going backwards, and
-/// every window is one block's suffix against the next one's prefix — three
-/// comparisons per sample whatever `r`. `g`, `hh` are scratch.
-fn line_extreme(
-    src: &[f32],
-    dst: &mut [f32],
-    r: usize,
-    max: bool,
-    g: &mut Vec<f32>,
-    hh: &mut Vec<f32>,
-) {
-    let n = src.len();
-    let id = if max {
-        f32::NEG_INFINITY
-    } else {
-        f32::INFINITY
-    };
-    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
-    let k = 2 * r + 1;
-    let m = n + 2 * r;
-    g.clear();
-    g.resize(m, id);
-    hh.clear();
-    hh.resize(m, id);
-    // Padded sample i is src[i - r] (identity outside).
-    let at = |i: usize| if i >= r && i - r < n { src[i - r] } else { id };
-    for i in 0..m {
-        g[i] = if i % k == 0 {
-            at(i)
-        } else {
-            pick(g[i - 1], at(i))
-        };
-    }
-    for i in (0..m).rev() {
-        hh[i] = if (i + 1) % k == 0 || i + 1 == m {
-            at(i)
-        } else {
-            pick(hh[i + 1], at(i))
-        };
-    }
-    for (i, d) in dst.iter_mut().enumerate().take(n) {
-        // Window [i, i + 2r] in padded samples.
-        *d = pick(hh[i], g[i + k - 1]);
-    }
-}
-
-/// The same running extreme down every column of a `w`-wide strip of rows
-/// (`src`, `dst`: h × w), block prefix and suffix extremes computed a row
-/// at a time so the inner loops run along memory and vectorise. `g`, `hh`
-/// are scratch.
+/// Running minimum (`max = false`) or maximum over `[y - r, y + r]`
+/// (clamped) down every column of a `w`-wide strip of rows, van Herk /
+/// Gil-Werman: prefix extremes within blocks of 2r + 1 rows going forwards,
+/// suffix extremes going backwards, and every window is one block's suffix
+/// against the next one's prefix — three comparisons per sample whatever
+/// `r`. `src`, `dst`: h × w; block extremes are computed a row at a time
+/// so the inner loops run along memory and vectorise. `g`, `hh` are
+/// scratch.
 fn vertical_extreme(
     src: &[f32],
     dst: &mut [f32],
@@ -166,29 +122,58 @@ fn square_open(img: &mut [f32], w: usize, r: usize, max_first: bool) {
     }
     let h = img.len() / w;
     let (mut g, mut hh) = (Vec::new(), Vec::new());
-    let mut line = vec![0f32; w];
-    for row in img.chunks_exact_mut(w) {
-        line_extreme(row, &mut line, r, max_first, &mut g, &mut hh);
-        row.copy_from_slice(&line);
-    }
-    let mut strip = Vec::with_capacity(h * STRIP);
-    let mut tmp = Vec::with_capacity(h * STRIP);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    rows_extreme(img, w, r, max_first, &mut a, &mut b, &mut g, &mut hh);
     for x0 in (0..w).step_by(STRIP) {
         let sw = STRIP.min(w - x0);
-        strip.clear();
+        a.clear();
         for y in 0..h {
-            strip.extend_from_slice(&img[y * w + x0..y * w + x0 + sw]);
+            a.extend_from_slice(&img[y * w + x0..y * w + x0 + sw]);
         }
-        tmp.resize(h * sw, 0.0);
-        vertical_extreme(&strip, &mut tmp, sw, r, max_first, &mut g, &mut hh);
-        vertical_extreme(&tmp, &mut strip, sw, r, !max_first, &mut g, &mut hh);
+        b.resize(h * sw, 0.0);
+        vertical_extreme(&a, &mut b, sw, r, max_first, &mut g, &mut hh);
+        vertical_extreme(&b, &mut a, sw, r, !max_first, &mut g, &mut hh);
         for y in 0..h {
-            img[y * w + x0..y * w + x0 + sw].copy_from_slice(&strip[y * sw..(y + 1) * sw]);
+            img[y * w + x0..y * w + x0 + sw].copy_from_slice(&a[y * sw..(y + 1) * sw]);
         }
     }
-    for row in img.chunks_exact_mut(w) {
-        line_extreme(row, &mut line, r, !max_first, &mut g, &mut hh);
-        row.copy_from_slice(&line);
+    rows_extreme(img, w, r, !max_first, &mut a, &mut b, &mut g, &mut hh);
+}
+
+/// Rows handled together by [`rows_extreme`].
+const BAND: usize = 16;
+
+/// The running extreme along every row, in place: bands of rows are
+/// transposed so the vertical pass's vectorised loops do the work (a
+/// row-by-row pass is a chain of dependent comparisons).
+#[allow(clippy::too_many_arguments)]
+fn rows_extreme(
+    img: &mut [f32],
+    w: usize,
+    r: usize,
+    max: bool,
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32>,
+    g: &mut Vec<f32>,
+    hh: &mut Vec<f32>,
+) {
+    let h = img.len() / w;
+    for y0 in (0..h).step_by(BAND) {
+        let band = BAND.min(h - y0);
+        let rows = &mut img[y0 * w..(y0 + band) * w];
+        a.resize(w * band, 0.0);
+        b.resize(w * band, 0.0);
+        for (j, row) in rows.chunks_exact(w).enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                a[x * band + j] = v;
+            }
+        }
+        vertical_extreme(a, b, band, r, max, g, hh);
+        for (j, row) in rows.chunks_exact_mut(w).enumerate() {
+            for (x, v) in row.iter_mut().enumerate() {
+                *v = b[x * band + j];
+            }
+        }
     }
 }
 
@@ -417,21 +402,34 @@ mod tests {
     #[test]
     fn running_min_max_by_hand() {
         let src = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
-        let mut d = [0.0; 7];
-        let (mut g, mut hh) = (Vec::new(), Vec::new());
-        line_extreme(&src, &mut d, 1, false, &mut g, &mut hh);
-        assert_eq!(d, [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
-        line_extreme(&src, &mut d, 1, true, &mut g, &mut hh);
-        assert_eq!(d, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
-        line_extreme(&src, &mut d, 10, true, &mut g, &mut hh);
-        assert_eq!(d, [9.0; 7]);
+        let mut s = Vec::new();
+        let mut run = |r: usize, max: bool| {
+            let mut d = src.to_vec();
+            let (mut a, mut b, mut g, mut hh) = (vec![], vec![], vec![], vec![]);
+            rows_extreme(&mut d, 7, r, max, &mut a, &mut b, &mut g, &mut hh);
+            s.push(d);
+        };
+        run(1, false);
+        run(1, true);
+        run(10, true);
+        assert_eq!(s[0], [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
+        assert_eq!(s[1], [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
+        assert_eq!(s[2], [9.0; 7]);
     }
 
     #[test]
-    fn line_and_vertical_passes_equal_brute_force() {
+    fn row_and_column_passes_equal_brute_force() {
         let mut rng = crate::synth::Rng::new(9);
         let (mut g, mut hh) = (Vec::new(), Vec::new());
-        for (w, h, r) in [(5, 17, 2), (3, 4, 6), (7, 30, 1), (1, 1, 3), (4, 9, 0)] {
+        let (mut a, mut b): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
+        for (w, h, r) in [
+            (5, 17, 2),
+            (3, 4, 6),
+            (7, 30, 1),
+            (1, 1, 3),
+            (4, 9, 0),
+            (20, 37, 3),
+        ] {
             let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
             for max in [false, true] {
                 let mut fast = vec![0.0; w * h];
@@ -439,9 +437,6 @@ mod tests {
                 for x in 0..w {
                     let col: Vec<f32> = (0..h).map(|y| src[y * w + x]).collect();
                     let want = brute(&col, r, max);
-                    let mut line = vec![0.0; h];
-                    line_extreme(&col, &mut line, r, max, &mut g, &mut hh);
-                    assert_eq!(line, want, "line w{w} h{h} r{r} max{max} x{x}");
                     for y in 0..h {
                         assert_eq!(
                             fast[y * w + x],
@@ -449,6 +444,13 @@ mod tests {
                             "w{w} h{h} r{r} max{max} ({x},{y})"
                         );
                     }
+                }
+                // Rows, in bands (h = 37 leaves a partial band).
+                let mut rows = src.clone();
+                rows_extreme(&mut rows, w, r, max, &mut a, &mut b, &mut g, &mut hh);
+                for (y, row) in rows.chunks_exact(w).enumerate() {
+                    let want = brute(&src[y * w..(y + 1) * w], r, max);
+                    assert_eq!(row, &want[..], "rows w{w} h{h} r{r} max{max} y{y}");
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Automatic global thresholds.
 
-use image::{GrayImage, Luma};
+use image::GrayImage;
 
 use crate::FloatImage;
 
@@ -268,14 +268,18 @@ pub fn median_mad(data: &[f32]) -> (f32, f32) {
 /// Binary mask (255 = foreground) of pixels `>= t`.
 pub fn mask_at_least(img: &FloatImage, t: f32) -> GrayImage {
     let (w, h) = img.dimensions();
-    GrayImage::from_fn(w, h, |x, y| {
-        Luma([if img.get_pixel(x, y)[0] >= t { 255 } else { 0 }])
-    })
+    let data = img
+        .as_raw()
+        .iter()
+        .map(|&v| if v >= t { 255 } else { 0 })
+        .collect();
+    GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Luma;
 
     #[test]
     fn otsu_on_hand_made_histogram() {

@@ -130,72 +130,87 @@ impl Components {
     }
 }
 
-/// Splits each 8-connected component of `mask` for which `keep(pixels)`
-/// holds (`pixels`: its image indices in raster order) and hands the
-/// result to `visit(crop, labels, n)`: the component's crop, labels
-/// `1..=n` over the crop in raster order of first pixel, 0 outside the
-/// component. Skipped components cost one labelling pass and nothing else.
+/// Splits each 8-connected component of `mask` that holds one of the
+/// `seeds` (image indices, any order) and hands the result to
+/// `visit(crop, labels, n)`: the component's crop, labels `1..=n` over the
+/// crop in raster order of first pixel, 0 outside the component. Reached
+/// components are cleared from `mask` as they are found; components no
+/// seed reaches cost nothing, and no image-sized label plane is made.
 ///
 /// Components never touch and every step works within one (distance to
 /// the background, markers, flooding, necks), so splitting each inside its
 /// crop gives exactly what splitting the whole image at once gives, with a
 /// working set the size of one object.
-pub fn split_each(
-    mask: &GrayImage,
+pub fn split_reached(
+    mask: &mut GrayImage,
+    seeds: impl IntoIterator<Item = usize>,
     p: &SplitParams,
-    mut keep: impl FnMut(&[u32]) -> bool,
     mut visit: impl FnMut(&Crop, &[u32], u32),
 ) {
-    let (comps, n) = label(mask);
-    let lists = Components::new(&comps, n);
-    drop(comps);
-    each_component(
-        &lists,
-        mask.width() as usize,
-        mask.height() as usize,
-        p,
-        &mut keep,
-        &mut visit,
-    );
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let m = mask.as_mut();
+    let (mut pixels, mut stack) = (Vec::new(), Vec::new());
+    for seed in seeds {
+        if m.get(seed).is_none_or(|&v| v == 0) {
+            continue;
+        }
+        // Flood fill (8-connected), clearing as it goes.
+        pixels.clear();
+        m[seed] = 0;
+        stack.push(seed as u32);
+        while let Some(i) = stack.pop() {
+            pixels.push(i);
+            let (x, y) = (i as usize % w, i as usize / w);
+            for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    let j = ny * w + nx;
+                    if m[j] != 0 {
+                        m[j] = 0;
+                        stack.push(j as u32);
+                    }
+                }
+            }
+        }
+        pixels.sort_unstable();
+        split_pixels(&pixels, w, h, p, &mut visit);
+    }
 }
 
-fn each_component(
-    lists: &Components,
+/// Splits one component, given as its image indices in raster order, in
+/// its crop.
+fn split_pixels(
+    pixels: &[u32],
     w: usize,
     h: usize,
     p: &SplitParams,
-    keep: &mut impl FnMut(&[u32]) -> bool,
     visit: &mut impl FnMut(&Crop, &[u32], u32),
 ) {
-    for c in 0..lists.len() {
-        let pixels = lists.pixels(c);
-        if pixels.is_empty() || !keep(pixels) {
-            continue;
-        }
-        let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
-        for &i in pixels {
-            let (x, y) = (i as usize % w, i as usize / w);
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
-        let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
-        let crop = Crop {
-            x0,
-            y0,
-            w: x1 - x0 + 1,
-            h: y1 - y0 + 1,
-        };
-        let mut m = GrayImage::new(crop.w as u32, crop.h as u32);
-        for &i in pixels {
-            let (x, y) = (i as usize % w - x0, i as usize / w - y0);
-            m.as_mut()[y * crop.w + x] = 255;
-        }
-        let (lab, k) = split_dense(&m, p);
-        visit(&crop, lab.as_raw(), k);
+    if pixels.is_empty() {
+        return;
     }
+    let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+    for &i in pixels {
+        let (x, y) = (i as usize % w, i as usize / w);
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+    let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
+    let crop = Crop {
+        x0,
+        y0,
+        w: x1 - x0 + 1,
+        h: y1 - y0 + 1,
+    };
+    let mut m = GrayImage::new(crop.w as u32, crop.h as u32);
+    for &i in pixels {
+        let (x, y) = (i as usize % w - x0, i as usize / w - y0);
+        m.as_mut()[y * crop.w + x] = 255;
+    }
+    let (lab, k) = split_dense(&m, p);
+    visit(&crop, lab.as_raw(), k);
 }
 
 /// Splits the 8-connected objects of `mask` where they touch through a
@@ -208,7 +223,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // label is unique, then `finish` renumbers in raster order.
     let mut out = comps.into_raw();
     let mut base = 0u32;
-    each_component(&lists, w, h, p, &mut |_| true, &mut |crop, lab, k| {
+    let mut write = |crop: &Crop, lab: &[u32], k: u32| {
         for (cy, row) in lab.chunks(crop.w).enumerate() {
             let o = (crop.y0 + cy) * w + crop.x0;
             for (cx, &l) in row.iter().enumerate() {
@@ -218,7 +233,10 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             }
         }
         base += k;
-    });
+    };
+    for c in 0..lists.len() {
+        split_pixels(lists.pixels(c), w, h, p, &mut write);
+    }
     let mut parent: Vec<u32> = (0..=base).collect();
     finish(w, h, out, &mut parent)
 }
@@ -419,40 +437,50 @@ mod tests {
     }
 
     #[test]
-    fn split_each_visits_kept_components_only_with_their_crops() {
+    fn split_reached_visits_seeded_components_only_with_their_crops() {
         let m = blobs(3, 97, 83);
         let (whole, _) = split(&m, &params());
         let (comps, n) = label(&m);
-        let mut seen = Vec::new();
-        split_each(
-            &m,
-            &params(),
-            |px| px[0] % 2 == 0,
-            |crop, lab, k| {
-                assert_eq!(lab.len(), crop.w * crop.h);
-                assert!(k >= 1);
-                // The crop's objects are the whole image's, relabelled.
-                let mut map = HashMap::new();
-                for (j, &l) in lab.iter().enumerate() {
-                    let i = (crop.y0 + j / crop.w) * 97 + crop.x0 + j % crop.w;
-                    if l != 0 {
-                        let g = whole.as_raw()[i];
-                        assert_eq!(*map.entry(l).or_insert(g), g);
-                        seen.push(comps.as_raw()[i]);
-                    }
-                }
-                assert_eq!(map.len(), k as usize);
-            },
-        );
-        seen.sort();
-        seen.dedup();
-        let kept: Vec<u32> = (1..=n)
-            .filter(|&c| {
-                let first = comps.as_raw().iter().position(|&l| l == c).unwrap();
-                first % 2 == 0
-            })
+        // Seed every other component, at its last pixel, twice over.
+        let last = |c: u32| comps.as_raw().iter().rposition(|&l| l == c).unwrap();
+        let seeded: Vec<u32> = (1..=n).filter(|c| c % 2 == 0).collect();
+        let seeds: Vec<usize> = seeded
+            .iter()
+            .rev()
+            .chain(&seeded)
+            .map(|&c| last(c))
             .collect();
-        assert_eq!(seen, kept);
+        let mut seen = Vec::new();
+        let mut mask = m.clone();
+        split_reached(&mut mask, seeds, &params(), |crop, lab, k| {
+            assert_eq!(lab.len(), crop.w * crop.h);
+            assert!(k >= 1);
+            // The crop's objects are the whole image's, relabelled.
+            let mut map = HashMap::new();
+            for (j, &l) in lab.iter().enumerate() {
+                let i = (crop.y0 + j / crop.w) * 97 + crop.x0 + j % crop.w;
+                if l != 0 {
+                    let g = whole.as_raw()[i];
+                    assert_eq!(*map.entry(l).or_insert(g), g);
+                    seen.push(comps.as_raw()[i]);
+                }
+            }
+            assert_eq!(map.len(), k as usize);
+        });
+        let mut visited = seen.clone();
+        visited.sort();
+        visited.dedup();
+        assert_eq!(visited, seeded);
+        // Each seeded component was visited once, with all its pixels.
+        for &c in &seeded {
+            let size = comps.as_raw().iter().filter(|&&l| l == c).count();
+            assert_eq!(seen.iter().filter(|&&l| l == c).count(), size);
+        }
+        // Reached components are cleared from the mask, the others stay.
+        for (i, (&a, &b)) in m.as_raw().iter().zip(mask.as_raw()).enumerate() {
+            let c = comps.as_raw()[i];
+            assert_eq!(b != 0, a != 0 && c % 2 == 1, "pixel {i}");
+        }
     }
 
     #[test]
