@@ -10,10 +10,10 @@ use follicount::io::Field;
 use follicount::measure::regions;
 use follicount::params::Params;
 use follicount::pipeline::analyze;
-use follicount::segment::background::{flat_field, large_scale_mean, top_hat};
+use follicount::segment::background::{top_hat, LargeScale};
 use follicount::segment::distance::squared_edt;
 use follicount::segment::threshold::{threshold, Method};
-use follicount::segment::watershed::{split, SplitParams};
+use follicount::segment::watershed::{split, split_reached, SplitParams};
 use follicount::segment::{fill_holes, label, mask_at_least, smooth};
 use follicount::synth::{render, to_image, Scene};
 
@@ -30,6 +30,8 @@ fn kernels(c: &mut Criterion) {
     let (labels, n) = label(&mask);
     let dapi = smooth(&chans[2], 0.5);
     let dmask = mask_at_least(&dapi, threshold(&dapi, Method::Otsu));
+    let sox9 = top_hat(&smooth(&chans[1], 0.5), 34.5);
+    let sox9_t = threshold(&sox9, Method::Otsu);
     let field = Field::from_planes(chans.clone(), Some(1.0)).expect("same sizes");
 
     let mut g = c.benchmark_group("2048x2048");
@@ -38,10 +40,13 @@ fn kernels(c: &mut Criterion) {
     g.bench_function("gaussian sigma 2 px", |b| {
         b.iter(|| smooth(black_box(&chans[0]), 2.0))
     });
-    g.bench_function("flat-field (3 channels)", |b| {
+    g.bench_function("flat-field (profile + 3 channels)", |b| {
         b.iter(|| {
             let mut imgs = [chans[0].clone(), chans[1].clone(), chans[2].clone()];
-            flat_field(&mut imgs, &large_scale_mean(&chans[2], 50.0), 0.2);
+            let profile = LargeScale::of(&chans[2], 50.0);
+            for img in imgs.iter_mut() {
+                profile.flatten(img, 0.2);
+            }
             imgs
         })
     });
@@ -70,8 +75,23 @@ fn kernels(c: &mut Criterion) {
         min_radius_px: 1.0,
         neck_ratio: 1.0,
     };
-    g.bench_function("watershed nuclei", |b| {
+    g.bench_function("watershed all nuclei", |b| {
         b.iter(|| split(black_box(&dmask), &nucleus_split))
+    });
+    // What the pipeline does: only nuclei a Sox9-bright pixel reaches.
+    g.bench_function("watershed Sox9-reached nuclei", |b| {
+        b.iter(|| {
+            let mut m = dmask.clone();
+            let mut n = 0u32;
+            let px = sox9.as_raw();
+            split_reached(
+                &mut m,
+                (0..px.len()).filter(|&i| px[i] >= sox9_t),
+                &nucleus_split,
+                |_, _, k| n += k,
+            );
+            n
+        })
     });
     g.bench_function("measurement", |b| {
         b.iter(|| regions(black_box(&labels), n, [&chans[0], &chans[1], &chans[2]]))
