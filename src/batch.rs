@@ -3,11 +3,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
 use crate::io::{ChannelSource, LoadOptions, TiffSource};
@@ -23,6 +24,48 @@ pub struct Input {
     pub name: String,
     /// Where to read it.
     pub path: PathBuf,
+    /// Size and modification time when the batch found it; a file that
+    /// differs when it is read, or after, changed during the run.
+    #[serde(skip)]
+    pub stamp: Option<Stamp>,
+}
+
+impl Input {
+    /// An input stamped now.
+    pub fn new(name: String, path: PathBuf) -> Input {
+        let stamp = Stamp::of(&path);
+        Input { name, path, stamp }
+    }
+}
+
+/// What a file looks like from outside: its size and modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    /// The file's stamp, or `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        std::fs::metadata(path).ok().map(|m| Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+
+    /// How `now` differs from `self`, in words.
+    fn change(&self, now: Option<Stamp>) -> Option<String> {
+        match now {
+            None => Some("it vanished or became unreadable".into()),
+            Some(n) if n.len != self.len => Some(format!(
+                "its size went from {} to {} bytes",
+                self.len, n.len
+            )),
+            Some(n) if n.modified != self.modified => Some("its modification time changed".into()),
+            Some(_) => None,
+        }
+    }
 }
 
 /// Whether a file name looks like a TIFF (.tif, .tiff, .ome.tif, any case).
@@ -51,10 +94,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             reason: e.to_string(),
         })?;
         if meta.is_file() {
-            out.push(Input {
-                name: slash_path(root),
-                path: root.clone(),
-            });
+            out.push(Input::new(slash_path(root), root.clone()));
             continue;
         }
         for entry in walkdir::WalkDir::new(root)
@@ -65,10 +105,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
                 Err(e) => warnings.push(format!("skipping {e}")),
                 Ok(e) if e.file_type().is_file() && is_tiff_name(e.path()) => {
                     let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                    out.push(Input {
-                        name: slash_path(rel),
-                        path: e.path().to_path_buf(),
-                    });
+                    out.push(Input::new(slash_path(rel), e.path().to_path_buf()));
                 }
                 Ok(_) => {}
             }
@@ -98,7 +135,7 @@ pub struct RunOptions {
 
 /// The outcome for one field (or for a whole file that could not be opened,
 /// as field 0).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldRecord {
     /// `file` column.
     pub file: String,
@@ -148,7 +185,7 @@ impl FieldRecord {
 }
 
 /// An input file as it was read: for the run record.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileRecord {
     /// `file` column.
     pub file: String,
@@ -215,6 +252,14 @@ pub struct BatchResult {
     pub elapsed_s: f64,
     /// Worker threads used.
     pub threads: usize,
+    /// The run was stopped (Ctrl-C) before every file was analysed.
+    pub interrupted: bool,
+    /// Input files not analysed because the run was stopped.
+    pub remaining_files: usize,
+    /// Files carried over from an interrupted run (`--resume`).
+    pub resumed_files: usize,
+    /// Peak resident memory of the process so far, MiB (Linux and macOS).
+    pub peak_rss_mib: Option<f64>,
 }
 
 impl BatchResult {
@@ -224,89 +269,157 @@ impl BatchResult {
     }
 }
 
-/// Analyses every field of one file; never panics outward.
-pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
-    let run = || -> Vec<FieldRecord> {
-        let t0 = Instant::now();
-        let mut src = match TiffSource::open_with_limits(&input.path, opts.load.limits) {
-            Ok(s) => s,
-            Err(e) => {
-                return vec![FieldRecord::failed(
-                    &input.name,
-                    0,
-                    e.to_string(),
-                    t0.elapsed().as_secs_f64(),
-                )]
-            }
-        };
-        let mut out = Vec::with_capacity(src.field_count());
-        for i in 0..src.field_count() {
-            let t = Instant::now();
-            match src.load_field(i, &opts.load) {
-                Err(e) => out.push(FieldRecord::failed(
-                    &input.name,
-                    i,
-                    e.to_string(),
-                    t.elapsed().as_secs_f64(),
-                )),
-                Ok(field) => {
-                    let (analysis, labels) = analyze_with_labels(&field, &opts.params);
-                    let mut rec = FieldRecord {
-                        file: input.name.clone(),
-                        field: i,
-                        width: Some(field.width),
-                        height: Some(field.height),
-                        depth: Some(field.depth),
-                        pixel_size_um: field.pixel_size_um,
-                        channel_source: Some(field.channel_source),
-                        analysis: None,
-                        error: None,
-                        seconds: 0.0,
-                        overlay: None,
-                    };
-                    if let Some(dir) = &opts.overlay_dir {
-                        let name = overlay_name(&input.name, i, src.field_count());
-                        let img = overlay::render(&field, &labels, &analysis);
-                        let path = dir.join(name.trim_start_matches("overlays/"));
-                        let written = overlay::png_bytes(&img)
-                            .map_err(|e| e.to_string())
-                            .and_then(|bytes| {
-                                if let Some(parent) = path.parent() {
-                                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                                }
-                                write_atomic(&path, &bytes).map_err(|e| e.to_string())
-                            });
-                        match written {
-                            Ok(()) => rec.overlay = Some(name),
-                            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
-                        }
-                    }
-                    rec.analysis = Some(analysis);
-                    rec.seconds = t.elapsed().as_secs_f64();
-                    out.push(rec);
-                }
-            }
+/// The message of a caught panic.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: make the analysis of this field index panic.
+    static PANIC_AT_FIELD: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Loads, analyses and (optionally) draws field `i` of an open file.
+fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
+    let t = Instant::now();
+    let field = match src.load_field(i, &opts.load) {
+        Ok(f) => f,
+        Err(e) => {
+            return FieldRecord::failed(&input.name, i, e.to_string(), t.elapsed().as_secs_f64())
         }
-        out
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
-        let msg = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+    #[cfg(test)]
+    if PANIC_AT_FIELD.with(|p| p.get()) == Some(i) {
+        panic!("injected panic in field {i}");
+    }
+    let (analysis, labels) = analyze_with_labels(&field, &opts.params);
+    let mut rec = FieldRecord {
+        file: input.name.clone(),
+        field: i,
+        width: Some(field.width),
+        height: Some(field.height),
+        depth: Some(field.depth),
+        pixel_size_um: field.pixel_size_um,
+        channel_source: Some(field.channel_source),
+        analysis: None,
+        error: None,
+        seconds: 0.0,
+        overlay: None,
+    };
+    if let Some(dir) = &opts.overlay_dir {
+        let name = overlay_name(&input.name, i, src.field_count());
+        let img = overlay::render(&field, &labels, &analysis);
+        let path = dir.join(name.trim_start_matches("overlays/"));
+        let written = overlay::png_bytes(&img)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                write_atomic(&path, &bytes).map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(()) => rec.overlay = Some(name),
+            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+        }
+    }
+    rec.analysis = Some(analysis);
+    rec.seconds = t.elapsed().as_secs_f64();
+    rec
+}
+
+/// Analyses every field of one file; never panics outward. A panic inside
+/// one field's analysis becomes that field's error and the file's other
+/// fields go on. A file that changed since the batch found it, or while it
+/// was read, gets an error on every field: its results would describe
+/// bytes no one can find again.
+pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
+    let t0 = Instant::now();
+    let failed = |field: usize, error: String| {
         vec![FieldRecord::failed(
             &input.name,
-            0,
-            format!("internal error: {msg}"),
-            0.0,
+            field,
+            error,
+            t0.elapsed().as_secs_f64(),
         )]
+    };
+    let before = Stamp::of(&input.path);
+    if let Some(why) = input.stamp.and_then(|s| s.change(before)) {
+        return failed(0, format!("file changed since the batch started: {why}"));
+    }
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        TiffSource::open_with_limits(&input.path, opts.load.limits)
+    }));
+    let mut src = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return failed(0, e.to_string()),
+        Err(panic) => return failed(0, format!("internal error: {}", panic_message(panic))),
+    };
+    let mut out = Vec::with_capacity(src.field_count());
+    for i in 0..src.field_count() {
+        let t = Instant::now();
+        let rec = catch_unwind(AssertUnwindSafe(|| process_field(&mut src, input, i, opts)))
+            .unwrap_or_else(|panic| {
+                FieldRecord::failed(
+                    &input.name,
+                    i,
+                    format!("internal error: {}", panic_message(panic)),
+                    t.elapsed().as_secs_f64(),
+                )
+            });
+        out.push(rec);
+    }
+    if let Some(why) = before.and_then(|b| b.change(Stamp::of(&input.path))) {
+        let error = format!("file changed while it was read: {why}");
+        for r in out.iter_mut() {
+            *r = FieldRecord::failed(&input.name, r.field, error.clone(), r.seconds);
+        }
+    }
+    out
+}
+
+/// What one finished file produced: its input record and field records.
+pub type FileResult = (FileRecord, Vec<FieldRecord>);
+
+/// Peak resident set size of this process, MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let max = usage.ru_maxrss as f64;
+    // Linux reports KiB, macOS bytes.
+    Some(if cfg!(target_os = "macos") {
+        max / (1024.0 * 1024.0)
+    } else {
+        max / 1024.0
     })
 }
 
 /// Runs the batch on `opts.threads` workers. Output order is independent of
 /// the thread count.
 pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError> {
+    run_controlled(inputs, opts, &AtomicBool::new(false), Vec::new(), &|_| {})
+}
+
+/// [`run`], stoppable and resumable: workers start no new file once `stop`
+/// is set (files under way finish); `done` is called with each finished
+/// file (from the worker that finished it, e.g. to journal it); `previous`
+/// are files finished by an interrupted run, which are not analysed again
+/// and come back in the result as if they had just been.
+pub fn run_controlled(
+    inputs: &[Input],
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    previous: Vec<FileResult>,
+    done: &(dyn Fn(&FileResult) + Sync),
+) -> Result<BatchResult, RunError> {
     opts.params.validate()?;
     let t0 = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -314,8 +427,18 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
         .build()
         .map_err(|e| RunError::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
+    // Carry over only files that are still inputs, read from the same path.
+    let previous: Vec<FileResult> = previous
+        .into_iter()
+        .filter(|(f, _)| inputs.iter().any(|i| i.name == f.file && i.path == f.path))
+        .collect();
+    let todo: Vec<&Input> = inputs
+        .iter()
+        .filter(|i| !previous.iter().any(|(f, _)| f.file == i.name))
+        .collect();
     let bar = if opts.progress {
         let b = ProgressBar::new(inputs.len() as u64);
+        b.set_position(previous.len() as u64);
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta})",
         ) {
@@ -326,10 +449,12 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
         ProgressBar::hidden()
     };
     let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-    let per_file: Vec<(FileRecord, Vec<FieldRecord>)> = pool.install(|| {
-        inputs
-            .par_iter()
+    let per_file: Vec<Option<FileResult>> = pool.install(|| {
+        todo.par_iter()
             .map(|input| {
+                if stop.load(Ordering::SeqCst) {
+                    return None;
+                }
                 let (bytes, blake3) = hash_file(&input.path);
                 let r = process_file(input, opts);
                 if opts.verbose {
@@ -344,7 +469,7 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
                     });
                 }
                 bar.inc(1);
-                (
+                let result = (
                     FileRecord {
                         file: input.name.clone(),
                         path: input.path.clone(),
@@ -352,14 +477,23 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
                         blake3,
                     },
                     r,
-                )
+                );
+                done(&result);
+                Some(result)
             })
             .collect()
     });
     bar.finish_and_clear();
-    let mut files = Vec::with_capacity(per_file.len());
+    let remaining_files = per_file.iter().filter(|r| r.is_none()).count();
+    let resumed_files = previous.len();
+    let mut all: Vec<FileResult> = previous
+        .into_iter()
+        .chain(per_file.into_iter().flatten())
+        .collect();
+    all.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+    let mut files = Vec::with_capacity(all.len());
     let mut records: Vec<FieldRecord> = Vec::new();
-    for (f, r) in per_file {
+    for (f, r) in all {
         files.push(f);
         records.extend(r);
     }
@@ -372,5 +506,9 @@ pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError>
         finished,
         elapsed_s: t0.elapsed().as_secs_f64(),
         threads,
+        interrupted: remaining_files > 0,
+        remaining_files,
+        resumed_files,
+        peak_rss_mib: peak_rss_mib(),
     })
 }

@@ -73,10 +73,7 @@ pub fn inputs_for(dir: &Path, expected: &[Expected]) -> Vec<Input> {
     files.dedup();
     files
         .into_iter()
-        .map(|f| Input {
-            name: f.to_string(),
-            path: dir.join(f),
-        })
+        .map(|f| Input::new(f.to_string(), dir.join(f)))
         .collect()
 }
 

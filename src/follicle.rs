@@ -1,11 +1,11 @@
 //! The counting rule: what makes a P-cadherin object a regenerated follicle.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
 
 /// The rule's verdict on one P-cadherin object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Counted as a follicle.

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -11,7 +12,7 @@ use follicount::batch::{self, RunOptions};
 use follicount::check;
 use follicount::io::{ChannelSpec, LoadOptions};
 use follicount::params::Params;
-use follicount::report;
+use follicount::report::{self, journal};
 use follicount::score;
 use follicount::segment::background::Method as Background;
 use follicount::segment::threshold::Method as Threshold;
@@ -53,6 +54,15 @@ enum Command {
         /// reason code: small, large, sox9).
         #[arg(long)]
         overlay: bool,
+        /// Replace the results of an earlier run in the output folder
+        /// (fields.csv, follicles.csv, run.json, report.html, overlays/).
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
+        /// Finish an interrupted run in the output folder: files already in
+        /// its journal are not analysed again; the tables come out as one
+        /// uninterrupted run's.
+        #[arg(long)]
+        resume: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -166,6 +176,39 @@ struct Common {
     /// Do not divide the channels by the large-scale DAPI profile.
     #[arg(long)]
     no_flat_field: bool,
+    /// Sanity limit: most bytes one field may decode, e.g. 6G or 512M
+    /// [default: 6G, a 4096² × 3 × 64-slice 16-bit stack]. Larger fields
+    /// are error rows.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_field_bytes: Option<u64>,
+    /// Sanity limit: most samples (width × height × channels × slices)
+    /// one field may decode [default: 3G].
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    max_field_samples: Option<u64>,
+    /// Sanity limit: most pixels in one plane [default: 64M = 8192²].
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    max_plane_pixels: Option<u64>,
+    /// Sanity limit: most pages (IFDs) in one file [default: 100000].
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    max_pages: Option<u64>,
+}
+
+/// A count with an optional binary suffix: 512, 64K, 512M, 6G, 1T.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a positive count (digits, optionally K, M, G or T)"))
 }
 
 impl Common {
@@ -220,12 +263,24 @@ impl Common {
         if self.no_flat_field {
             params.flat_field = false;
         }
+        if let Some(v) = self.max_field_bytes {
+            params.max_field_bytes = v;
+        }
+        if let Some(v) = self.max_field_samples {
+            params.max_field_samples = v;
+        }
+        if let Some(v) = self.max_plane_pixels {
+            params.max_plane_pixels = v;
+        }
+        if let Some(v) = self.max_pages {
+            params.max_pages = v;
+        }
         params.validate()?;
         Ok(RunOptions {
             load: LoadOptions {
                 channels: params.channels.clone(),
                 pixel_size_um: params.pixel_size_um,
-                ..LoadOptions::default()
+                limits: params.limits(),
             },
             params,
             threads: self.jobs,
@@ -254,15 +309,94 @@ fn report_failures(result: &batch::BatchResult) {
     }
 }
 
-fn count(inputs: &[PathBuf], out: &Path, overlay: bool, common: &Common) -> Result<ExitCode> {
+/// What to do with an earlier run's results in the output folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Existing {
+    Refuse,
+    Replace,
+    Resume,
+}
+
+impl Existing {
+    fn from_flags(force: bool, resume: bool) -> Existing {
+        match (force, resume) {
+            (true, _) => Existing::Replace,
+            (false, true) => Existing::Resume,
+            _ => Existing::Refuse,
+        }
+    }
+}
+
+/// Set by the first Ctrl-C (or SIGTERM): no new file is started.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells use.
+const INTERRUPTED: u8 = 130;
+
+fn install_interrupt_handler() {
+    let result = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("follicount: interrupted again, quitting now");
+            std::process::exit(INTERRUPTED as i32);
+        }
+        eprintln!(
+            "follicount: interrupted: finishing the files under way, then writing the \
+             results so far (Ctrl-C again to quit at once)"
+        );
+    });
+    if let Err(e) = result {
+        eprintln!("follicount: warning: cannot catch Ctrl-C: {e}");
+    }
+}
+
+fn count(
+    inputs: &[PathBuf],
+    out: &Path,
+    overlay: bool,
+    existing: Existing,
+    common: &Common,
+) -> Result<ExitCode> {
     let mut opts = common.options()?;
     if overlay {
         opts.overlay_dir = Some(out.join("overlays"));
     }
-    // Refuse an unusable output folder before any work starts.
+    // Refuse an unusable output folder, or one holding another run's
+    // results, before any work starts.
     std::fs::create_dir_all(out)
         .and_then(|_| tempfile_probe(out))
         .with_context(|| format!("cannot write to output folder {}", out.display()))?;
+    let found = report::existing_outputs(out);
+    let mut previous = Vec::new();
+    match existing {
+        Existing::Refuse if !found.is_empty() => bail!(
+            "output folder {} already holds results ({}); pass --force to replace them \
+             or --resume to finish an interrupted run",
+            out.display(),
+            found.join(", ")
+        ),
+        Existing::Refuse => {}
+        Existing::Replace => report::clear_outputs(out)?,
+        Existing::Resume => {
+            if !found.contains(&journal::JOURNAL) {
+                bail!(
+                    "nothing to resume in {}: no {} (a complete run removes it; \
+                     use --force to run again)",
+                    out.display(),
+                    journal::JOURNAL
+                );
+            }
+            let (header, files) = journal::read(out).map_err(anyhow::Error::msg)?;
+            if header != journal::Header::new(&opts.params, overlay) {
+                bail!(
+                    "{} was written with other parameters or overlay setting (version {}); \
+                     resume with the same settings, or use --force to start over",
+                    out.join(journal::JOURNAL).display(),
+                    header.version
+                );
+            }
+            previous = files;
+        }
+    }
     let (files, warnings) = batch::collect_inputs(inputs)?;
     for w in warnings {
         eprintln!("follicount: warning: {w}");
@@ -270,11 +404,31 @@ fn count(inputs: &[PathBuf], out: &Path, overlay: bool, common: &Common) -> Resu
     if files.is_empty() {
         bail!("no .tif/.tiff files found in the inputs");
     }
-    let result = batch::run(&files, &opts)?;
+    let journal = if existing == Existing::Resume {
+        journal::Journal::reopen(out)?
+    } else {
+        journal::Journal::create(out, &journal::Header::new(&opts.params, overlay))?
+    };
+    install_interrupt_handler();
+    let result = batch::run_controlled(&files, &opts, &STOP, previous, &|r| journal.record(r))?;
     report::write_outputs(out, &result, &opts, "count")?;
     report_failures(&result);
     let failed = result.failures().count();
     let follicles: usize = result.records.iter().map(|r| r.follicle_count()).sum();
+    if result.interrupted {
+        eprintln!(
+            "follicount: interrupted after {} of {} files ({} fields, {} follicles, {} failed); \
+             partial results in {} — finish with the same command and --resume",
+            files.len() - result.remaining_files,
+            files.len(),
+            result.records.len(),
+            follicles,
+            failed,
+            out.display()
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    journal.remove()?;
     eprintln!(
         "follicount: {} fields, {} follicles, {} failed, {:.2} s -> {}",
         result.records.len(),
@@ -385,8 +539,16 @@ fn main() -> ExitCode {
             inputs,
             out,
             overlay,
+            force,
+            resume,
             common,
-        } => count(inputs, out, *overlay, common),
+        } => count(
+            inputs,
+            out,
+            *overlay,
+            Existing::from_flags(*force, *resume),
+            common,
+        ),
         Command::Config { .. } => {
             print!("{}", Params::defaults_toml());
             Ok(ExitCode::SUCCESS)

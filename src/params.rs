@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ParamError;
-use crate::io::ChannelSpec;
+use crate::io::{ChannelSpec, Limits};
 use crate::segment::background::Method as Background;
 use crate::segment::threshold::Method as Threshold;
 
@@ -71,6 +71,15 @@ pub struct Params {
     pub nucleus_min_separation_um: f64,
     /// Neck test for nuclei (see `split_neck_ratio`).
     pub nucleus_neck_ratio: f64,
+    /// Sanity limit: most pixels in one plane (width × height).
+    pub max_plane_pixels: u64,
+    /// Sanity limit: most samples one field may decode (width × height ×
+    /// channels × slices).
+    pub max_field_samples: u64,
+    /// Sanity limit: most bytes one field may decode.
+    pub max_field_bytes: u64,
+    /// Sanity limit: most pages (IFDs) in one file.
+    pub max_pages: u64,
 }
 
 /// One line of documentation per parameter, in file order.
@@ -98,6 +107,10 @@ pub const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
     ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
+    ("max_plane_pixels", "Limit: most pixels in one plane (width × height); larger files are error rows."),
+    ("max_field_samples", "Limit: most samples one field may decode (width × height × channels × slices)."),
+    ("max_field_bytes", "Limit: most bytes one field may decode (default: a 4096² × 3 × 64-slice 16-bit stack)."),
+    ("max_pages", "Limit: most pages (IFDs) in one file."),
 ];
 
 impl Default for Params {
@@ -126,6 +139,10 @@ impl Default for Params {
             split_neck_ratio: 0.85,
             nucleus_min_separation_um: 4.0,
             nucleus_neck_ratio: 1.0,
+            max_plane_pixels: Limits::default().max_plane_pixels,
+            max_field_samples: Limits::default().max_field_samples,
+            max_field_bytes: Limits::default().max_field_bytes,
+            max_pages: Limits::default().max_pages as u64,
         }
     }
 }
@@ -179,6 +196,14 @@ impl Params {
             self.split_neck_ratio.is_finite() && (0.0..=1.0).contains(&self.split_neck_ratio),
             "must be between 0 and 1",
         )?;
+        for (name, v) in [
+            ("max_plane_pixels", self.max_plane_pixels),
+            ("max_field_samples", self.max_field_samples),
+            ("max_field_bytes", self.max_field_bytes),
+            ("max_pages", self.max_pages),
+        ] {
+            check(name, v > 0, "must be a positive whole number")?;
+        }
         check(
             "pixel_size_um",
             self.pixel_size_um.is_none_or(|r| r.is_finite() && r > 0.0),
@@ -191,6 +216,17 @@ impl Params {
             "must be a positive number",
         )?;
         Ok(())
+    }
+
+    /// The reader's sanity limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_plane_pixels: self.max_plane_pixels,
+            max_field_samples: self.max_field_samples,
+            max_field_bytes: self.max_field_bytes,
+            max_pages: usize::try_from(self.max_pages).unwrap_or(usize::MAX),
+            ..Limits::default()
+        }
     }
 
     /// The background radius in µm actually used.

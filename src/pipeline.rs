@@ -1,7 +1,7 @@
 //! One field, end to end: smooth → threshold → morphology → label →
 //! Sox9+ nuclei → measurements → follicle rule.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::follicle::{classify, Verdict};
 use crate::io::Field;
@@ -14,7 +14,7 @@ use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
 use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Object {
     /// Follicle id (1..) for counted follicles, 0 for rejected objects.
     pub id: u32,
@@ -41,7 +41,7 @@ pub struct Object {
 }
 
 /// The analysis of one field.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldAnalysis {
     /// Counted follicles, ids 1..=n in raster order of their first pixel.
     pub follicles: Vec<Object>,

@@ -338,7 +338,14 @@ fn progress_lines_only_when_asked_and_a_summary_always() {
     let err = String::from_utf8_lossy(&quiet.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("1 fields, 8 follicles, 0 failed"), "{err}");
-    let verbose = run(&os(&["count", s(&input), "-o", s(&o), "--verbose"]));
+    let verbose = run(&os(&[
+        "count",
+        s(&input),
+        "-o",
+        s(&o),
+        "--force",
+        "--verbose",
+    ]));
     let err = String::from_utf8_lossy(&verbose.stderr);
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(err

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use image::ImageBuffer;
@@ -15,11 +15,20 @@ use super::meta::{self, parse_imagej, parse_ome};
 use super::{Field, LoadOptions};
 use crate::error::LoadError;
 
-/// Sanity limits, checked before allocating anything sized by the file.
+/// Sanity limits, checked before allocating or decoding anything sized by
+/// the file. The defaults admit a real 4096² × 3-channel × 64-slice 16-bit
+/// stack (and a single plane up to 8192²).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Most pixels in one plane (width × height).
+    /// Most pixels in one plane (width × height): the analysis holds a few
+    /// planes of this size per worker.
     pub max_plane_pixels: u64,
+    /// Most samples one field may decode: width × height × channels read
+    /// × slices.
+    pub max_field_samples: u64,
+    /// Most bytes one field may decode (all the pages it reads, every
+    /// sample of them, at their stored bit depth).
+    pub max_field_bytes: u64,
     /// Most IFDs (pages) a file may chain.
     pub max_pages: usize,
     /// Most bytes one decoded page may take.
@@ -30,20 +39,51 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_plane_pixels: 8192 * 8192,
+            max_field_samples: 4096 * 4096 * 3 * 64,
+            max_field_bytes: 4096 * 4096 * 3 * 64 * 2,
             max_pages: 100_000,
             max_page_bytes: 1 << 30,
         }
     }
 }
 
+/// Where a [`TiffSource`] reads from: a file opened read-only, or bytes in
+/// memory (for fuzzing and for callers that already hold the file).
+enum Reader {
+    File(BufReader<File>),
+    Memory(Cursor<Vec<u8>>),
+}
+
+impl Read for Reader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Reader::File(r) => r.read(buf),
+            Reader::Memory(r) => r.read(buf),
+        }
+    }
+}
+
+impl Seek for Reader {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Reader::File(r) => r.seek(pos),
+            Reader::Memory(r) => r.seek(pos),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum PageKind {
-    /// Decodable: `color` channels among `total` samples per pixel.
+    /// Decodable: `color` channels among `total` samples per pixel of
+    /// `bytes` bytes each.
     Ok {
         color: usize,
         total: usize,
+        bytes: usize,
     },
     Unsupported(String),
+    /// Its strips or tiles point past the end of the file.
+    Truncated(String),
 }
 
 #[derive(Clone, Debug)]
@@ -80,13 +120,13 @@ pub struct FieldInfo {
 
 /// An open TIFF file whose structure has been read.
 pub struct TiffSource {
-    decoder: Decoder<BufReader<File>>,
+    decoder: Decoder<Reader>,
     pages: Vec<PageInfo>,
     fields: Vec<FieldInfo>,
     limits: Limits,
 }
 
-fn page_info(dec: &mut Decoder<BufReader<File>>) -> Result<PageInfo, LoadError> {
+fn page_info(dec: &mut Decoder<Reader>, file_len: u64) -> Result<PageInfo, LoadError> {
     let (width, height) = dec.dimensions()?;
     let kind = match dec.colortype() {
         Err(e) => PageKind::Unsupported(e.to_string()),
@@ -107,15 +147,57 @@ fn page_info(dec: &mut Decoder<BufReader<File>>) -> Result<PageInfo, LoadError> 
             } else if ![8, 16, 32, 64].contains(&bits) {
                 PageKind::Unsupported(format!("{bits}-bit samples"))
             } else {
-                PageKind::Ok { color, total }
+                PageKind::Ok {
+                    color,
+                    total,
+                    bytes: bits as usize / 8,
+                }
             }
         }
+    };
+    // Every strip or tile must lie inside the file: a page whose data
+    // would run past the end is truncated, whatever its header claims.
+    let kind = match chunks_past_end(dec, file_len) {
+        Some(why) => PageKind::Truncated(why),
+        None => kind,
     };
     Ok(PageInfo {
         width,
         height,
         kind,
     })
+}
+
+/// Why the current page's strips or tiles do not fit in a file of
+/// `file_len` bytes, if they don't.
+fn chunks_past_end(dec: &mut Decoder<Reader>, file_len: u64) -> Option<String> {
+    let (offsets, counts, what) = match dec.find_tag_unsigned_vec::<u64>(Tag::TileOffsets) {
+        Ok(Some(o)) => (
+            o,
+            dec.find_tag_unsigned_vec::<u64>(Tag::TileByteCounts),
+            "tile",
+        ),
+        _ => (
+            dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets)
+                .ok()
+                .flatten()?,
+            dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts),
+            "strip",
+        ),
+    };
+    let counts = counts.ok().flatten()?;
+    let mut total = 0u64;
+    for (i, (&o, &c)) in offsets.iter().zip(&counts).enumerate() {
+        total = total.saturating_add(c);
+        if o.saturating_add(c) > file_len {
+            return Some(format!(
+                "{what} {i} ends at byte {} but the file has {file_len} bytes",
+                o.saturating_add(c)
+            ));
+        }
+    }
+    (total > file_len)
+        .then(|| format!("{what}s hold {total} bytes in all but the file has {file_len} bytes"))
 }
 
 fn tag_f64(v: &Value) -> Option<f64> {
@@ -144,12 +226,33 @@ impl TiffSource {
     /// ImageJ or OME metadata, and the plan of each field.
     pub fn open_with_limits(path: &Path, limits: Limits) -> Result<TiffSource, LoadError> {
         let file = File::open(path)?;
-        if file.metadata()?.len() == 0 {
+        let len = file.metadata()?.len();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::from_reader(Reader::File(BufReader::new(file)), len, &name, limits)
+    }
+
+    /// Reads a TIFF held in memory; `name` stands for the file name (OME
+    /// metadata may refer to it).
+    pub fn from_bytes(bytes: Vec<u8>, name: &str, limits: Limits) -> Result<TiffSource, LoadError> {
+        let len = bytes.len() as u64;
+        Self::from_reader(Reader::Memory(Cursor::new(bytes)), len, name, limits)
+    }
+
+    fn from_reader(
+        reader: Reader,
+        len: u64,
+        file_name: &str,
+        limits: Limits,
+    ) -> Result<TiffSource, LoadError> {
+        if len == 0 {
             return Err(LoadError::Corrupt("empty file (0 bytes)".into()));
         }
         let mut dec_limits = tiff::decoder::Limits::default();
         dec_limits.decoding_buffer_size = limits.max_page_bytes;
-        let mut decoder = Decoder::new(BufReader::new(file))?.with_limits(dec_limits);
+        let mut decoder = Decoder::new(reader)?.with_limits(dec_limits);
 
         let description = match decoder.find_tag(Tag::ImageDescription) {
             Ok(Some(Value::Ascii(s))) => Some(s),
@@ -174,25 +277,21 @@ impl TiffSource {
             .flatten()
             .unwrap_or(2);
 
-        let mut pages = vec![page_info(&mut decoder)?];
+        let mut pages = vec![page_info(&mut decoder, len)?];
         while decoder.more_images() {
             if pages.len() >= limits.max_pages {
                 return Err(LoadError::Limit(format!(
-                    "more than {} pages (IFDs)",
+                    "more than max_pages = {} pages (IFDs)",
                     limits.max_pages
                 )));
             }
             decoder.next_image()?;
-            pages.push(page_info(&mut decoder)?);
+            pages.push(page_info(&mut decoder, len)?);
         }
 
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let desc = description.as_deref().unwrap_or("");
         let fields = if desc.contains("<OME") {
-            plan_ome(desc, &pages, &file_name)?
+            plan_ome(desc, &pages, file_name)?
         } else if let Some(ij) = parse_imagej(desc)? {
             let px = ij
                 .unit_um
@@ -240,7 +339,7 @@ impl TiffSource {
         }
         if n_px > self.limits.max_plane_pixels {
             return Err(LoadError::Limit(format!(
-                "{w}×{h} pixels is over the limit of {} pixels per plane",
+                "{w}×{h} pixels is over max_plane_pixels = {}",
                 self.limits.max_plane_pixels
             )));
         }
@@ -255,16 +354,49 @@ impl TiffSource {
                 uses.entry(p.page).or_default().push((p.sample, r));
             }
         }
+        // What the field will decode, checked before anything is allocated
+        // or read: every page it uses, whole.
+        let (mut samples, mut bytes) = (0u64, 0u64);
+        for &page in uses.keys() {
+            let pi = &self.pages[page];
+            match &pi.kind {
+                PageKind::Ok {
+                    total, bytes: b, ..
+                } => {
+                    let s = (pi.width as u64)
+                        .saturating_mul(pi.height as u64)
+                        .saturating_mul(*total as u64);
+                    samples = samples.saturating_add(s);
+                    bytes = bytes.saturating_add(s.saturating_mul(*b as u64));
+                }
+                PageKind::Unsupported(why) => {
+                    return Err(LoadError::Unsupported(format!("page {page}: {why}")))
+                }
+                PageKind::Truncated(why) => {
+                    return Err(LoadError::Truncated(format!("page {page}: {why}")))
+                }
+            }
+        }
+        if samples > self.limits.max_field_samples {
+            return Err(LoadError::Limit(format!(
+                "the field decodes {samples} samples ({w}×{h} × {} channel(s) × {} slice(s)), \
+                 over max_field_samples = {}",
+                info.n_channels, info.depth, self.limits.max_field_samples
+            )));
+        }
+        if bytes > self.limits.max_field_bytes {
+            return Err(LoadError::Limit(format!(
+                "the field decodes {bytes} bytes, over max_field_bytes = {}",
+                self.limits.max_field_bytes
+            )));
+        }
         let n = n_px as usize;
         let mut acc: [Vec<f32>; 3] = std::array::from_fn(|_| vec![f32::NEG_INFINITY; n]);
         let mut buf = DecodingResult::U8(Vec::new());
         for (page, list) in uses {
             let pi = &self.pages[page];
-            let total = match &pi.kind {
-                PageKind::Ok { total, .. } => *total,
-                PageKind::Unsupported(why) => {
-                    return Err(LoadError::Unsupported(format!("page {page}: {why}")))
-                }
+            let PageKind::Ok { total, .. } = pi.kind else {
+                return Err(LoadError::Unsupported(format!("page {page}")));
             };
             if (pi.width as usize, pi.height as usize) != (w, h) {
                 return Err(LoadError::Metadata(format!(
@@ -350,6 +482,7 @@ fn max_into(
 fn color_of(pages: &[PageInfo], page: usize) -> Result<usize, LoadError> {
     match pages.get(page).map(|p| &p.kind) {
         Some(PageKind::Ok { color, .. }) => Ok(*color),
+        Some(PageKind::Truncated(why)) => Err(LoadError::Truncated(format!("page {page}: {why}"))),
         Some(PageKind::Unsupported(why)) => {
             Err(LoadError::Unsupported(format!("page {page}: {why}")))
         }

@@ -11,6 +11,7 @@ use crate::batch::{BatchResult, RunOptions};
 use crate::error::RunError;
 
 pub mod html;
+pub mod journal;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
@@ -151,6 +152,10 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
         "started_unix_s": round(started, 3),
         "elapsed_s": round(result.elapsed_s, 4),
         "threads": result.threads,
+        "partial": result.interrupted,
+        "remaining_files": result.remaining_files,
+        "resumed_files": result.resumed_files,
+        "peak_rss_mib": result.peak_rss_mib.map(|m| round(m, 1)),
         "parameters": opts.params,
         "effective_background_radius_um": opts.params.effective_background_radius_um(),
         "started": result.started,
@@ -189,6 +194,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
         let _ = std::fs::remove_file(&tmp);
         err(e)
     })
+}
+
+/// The files a `count` run writes into its output folder (besides
+/// `overlays/`).
+pub const OUTPUT_FILES: [&str; 5] = [
+    "fields.csv",
+    "follicles.csv",
+    "report.html",
+    "run.json",
+    journal::JOURNAL,
+];
+
+/// Which of a run's outputs `dir` already holds.
+pub fn existing_outputs(dir: &Path) -> Vec<&'static str> {
+    let mut found: Vec<&str> = OUTPUT_FILES
+        .into_iter()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    if dir.join("overlays").exists() {
+        found.push("overlays/");
+    }
+    found
+}
+
+/// Removes a previous run's outputs from `dir` (`--force`); nothing else
+/// in the folder is touched.
+pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
+    let err = |path: std::path::PathBuf| move |source| RunError::Output { path, source };
+    for f in OUTPUT_FILES {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(err(p.clone()))?;
+        }
+    }
+    let o = dir.join("overlays");
+    if o.exists() {
+        std::fs::remove_dir_all(&o).map_err(err(o.clone()))?;
+    }
+    Ok(())
 }
 
 /// Writes fields.csv, follicles.csv, report.html and run.json into `dir`

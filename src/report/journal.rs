@@ -1,0 +1,152 @@
+//! The run journal, `journal.jsonl` in the output folder: one JSON line per
+//! finished file, appended and flushed to disk as each file finishes, so an
+//! interrupted run (Ctrl-C, a crash, a power cut) loses at most the files
+//! that were under way. `count --resume` reads it back, analyses only the
+//! files it lacks and writes the same tables one uninterrupted run would
+//! have. A complete run removes it.
+//!
+//! The first line is a header holding the parameters: a journal written
+//! with other parameters is not resumed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::FileResult;
+use crate::error::RunError;
+use crate::params::Params;
+
+/// The journal's file name inside the output folder.
+pub const JOURNAL: &str = "journal.jsonl";
+
+/// First line of a journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always "follicount journal".
+    pub journal: String,
+    /// Version of the tool that wrote it.
+    pub version: String,
+    /// The run's parameters.
+    pub parameters: Params,
+    /// Whether the run draws overlays.
+    pub overlay: bool,
+}
+
+impl Header {
+    /// The header for a run with these settings.
+    pub fn new(parameters: &Params, overlay: bool) -> Header {
+        Header {
+            journal: "follicount journal".into(),
+            version: crate::VERSION.into(),
+            parameters: parameters.clone(),
+            overlay,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    file: crate::batch::FileRecord,
+    fields: Vec<crate::batch::FieldRecord>,
+}
+
+/// An open journal, appended to by the batch's workers.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Output {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Journal {
+    /// Starts a new journal in `dir` (replacing any) with `header`.
+    pub fn create(dir: &Path, header: &Header) -> Result<Journal, RunError> {
+        let path = dir.join(JOURNAL);
+        let mut file = File::create(&path).map_err(io_err(&path))?;
+        let mut line = serde_json::to_vec(header).unwrap_or_default();
+        line.push(b'\n');
+        file.write_all(&line)
+            .and_then(|_| file.sync_data())
+            .map_err(io_err(&path))?;
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Reopens the journal in `dir` to append to it.
+    pub fn reopen(dir: &Path) -> Result<Journal, RunError> {
+        let path = dir.join(JOURNAL);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one finished file, on disk before it returns. A failed
+    /// write is reported on stderr once per file and the run goes on (the
+    /// tables are still written at the end).
+    pub fn record(&self, result: &FileResult) {
+        let line = Line {
+            file: result.0.clone(),
+            fields: result.1.clone(),
+        };
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        let mut f = match self.file.lock() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = f.write_all(&bytes).and_then(|_| f.sync_data()) {
+            eprintln!(
+                "follicount: warning: cannot write {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+
+    /// Removes the journal (the run is complete).
+    pub fn remove(self) -> Result<(), RunError> {
+        drop(self.file);
+        std::fs::remove_file(&self.path).map_err(io_err(&self.path))
+    }
+}
+
+/// Reads the journal in `dir`: its header and every complete line. A last
+/// line cut short by the interruption is ignored (that file is analysed
+/// again).
+pub fn read(dir: &Path) -> Result<(Header, Vec<FileResult>), String> {
+    let path = dir.join(JOURNAL);
+    let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut lines = BufReader::new(file).lines();
+    let header: Header = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .ok_or_else(|| format!("{} has no readable header", path.display()))?;
+    let mut files = Vec::new();
+    for line in lines {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Line>(&line) {
+            Ok(l)
+                if files
+                    .iter()
+                    .any(|(f, _): &FileResult| f.file == l.file.file) => {}
+            Ok(l) => files.push((l.file, l.fields)),
+            Err(_) => break,
+        }
+    }
+    Ok((header, files))
+}
