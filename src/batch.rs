@@ -83,8 +83,9 @@ fn slash_path(p: &Path) -> String {
 }
 
 /// Expands files and folders (walked recursively, following links, loops
-/// skipped) into a sorted, duplicate-free list of TIFF inputs. Unreadable
-/// directory entries are returned as warnings.
+/// skipped) into a sorted, duplicate-free list of TIFF inputs. TIFF-named
+/// entries that cannot be looked at are kept (they become error rows);
+/// other unreadable directory entries are returned as warnings.
 pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), RunError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
@@ -102,6 +103,18 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             .sort_by_file_name()
         {
             match entry {
+                // A TIFF-named entry that cannot even be looked at (a
+                // dangling or looping link, no permission) is still an
+                // input: it gets an error row naming the OS's reason.
+                Err(e)
+                    if e.loop_ancestor().is_none()
+                        && e.depth() > 0
+                        && e.path().is_some_and(is_tiff_name) =>
+                {
+                    let path = e.path().unwrap_or(root).to_path_buf();
+                    let rel = path.strip_prefix(root).unwrap_or(&path);
+                    out.push(Input::new(slash_path(rel), path.clone()));
+                }
                 Err(e) => warnings.push(format!("skipping {e}")),
                 Ok(e) if e.file_type().is_file() && is_tiff_name(e.path()) => {
                     let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -111,8 +124,12 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             }
         }
     }
+    // The same file reached twice (a folder and a file in it, a folder
+    // given twice, a link to a file also present) is analysed once, under
+    // the name it was first reached by.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|i| seen.insert(std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone())));
     out.sort();
-    out.dedup_by(|a, b| a.path == b.path);
     Ok((out, warnings))
 }
 
@@ -178,6 +195,12 @@ impl FieldRecord {
         }
     }
 
+    #[cfg(test)]
+    fn with_seconds(mut self, s: f64) -> FieldRecord {
+        self.seconds = s;
+        self
+    }
+
     /// Number of counted follicles (0 for failed fields).
     pub fn follicle_count(&self) -> usize {
         self.analysis.as_ref().map_or(0, |a| a.follicles.len())
@@ -227,6 +250,29 @@ pub fn overlay_name(file: &str, field: usize, fields_in_file: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_in_one_field_is_that_fields_error_and_the_next_field_goes_on() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let input = Input::new(
+            "ome_two_series.ome.tif".into(),
+            dir.join("ome_two_series.ome.tif"),
+        );
+        let opts = RunOptions::default();
+        let clean = process_file(&input, &opts);
+        assert_eq!(clean.len(), 2);
+        assert!(clean.iter().all(|r| r.error.is_none()));
+        PANIC_AT_FIELD.with(|p| p.set(Some(0)));
+        let hit = process_file(&input, &opts);
+        PANIC_AT_FIELD.with(|p| p.set(None));
+        assert_eq!(hit.len(), 2);
+        let e = hit[0].error.as_deref().unwrap_or("");
+        assert!(
+            e.starts_with("internal error: injected panic in field 0"),
+            "{e}"
+        );
+        assert_eq!(hit[1], clean[1].clone().with_seconds(hit[1].seconds));
+    }
 
     #[test]
     fn overlay_names_stay_inside_the_output() {

@@ -41,7 +41,8 @@ enum Command {
     #[command(after_help = "Examples:\n  follicount count day1/ -o day1-out\n  \
         follicount count a.tif b.ome.tif --channels dapi,pcad,sox9 --pixel-size 0.65 -j 2\n\n\
         Exit status: 0 all fields analysed, 1 some fields failed (listed in fields.csv \
-        and on stderr), 2 usage error or outputs could not be written.")]
+        and on stderr), 2 usage error or outputs could not be written, 130 stopped by \
+        Ctrl-C (results so far written, marked partial; finish with --resume).")]
     Count {
         /// Files or folders (folders are walked recursively for .tif/.tiff).
         #[arg(required = true)]

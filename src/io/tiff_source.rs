@@ -495,6 +495,23 @@ fn color_of(pages: &[PageInfo], page: usize) -> Result<usize, LoadError> {
 
 fn plan_ome(xml: &str, pages: &[PageInfo], file_name: &str) -> Result<Vec<FieldInfo>, LoadError> {
     let images = parse_ome(xml)?;
+    // The file names the planes' TiffData point to. One name that is not
+    // ours is this file renamed (technicians rename files; the XML keeps
+    // the name it was written under); several names are a multi-file
+    // dataset, whose other files this one cannot stand for.
+    let mut named: Vec<&str> = images
+        .iter()
+        .flat_map(|i| i.tiff_data.iter().filter_map(|t| t.file_name.as_deref()))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    if named.len() > 1 {
+        let others: Vec<&str> = named.into_iter().filter(|n| *n != file_name).collect();
+        return Err(LoadError::Unsupported(format!(
+            "multi-file OME dataset: planes are also in `{}`",
+            others.join("`, `")
+        )));
+    }
     let mut fields = Vec::new();
     let mut cursor = 0usize;
     for img in &images {
@@ -527,13 +544,6 @@ fn plan_ome(xml: &str, pages: &[PageInfo], file_name: &str) -> Result<Vec<FieldI
         } else {
             let single = img.tiff_data.len() == 1;
             for td in &img.tiff_data {
-                if let Some(f) = &td.file_name {
-                    if f != file_name {
-                        return Err(LoadError::Unsupported(format!(
-                            "multi-file OME dataset: planes are in `{f}`"
-                        )));
-                    }
-                }
                 let count =
                     td.plane_count
                         .unwrap_or(if single && !td.any_attr { total } else { 1 });

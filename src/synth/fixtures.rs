@@ -113,6 +113,61 @@ pub fn write_all(dir: &Path) -> Res {
     Ok(())
 }
 
+/// Small seed inputs for the fuzzer (`fuzz/`): every layout of
+/// [`write_all`] at 40×40 pixels, so each execution is quick, plus the
+/// broken files. Written by `cargo run --example fuzz_seeds -- DIR`.
+pub fn write_fuzz_seeds(dir: &Path) -> Res {
+    std::fs::create_dir_all(dir)?;
+    let n = 40;
+    let r = render(&Scene::new(n, n, 1.0, 11));
+    write::imagej_hyperstack(
+        &dir.join("imagej_cyx.tif"),
+        &r,
+        Sample::U16(4095),
+        Comp::Deflate,
+    )?;
+    let mut s = Scene::new(n, n, 1.25, 12);
+    s.depth = 2;
+    let z = render(&s);
+    write::imagej_hyperstack(
+        &dir.join("imagej_zcyx.tif"),
+        &z,
+        Sample::U16(1023),
+        Comp::Lzw,
+    )?;
+    let series = [OmeSeries {
+        scene: &r,
+        order: [2, 0, 1],
+        names: ["DAPI", "P-cadherin", "SOX9"],
+    }];
+    write::ome_tiff(&dir.join("ome.ome.tif"), &series, 1023, Comp::Lzw)?;
+    let o = Options {
+        compression: Some(Comp::PackBits),
+        ..Options::default()
+    };
+    write::plain_pages(&dir.join("plain_packbits.tif"), &r, Sample::U8, &o)?;
+    let o = Options {
+        compression: Some(Comp::Lzw),
+        resolution: Some((ResolutionUnit::Centimeter, 1e4)),
+        ..Options::default()
+    };
+    write::color_pages(&dir.join("rgb8.tif"), &r, Sample::U8, false, &o)?;
+    let o = Options {
+        compression: Some(Comp::Deflate),
+        bigtiff: true,
+        ..Options::default()
+    };
+    write::plain_pages(&dir.join("bigtiff.tif"), &r, Sample::U16(4095), &o)?;
+    write::plain_pages(
+        &dir.join("plain_raw16.tif"),
+        &r,
+        Sample::U16(4095),
+        &Options::default(),
+    )?;
+    write_bad(dir, &dir.join("imagej_cyx.tif"))?;
+    Ok(())
+}
+
 /// Number of fields in the hard set.
 pub const HARD_FIELDS: u64 = 8;
 
