@@ -366,6 +366,7 @@ fn count(
     std::fs::create_dir_all(out)
         .and_then(|_| tempfile_probe(out))
         .with_context(|| format!("cannot write to output folder {}", out.display()))?;
+    report::remove_stale_temporaries(out);
     let found = report::existing_outputs(out);
     let mut previous = Vec::new();
     match existing {

@@ -293,6 +293,46 @@ mod tests {
         assert_eq!(a.follicles_per_mm2, None);
     }
 
+    /// Splitting only the nuclei a Sox9-bright pixel reaches finds exactly
+    /// the Sox9+ nuclei that splitting every nucleus finds.
+    #[test]
+    fn pruned_nuclei_equal_splitting_every_nucleus() {
+        use crate::segment::background::correct;
+        use crate::synth::{render, to_image, Scene};
+        for seed in [1, 2] {
+            let n = 300;
+            let r = render(&Scene::hard(n, n, 1.0, seed));
+            let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
+            let field = Field::from_planes(ch, Some(1.0)).unwrap();
+            let p = Params::default();
+            let a = analyze(&field, &p);
+            // Reference: the same planes, every nucleus split and measured.
+            let [_, sox9, dapi] = &field.channels;
+            let ill = LargeScale::of(&smooth(dapi, 0.5), p.flat_field_sigma_um);
+            let mut d = smooth(dapi, 0.5);
+            ill.flatten(&mut d, 0.2);
+            let dmask = mask_at_least(&d, a.thresholds[2]);
+            let mut s9 = smooth(sox9, 0.5);
+            ill.flatten(&mut s9, 0.2);
+            let s9 = correct(&s9, p.background, p.effective_background_radius_um());
+            let sp = SplitParams {
+                min_separation_px: p.nucleus_min_separation_um,
+                min_radius_px: 1.0,
+                neck_ratio: p.nucleus_neck_ratio,
+            };
+            let (nl, nn) = split(&dmask, &sp);
+            let want = regions(&nl, nn, [&s9])
+                .iter()
+                .filter(|r| {
+                    r.area_px as f64 >= p.min_nucleus_area_um2
+                        && r.mean(0) as f32 >= a.thresholds[1]
+                })
+                .count() as u32;
+            assert!(want > 10, "seed {seed}: {want}");
+            assert_eq!(a.sox9_nuclei, want, "seed {seed}");
+        }
+    }
+
     #[test]
     fn size_window_applies_in_um2_with_pixel_size() {
         let mut field = tiny_field();

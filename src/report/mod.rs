@@ -218,6 +218,26 @@ pub fn existing_outputs(dir: &Path) -> Vec<&'static str> {
     found
 }
 
+/// Removes temporaries a killed run left behind in `dir` (`.fields.csv.<pid>.tmp`
+/// and the like, for the files [`write_atomic`] writes there); returns how
+/// many.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = OUTPUT_FILES
+            .iter()
+            .any(|f| name.starts_with(&format!(".{f}.")) && name.ends_with(".tmp"));
+        if ours && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Removes a previous run's outputs from `dir` (`--force`); nothing else
 /// in the folder is touched.
 pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
