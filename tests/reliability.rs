@@ -61,36 +61,43 @@ fn good_fixtures() -> Vec<(PathBuf, BTreeMap<usize, usize>)> {
 }
 
 /// A classic little-endian TIFF, tag by tag: one 8-bit grey page whose
-/// header may lie (size, strip extents) and whose next-IFD pointer may
-/// loop back to itself.
-fn raw_tiff(
+/// header may lie (size, strip extents, an ImageDescription of
+/// `desc_claim` bytes) and whose next-IFD pointer may loop back to itself.
+fn raw_tiff_with(
     w: u32,
     h: u32,
     data: &[u8],
     strip_bytes: u32,
     strip_offset: Option<u32>,
     loop_back: bool,
+    desc_claim: Option<u32>,
 ) -> Vec<u8> {
-    let entries: [(u16, u16, u32); 8] = [
-        (256, 4, w),           // ImageWidth, LONG
-        (257, 4, h),           // ImageLength
-        (258, 3, 8),           // BitsPerSample, SHORT
-        (259, 3, 1),           // Compression: none
-        (262, 3, 1),           // Photometric: black is zero
-        (273, 4, 0),           // StripOffsets (filled below)
-        (278, 4, h),           // RowsPerStrip
-        (279, 4, strip_bytes), // StripByteCounts
+    // (tag, type, count, value)
+    let mut entries: Vec<(u16, u16, u32, u32)> = vec![
+        (256, 4, 1, w), // ImageWidth, LONG
+        (257, 4, 1, h), // ImageLength
+        (258, 3, 1, 8), // BitsPerSample, SHORT
+        (259, 3, 1, 1), // Compression: none
+        (262, 3, 1, 1), // Photometric: black is zero
     ];
+    if let Some(n) = desc_claim {
+        entries.push((270, 2, n, 8)); // ImageDescription, ASCII, "at" byte 8
+    }
+    entries.extend([
+        (273, 4, 1, 0),           // StripOffsets (filled below)
+        (278, 4, 1, h),           // RowsPerStrip
+        (279, 4, 1, strip_bytes), // StripByteCounts
+    ]);
     let ifd_len = 2 + entries.len() * 12 + 4;
     let data_at = 8 + ifd_len as u32;
     let mut b = Vec::new();
     b.extend_from_slice(b"II*\0");
     b.extend_from_slice(&8u32.to_le_bytes());
     b.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    for (tag, typ, v) in entries {
+    for (tag, typ, count, v) in entries {
         b.extend_from_slice(&tag.to_le_bytes());
         b.extend_from_slice(&typ.to_le_bytes());
-        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&count.to_le_bytes());
         let v = if tag == 273 {
             strip_offset.unwrap_or(data_at)
         } else {
@@ -106,6 +113,17 @@ fn raw_tiff(
     b.extend_from_slice(&(if loop_back { 8u32 } else { 0 }).to_le_bytes());
     b.extend_from_slice(data);
     b
+}
+
+fn raw_tiff(
+    w: u32,
+    h: u32,
+    data: &[u8],
+    strip_bytes: u32,
+    strip_offset: Option<u32>,
+    loop_back: bool,
+) -> Vec<u8> {
+    raw_tiff_with(w, h, data, strip_bytes, strip_offset, loop_back, None)
 }
 
 #[test]
@@ -213,6 +231,13 @@ fn hostile_headers_fail_fast_without_allocating() {
         raw_tiff(64, 64, &pixels, 4096, None, true),
     )
     .unwrap();
+    // An ImageDescription claiming 2 GB (the decoder would allocate it
+    // before finding the file is 4 KiB).
+    std::fs::write(
+        dir.join("long_text.tif"),
+        raw_tiff_with(64, 64, &pixels, 4096, None, false, Some(2_000_000_000)),
+    )
+    .unwrap();
     // And the same page, honest, as a control: it loads (then fails only
     // for having one channel).
     std::fs::write(
@@ -253,6 +278,15 @@ fn hostile_headers_fail_fast_without_allocating() {
         "{}",
         err("honest.tif")
     );
+    assert!(
+        err("long_text.tif").contains("ImageDescription claims 2000000000 bytes"),
+        "{}",
+        err("long_text.tif")
+    );
+    // Only follicount's own lines on stderr: one per bad file and the
+    // summary (no decoder debug output).
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 7, "{stderr}");
 }
 
 #[test]

@@ -250,9 +250,24 @@ impl TiffSource {
         if len == 0 {
             return Err(LoadError::Corrupt("empty file (0 bytes)".into()));
         }
-        let mut dec_limits = tiff::decoder::Limits::default();
-        dec_limits.decoding_buffer_size = limits.max_page_bytes;
-        let mut decoder = Decoder::new(reader)?.with_limits(dec_limits);
+        // While the structure is read, no tag value may be longer than the
+        // file (the decoder would allocate what a tag claims before reading
+        // it); pages get their own, larger limit once decoding starts.
+        let file_bound = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut meta_limits = tiff::decoder::Limits::default();
+        meta_limits.decoding_buffer_size = limits.max_page_bytes.min(file_bound);
+        let mut decoder = Decoder::new(reader)?.with_limits(meta_limits);
+        // Checked here too so the decoder never meets such a tag at all.
+        if let Some(n) = decoder
+            .ifd_pointer()
+            .and_then(|p| decoder.read_directory(p).ok())
+            .and_then(|d| d.get(Tag::ImageDescription).map(|e| e.count()))
+            .filter(|&n| n > len)
+        {
+            return Err(LoadError::Corrupt(format!(
+                "ImageDescription claims {n} bytes but the file has {len}"
+            )));
+        }
 
         let description = match decoder.find_tag(Tag::ImageDescription) {
             Ok(Some(Value::Ascii(s))) => Some(s),
@@ -306,8 +321,10 @@ impl TiffSource {
             };
             plan_plain(&pages, px)?
         };
+        let mut page_limits = tiff::decoder::Limits::default();
+        page_limits.decoding_buffer_size = limits.max_page_bytes;
         Ok(TiffSource {
-            decoder,
+            decoder: decoder.with_limits(page_limits),
             pages,
             fields,
             limits,
