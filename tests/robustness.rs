@@ -78,3 +78,58 @@ fn degenerate_sizes_analyse_without_panic() {
         assert_eq!(got.expect("no panic"), Ok(0), "{w}×{h}");
     }
 }
+
+/// Every file under fixtures/bad/ — the shipped broken files and any
+/// input the fuzzer (fuzz/, target `load`) ever crashed on, minimized —
+/// goes through exactly what the fuzz target does, without a panic.
+#[test]
+fn every_bad_fixture_and_fuzz_regression_input_fails_cleanly() {
+    use follicount::io::Limits;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad");
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let name = entry.path().display().to_string();
+        let run = || {
+            let limits = Limits {
+                max_plane_pixels: 256 * 256,
+                max_field_samples: 256 * 256 * 4 * 8,
+                max_field_bytes: 256 * 256 * 4 * 8 * 8,
+                max_pages: 512,
+                max_page_bytes: 4 << 20,
+            };
+            let Ok(mut src) = TiffSource::from_bytes(bytes.clone(), "fuzz.tif", limits) else {
+                return;
+            };
+            let opts = LoadOptions {
+                pixel_size_um: Some(1.0),
+                limits,
+                ..LoadOptions::default()
+            };
+            let params = Params {
+                background_radius_um: Some(8.0),
+                ..Params::default()
+            };
+            for i in 0..src.field_count().min(4) {
+                if let Ok(field) = src.load_field(i, &opts) {
+                    analyze(&field, &params);
+                }
+            }
+        };
+        assert!(
+            catch_unwind(AssertUnwindSafe(run)).is_ok(),
+            "panic on {name}"
+        );
+        // And through the file reader with the default limits.
+        assert!(
+            catch_unwind(AssertUnwindSafe(|| exercise(entry.path()))).is_ok(),
+            "panic on {name}"
+        );
+        n += 1;
+    }
+    assert!(n >= 4, "{n} files");
+}
