@@ -262,16 +262,23 @@ mod tests {
         let clean = process_file(&input, &opts);
         assert_eq!(clean.len(), 2);
         assert!(clean.iter().all(|r| r.error.is_none()));
-        PANIC_AT_FIELD.with(|p| p.set(Some(0)));
-        let hit = process_file(&input, &opts);
-        PANIC_AT_FIELD.with(|p| p.set(None));
-        assert_eq!(hit.len(), 2);
-        let e = hit[0].error.as_deref().unwrap_or("");
-        assert!(
-            e.starts_with("internal error: injected panic in field 0"),
-            "{e}"
-        );
-        assert_eq!(hit[1], clean[1].clone().with_seconds(hit[1].seconds));
+        // Fields in parallel (two workers) and one after the other (one).
+        for threads in [2, 1] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            PANIC_AT_FIELD.store(0, Ordering::SeqCst);
+            let hit = pool.install(|| process_file(&input, &opts));
+            PANIC_AT_FIELD.store(usize::MAX, Ordering::SeqCst);
+            assert_eq!(hit.len(), 2);
+            let e = hit[0].error.as_deref().unwrap_or("");
+            assert!(
+                e.starts_with("internal error: injected panic in field 0"),
+                "{e}"
+            );
+            assert_eq!(hit[1], clean[1].clone().with_seconds(hit[1].seconds));
+        }
     }
 
     #[test]
@@ -324,11 +331,11 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Test hook: make the analysis of this field index panic (`usize::MAX`:
+/// none).
 #[cfg(test)]
-thread_local! {
-    /// Test hook: make the analysis of this field index panic.
-    static PANIC_AT_FIELD: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
+static PANIC_AT_FIELD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(usize::MAX);
 
 /// Loads, analyses and (optionally) draws field `i` of an open file.
 fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
@@ -340,7 +347,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         }
     };
     #[cfg(test)]
-    if PANIC_AT_FIELD.with(|p| p.get()) == Some(i) {
+    if PANIC_AT_FIELD.load(Ordering::SeqCst) == i {
         panic!("injected panic in field {i}");
     }
     let (analysis, labels) = analyze_with_labels(&field, &opts.params);
@@ -406,20 +413,37 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
         Ok(Err(e)) => return failed(0, e.to_string()),
         Err(panic) => return failed(0, format!("internal error: {}", panic_message(panic))),
     };
-    let mut out = Vec::with_capacity(src.field_count());
-    for i in 0..src.field_count() {
+    let n = src.field_count();
+    let one = |src: &mut TiffSource, i: usize| {
         let t = Instant::now();
-        let rec = catch_unwind(AssertUnwindSafe(|| process_field(&mut src, input, i, opts)))
-            .unwrap_or_else(|panic| {
+        catch_unwind(AssertUnwindSafe(|| process_field(src, input, i, opts))).unwrap_or_else(
+            |panic| {
                 FieldRecord::failed(
                     &input.name,
                     i,
                     format!("internal error: {}", panic_message(panic)),
                     t.elapsed().as_secs_f64(),
                 )
-            });
-        out.push(rec);
-    }
+            },
+        )
+    };
+    let mut out: Vec<FieldRecord> = if n > 1 && rayon::current_num_threads() > 1 {
+        // The fields of one file in parallel too, so a multi-position
+        // OME-TIFF alone keeps every core busy; each task reads through
+        // a decoder of its own.
+        drop(src);
+        (0..n)
+            .into_par_iter()
+            .map(
+                |i| match TiffSource::open_with_limits(&input.path, opts.load.limits) {
+                    Ok(mut own) => one(&mut own, i),
+                    Err(e) => FieldRecord::failed(&input.name, i, e.to_string(), 0.0),
+                },
+            )
+            .collect()
+    } else {
+        (0..n).map(|i| one(&mut src, i)).collect()
+    };
     if let Some(why) = before.and_then(|b| b.change(Stamp::of(&input.path))) {
         let error = format!("file changed while it was read: {why}");
         for r in out.iter_mut() {
