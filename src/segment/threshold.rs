@@ -390,7 +390,9 @@ mod tests {
         let mut rng = crate::synth::Rng::new(5);
         for n in [0usize, 1, 3, 4, 7, 9, 1000, 4099] {
             // Runs of equal values, as in images.
-            let data: Vec<f32> = (0..n).map(|i| ((i / 5) as f32 * 0.37 + rng.unit() as f32).floor()).collect();
+            let data: Vec<f32> = (0..n)
+                .map(|i| ((i / 5) as f32 * 0.37 + rng.unit() as f32).floor())
+                .collect();
             let (h, lo, hi) = histogram(&data, 16);
             assert_eq!(h.iter().sum::<u64>(), n as u64);
             if n == 0 {

@@ -149,7 +149,10 @@ pub fn split_reached(
 ) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
-    let (mut pixels, mut stack) = (Vec::new(), Vec::new());
+    // Pixels as (row, column): sorted, that is raster order, and no
+    // division anywhere.
+    let mut pixels: Vec<(u32, u32)> = Vec::new();
+    let mut stack: Vec<(u32, u32)> = Vec::new();
     for seed in seeds {
         if m.get(seed).is_none_or(|&v| v == 0) {
             continue;
@@ -157,16 +160,16 @@ pub fn split_reached(
         // Flood fill (8-connected), clearing as it goes.
         pixels.clear();
         m[seed] = 0;
-        stack.push(seed as u32);
-        while let Some(i) = stack.pop() {
-            pixels.push(i);
-            let (x, y) = (i as usize % w, i as usize / w);
+        stack.push(((seed / w) as u32, (seed % w) as u32));
+        while let Some((y, x)) = stack.pop() {
+            pixels.push((y, x));
+            let (x, y) = (x as usize, y as usize);
             for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
                 for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
                     let j = ny * w + nx;
                     if m[j] != 0 {
                         m[j] = 0;
-                        stack.push(j as u32);
+                        stack.push((ny as u32, nx as u32));
                     }
                 }
             }
@@ -176,28 +179,28 @@ pub fn split_reached(
     }
 }
 
-/// Splits one component, given as its image indices in raster order, in
-/// its crop.
+/// Splits one component, given as its (row, column) pixels in raster
+/// order, in its crop.
 fn split_pixels(
-    pixels: &[u32],
+    pixels: &[(u32, u32)],
     w: usize,
     h: usize,
     p: &SplitParams,
     visit: &mut impl FnMut(&Crop, &[u32], u32),
 ) {
-    if pixels.is_empty() {
+    let (Some(&(y0, _)), Some(&(y1, _))) = (pixels.first(), pixels.last()) else {
         return;
-    }
-    let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
-    for &i in pixels {
-        let (x, y) = (i as usize % w, i as usize / w);
+    };
+    let (mut x0, mut x1) = (u32::MAX, 0);
+    for &(_, x) in pixels {
         x0 = x0.min(x);
         x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
     }
-    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
-    let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
+    let (x0, y0) = (
+        (x0 as usize).saturating_sub(1),
+        (y0 as usize).saturating_sub(1),
+    );
+    let (x1, y1) = ((x1 as usize + 1).min(w - 1), (y1 as usize + 1).min(h - 1));
     let crop = Crop {
         x0,
         y0,
@@ -205,11 +208,10 @@ fn split_pixels(
         h: y1 - y0 + 1,
     };
     let mut m = GrayImage::new(crop.w as u32, crop.h as u32);
-    for &i in pixels {
-        let (x, y) = (i as usize % w - x0, i as usize / w - y0);
-        m.as_mut()[y * crop.w + x] = 255;
+    for &(y, x) in pixels {
+        m.as_mut()[(y as usize - y0) * crop.w + x as usize - x0] = 255;
     }
-    let (lab, k) = split_dense(&m, p);
+    let (lab, k) = split_one(&m, p);
     visit(&crop, lab.as_raw(), k);
 }
 
@@ -234,18 +236,42 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         }
         base += k;
     };
+    let mut coords = Vec::new();
     for c in 0..lists.len() {
-        split_pixels(lists.pixels(c), w, h, p, &mut write);
+        coords.clear();
+        coords.extend(
+            lists
+                .pixels(c)
+                .iter()
+                .map(|&i| ((i as usize / w) as u32, (i as usize % w) as u32)),
+        );
+        split_pixels(&coords, w, h, p, &mut write);
     }
     let mut parent: Vec<u32> = (0..=base).collect();
     finish(w, h, out, &mut parent)
 }
 
+/// [`split_dense`] of a crop holding one 8-connected component: its mask
+/// is its component labelling.
+fn split_one(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    let comps = mask.as_raw().iter().map(|&v| u32::from(v != 0)).collect();
+    split_labelled(
+        mask,
+        Labels::from_raw(mask.width(), mask.height(), comps).unwrap_or_default(),
+        p,
+    )
+}
+
 /// [`split`] of a mask, all at once: the reference the component-wise
-/// driver runs on each crop.
+/// driver must equal.
+#[cfg(test)]
 fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    split_labelled(mask, label(mask).0, p)
+}
+
+/// Splitting given the mask's 8-connected components.
+fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let (comps, _) = label(mask);
     let dist = edt(mask);
     let seeds = markers(&dist, &comps, w, p);
     // Marker-controlled flooding from the deepest points outwards (4-conn).
