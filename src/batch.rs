@@ -76,10 +76,17 @@ pub fn is_tiff_name(p: &Path) -> bool {
 }
 
 fn slash_path(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    // Components joined by `/`; a root is already a `/` of its own
+    // (`/data/a.tif`, not `//data/a.tif`).
+    let mut out = String::new();
+    for c in p.components() {
+        let part = c.as_os_str().to_string_lossy();
+        if !out.is_empty() && !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(&part);
+    }
+    out
 }
 
 /// Expands files and folders (walked recursively, following links, loops
@@ -279,6 +286,17 @@ mod tests {
             );
             assert_eq!(hit[1], clean[1].clone().with_seconds(hit[1].seconds));
         }
+    }
+
+    #[test]
+    fn file_names_use_single_slashes() {
+        assert_eq!(
+            slash_path(Path::new("/data/day1/a.tif")),
+            "/data/day1/a.tif"
+        );
+        assert_eq!(slash_path(Path::new("day1/sub/a.tif")), "day1/sub/a.tif");
+        assert_eq!(slash_path(Path::new("a.tif")), "a.tif");
+        assert_eq!(slash_path(Path::new("./a.tif")), "./a.tif");
     }
 
     #[test]

@@ -376,8 +376,7 @@ fn count(
             out.display(),
             found.join(", ")
         ),
-        Existing::Refuse => {}
-        Existing::Replace => report::clear_outputs(out)?,
+        Existing::Refuse | Existing::Replace => {}
         Existing::Resume => {
             if !found.contains(&journal::JOURNAL) {
                 bail!(
@@ -405,6 +404,10 @@ fn count(
     }
     if files.is_empty() {
         bail!("no .tif/.tiff files found in the inputs");
+    }
+    // Only now that there is something to do are old results replaced.
+    if existing == Existing::Replace {
+        report::clear_outputs(out)?;
     }
     let journal = if existing == Existing::Resume {
         journal::Journal::reopen(out)?

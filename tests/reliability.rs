@@ -452,6 +452,14 @@ fn an_output_folder_with_results_is_never_silently_overwritten() {
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),
         "mine"
     );
+    // --force with inputs that hold no TIFF is an error that keeps the
+    // results it would have replaced.
+    let before = std::fs::read(out.join("run.json")).unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = count(&out, &[&empty], &["--force"]);
+    assert_exit(&o, 2);
+    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), before);
     // The two together make no sense.
     assert_exit(&count(&out, &[&input], &["--force", "--resume"]), 2);
 }
