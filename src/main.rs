@@ -366,7 +366,6 @@ fn count(
     std::fs::create_dir_all(out)
         .and_then(|_| tempfile_probe(out))
         .with_context(|| format!("cannot write to output folder {}", out.display()))?;
-    report::remove_stale_temporaries(out);
     let found = report::existing_outputs(out);
     let mut previous = Vec::new();
     match existing {
@@ -405,10 +404,12 @@ fn count(
     if files.is_empty() {
         bail!("no .tif/.tiff files found in the inputs");
     }
-    // Only now that there is something to do are old results replaced.
+    // Only now that there is something to do are old results replaced, and
+    // temporaries a killed run left behind cleared.
     if existing == Existing::Replace {
         report::clear_outputs(out)?;
     }
+    report::remove_stale_temporaries(out);
     let journal = if existing == Existing::Resume {
         journal::Journal::reopen(out)?
     } else {
