@@ -1,51 +1,60 @@
 //! Binary morphology on 0/255 masks.
 
-use std::collections::VecDeque;
-
 use super::distance::squared_edt;
 use image::GrayImage;
 
 /// Fills holes: background pixels not 4-connected to the image border
-/// become foreground.
+/// become foreground. A scan-line flood fill of the background from the
+/// border: each run of background is claimed whole, and only the runs
+/// above and below it are looked at.
 pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     if w == 0 || h == 0 {
         return mask.clone();
     }
     let src = mask.as_raw();
-    let mut outside = vec![false; w * h];
-    let mut queue = VecDeque::new();
-    let seed = |i: usize, outside: &mut Vec<bool>, q: &mut VecDeque<usize>| {
-        if src[i] == 0 && !outside[i] {
-            outside[i] = true;
-            q.push_back(i);
-        }
-    };
+    // 255 until reached from the border through background, then 0.
+    let mut out = vec![255u8; w * h];
+    let open = |out: &[u8], i: usize| src[i] == 0 && out[i] != 0;
+    let mut stack: Vec<(usize, usize)> = Vec::new();
     for x in 0..w {
-        seed(x, &mut outside, &mut queue);
-        seed((h - 1) * w + x, &mut outside, &mut queue);
+        stack.push((x, 0));
+        stack.push((x, h - 1));
     }
     for y in 0..h {
-        seed(y * w, &mut outside, &mut queue);
-        seed(y * w + w - 1, &mut outside, &mut queue);
+        stack.push((0, y));
+        stack.push((w - 1, y));
     }
-    while let Some(i) = queue.pop_front() {
-        let (x, y) = (i % w, i / w);
-        if x > 0 {
-            seed(i - 1, &mut outside, &mut queue);
+    while let Some((x, y)) = stack.pop() {
+        let row = y * w;
+        if !open(&out, row + x) {
+            continue;
         }
-        if x + 1 < w {
-            seed(i + 1, &mut outside, &mut queue);
+        let (mut l, mut r) = (x, x);
+        while l > 0 && open(&out, row + l - 1) {
+            l -= 1;
         }
-        if y > 0 {
-            seed(i - w, &mut outside, &mut queue);
+        while r + 1 < w && open(&out, row + r + 1) {
+            r += 1;
         }
-        if y + 1 < h {
-            seed(i + w, &mut outside, &mut queue);
+        out[row + l..=row + r].fill(0);
+        // One seed per run of open pixels in the rows above and below.
+        for ny in [y.wrapping_sub(1), y + 1] {
+            if ny >= h {
+                continue;
+            }
+            let nrow = ny * w;
+            let mut in_run = false;
+            for nx in l..=r {
+                let o = open(&out, nrow + nx);
+                if o && !in_run {
+                    stack.push((nx, ny));
+                }
+                in_run = o;
+            }
         }
     }
-    let data = outside.iter().map(|&o| if o { 0 } else { 255 }).collect();
-    GrayImage::from_raw(w as u32, h as u32, data).unwrap_or_else(|| mask.clone())
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 
 /// Opening (erosion then dilation) with a disc of `radius_px` pixels,
@@ -120,6 +129,66 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition, breadth first from every border background pixel.
+    fn fill_holes_bfs(mask: &GrayImage) -> GrayImage {
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        let src = mask.as_raw();
+        let mut outside = vec![false; w * h];
+        let mut queue = std::collections::VecDeque::new();
+        for i in 0..w * h {
+            let (x, y) = (i % w, i / w);
+            if (x == 0 || y == 0 || x + 1 == w || y + 1 == h) && src[i] == 0 {
+                outside[i] = true;
+                queue.push_back(i);
+            }
+        }
+        while let Some(i) = queue.pop_front() {
+            let (x, y) = (i % w, i / w);
+            let mut n = Vec::new();
+            if x > 0 {
+                n.push(i - 1);
+            }
+            if x + 1 < w {
+                n.push(i + 1);
+            }
+            if y > 0 {
+                n.push(i - w);
+            }
+            if y + 1 < h {
+                n.push(i + w);
+            }
+            for j in n {
+                if src[j] == 0 && !outside[j] {
+                    outside[j] = true;
+                    queue.push_back(j);
+                }
+            }
+        }
+        let data = outside.iter().map(|&o| if o { 0 } else { 255 }).collect();
+        GrayImage::from_raw(w as u32, h as u32, data).unwrap()
+    }
+
+    #[test]
+    fn scan_line_fill_equals_breadth_first_fill() {
+        let mut rng = crate::synth::Rng::new(11);
+        for (w, h, p) in [
+            (1, 1, 0.5),
+            (1, 9, 0.3),
+            (9, 1, 0.3),
+            (40, 30, 0.45),
+            (64, 64, 0.55),
+            (33, 70, 0.6),
+        ] {
+            for _ in 0..20 {
+                let data = (0..w * h)
+                    .map(|_| if rng.unit() < p { 255 } else { 0 })
+                    .collect();
+                let m = GrayImage::from_raw(w as u32, h as u32, data).unwrap();
+                assert_eq!(fill_holes(&m), fill_holes_bfs(&m), "{w}×{h} p{p}");
+            }
+        }
+    }
 
     fn parse(rows: &[&str]) -> GrayImage {
         let h = rows.len() as u32;
