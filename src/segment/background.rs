@@ -111,76 +111,153 @@ fn vertical_extreme(
 /// (≈ 3 × h × 64 floats) stays in cache.
 const STRIP: usize = 64;
 
-/// The grey-level opening (`max_first = false`) or closing of `img` by a
-/// (2r+1)² square, in place. A square is separable and extremes along one
-/// axis commute, so opening = dilate_x ∘ (dilate_y ∘ erode_y) ∘ erode_x:
-/// the row passes run a row at a time and the vertical opening a strip of
-/// columns at a time, with no second image.
-fn square_open(img: &mut [f32], w: usize, r: usize, max_first: bool) {
-    if w == 0 || img.is_empty() {
+/// The grey-level opening (`max_first = false`) or closing of `src` by a
+/// (2r+1)² square, into `dst`. A square is separable and extremes along one axis commute,
+/// so opening = dilate_x ∘ (dilate_y ∘ erode_y) ∘ erode_x: the row passes
+/// run a row at a time and the vertical opening a strip of columns at a
+/// time.
+fn square_open(src: &[f32], dst: &mut [f32], w: usize, r: usize, max_first: bool) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    rows_extreme(src, dst, w, r, max_first, &mut a, &mut b);
+    square_open_rest(dst, w, r, max_first, None);
+}
+
+/// [`square_open`] after its first (row) pass, which left `dst`. With
+/// `subtract_from`, the last pass writes that image minus the result,
+/// clamped at 0 (the white top-hat), instead of the result.
+fn square_open_rest(
+    dst: &mut [f32],
+    w: usize,
+    r: usize,
+    max_first: bool,
+    subtract_from: Option<&mut [f32]>,
+) {
+    if w == 0 || dst.is_empty() {
         return;
     }
-    let h = img.len() / w;
+    let h = dst.len() / w;
     let (mut g, mut hh) = (Vec::new(), Vec::new());
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    rows_extreme(img, w, r, max_first, &mut a, &mut b, &mut g, &mut hh);
     for x0 in (0..w).step_by(STRIP) {
         let sw = STRIP.min(w - x0);
         a.clear();
         for y in 0..h {
-            a.extend_from_slice(&img[y * w + x0..y * w + x0 + sw]);
+            a.extend_from_slice(&dst[y * w + x0..y * w + x0 + sw]);
         }
         b.resize(h * sw, 0.0);
         vertical_extreme(&a, &mut b, sw, r, max_first, &mut g, &mut hh);
         vertical_extreme(&b, &mut a, sw, r, !max_first, &mut g, &mut hh);
         for y in 0..h {
-            img[y * w + x0..y * w + x0 + sw].copy_from_slice(&a[y * sw..(y + 1) * sw]);
+            dst[y * w + x0..y * w + x0 + sw].copy_from_slice(&a[y * sw..(y + 1) * sw]);
         }
     }
-    rows_extreme(img, w, r, !max_first, &mut a, &mut b, &mut g, &mut hh);
+    let mut line = vec![0f32; w];
+    match subtract_from {
+        None => {
+            for row in dst.chunks_exact_mut(w) {
+                line.copy_from_slice(row);
+                if max_first {
+                    line_extreme::<false>(&line, row, r, &mut a, &mut b);
+                } else {
+                    line_extreme::<true>(&line, row, r, &mut a, &mut b);
+                }
+            }
+        }
+        Some(img) => {
+            for (row, out) in dst.chunks_exact(w).zip(img.chunks_exact_mut(w)) {
+                if max_first {
+                    line_extreme::<false>(row, &mut line, r, &mut a, &mut b);
+                } else {
+                    line_extreme::<true>(row, &mut line, r, &mut a, &mut b);
+                }
+                for (o, &bg) in out.iter_mut().zip(&line) {
+                    *o = (*o - bg).max(0.0);
+                }
+            }
+        }
+    }
 }
 
-/// Rows handled together by [`rows_extreme`].
-const BAND: usize = 16;
+/// The running extreme along one line: `dst[x]` = min (or max) of
+/// `src[x - r ..= x + r]` (clamped). The line, padded with r neutral
+/// samples each side, is reduced by doubling windows — 2, 4, … p ≤ 2r + 1
+/// samples, each step one vectorised pass over a line that stays in L1 —
+/// and every window of 2r + 1 is two overlapping windows of p. `a`, `b`
+/// are scratch.
+fn line_extreme<const MAX: bool>(
+    src: &[f32],
+    dst: &mut [f32],
+    r: usize,
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32>,
+) {
+    let n = src.len().min(dst.len());
+    let pick = |x: f32, y: f32| {
+        if MAX {
+            if x > y {
+                x
+            } else {
+                y
+            }
+        } else if x < y {
+            x
+        } else {
+            y
+        }
+    };
+    let id = if MAX {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let k = 2 * r + 1;
+    a.clear();
+    a.resize(r, id);
+    a.extend_from_slice(&src[..n]);
+    a.resize(n + 2 * r, id);
+    b.resize(a.len(), id);
+    // a[i] = extreme of the padded line over [i, i + s).
+    let mut s = 1;
+    while 2 * s <= k {
+        let len = a.len() - s;
+        for ((o, &x), &y) in b[..len].iter_mut().zip(&a[..len]).zip(&a[s..]) {
+            *o = pick(x, y);
+        }
+        std::mem::swap(a, b);
+        a.truncate(len);
+        s *= 2;
+    }
+    for ((o, &x), &y) in dst[..n].iter_mut().zip(&a[..n]).zip(&a[k - s..]) {
+        *o = pick(x, y);
+    }
+}
 
-/// The running extreme along every row, in place: bands of rows are
-/// transposed so the vertical pass's vectorised loops do the work (a
-/// row-by-row pass is a chain of dependent comparisons).
-#[allow(clippy::too_many_arguments)]
+/// The running extreme along every row of `src` into `dst` (both h × w).
 fn rows_extreme(
-    img: &mut [f32],
+    src: &[f32],
+    dst: &mut [f32],
     w: usize,
     r: usize,
     max: bool,
     a: &mut Vec<f32>,
     b: &mut Vec<f32>,
-    g: &mut Vec<f32>,
-    hh: &mut Vec<f32>,
 ) {
-    let h = img.len() / w;
-    for y0 in (0..h).step_by(BAND) {
-        let band = BAND.min(h - y0);
-        let rows = &mut img[y0 * w..(y0 + band) * w];
-        a.resize(w * band, 0.0);
-        b.resize(w * band, 0.0);
-        for (j, row) in rows.chunks_exact(w).enumerate() {
-            for (x, &v) in row.iter().enumerate() {
-                a[x * band + j] = v;
-            }
-        }
-        vertical_extreme(a, b, band, r, max, g, hh);
-        for (j, row) in rows.chunks_exact_mut(w).enumerate() {
-            for (x, v) in row.iter_mut().enumerate() {
-                *v = b[x * band + j];
-            }
+    if w == 0 {
+        return;
+    }
+    for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
+        if max {
+            line_extreme::<true>(s, d, r, a, b);
+        } else {
+            line_extreme::<false>(s, d, r, a, b);
         }
     }
 }
 
 /// Grey-level opening of `img` by a (2r+1)² square.
 pub fn opening(img: &FloatImage, r: usize) -> FloatImage {
-    let mut out = img.clone();
-    square_open(&mut out, img.width() as usize, r, false);
+    let mut out = FloatImage::new(img.width(), img.height());
+    square_open(img.as_raw(), &mut out, img.width() as usize, r, false);
     out
 }
 
@@ -194,9 +271,12 @@ pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
 /// [`top_hat`] in place; holds one more image while it works.
 pub fn top_hat_in_place(img: &mut FloatImage, radius_px: f64) {
     let r = radius_px.round().max(1.0) as usize;
-    let mut opened = img.clone();
-    square_open(&mut opened, img.width() as usize, r, false);
-    subtract(img, &opened);
+    let w = img.width() as usize;
+    let mut opened = vec![0f32; img.as_raw().len()];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    rows_extreme(img.as_raw(), &mut opened, w, r, false, &mut a, &mut b);
+    // The last pass subtracts each row of the opening as it is made.
+    square_open_rest(&mut opened, w, r, false, Some(img));
 }
 
 /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0, in
@@ -422,9 +502,9 @@ mod tests {
         let src = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0];
         let mut s = Vec::new();
         let mut run = |r: usize, max: bool| {
-            let mut d = src.to_vec();
-            let (mut a, mut b, mut g, mut hh) = (vec![], vec![], vec![], vec![]);
-            rows_extreme(&mut d, 7, r, max, &mut a, &mut b, &mut g, &mut hh);
+            let mut d = vec![0.0; 7];
+            let (mut a, mut b) = (vec![], vec![]);
+            rows_extreme(&src, &mut d, 7, r, max, &mut a, &mut b);
             s.push(d);
         };
         run(1, false);
@@ -447,6 +527,9 @@ mod tests {
             (1, 1, 3),
             (4, 9, 0),
             (20, 37, 3),
+            (70, 3, 34),
+            (64, 2, 31),
+            (65, 2, 32),
         ] {
             let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
             for max in [false, true] {
@@ -463,9 +546,9 @@ mod tests {
                         );
                     }
                 }
-                // Rows, in bands (h = 37 leaves a partial band).
-                let mut rows = src.clone();
-                rows_extreme(&mut rows, w, r, max, &mut a, &mut b, &mut g, &mut hh);
+                // Rows.
+                let mut rows = vec![0.0; w * h];
+                rows_extreme(&src, &mut rows, w, r, max, &mut a, &mut b);
                 for (y, row) in rows.chunks_exact(w).enumerate() {
                     let want = brute(&src[y * w..(y + 1) * w], r, max);
                     assert_eq!(row, &want[..], "rows w{w} h{h} r{r} max{max} y{y}");
