@@ -62,20 +62,30 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
         return (hist, lo, hi);
     }
     let scale = bins as f32 / (hi - lo);
-    let bin = |v: f32| (((v - lo) * scale) as usize).min(bins - 1);
-    // Four interleaved histograms: neighbouring pixels often fall in the
+    // v ≥ lo, so the product is in [0, bins]: the i32 conversion is exact
+    // where the usize one would be, and vectorises.
+    let top = bins as i32 - 1;
+    let bin = |v: f32| (((v - lo) * scale) as i32).min(top) as usize;
+    // Bin indices a block at a time (a vectorised loop), then counted into
+    // four interleaved histograms: neighbouring pixels often fall in the
     // same bin, and one histogram would make each increment wait for the
     // previous one.
     let mut part = vec![[0u32; 4]; bins];
-    let mut chunks = data.chunks_exact(4);
+    let mut idx = [0i32; 256];
     let mut since_flush = 0u32;
+    let mut chunks = data.chunks_exact(idx.len());
     for c in &mut chunks {
-        part[bin(c[0])][0] += 1;
-        part[bin(c[1])][1] += 1;
-        part[bin(c[2])][2] += 1;
-        part[bin(c[3])][3] += 1;
+        for (i, &v) in idx.iter_mut().zip(c) {
+            *i = (((v - lo) * scale) as i32).min(top);
+        }
+        for q in idx.chunks_exact(4) {
+            part[q[0] as usize][0] += 1;
+            part[q[1] as usize][1] += 1;
+            part[q[2] as usize][2] += 1;
+            part[q[3] as usize][3] += 1;
+        }
         since_flush += 1;
-        if since_flush == u32::MAX {
+        if since_flush == u32::MAX / 64 {
             for (h, p) in hist.iter_mut().zip(part.iter_mut()) {
                 *h += p.iter().map(|&x| u64::from(x)).sum::<u64>();
                 *p = [0; 4];
