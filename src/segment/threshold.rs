@@ -37,7 +37,9 @@ pub fn otsu_bin(hist: &[u64]) -> Option<usize> {
 }
 
 /// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
+/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
 pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
+    let bins = bins.clamp(1, 1 << 24);
     // Eight running extremes (the compiler vectorises them), folded.
     let (mut los, mut his) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
     let mut chunks = data.chunks_exact(8);
@@ -62,10 +64,19 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
         return (hist, lo, hi);
     }
     let scale = bins as f32 / (hi - lo);
-    // v ≥ lo, so the product is in [0, bins]: the i32 conversion is exact
-    // where the usize one would be, and vectorises.
-    let top = bins as i32 - 1;
-    let bin = |v: f32| (((v - lo) * scale) as i32).min(top) as usize;
+    // v ≥ lo, so the product is in [0, bins]; clamped to [0, bins - 1] in
+    // floating point (NaN to 0) and truncated, the bin is the same as the
+    // integer clamp of the truncation, and the conversion vectorises.
+    let top = (bins - 1) as f32;
+    let bin_f = |v: f32| -> i32 {
+        let f = (v - lo) * scale;
+        let f = if f >= 0.0 { f } else { 0.0 };
+        let f = if f < top { f } else { top };
+        // SAFETY: f is finite and in [0, bins - 1] ⊂ [0, 2²⁴), so it is
+        // representable as an i32.
+        unsafe { f.to_int_unchecked::<i32>() }
+    };
+    let bin = |v: f32| bin_f(v) as usize;
     // Bin indices a block at a time (a vectorised loop), then counted into
     // four interleaved histograms: neighbouring pixels often fall in the
     // same bin, and one histogram would make each increment wait for the
@@ -76,7 +87,7 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
     let mut chunks = data.chunks_exact(idx.len());
     for c in &mut chunks {
         for (i, &v) in idx.iter_mut().zip(c) {
-            *i = (((v - lo) * scale) as i32).min(top);
+            *i = bin_f(v);
         }
         for q in idx.chunks_exact(4) {
             part[q[0] as usize][0] += 1;
@@ -426,5 +437,17 @@ mod tests {
         let (h, lo, hi) = histogram(&[0.0, 1.0, 2.0, 3.0], 4);
         assert_eq!((lo, hi), (0.0, 3.0));
         assert_eq!(h, vec![1, 1, 1, 1]);
+        // Non-finite values and odd bin counts stay in range.
+        for data in [
+            vec![0.0, f32::NAN, 1.0, f32::INFINITY],
+            vec![f32::NEG_INFINITY, 2.0, 3.0],
+            vec![-1e30, 1e30, 0.0],
+        ] {
+            for bins in [0, 1, 5] {
+                let (h, _, _) = histogram(&data, bins);
+                assert_eq!(h.len(), bins.max(1));
+                assert_eq!(h.iter().sum::<u64>(), data.len() as u64, "{data:?} {bins}");
+            }
+        }
     }
 }
