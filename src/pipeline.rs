@@ -333,6 +333,22 @@ mod tests {
         }
     }
 
+    /// Fixed thresholds at or below every pixel make each mask the whole
+    /// field: one object, no crash (this used to ask for terabytes).
+    #[test]
+    fn thresholds_below_every_pixel_give_one_object() {
+        use crate::segment::threshold::Method;
+        let p = Params {
+            threshold_pcad: Method::Fixed(0.0),
+            threshold_sox9: Method::Fixed(0.0),
+            threshold_dapi: Method::Fixed(0.0),
+            ..Params::default()
+        };
+        let a = analyze(&tiny_field(), &p);
+        assert_eq!(a.follicles.len() + a.rejected.len(), 1, "{a:#?}");
+        assert_eq!(a.sox9_nuclei, 1);
+    }
+
     #[test]
     fn size_window_applies_in_um2_with_pixel_size() {
         let mut field = tiny_field();

@@ -272,6 +272,13 @@ fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
 /// Splitting given the mask's 8-connected components.
 fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
+    if mask.as_raw().iter().all(|&v| v != 0) {
+        // One object filling the image (a fixed threshold at or below the
+        // image's minimum): no background to measure depth from, nothing
+        // to split.
+        let n = u32::from(w * h > 0);
+        return (comps, n);
+    }
     let dist = edt(mask);
     let seeds = markers(&dist, &comps, w, p);
     // Marker-controlled flooding from the deepest points outwards (4-conn).
@@ -281,7 +288,9 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
     // reached from a lower level than its own waits at that lower level
     // (Meyer's ordered flooding), so the level only ever goes down.
     let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
-    let top = (0..dist.len()).map(key).max().unwrap_or(0);
+    // The key grows with the distance: the top key is the deepest pixel's.
+    let deepest = dist.iter().copied().fold(0f32, f32::max);
+    let top = (deepest * 8.0 + 0.5) as usize;
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
     for (k, &i) in seeds.iter().enumerate() {
         lab[i] = k as u32 + 1;
@@ -441,6 +450,30 @@ mod tests {
         shape(w, h, |x, y| {
             discs.iter().any(|&(cx, cy, r)| (x - cx).hypot(y - cy) <= r)
         })
+    }
+
+    /// A mask with no background (a fixed threshold below every pixel)
+    /// is one object, found without measuring depth (there is no
+    /// background to measure it from).
+    #[test]
+    fn all_foreground_is_one_object() {
+        let m = GrayImage::from_pixel(300, 200, Luma([255]));
+        for (lab, n) in [split(&m, &params()), split_dense(&m, &params())] {
+            assert_eq!(n, 1);
+            assert!(lab.as_raw().iter().all(|&l| l == 1));
+        }
+        let mut m2 = m.clone();
+        let mut seen = Vec::new();
+        split_reached(&mut m2, [0], &params(), |crop, lab, k| {
+            seen.push((*crop, k, lab.iter().all(|&l| l == 1)))
+        });
+        let whole = Crop {
+            x0: 0,
+            y0: 0,
+            w: 300,
+            h: 200,
+        };
+        assert_eq!(seen, vec![(whole, 1, true)]);
     }
 
     #[test]
