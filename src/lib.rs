@@ -34,8 +34,32 @@ pub mod synth;
 
 /// A single-channel float image (one plane of a field).
 pub type FloatImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;
+/// A 16-bit integer plane: how 8- and 16-bit channels are kept once
+/// decoded (every value exact, half the memory of floats).
+pub type U16Image = image::ImageBuffer<image::Luma<u16>, Vec<u16>>;
 /// A label image: 0 is background, objects are 1..=n.
 pub type Labels = image::ImageBuffer<image::Luma<u32>, Vec<u32>>;
+
+/// A sample type the kernels read, converting to f32 exactly: raw 16-bit
+/// planes and float planes go through the same code.
+pub trait Sample: Copy + Send + Sync + 'static {
+    /// The value as f32 (exact for both types).
+    fn to_f32(self) -> f32;
+}
+
+impl Sample for u16 {
+    #[inline]
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for f32 {
+    #[inline]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
 
 /// The tool's version, as written to run.json.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,6 +1,6 @@
 //! Per-object measurements over a label image.
 
-use crate::{FloatImage, Labels};
+use crate::{Labels, Sample};
 
 /// Sums over one labelled object, from which its measurements follow;
 /// `N` channels are measured.
@@ -30,10 +30,10 @@ impl<const N: usize> Region<N> {
 
 /// Measures every object `1..=n` of `labels` (index `label - 1`): area,
 /// centroid and the mean of each of the given channels.
-pub fn regions<const N: usize>(
+pub fn regions<const N: usize, T: Sample>(
     labels: &Labels,
     n: u32,
-    channels: [&FloatImage; N],
+    channels: [&[T]; N],
 ) -> Vec<Region<N>> {
     let mut out: Vec<Region<N>> = (1..=n)
         .map(|label| Region {
@@ -56,7 +56,7 @@ pub fn regions<const N: usize>(
         r.sum_x += (i % w) as f64;
         r.sum_y += (i / w) as f64;
         for (s, ch) in r.sums.iter_mut().zip(channels) {
-            *s += f64::from(ch.as_raw()[i]);
+            *s += f64::from(ch[i].to_f32());
         }
     }
     out
@@ -65,6 +65,7 @@ pub fn regions<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FloatImage;
     use image::Luma;
 
     #[test]
@@ -79,9 +80,13 @@ mod tests {
             FloatImage::from_pixel(4, 2, Luma([2.0])),
             FloatImage::from_fn(4, 2, |_, y| Luma([y as f32 * 10.0])),
         ];
-        let r = regions(&l, 2, [&ch[0], &ch[1], &ch[2]]);
+        let r = regions(
+            &l,
+            2,
+            [&ch[0], &ch[1], &ch[2]].map(|c| c.as_raw().as_slice()),
+        );
         // One channel alone gives the same sums for it.
-        let single = regions(&l, 2, [&ch[2]]);
+        let single = regions(&l, 2, [ch[2].as_raw().as_slice()]);
         assert_eq!(single[1].mean(0), r[1].mean(2));
         assert_eq!(single[0].centroid(), r[0].centroid());
         assert_eq!(r[0].area_px, 3);

@@ -4,13 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::follicle::{classify, Verdict};
-use crate::io::Field;
+use crate::io::{Field, Plane};
 use crate::measure::regions;
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScale};
 use crate::segment::threshold::threshold;
 use crate::segment::watershed::{split, split_reached, SplitParams};
-use crate::segment::{fill_holes, label, mask_at_least, open, smooth};
+use crate::segment::{fill_holes, label, mask_at_least, open, smooth_samples};
 use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
@@ -73,7 +73,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // out the illumination (the large-scale DAPI profile), remove the
     // background of P-cadherin and Sox9, threshold.
     let bg_radius = p.effective_background_radius_um() / um;
-    let mut sm_dapi = smooth(dapi, p.nucleus_sigma_um / um);
+    let mut sm_dapi = smooth_plane(dapi, p.nucleus_sigma_um / um);
     let illumination = p
         .flat_field
         .then(|| LargeScale::of(&sm_dapi, p.flat_field_sigma_um / um));
@@ -87,7 +87,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let mut dmask = mask_at_least(&sm_dapi, t_dapi);
     drop(sm_dapi);
 
-    let mut sm_pcad = smooth(pcad, p.pcad_sigma_um / um);
+    let mut sm_pcad = smooth_plane(pcad, p.pcad_sigma_um / um);
     flatten(&mut sm_pcad);
     correct_in_place(&mut sm_pcad, p.background, bg_radius);
     let t_pcad = threshold(&sm_pcad, p.threshold_pcad);
@@ -96,7 +96,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // Follicle candidates: P-cadherin objects, split where they touch.
     let pmask = fill_holes(&open(&pmask, p.open_radius_um / um));
 
-    let mut sm_sox9 = smooth(sox9, p.nucleus_sigma_um / um);
+    let mut sm_sox9 = smooth_plane(sox9, p.nucleus_sigma_um / um);
     flatten(&mut sm_sox9);
     correct_in_place(&mut sm_sox9, p.background, bg_radius);
     let t_sox9 = threshold(&sm_sox9, p.threshold_sox9);
@@ -168,14 +168,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         );
     } else {
         let (nlabels, nn) = label(&dmask);
-        for n in regions(&nlabels, nn, [&sm_sox9]) {
+        for n in regions(&nlabels, nn, [sm_sox9.as_raw().as_slice()]) {
             let (cx, cy) = n.centroid();
             tally(n.area_px, cx, cy, n.mean(0));
         }
     }
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
-    for (r, &n) in regions(&plabels, np, [pcad, sox9, dapi])
+    for (r, &n) in measure_planes(&plabels, np, &field.channels)
         .iter()
         .zip(&nuclei_in)
     {
@@ -214,6 +214,31 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         follicles_per_mm2,
     };
     (analysis, plabels)
+}
+
+/// Gaussian smoothing of a channel, whichever way it is stored.
+fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {
+    match plane {
+        Plane::U16(i) => smooth_samples(i.as_raw(), i.width(), i.height(), sigma_px),
+        Plane::F32(i) => smooth_samples(i.as_raw(), i.width(), i.height(), sigma_px),
+    }
+}
+
+/// [`regions`] over the three channels, read as they are stored (a field
+/// mixing storage types, built by hand, is measured as floats).
+fn measure_planes(labels: &Labels, n: u32, planes: &[Plane; 3]) -> Vec<crate::measure::Region<3>> {
+    match planes {
+        [Plane::U16(a), Plane::U16(b), Plane::U16(c)] => {
+            regions(labels, n, [a, b, c].map(|p| p.as_raw().as_slice()))
+        }
+        [Plane::F32(a), Plane::F32(b), Plane::F32(c)] => {
+            regions(labels, n, [a, b, c].map(|p| p.as_raw().as_slice()))
+        }
+        _ => {
+            let f = planes.each_ref().map(Plane::to_f32);
+            regions(labels, n, f.each_ref().map(|p| p.as_raw().as_slice()))
+        }
+    }
 }
 
 /// The object of `labels` at (x, y), or else the nearest one within
@@ -308,11 +333,11 @@ mod tests {
             let a = analyze(&field, &p);
             // Reference: the same planes, every nucleus split and measured.
             let [_, sox9, dapi] = &field.channels;
-            let ill = LargeScale::of(&smooth(dapi, 0.5), p.flat_field_sigma_um);
-            let mut d = smooth(dapi, 0.5);
+            let ill = LargeScale::of(&smooth_plane(dapi, 0.5), p.flat_field_sigma_um);
+            let mut d = smooth_plane(dapi, 0.5);
             ill.flatten(&mut d, 0.2);
             let dmask = mask_at_least(&d, a.thresholds[2]);
-            let mut s9 = smooth(sox9, 0.5);
+            let mut s9 = smooth_plane(sox9, 0.5);
             ill.flatten(&mut s9, 0.2);
             let s9 = correct(&s9, p.background, p.effective_background_radius_um());
             let sp = SplitParams {
@@ -321,7 +346,7 @@ mod tests {
                 neck_ratio: p.nucleus_neck_ratio,
             };
             let (nl, nn) = split(&dmask, &sp);
-            let want = regions(&nl, nn, [&s9])
+            let want = regions(&nl, nn, [s9.as_raw().as_slice()])
                 .iter()
                 .filter(|r| {
                     r.area_px as f64 >= p.min_nucleus_area_um2

@@ -14,7 +14,7 @@ mod tiff_source;
 pub use channels::{ChannelSource, ChannelSpec, Role};
 pub use tiff_source::{FieldInfo, Limits, TiffSource};
 
-use crate::FloatImage;
+use crate::{FloatImage, U16Image};
 
 /// How to interpret a file, from the command line.
 #[derive(Clone, Debug, Default)]
@@ -44,16 +44,62 @@ pub struct Field {
     pub channel_source: ChannelSource,
     /// Max-projected channels, in the order P-cadherin, Sox9, DAPI, in the
     /// file's own intensity units.
-    pub channels: [FloatImage; 3],
+    pub channels: [Plane; 3],
+}
+
+/// One max-projected channel: 8- and 16-bit unsigned samples are kept as
+/// 16-bit integers, every other sample type as 32-bit floats. Both read
+/// the same through [`Plane::to_f32`] and the kernels (the conversion is
+/// exact); the integer form holds half the memory.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plane {
+    /// Unsigned integer samples of up to 16 bits.
+    U16(U16Image),
+    /// Any other samples (32/64-bit integers, signed, floating point).
+    F32(FloatImage),
+}
+
+impl Plane {
+    /// Width and height.
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Plane::U16(i) => i.dimensions(),
+            Plane::F32(i) => i.dimensions(),
+        }
+    }
+
+    /// The plane as floats (a copy).
+    pub fn to_f32(&self) -> FloatImage {
+        match self {
+            Plane::U16(i) => {
+                let v = i.as_raw().iter().map(|&x| f32::from(x)).collect();
+                FloatImage::from_raw(i.width(), i.height(), v).unwrap_or_default()
+            }
+            Plane::F32(i) => i.clone(),
+        }
+    }
+}
+
+impl From<FloatImage> for Plane {
+    fn from(i: FloatImage) -> Plane {
+        Plane::F32(i)
+    }
+}
+
+impl From<U16Image> for Plane {
+    fn from(i: U16Image) -> Plane {
+        Plane::U16(i)
+    }
 }
 
 impl Field {
     /// Builds a field from three same-sized planes (P-cadherin, Sox9, DAPI),
     /// as library users with their own readers do.
-    pub fn from_planes(
-        channels: [FloatImage; 3],
+    pub fn from_planes<P: Into<Plane>>(
+        channels: [P; 3],
         pixel_size_um: Option<f64>,
     ) -> Result<Field, crate::error::LoadError> {
+        let channels = channels.map(Into::into);
         let (w, h) = channels[0].dimensions();
         if channels.iter().any(|c| c.dimensions() != (w, h)) {
             return Err(crate::error::LoadError::Metadata(

@@ -12,8 +12,9 @@ use tiff::ColorType;
 
 use super::channels::resolve;
 use super::meta::{self, parse_imagej, parse_ome};
-use super::{Field, LoadOptions};
+use super::{Field, LoadOptions, Plane};
 use crate::error::LoadError;
+use crate::U16Image;
 
 /// Sanity limits, checked before allocating or decoding anything sized by
 /// the file. The defaults admit a real 4096² × 3-channel × 64-slice 16-bit
@@ -80,6 +81,8 @@ enum PageKind {
         color: usize,
         total: usize,
         bytes: usize,
+        /// Unsigned integer samples (SampleFormat absent or 1).
+        unsigned: bool,
     },
     Unsupported(String),
     /// Its strips or tiles point past the end of the file.
@@ -147,10 +150,16 @@ fn page_info(dec: &mut Decoder<Reader>, file_len: u64) -> Result<PageInfo, LoadE
             } else if ![8, 16, 32, 64].contains(&bits) {
                 PageKind::Unsupported(format!("{bits}-bit samples"))
             } else {
+                let unsigned = match dec.find_tag_unsigned_vec::<u16>(Tag::SampleFormat) {
+                    Ok(None) => true,
+                    Ok(Some(f)) => f.iter().all(|&f| f == 1),
+                    Err(_) => false,
+                };
                 PageKind::Ok {
                     color,
                     total,
                     bytes: bits as usize / 8,
+                    unsigned,
                 }
             }
         }
@@ -407,8 +416,18 @@ impl TiffSource {
                 self.limits.max_field_bytes
             )));
         }
-        let n = n_px as usize;
-        let mut acc: [Vec<f32>; 3] = std::array::from_fn(|_| vec![f32::NEG_INFINITY; n]);
+        // Unsigned samples of up to 16 bits are projected and kept as
+        // 16-bit integers; any other page makes the field floats.
+        let small_uint = uses.keys().all(|&p| {
+            matches!(self.pages[p].kind, PageKind::Ok { bytes, unsigned: true, .. } if bytes <= 2)
+        });
+        let mut acc = if small_uint {
+            Acc::U16(std::array::from_fn(|_| vec![0u16; n_px as usize]))
+        } else {
+            Acc::F32(std::array::from_fn(|_| {
+                vec![f32::NEG_INFINITY; n_px as usize]
+            }))
+        };
         let mut buf = DecodingResult::U8(Vec::new());
         for (page, list) in uses {
             let pi = &self.pages[page];
@@ -426,23 +445,45 @@ impl TiffSource {
             let planar = layout.planes > 1;
             for (sample, r) in list {
                 let (offset, stride) = if planar {
-                    (sample * n, 1)
+                    (sample * n_px as usize, 1)
                 } else {
                     (sample, total)
                 };
-                max_into(&mut acc[r], &buf, offset, stride)
-                    .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+                let done = match &mut acc {
+                    Acc::U16(a) => max_into_u16(&mut a[r], &buf, offset, stride),
+                    Acc::F32(a) => max_into(&mut a[r], &buf, offset, stride),
+                };
+                done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
             }
         }
-        let to_image = |v: Vec<f32>| -> Result<crate::FloatImage, LoadError> {
-            let v: Vec<f32> = v
-                .into_iter()
-                .map(|x| if x.is_finite() { x } else { 0.0 })
-                .collect();
-            ImageBuffer::from_raw(w as u32, h as u32, v)
-                .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))
+        let channels: [Plane; 3] = match acc {
+            Acc::U16(planes) => {
+                let mut out = Vec::with_capacity(3);
+                for v in planes {
+                    out.push(Plane::U16(
+                        U16Image::from_raw(w as u32, h as u32, v)
+                            .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))?,
+                    ));
+                }
+                out.try_into()
+                    .map_err(|_| LoadError::Corrupt("three planes".into()))?
+            }
+            Acc::F32(planes) => {
+                let mut out = Vec::with_capacity(3);
+                for v in planes {
+                    let v: Vec<f32> = v
+                        .into_iter()
+                        .map(|x| if x.is_finite() { x } else { 0.0 })
+                        .collect();
+                    out.push(Plane::F32(
+                        ImageBuffer::from_raw(w as u32, h as u32, v)
+                            .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))?,
+                    ));
+                }
+                out.try_into()
+                    .map_err(|_| LoadError::Corrupt("three planes".into()))?
+            }
         };
-        let [a, b, c] = acc;
         Ok(Field {
             index: i,
             width: w,
@@ -450,8 +491,54 @@ impl TiffSource {
             depth: info.depth,
             pixel_size_um: opts.pixel_size_um.or(info.pixel_size_um),
             channel_source: source,
-            channels: [to_image(a)?, to_image(b)?, to_image(c)?],
+            channels,
         })
+    }
+}
+
+/// The running z maximum of a field's three channels.
+enum Acc {
+    U16([Vec<u16>; 3]),
+    F32([Vec<f32>; 3]),
+}
+
+/// [`max_into`] for 16-bit accumulators: only 8- and 16-bit unsigned
+/// buffers (what the page headers promised) are accepted.
+fn max_into_u16(
+    acc: &mut [u16],
+    buf: &DecodingResult,
+    offset: usize,
+    stride: usize,
+) -> Result<(), String> {
+    fn go<T: Copy>(
+        acc: &mut [u16],
+        v: &[T],
+        offset: usize,
+        stride: usize,
+        f: impl Fn(T) -> u16,
+    ) -> Result<(), String> {
+        let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
+        if v.len() < need {
+            return Err(format!(
+                "decoded {} samples, expected at least {need}",
+                v.len()
+            ));
+        }
+        if stride == 1 {
+            for (a, &x) in acc.iter_mut().zip(&v[offset..]) {
+                *a = (*a).max(f(x));
+            }
+        } else {
+            for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
+                *a = (*a).max(f(x));
+            }
+        }
+        Ok(())
+    }
+    match buf {
+        DecodingResult::U8(v) => go(acc, v, offset, stride, u16::from),
+        DecodingResult::U16(v) => go(acc, v, offset, stride, |x| x),
+        _ => Err("samples are not the 8- or 16-bit unsigned integers the header declares".into()),
     }
 }
 

@@ -6,9 +6,9 @@ use font8x8::UnicodeFonts;
 use image::{imageops, Rgb, RgbImage};
 
 use crate::follicle::Verdict;
-use crate::io::Field;
+use crate::io::{Field, Plane};
 use crate::pipeline::FieldAnalysis;
-use crate::{FloatImage, Labels};
+use crate::{Labels, Sample};
 
 /// Outline colour of counted follicles.
 pub const COUNTED: Rgb<u8> = Rgb([255, 255, 0]);
@@ -26,25 +26,51 @@ pub const MAX_SIDE: u32 = 2048;
 const COMPOSITE_MAX: f32 = 250.0;
 
 /// Maps a channel to 0..=250 between its 0.5th and 99.5th percentiles.
-fn stretch(img: &FloatImage) -> Vec<u8> {
-    let mut v: Vec<f32> = img
-        .as_raw()
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
+fn stretch(data: &[f32]) -> Vec<u8> {
+    let mut v: Vec<f32> = data.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
-        return vec![0; img.as_raw().len()];
+        return vec![0; data.len()];
     }
-    let lo_i = v.len() / 200;
-    let hi_i = (v.len() * 199 / 200).min(v.len() - 1);
+    let (lo_i, hi_i) = percentile_ranks(v.len());
     let lo = *v.select_nth_unstable_by(lo_i, f32::total_cmp).1;
     let hi = *v.select_nth_unstable_by(hi_i, f32::total_cmp).1;
+    scale_to_u8(data, lo, hi)
+}
+
+/// Ranks of the 0.5th and 99.5th percentiles among `n` values.
+fn percentile_ranks(n: usize) -> (usize, usize) {
+    (n / 200, (n * 199 / 200).min(n.saturating_sub(1)))
+}
+
+fn scale_to_u8<T: Sample>(data: &[T], lo: f32, hi: f32) -> Vec<u8> {
     let span = if hi > lo { hi - lo } else { 1.0 };
-    img.as_raw()
-        .iter()
-        .map(|&x| (((x - lo) / span).clamp(0.0, 1.0) * COMPOSITE_MAX).round() as u8)
+    data.iter()
+        .map(|&x| (((x.to_f32() - lo) / span).clamp(0.0, 1.0) * COMPOSITE_MAX).round() as u8)
         .collect()
+}
+
+/// [`stretch`] of 16-bit samples: the same order statistics, read off a
+/// histogram of every value instead of a sorted copy.
+fn stretch_u16(data: &[u16]) -> Vec<u8> {
+    if data.is_empty() {
+        return Vec::new();
+    }
+    let mut hist = vec![0usize; 1 << 16];
+    for &x in data {
+        hist[x as usize] += 1;
+    }
+    let nth = |rank: usize| {
+        let mut seen = 0;
+        for (v, &c) in hist.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                return v as f32;
+            }
+        }
+        0.0
+    };
+    let (lo_i, hi_i) = percentile_ranks(data.len());
+    scale_to_u8(data, nth(lo_i), nth(hi_i))
 }
 
 /// Size of the overlay of a `w`×`h` field: at most [`MAX_SIDE`] on the
@@ -133,7 +159,10 @@ fn draw_text(img: &mut RgbImage, text: &str, cx: f64, cy: f64, scale: u32, colou
 /// Renders the overlay of one analysed field.
 pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbImage {
     let (w, h) = (field.width as u32, field.height as u32);
-    let [r, g, b] = [&field.channels[0], &field.channels[1], &field.channels[2]].map(stretch);
+    let [r, g, b] = field.channels.each_ref().map(|p| match p {
+        Plane::U16(i) => stretch_u16(i.as_raw()),
+        Plane::F32(i) => stretch(i.as_raw()),
+    });
     let mut img = RgbImage::from_fn(w, h, |x, y| {
         let i = (y * w + x) as usize;
         Rgb([r[i], g[i], b[i]])
@@ -185,6 +214,7 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FloatImage;
     use image::Luma;
 
     #[test]
@@ -213,9 +243,22 @@ mod tests {
     #[test]
     fn stretch_uses_percentiles() {
         let img = FloatImage::from_fn(100, 10, |x, _| Luma([x as f32]));
-        let s = stretch(&img);
+        let s = stretch(img.as_raw());
         assert_eq!(s[0], 0);
         assert_eq!(s[99], 250);
         assert!((i32::from(s[50]) - 125).abs() <= 3);
+    }
+
+    /// The 16-bit path reads the same percentiles off a histogram.
+    #[test]
+    fn stretch_u16_equals_stretch_of_floats() {
+        let mut rng = crate::synth::Rng::new(3);
+        for n in [1usize, 2, 199, 200, 201, 1000, 4096] {
+            let v: Vec<u16> = (0..n)
+                .map(|_| (rng.unit() * rng.unit() * 65535.0) as u16)
+                .collect();
+            let f: Vec<f32> = v.iter().map(|&x| f32::from(x)).collect();
+            assert_eq!(stretch_u16(&v), stretch(&f), "n {n}");
+        }
     }
 }

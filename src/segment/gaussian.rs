@@ -21,7 +21,7 @@ pub fn kernel(sigma: f32) -> Vec<f32> {
 
 /// Blurs the `w`×`h` image `src` into `dst` with a Gaussian of σ `sigma`
 /// pixels (`sigma` > 0; edges replicated).
-pub fn blur(src: &[f32], dst: &mut [f32], w: usize, h: usize, sigma: f32) {
+pub fn blur<T: crate::Sample>(src: &[T], dst: &mut [f32], w: usize, h: usize, sigma: f32) {
     assert!(
         src.len() >= w * h && dst.len() >= w * h,
         "blur: buffers smaller than {w}×{h}"
@@ -37,9 +37,11 @@ pub fn blur(src: &[f32], dst: &mut [f32], w: usize, h: usize, sigma: f32) {
     let mut have = 0usize; // rows [0, have) filtered into the ring so far
     let mut horizontal = |y: usize, ring: &mut [f32]| {
         let row = &src[y * w..(y + 1) * w];
-        pad[..r].fill(row[0]);
-        pad[r..r + w].copy_from_slice(row);
-        pad[r + w..].fill(row[w - 1]);
+        pad[..r].fill(row[0].to_f32());
+        for (p, &v) in pad[r..r + w].iter_mut().zip(row) {
+            *p = v.to_f32();
+        }
+        pad[r + w..].fill(row[w - 1].to_f32());
         let out = &mut ring[(y % taps) * w..(y % taps + 1) * w];
         out.fill(0.0);
         for (j, &kj) in k.iter().enumerate() {
