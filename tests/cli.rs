@@ -416,6 +416,22 @@ fn other_sample_formats_and_layouts() {
     for ((file, _), rec) in &f {
         assert_eq!(rec[6].parse::<usize>().unwrap(), truth, "{file}");
     }
+    // 8- and 16-bit unsigned samples are kept as 16-bit planes, the rest
+    // as floats.
+    for (name, small) in [
+        ("u32.tif", false),
+        ("f32.tif", false),
+        ("u16_raw.tif", true),
+        ("u16_packbits.TIFF", true),
+        ("rgba16.tif", true),
+        ("rgb8_big.tif", true),
+    ] {
+        let mut src = follicount::io::TiffSource::open(&d.join(name)).unwrap();
+        let field = src.load_field(0, &Default::default()).unwrap();
+        for p in &field.channels {
+            assert_eq!(matches!(p, follicount::io::Plane::U16(_)), small, "{name}");
+        }
+    }
 }
 
 #[test]
