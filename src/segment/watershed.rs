@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use image::GrayImage;
 
 use super::distance::edt;
-use super::label::{find, finish, label};
+use super::label::{find, finish};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -89,47 +89,6 @@ pub struct Crop {
     pub h: usize,
 }
 
-/// The pixels of each labelled component, as image indices in raster
-/// order: component `c` (0-based, label `c + 1`) holds
-/// `order[start[c]..start[c + 1]]`.
-struct Components {
-    order: Vec<u32>,
-    start: Vec<usize>,
-}
-
-impl Components {
-    fn new(comps: &Labels, n: u32) -> Components {
-        // Counting sort by label: counts, prefix sums, then one raster pass.
-        let mut start = vec![0usize; n as usize + 1];
-        for &l in comps.as_raw() {
-            if l != 0 {
-                start[l as usize] += 1;
-            }
-        }
-        for c in 1..start.len() {
-            start[c] += start[c - 1];
-        }
-        let mut next = start.clone();
-        let mut order = vec![0u32; start[n as usize]];
-        for (i, &l) in comps.as_raw().iter().enumerate() {
-            if l != 0 {
-                let slot = &mut next[l as usize - 1];
-                order[*slot] = i as u32;
-                *slot += 1;
-            }
-        }
-        Components { order, start }
-    }
-
-    fn len(&self) -> usize {
-        self.start.len() - 1
-    }
-
-    fn pixels(&self, c: usize) -> &[u32] {
-        &self.order[self.start[c]..self.start[c + 1]]
-    }
-}
-
 /// Splits each 8-connected component of `mask` that holds one of the
 /// `seeds` (image indices, any order) and hands the result to
 /// `visit(crop, labels, n)`: the component's crop, labels `1..=n` over the
@@ -149,8 +108,8 @@ pub fn split_reached(
 ) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
-    // Pixels as (row, column): sorted, that is raster order, and no
-    // division anywhere.
+    // Pixels as (row, column), in the order the fill reaches them: only
+    // their bounding box and the crop mask are made from them.
     let mut pixels: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<(u32, u32)> = Vec::new();
     for seed in seeds {
@@ -174,13 +133,12 @@ pub fn split_reached(
                 }
             }
         }
-        pixels.sort_unstable();
         split_pixels(&pixels, w, h, p, &mut visit);
     }
 }
 
-/// Splits one component, given as its (row, column) pixels in raster
-/// order, in its crop.
+/// Splits one component, given as its (row, column) pixels in any order,
+/// in its crop.
 fn split_pixels(
     pixels: &[(u32, u32)],
     w: usize,
@@ -188,13 +146,15 @@ fn split_pixels(
     p: &SplitParams,
     visit: &mut impl FnMut(&Crop, &[u32], u32),
 ) {
-    let (Some(&(y0, _)), Some(&(y1, _))) = (pixels.first(), pixels.last()) else {
+    if pixels.is_empty() {
         return;
-    };
-    let (mut x0, mut x1) = (u32::MAX, 0);
-    for &(_, x) in pixels {
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
+    for &(y, x) in pixels {
         x0 = x0.min(x);
         x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
     }
     let (x0, y0) = (
         (x0 as usize).saturating_sub(1),
@@ -217,36 +177,32 @@ fn split_pixels(
 
 /// Splits the 8-connected objects of `mask` where they touch through a
 /// narrow neck. Returns labels 1..=n in raster order of first pixel, and n.
+///
+/// Objects are found by flood fill from every set pixel in raster order
+/// (no image-wide labelling) and split one at a time in their crops; the
+/// pieces get provisional labels, renumbered in raster order at the end.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let (comps, n) = label(mask);
-    let lists = Components::new(&comps, n);
-    // The component plane becomes the output: each object's provisional
-    // label is unique, then `finish` renumbers in raster order.
-    let mut out = comps.into_raw();
+    let src = mask.as_raw();
+    let mut work = mask.clone();
+    let mut out = vec![0u32; w * h];
     let mut base = 0u32;
-    let mut write = |crop: &Crop, lab: &[u32], k: u32| {
-        for (cy, row) in lab.chunks(crop.w).enumerate() {
-            let o = (crop.y0 + cy) * w + crop.x0;
-            for (cx, &l) in row.iter().enumerate() {
-                if l != 0 {
-                    out[o + cx] = base + l;
+    split_reached(
+        &mut work,
+        (0..src.len()).filter(|&i| src[i] != 0),
+        p,
+        |crop: &Crop, lab: &[u32], k: u32| {
+            for (cy, row) in lab.chunks(crop.w).enumerate() {
+                let o = (crop.y0 + cy) * w + crop.x0;
+                for (cx, &l) in row.iter().enumerate() {
+                    if l != 0 {
+                        out[o + cx] = base + l;
+                    }
                 }
             }
-        }
-        base += k;
-    };
-    let mut coords = Vec::new();
-    for c in 0..lists.len() {
-        coords.clear();
-        coords.extend(
-            lists
-                .pixels(c)
-                .iter()
-                .map(|&i| ((i as usize / w) as u32, (i as usize % w) as u32)),
-        );
-        split_pixels(&coords, w, h, p, &mut write);
-    }
+            base += k;
+        },
+    );
     let mut parent: Vec<u32> = (0..=base).collect();
     finish(w, h, out, &mut parent)
 }
@@ -266,7 +222,7 @@ fn split_one(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
 /// driver must equal.
 #[cfg(test)]
 fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    split_labelled(mask, label(mask).0, p)
+    split_labelled(mask, super::label::label(mask).0, p)
 }
 
 /// Splitting given the mask's 8-connected components.
@@ -418,6 +374,7 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::label::label;
     use image::Luma;
 
     fn params() -> SplitParams {
