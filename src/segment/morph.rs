@@ -12,10 +12,11 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     if w == 0 || h == 0 {
         return mask.clone();
     }
-    let src = mask.as_raw();
-    // 255 until reached from the border through background, then 0.
-    let mut out = vec![255u8; w * h];
-    let open = |out: &[u8], i: usize| src[i] == 0 && out[i] != 0;
+    // 0: background not reached yet; 1: foreground; 2: background
+    // reached from the border. One byte per pixel, one array.
+    const OPEN: u8 = 0;
+    const REACHED: u8 = 2;
+    let mut state: Vec<u8> = mask.as_raw().iter().map(|&v| u8::from(v != 0)).collect();
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for x in 0..w {
         stack.push((x, 0));
@@ -26,34 +27,32 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
         stack.push((w - 1, y));
     }
     while let Some((x, y)) = stack.pop() {
-        let row = y * w;
-        if !open(&out, row + x) {
+        let row = &mut state[y * w..(y + 1) * w];
+        if row[x] != OPEN {
             continue;
         }
-        let (mut l, mut r) = (x, x);
-        while l > 0 && open(&out, row + l - 1) {
-            l -= 1;
-        }
-        while r + 1 < w && open(&out, row + r + 1) {
-            r += 1;
-        }
-        out[row + l..=row + r].fill(0);
+        // The run of open pixels through x.
+        let l = row[..x].iter().rposition(|&s| s != OPEN).map_or(0, |i| i + 1);
+        let r = row[x..].iter().position(|&s| s != OPEN).map_or(w, |i| x + i);
+        row[l..r].fill(REACHED);
         // One seed per run of open pixels in the rows above and below.
         for ny in [y.wrapping_sub(1), y + 1] {
             if ny >= h {
                 continue;
             }
-            let nrow = ny * w;
-            let mut in_run = false;
-            for nx in l..=r {
-                let o = open(&out, nrow + nx);
-                if o && !in_run {
-                    stack.push((nx, ny));
+            let nrow = &state[ny * w + l..ny * w + r];
+            let mut i = 0;
+            while let Some(start) = nrow[i..].iter().position(|&s| s == OPEN) {
+                stack.push((l + i + start, ny));
+                i += start;
+                match nrow[i..].iter().position(|&s| s != OPEN) {
+                    Some(len) => i += len,
+                    None => break,
                 }
-                in_run = o;
             }
         }
     }
+    let out = state.iter().map(|&s| if s == REACHED { 0 } else { 255 }).collect();
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 
