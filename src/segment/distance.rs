@@ -43,12 +43,106 @@ fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
     }
 }
 
+/// [`dt1d`] in integers, for finite input (every column had background):
+/// the same envelope, since a breakpoint is a ratio of integers and
+/// comparing two of them by cross-multiplication decides exactly what
+/// comparing their correctly rounded quotients does (distinct ratios with
+/// denominators below 2¹⁵ differ by far more than an f64 rounding error),
+/// with no division. Breakpoint k is `zn[k] / zd[k]`, `zd[k] > 0`.
+fn dt1d_int(f: &[i64], d: &mut [f64], v: &mut [usize], zn: &mut [i64], zd: &mut [i64]) {
+    let n = f.len();
+    if n == 0 {
+        return;
+    }
+    let mut k = 0usize;
+    v[0] = 0;
+    // Numerator and denominator of the intersection of parabolas q and p.
+    let inter = |q: usize, p: usize| {
+        let (qi, pi) = (q as i64, p as i64);
+        ((f[q] + qi * qi) - (f[p] + pi * pi), 2 * (qi - pi))
+    };
+    for q in 1..n {
+        let (mut a, mut b) = inter(q, v[k]);
+        // s <= z[k], z[0] being -∞.
+        while k > 0 && a * zd[k] <= zn[k] * b {
+            k -= 1;
+            (a, b) = inter(q, v[k]);
+        }
+        k += 1;
+        v[k] = q;
+        zn[k] = a;
+        zd[k] = b;
+    }
+    let last = k;
+    k = 0;
+    for (q, dq) in d.iter_mut().enumerate() {
+        // z[k + 1] < q, z[last + 1] being +∞.
+        while k < last && zn[k + 1] < q as i64 * zd[k + 1] {
+            k += 1;
+        }
+        let p = v[k];
+        let diff = q as i64 - p as i64;
+        *dq = (diff * diff + f[p]) as f64;
+    }
+}
+
 /// Squared Euclidean distance from every foreground (non-zero) pixel to the
 /// nearest background pixel; 0 on the background. With no background pixel
 /// at all, foreground pixels get a huge value (1e20).
 pub fn squared_edt(mask: &GrayImage) -> Vec<f64> {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let src = mask.as_raw();
+    if let Some(d) = squared_edt_int(src, w, h) {
+        return d;
+    }
+    squared_edt_float(src, w, h)
+}
+
+/// [`squared_edt`] in integers, when every column holds a background
+/// pixel (always, for a crop with a margin; else `None`).
+fn squared_edt_int(src: &[u8], w: usize, h: usize) -> Option<Vec<f64>> {
+    if w == 0 || h == 0 || w.max(h) >= 1 << 15 {
+        return None;
+    }
+    // Phase 1: distance to the background down each column, two scans a
+    // whole row at a time.
+    let far = (w + h + 1) as u32;
+    let mut g: Vec<u32> = vec![0; w * h];
+    for x in 0..w {
+        g[x] = if src[x] == 0 { 0 } else { far };
+    }
+    for y in 1..h {
+        let (prev, cur) = g.split_at_mut(y * w);
+        let prev = &prev[(y - 1) * w..];
+        for ((c, &p), &m) in cur[..w].iter_mut().zip(prev).zip(&src[y * w..(y + 1) * w]) {
+            *c = if m == 0 { 0 } else { p + 1 };
+        }
+    }
+    for y in (0..h - 1).rev() {
+        let (cur, next) = g.split_at_mut((y + 1) * w);
+        for (c, &b) in cur[y * w..].iter_mut().zip(&next[..w]) {
+            *c = (*c).min(b + 1);
+        }
+    }
+    if g.iter().any(|&v| v >= far) {
+        return None;
+    }
+    // Phase 2, along the rows.
+    let mut out = vec![0f64; w * h];
+    let mut f = vec![0i64; w];
+    let (mut v, mut zn, mut zd) = (vec![0usize; w], vec![0i64; w + 1], vec![0i64; w + 1]);
+    for (row, o) in g.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+        for (fv, &c) in f.iter_mut().zip(row) {
+            *fv = i64::from(c) * i64::from(c);
+        }
+        dt1d_int(&f, o, &mut v, &mut zn, &mut zd);
+    }
+    Some(out)
+}
+
+/// [`squared_edt`] in floating point, with 1e20 standing for "no
+/// background in this column".
+fn squared_edt_float(src: &[u8], w: usize, h: usize) -> Vec<f64> {
     // Phase 1, down the columns of a binary image: the distance to the
     // nearest background pixel in the same column is two linear scans, done
     // a whole row at a time (contiguous, vectorisable).
@@ -127,5 +221,55 @@ mod tests {
         let d = squared_edt(&m);
         assert_eq!(d[3 * 4 + 3], 18.0);
         assert_eq!(d[4 + 2], 5.0);
+    }
+
+    /// The integer transform equals the floating-point one wherever it
+    /// applies, and hands over to it when a column has no background.
+    #[test]
+    fn integer_transform_equals_floating_point() {
+        let mut rng = crate::synth::Rng::new(8);
+        for (w, h, p) in [
+            (1, 1, 0.5),
+            (1, 9, 0.7),
+            (9, 1, 0.7),
+            (40, 30, 0.9),
+            (64, 50, 0.97),
+            (33, 70, 0.6),
+        ] {
+            for _ in 0..20 {
+                let src: Vec<u8> = (0..w * h)
+                    .map(|_| if rng.unit() < p { 255 } else { 0 })
+                    .collect();
+                let float = squared_edt_float(&src, w, h);
+                match squared_edt_int(&src, w, h) {
+                    Some(int) => assert_eq!(int, float, "{w}×{h} p{p}"),
+                    None => {
+                        // Some column is all foreground.
+                        assert!((0..w).any(|x| (0..h).all(|y| src[y * w + x] != 0)));
+                    }
+                }
+                let m = GrayImage::from_raw(w as u32, h as u32, src).unwrap();
+                assert_eq!(squared_edt(&m), float);
+            }
+        }
+        // Brute force on one mask.
+        let (w, h) = (23, 17);
+        let src: Vec<u8> = (0..w * h)
+            .map(|_| if rng.unit() < 0.7 { 255 } else { 0 })
+            .collect();
+        let d = squared_edt_int(&src, w, h).expect("background in every column");
+        for i in 0..w * h {
+            let want = (0..w * h)
+                .filter(|&j| src[j] == 0)
+                .map(|j| {
+                    let (dx, dy) = (
+                        (i % w) as f64 - (j % w) as f64,
+                        (i / w) as f64 - (j / w) as f64,
+                    );
+                    dx * dx + dy * dy
+                })
+                .fold(f64::INFINITY, f64::min);
+            assert_eq!(d[i], if src[i] == 0 { 0.0 } else { want }, "pixel {i}");
+        }
     }
 }

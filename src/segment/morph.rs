@@ -32,8 +32,14 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
             continue;
         }
         // The run of open pixels through x.
-        let l = row[..x].iter().rposition(|&s| s != OPEN).map_or(0, |i| i + 1);
-        let r = row[x..].iter().position(|&s| s != OPEN).map_or(w, |i| x + i);
+        let l = row[..x]
+            .iter()
+            .rposition(|&s| s != OPEN)
+            .map_or(0, |i| i + 1);
+        let r = row[x..]
+            .iter()
+            .position(|&s| s != OPEN)
+            .map_or(w, |i| x + i);
         row[l..r].fill(REACHED);
         // One seed per run of open pixels in the rows above and below.
         for ny in [y.wrapping_sub(1), y + 1] {
@@ -52,7 +58,10 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
             }
         }
     }
-    let out = state.iter().map(|&s| if s == REACHED { 0 } else { 255 }).collect();
+    let out = state
+        .iter()
+        .map(|&s| if s == REACHED { 0 } else { 255 })
+        .collect();
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 
