@@ -245,7 +245,7 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
     // (Meyer's ordered flooding), so the level only ever goes down.
     let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
     // The key grows with the distance: the top key is the deepest pixel's.
-    let deepest = dist.iter().copied().fold(0f32, f32::max);
+    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
     let top = (deepest * 8.0 + 0.5) as usize;
     let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
     for (k, &i) in seeds.iter().enumerate() {
