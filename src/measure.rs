@@ -45,18 +45,24 @@ pub fn regions<const N: usize, T: Sample>(
         })
         .collect();
     let w = labels.width() as usize;
-    for (i, &l) in labels.as_raw().iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
-        let Some(r) = out.get_mut(l as usize - 1) else {
-            continue;
-        };
-        r.area_px += 1;
-        r.sum_x += (i % w) as f64;
-        r.sum_y += (i / w) as f64;
-        for (s, ch) in r.sums.iter_mut().zip(channels) {
-            *s += f64::from(ch[i].to_f32());
+    if w == 0 {
+        return out;
+    }
+    for (y, row) in labels.as_raw().chunks_exact(w).enumerate() {
+        let o = y * w;
+        for (x, &l) in row.iter().enumerate() {
+            if l == 0 {
+                continue;
+            }
+            let Some(r) = out.get_mut(l as usize - 1) else {
+                continue;
+            };
+            r.area_px += 1;
+            r.sum_x += x as f64;
+            r.sum_y += y as f64;
+            for (s, ch) in r.sums.iter_mut().zip(channels) {
+                *s += f64::from(ch[o + x].to_f32());
+            }
         }
     }
     out

@@ -149,16 +149,19 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
             |crop, lab, k| {
                 // Sums in raster order, as `regions` takes them.
                 let mut acc = vec![(0u64, 0f64, 0f64, 0f64); k as usize];
-                for (j, &l) in lab.iter().enumerate() {
-                    if l == 0 {
-                        continue;
+                for (cy, row) in lab.chunks_exact(crop.w).enumerate() {
+                    let y = crop.y0 + cy;
+                    for (cx, &l) in row.iter().enumerate() {
+                        if l == 0 {
+                            continue;
+                        }
+                        let x = crop.x0 + cx;
+                        let a = &mut acc[l as usize - 1];
+                        a.0 += 1;
+                        a.1 += x as f64;
+                        a.2 += y as f64;
+                        a.3 += f64::from(sox9_px[y * w + x]);
                     }
-                    let (x, y) = (crop.x0 + j % crop.w, crop.y0 + j / crop.w);
-                    let a = &mut acc[l as usize - 1];
-                    a.0 += 1;
-                    a.1 += x as f64;
-                    a.2 += y as f64;
-                    a.3 += f64::from(sox9_px[y * w + x]);
                 }
                 for (n, sx, sy, s) in acc {
                     let a = n.max(1) as f64;
