@@ -429,6 +429,10 @@ impl TiffSource {
             }))
         };
         let mut buf = DecodingResult::U8(Vec::new());
+        // 8/16-bit pages decode into one buffer kept for the whole field
+        // (the tiff crate's own buffer is allocated and zeroed anew for
+        // every page).
+        let mut raw: Vec<u16> = Vec::new();
         for (page, list) in uses {
             let pi = &self.pages[page];
             let PageKind::Ok { total, .. } = pi.kind else {
@@ -441,6 +445,39 @@ impl TiffSource {
                 )));
             }
             self.decoder.seek_to_image(page)?;
+            if let Acc::U16(a) = &mut acc {
+                let layout = self.decoder.image_buffer_layout()?;
+                let len = layout.complete_len;
+                // Zeroed as a fresh buffer would be, so a page that decodes
+                // short never shows the page before it.
+                raw.clear();
+                raw.resize(len.div_ceil(2), 0);
+                let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut raw);
+                self.decoder.read_image_bytes(&mut bytes[..len])?;
+                let planar = layout.planes > 1;
+                for (sample, r) in list {
+                    let (offset, stride) = if planar {
+                        (sample * n_px as usize, 1)
+                    } else {
+                        (sample, total)
+                    };
+                    // Samples in native byte order, as the decoder leaves them.
+                    let done = match layout.sample_type {
+                        Some(tiff::decoder::DecodingSampleType::U8) => {
+                            let v: &[u8] = bytemuck::cast_slice(&raw);
+                            max_samples(&mut a[r], &v[..len], offset, stride, u16::from)
+                        }
+                        Some(tiff::decoder::DecodingSampleType::U16) => {
+                            max_samples(&mut a[r], &raw[..len / 2], offset, stride, |x| x)
+                        }
+                        other => Err(format!(
+                            "samples are {other:?}, not the 8- or 16-bit unsigned integers the header declares"
+                        )),
+                    };
+                    done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+                }
+                continue;
+            }
             let layout = self.decoder.read_image_to_buffer(&mut buf)?;
             let planar = layout.planes > 1;
             for (sample, r) in list {
@@ -449,11 +486,10 @@ impl TiffSource {
                 } else {
                     (sample, total)
                 };
-                let done = match &mut acc {
-                    Acc::U16(a) => max_into_u16(&mut a[r], &buf, offset, stride),
-                    Acc::F32(a) => max_into(&mut a[r], &buf, offset, stride),
-                };
-                done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+                if let Acc::F32(a) = &mut acc {
+                    max_into(&mut a[r], &buf, offset, stride)
+                        .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+                }
             }
         }
         let channels: [Plane; 3] = match acc {
@@ -502,44 +538,32 @@ enum Acc {
     F32([Vec<f32>; 3]),
 }
 
-/// [`max_into`] for 16-bit accumulators: only 8- and 16-bit unsigned
-/// buffers (what the page headers promised) are accepted.
-fn max_into_u16(
+/// Max-projects samples `offset, offset + stride, …` of `v`, converted by
+/// `f`, into the 16-bit accumulator `acc`.
+fn max_samples<T: Copy>(
     acc: &mut [u16],
-    buf: &DecodingResult,
+    v: &[T],
     offset: usize,
     stride: usize,
+    f: impl Fn(T) -> u16,
 ) -> Result<(), String> {
-    fn go<T: Copy>(
-        acc: &mut [u16],
-        v: &[T],
-        offset: usize,
-        stride: usize,
-        f: impl Fn(T) -> u16,
-    ) -> Result<(), String> {
-        let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
-        if v.len() < need {
-            return Err(format!(
-                "decoded {} samples, expected at least {need}",
-                v.len()
-            ));
-        }
-        if stride == 1 {
-            for (a, &x) in acc.iter_mut().zip(&v[offset..]) {
-                *a = (*a).max(f(x));
-            }
-        } else {
-            for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
-                *a = (*a).max(f(x));
-            }
-        }
-        Ok(())
+    let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
+    if v.len() < need {
+        return Err(format!(
+            "decoded {} samples, expected at least {need}",
+            v.len()
+        ));
     }
-    match buf {
-        DecodingResult::U8(v) => go(acc, v, offset, stride, u16::from),
-        DecodingResult::U16(v) => go(acc, v, offset, stride, |x| x),
-        _ => Err("samples are not the 8- or 16-bit unsigned integers the header declares".into()),
+    if stride == 1 {
+        for (a, &x) in acc.iter_mut().zip(&v[offset..]) {
+            *a = (*a).max(f(x));
+        }
+    } else {
+        for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
+            *a = (*a).max(f(x));
+        }
     }
+    Ok(())
 }
 
 /// Max-projects samples `offset, offset+stride, …` of `buf` into `acc`.
