@@ -9,6 +9,7 @@
 
 pub mod channels;
 pub mod meta;
+mod strips;
 mod tiff_source;
 
 pub use channels::{ChannelSource, ChannelSpec, Role};

@@ -127,6 +127,9 @@ pub struct TiffSource {
     pages: Vec<PageInfo>,
     fields: Vec<FieldInfo>,
     limits: Limits,
+    /// Deflate strips through [`super::strips`] (off only to test it
+    /// against the tiff crate).
+    fast_strips: bool,
 }
 
 fn page_info(dec: &mut Decoder<Reader>, file_len: u64) -> Result<PageInfo, LoadError> {
@@ -337,6 +340,7 @@ impl TiffSource {
             pages,
             fields,
             limits,
+            fast_strips: true,
         })
     }
 
@@ -433,6 +437,7 @@ impl TiffSource {
         // (the tiff crate's own buffer is allocated and zeroed anew for
         // every page).
         let mut raw: Vec<u16> = Vec::new();
+        let mut compressed: Vec<u8> = Vec::new();
         for (page, list) in uses {
             let pi = &self.pages[page];
             let PageKind::Ok { total, .. } = pi.kind else {
@@ -453,7 +458,24 @@ impl TiffSource {
                 raw.clear();
                 raw.resize(len.div_ceil(2), 0);
                 let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut raw);
-                self.decoder.read_image_bytes(&mut bytes[..len])?;
+                // Deflate strips of 8/16-bit samples decode on the fast path;
+                // anything else, or any strip it cannot decode whole, the
+                // tiff crate's way.
+                let fast = self.fast_strips
+                    && super::strips::plan(&mut self.decoder).is_some_and(|plan| {
+                        plan.len() == len
+                            && super::strips::decode(
+                                &plan,
+                                self.decoder.inner(),
+                                &mut bytes[..len],
+                                &mut compressed,
+                            )
+                            .is_ok()
+                    });
+                if !fast {
+                    self.decoder.seek_to_image(page)?;
+                    self.decoder.read_image_bytes(&mut bytes[..len])?;
+                }
                 let planar = layout.planes > 1;
                 for (sample, r) in list {
                     let (offset, stride) = if planar {
@@ -826,4 +848,118 @@ fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<FieldInfo>, Loa
         pixel_size_um: px,
         planes,
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::write::{self, Comp, Options, Sample};
+    use crate::synth::{render, Scene};
+
+    /// Every field of `path` through the fast strip path and through the
+    /// tiff crate alone: the same planes (or both fail). Returns how many
+    /// pages qualified for the fast path.
+    fn same_both_ways(path: &Path) -> usize {
+        let (Ok(mut fast), Ok(mut slow)) = (TiffSource::open(path), TiffSource::open(path)) else {
+            return 0;
+        };
+        slow.fast_strips = false;
+        let mut qualified = 0;
+        for p in 0..fast.pages.len() {
+            if fast.decoder.seek_to_image(p).is_ok()
+                && super::super::strips::plan(&mut fast.decoder).is_some()
+            {
+                qualified += 1;
+            }
+        }
+        for i in 0..fast.field_count() {
+            let a = fast.load_field(i, &LoadOptions::default());
+            let b = slow.load_field(i, &LoadOptions::default());
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert!(a.channels == b.channels, "{} field {i}", path.display()),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!(
+                    "{} field {i}: {:?} vs {:?}",
+                    path.display(),
+                    a.is_ok(),
+                    b.is_ok()
+                ),
+            }
+        }
+        qualified
+    }
+
+    #[test]
+    fn fast_strips_decode_as_the_tiff_crate_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut qualified = 0;
+        for e in walkdir::WalkDir::new(&root).into_iter().flatten() {
+            if e.file_type().is_file() && e.path().extension().is_some_and(|x| x != "csv") {
+                qualified += same_both_ways(e.path());
+            }
+        }
+        assert!(qualified > 0, "no fixture page takes the fast path");
+        // Layouts written here: 8/16-bit, 1/3/4 samples, several strips,
+        // with and without the predictor, BigTIFF; LZW and PackBits (not
+        // qualifying) for contrast.
+        let mut scene = Scene::new(96, 70, 1.0, 7);
+        scene.follicles = 3;
+        let r = render(&scene);
+        let tmp = tempfile::tempdir().unwrap();
+        let planes = write::planes_czt(&r, [0, 1, 2]);
+        let mut written = 0;
+        for (comp, big) in [
+            (Comp::Deflate, false),
+            (Comp::DeflateFast, true),
+            (Comp::Lzw, false),
+            (Comp::PackBits, false),
+            (Comp::None, false),
+        ] {
+            let o = Options {
+                compression: Some(comp),
+                bigtiff: big,
+                ..Options::default()
+            };
+            let d = tmp.path();
+            let name = |s: &str| d.join(format!("{s}_{comp:?}_{big}.tif"));
+            write::gray_pages(&name("g16"), 96, 70, &planes, Sample::U16(4095), &o).unwrap();
+            write::gray_pages(&name("g8"), 96, 70, &planes, Sample::U8, &o).unwrap();
+            write::color_pages(&name("rgb16"), &r, Sample::U16(65535), false, &o).unwrap();
+            write::color_pages(&name("rgba16"), &r, Sample::U16(4095), true, &o).unwrap();
+            write::color_pages(&name("rgb8"), &r, Sample::U8, false, &o).unwrap();
+            write::color_pages(&name("rgba8"), &r, Sample::U8, true, &o).unwrap();
+            for s in ["g16", "g8", "rgb16", "rgba16", "rgb8", "rgba8"] {
+                let q = same_both_ways(&name(s));
+                if matches!(comp, Comp::Deflate | Comp::DeflateFast) {
+                    assert!(q > 0, "{s} {comp:?}");
+                    written += 1;
+                } else {
+                    assert_eq!(q, 0, "{s} {comp:?}");
+                }
+            }
+        }
+        assert_eq!(written, 12);
+    }
+
+    /// A strip that does not inflate whole falls back to the tiff crate,
+    /// which decides (here: an error, as before).
+    #[test]
+    fn broken_strip_falls_back() {
+        let r = render(&Scene::new(64, 48, 1.0, 9));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rgb16.tif");
+        let o = Options {
+            compression: Some(Comp::Deflate),
+            ..Options::default()
+        };
+        write::color_pages(&path, &r, Sample::U16(4095), false, &o).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Corrupt the middle of the file (strip data, not the header or IFD).
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid..mid + 16] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        same_both_ways(&path);
+    }
 }
