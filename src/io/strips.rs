@@ -1,10 +1,10 @@
 //! A fast path for the commonest confocal page: Deflate-compressed strips
 //! of 8- or 16-bit unsigned samples, little-endian and pixel-interleaved,
-//! with or without the horizontal predictor. The strips are inflated straight into the
-//! caller's buffer and the predictor is undone with one running sum per
-//! sample channel; the result is byte for byte what the tiff crate's
-//! `read_image_bytes` gives (tested), which remains the path for every
-//! other page and for any page this one cannot decode whole.
+//! with or without the horizontal predictor. The strips are inflated
+//! straight into the caller's buffer and the predictor is undone with one
+//! running sum per sample channel; the result is byte for byte what the
+//! tiff crate's `read_image_bytes` gives (tested), which remains the path
+//! for every other page and for any page this one cannot decode whole.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -28,7 +28,7 @@ pub(super) struct StripPlan {
 }
 
 impl StripPlan {
-    /// Bytes the decoded page takes (all planes).
+    /// Bytes the decoded page takes.
     pub(super) fn len(&self) -> usize {
         self.width * self.height * self.spp * self.bps
     }
@@ -107,9 +107,10 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
 }
 
 /// Decodes the page of `plan` from `reader` into `out` (`plan.len()`
-/// bytes, samples in native byte order), as the tiff crate lays it out. `compressed` is scratch. Any strip that is
-/// not exactly a zlib stream of its rows' bytes is an error: the caller
-/// then decodes the page the tiff crate's way.
+/// bytes, samples in native byte order), as the tiff crate lays it out;
+/// `compressed` is scratch. Any strip that is not exactly a zlib stream of
+/// its rows' bytes is an error: the caller then decodes the page the tiff
+/// crate's way.
 pub(super) fn decode<R: Read + Seek>(
     plan: &StripPlan,
     reader: &mut R,
@@ -172,7 +173,9 @@ pub(super) fn decode<R: Read + Seek>(
 }
 
 /// Horizontal differencing undone: `s[i] += s[i - lag]` along the row,
-/// wrapping, with the `lag` running sums kept in a small array.
+/// wrapping. For one or three interleaved channels (gray pages, RGB) the
+/// running sums stay in registers instead of being reloaded from the
+/// sample just written.
 fn undo_predictor<T: Copy + WrappingAdd>(s: &mut [T], lag: usize) {
     if lag == 0 || s.len() <= lag {
         return;
