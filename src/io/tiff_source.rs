@@ -900,8 +900,8 @@ mod tests {
         }
         assert!(qualified > 0, "no fixture page takes the fast path");
         // Layouts written here: 8/16-bit, 1/3/4 samples, several strips,
-        // with and without the predictor, BigTIFF; LZW and PackBits (not
-        // qualifying) for contrast.
+        // with and without the predictor, BigTIFF; LZW, PackBits and no
+        // compression (not qualifying) for contrast.
         let mut scene = Scene::new(96, 70, 1.0, 7);
         scene.follicles = 3;
         let r = render(&scene);
@@ -911,6 +911,7 @@ mod tests {
         for (comp, big) in [
             (Comp::Deflate, false),
             (Comp::DeflateFast, true),
+            (Comp::DeflatePlain, false),
             (Comp::Lzw, false),
             (Comp::PackBits, false),
             (Comp::None, false),
@@ -930,7 +931,7 @@ mod tests {
             write::color_pages(&name("rgba8"), &r, Sample::U8, true, &o).unwrap();
             for s in ["g16", "g8", "rgb16", "rgba16", "rgb8", "rgba8"] {
                 let q = same_both_ways(&name(s));
-                if matches!(comp, Comp::Deflate | Comp::DeflateFast) {
+                if matches!(comp, Comp::Deflate | Comp::DeflateFast | Comp::DeflatePlain) {
                     assert!(q > 0, "{s} {comp:?}");
                     written += 1;
                 } else {
@@ -938,7 +939,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(written, 12);
+        assert_eq!(written, 18);
     }
 
     /// A strip that does not inflate whole falls back to the tiff crate,
@@ -960,6 +961,15 @@ mod tests {
             *b ^= 0x5a;
         }
         std::fs::write(&path, &bytes).unwrap();
-        same_both_ways(&path);
+        // The fast path refuses the page…
+        let mut src = TiffSource::open(&path).unwrap();
+        src.decoder.seek_to_image(0).unwrap();
+        let plan = super::super::strips::plan(&mut src.decoder).expect("qualifies");
+        let mut out = vec![0u8; plan.len()];
+        let fast =
+            super::super::strips::decode(&plan, src.decoder.inner(), &mut out, &mut Vec::new());
+        assert!(fast.is_err());
+        // …and loading gives what the tiff crate alone gives.
+        assert_eq!(same_both_ways(&path), 1);
     }
 }

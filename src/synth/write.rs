@@ -29,6 +29,8 @@ pub enum Comp {
     Deflate,
     /// Deflate at the fastest level, with horizontal predictor.
     DeflateFast,
+    /// Deflate without a predictor.
+    DeflatePlain,
     /// PackBits.
     PackBits,
 }
@@ -121,6 +123,10 @@ fn encoder<K: TiffKind>(
         Comp::DeflateFast => (
             Compression::Deflate(DeflateLevel::Fast),
             Predictor::Horizontal,
+        ),
+        Comp::DeflatePlain => (
+            Compression::Deflate(DeflateLevel::Balanced),
+            Predictor::None,
         ),
         Comp::PackBits => (Compression::Packbits, Predictor::None),
     };
