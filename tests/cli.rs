@@ -2,32 +2,18 @@
 //! at test time, and checks tables, exit codes and determinism.
 
 mod common;
-use common::{assert_exit, fixtures};
+use common::{assert_exit, bin, count, fixtures};
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use follicount::report::{FIELDS_HEADER, FOLLICLES_HEADER};
 use follicount::synth::write::{self, Comp, Options, Sample};
 use follicount::synth::{render, Scene};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_follicount"))
-}
-
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("binary runs")
-}
-
-fn count_into(out: &Path, inputs: &[&Path], extra: &[&str]) -> Output {
-    let mut c = bin();
-    c.arg("count");
-    for i in inputs {
-        c.arg(i);
-    }
-    c.arg("-o").arg(out).args(extra);
-    c.output().expect("binary runs")
 }
 
 /// fields.csv as (file, field) -> full record.
@@ -155,7 +141,7 @@ fn count_on_fixtures_matches_expected_and_reports_bad_files() {
 fn csv_headers_follow_the_design() {
     let tmp = tempfile::tempdir().unwrap();
     let input = fixtures().join("rgb8_lzw.tif");
-    let out = count_into(tmp.path(), &[&input], &[]);
+    let out = count(tmp.path(), &[&input], &[]);
     assert_eq!(out.status.code(), Some(0));
     let read_first = |name: &str| {
         std::fs::read_to_string(tmp.path().join(name))
@@ -224,7 +210,7 @@ fn each_layout_alone_gives_its_count_and_metadata() {
         let dir = tmp.path().join("in");
         std::fs::create_dir(&dir).unwrap();
         std::fs::copy(fixtures().join(file), dir.join(file)).unwrap();
-        let out = count_into(&tmp.path().join("out"), &[&dir], &["-j", "1"]);
+        let out = count(&tmp.path().join("out"), &[&dir], &["-j", "1"]);
         assert_exit(&out, 0);
         let f = fields(&tmp.path().join("out"));
         for ((name, field), rec) in &f {
@@ -245,8 +231,8 @@ fn output_is_identical_across_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("j1"), tmp.path().join("j2"));
     let fx = fixtures();
-    assert_eq!(count_into(&a, &[&fx], &["-j", "1"]).status.code(), Some(1));
-    assert_eq!(count_into(&b, &[&fx], &["-j", "2"]).status.code(), Some(1));
+    assert_eq!(count(&a, &[&fx], &["-j", "1"]).status.code(), Some(1));
+    assert_eq!(count(&b, &[&fx], &["-j", "2"]).status.code(), Some(1));
     for name in ["fields.csv", "follicles.csv"] {
         let x = std::fs::read(a.join(name)).unwrap();
         let y = std::fs::read(b.join(name)).unwrap();
@@ -409,7 +395,7 @@ fn other_sample_formats_and_layouts() {
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
 
     let out_dir = tmp.path().join("out");
-    let out = count_into(&out_dir, &[&d], &[]);
+    let out = count(&out_dir, &[&d], &[]);
     assert_exit(&out, 0);
     let f = fields(&out_dir);
     assert_eq!(f.len(), 8, "{:?}", f.keys());
@@ -454,13 +440,13 @@ fn channel_roles_from_the_command_line() {
     .unwrap();
 
     let out_dir = tmp.path().join("a");
-    let out = count_into(&out_dir, &[&file], &[]);
+    let out = count(&out_dir, &[&file], &[]);
     assert_eq!(out.status.code(), Some(1));
     let f = fields(&out_dir);
     assert!(f.values().next().unwrap()[9].contains("--channels"));
 
     let out_dir = tmp.path().join("b");
-    let out = count_into(
+    let out = count(
         &out_dir,
         &[&file],
         &["--channels", "dapi,skip,pcad,sox9", "--pixel-size", "1"],
@@ -533,7 +519,7 @@ fn planar_rgb_and_imagej_frames() {
     )
     .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = count_into(&out_dir, &[&d], &[]);
+    let out = count(&out_dir, &[&d], &[]);
     assert_exit(&out, 0);
     let f = fields(&out_dir);
     let got: Vec<(String, usize, usize)> = f
@@ -556,7 +542,7 @@ fn unwritable_output_is_refused_before_work() {
     let blocker = tmp.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let input = fixtures().join("rgb8_lzw.tif");
-    let out = count_into(&blocker.join("out"), &[&input], &[]);
+    let out = count(&blocker.join("out"), &[&input], &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("output folder"), "{err}");
@@ -596,7 +582,7 @@ fn imagej_channel_labels_name_the_channels() {
     )
     .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = count_into(&out_dir, &[&file], &[]);
+    let out = count(&out_dir, &[&file], &[]);
     assert_exit(&out, 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
@@ -622,7 +608,7 @@ fn unsupported_sample_format_is_an_error_row() {
     // …next to a good file, which is still counted.
     std::fs::copy(fixtures().join("rgb8_lzw.tif"), d.join("good.tif")).unwrap();
     let out_dir = tmp.path().join("out");
-    let out = count_into(&out_dir, &[&d], &[]);
+    let out = count(&out_dir, &[&d], &[]);
     assert_eq!(out.status.code(), Some(1));
     let f = fields(&out_dir);
     let bad = &f[&("palette.tif".to_string(), 0)];
@@ -636,7 +622,7 @@ fn score_reports_counts_only_truth_and_rejects_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let input = fixtures().join("rgb8_lzw.tif");
     let out_dir = tmp.path().join("out");
-    assert_exit(&count_into(&out_dir, &[&input], &[]), 0);
+    assert_exit(&count(&out_dir, &[&input], &[]), 0);
     let name = fields(&out_dir).keys().next().unwrap().0.clone();
     // Counts-only truth: one too many annotated.
     let truth = tmp.path().join("counts.csv");

@@ -5,24 +5,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_exit, fixtures};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_follicount"))
-}
-
-fn count(out: &Path, inputs: &[&Path], extra: &[&str]) -> Output {
-    let mut c = bin();
-    c.arg("count");
-    for i in inputs {
-        c.arg(i);
-    }
-    c.arg("-o").arg(out).args(extra);
-    c.output().expect("binary runs")
-}
+use common::{assert_exit, bin, count, fixtures};
 
 /// fields.csv as file -> (field, follicles or "", error).
 fn fields(out: &Path) -> BTreeMap<(String, usize), (String, String)> {

@@ -9,9 +9,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use common::{assert_exit, fixtures};
+use common::{assert_exit, count, fixtures};
 
 /// A little-endian TIFF with one 8-bit page of `w`×`h` over 4 KiB of data
 /// whose strip claims `strip_bytes`.
@@ -103,14 +102,7 @@ fn a_thousand_files_five_percent_corrupt() {
     assert_eq!(want_bad.len(), FILES / BAD_EVERY);
 
     let out = tmp.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_follicount"))
-        .arg("count")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .args(["-j", "2"])
-        .output()
-        .unwrap();
+    let o = count(&out, &[&dir], &["-j", "2"]);
     assert_exit(&o, 1);
 
     let mut rows: BTreeMap<(String, usize), (String, String)> = BTreeMap::new();

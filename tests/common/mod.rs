@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 /// The shipped fixtures folder.
 pub fn fixtures() -> PathBuf {
@@ -17,4 +17,22 @@ pub fn assert_exit(out: &Output, code: i32) {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The follicount binary built for these tests.
+#[allow(dead_code)] // not every test crate runs the binary this way
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_follicount"))
+}
+
+/// `follicount count INPUTS… -o OUT EXTRA…`, run to completion.
+#[allow(dead_code)] // not every test crate runs the binary this way
+pub fn count(out: &Path, inputs: &[&Path], extra: &[&str]) -> Output {
+    let mut c = bin();
+    c.arg("count");
+    for i in inputs {
+        c.arg(i);
+    }
+    c.arg("-o").arg(out).args(extra);
+    c.output().expect("binary runs")
 }
