@@ -23,6 +23,7 @@ pub mod batch;
 pub mod check;
 pub mod error;
 pub mod follicle;
+pub mod fuzzing;
 pub mod io;
 pub mod measure;
 pub mod params;

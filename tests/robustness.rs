@@ -84,7 +84,6 @@ fn degenerate_sizes_analyse_without_panic() {
 /// goes through exactly what the fuzz target does, without a panic.
 #[test]
 fn every_bad_fixture_and_fuzz_regression_input_fails_cleanly() {
-    use follicount::io::Limits;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad");
     let mut n = 0;
     for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
@@ -94,32 +93,7 @@ fn every_bad_fixture_and_fuzz_regression_input_fails_cleanly() {
         }
         let bytes = std::fs::read(entry.path()).unwrap();
         let name = entry.path().display().to_string();
-        let run = || {
-            let limits = Limits {
-                max_plane_pixels: 256 * 256,
-                max_field_samples: 256 * 256 * 4 * 8,
-                max_field_bytes: 256 * 256 * 4 * 8 * 8,
-                max_pages: 512,
-                max_page_bytes: 4 << 20,
-            };
-            let Ok(mut src) = TiffSource::from_bytes(bytes.clone(), "fuzz.tif", limits) else {
-                return;
-            };
-            let opts = LoadOptions {
-                pixel_size_um: Some(1.0),
-                limits,
-                ..LoadOptions::default()
-            };
-            let params = Params {
-                background_radius_um: Some(8.0),
-                ..Params::default()
-            };
-            for i in 0..src.field_count().min(4) {
-                if let Ok(field) = src.load_field(i, &opts) {
-                    analyze(&field, &params);
-                }
-            }
-        };
+        let run = || follicount::fuzzing::load_and_analyse(&bytes);
         assert!(
             catch_unwind(AssertUnwindSafe(run)).is_ok(),
             "panic on {name}"
