@@ -450,7 +450,10 @@ impl TiffSource {
                 )));
             }
             self.decoder.seek_to_image(page)?;
-            if let Acc::U16(a) = &mut acc {
+            // 8/16-bit pages decode into `raw` (samples in native byte
+            // order, as the decoder leaves them), other pages into the tiff
+            // crate's typed buffer.
+            let (planar, small) = if let Acc::U16(_) = acc {
                 let layout = self.decoder.image_buffer_layout()?;
                 let len = layout.complete_len;
                 // Zeroed as a fresh buffer would be, so a page that decodes
@@ -476,42 +479,33 @@ impl TiffSource {
                     self.decoder.seek_to_image(page)?;
                     self.decoder.read_image_bytes(&mut bytes[..len])?;
                 }
-                let planar = layout.planes > 1;
-                for (sample, r) in list {
-                    let (offset, stride) = if planar {
-                        (sample * n_px as usize, 1)
-                    } else {
-                        (sample, total)
-                    };
-                    // Samples in native byte order, as the decoder leaves them.
-                    let done = match layout.sample_type {
-                        Some(tiff::decoder::DecodingSampleType::U8) => {
-                            let v: &[u8] = bytemuck::cast_slice(&raw);
-                            max_samples(&mut a[r], &v[..len], offset, stride, u16::from)
-                        }
-                        Some(tiff::decoder::DecodingSampleType::U16) => {
-                            max_samples(&mut a[r], &raw[..len / 2], offset, stride, |x| x)
-                        }
-                        other => Err(format!(
-                            "samples are {other:?}, not the 8- or 16-bit unsigned integers the header declares"
-                        )),
-                    };
-                    done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
-                }
-                continue;
-            }
-            let layout = self.decoder.read_image_to_buffer(&mut buf)?;
-            let planar = layout.planes > 1;
+                (layout.planes > 1, Some((layout.sample_type, len)))
+            } else {
+                let layout = self.decoder.read_image_to_buffer(&mut buf)?;
+                (layout.planes > 1, None)
+            };
             for (sample, r) in list {
                 let (offset, stride) = if planar {
                     (sample * n_px as usize, 1)
                 } else {
                     (sample, total)
                 };
-                if let Acc::F32(a) = &mut acc {
-                    max_into(&mut a[r], &buf, offset, stride)
-                        .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
-                }
+                use tiff::decoder::DecodingSampleType as T;
+                let done = match (&mut acc, small) {
+                    (Acc::F32(a), _) => max_into(&mut a[r], &buf, offset, stride),
+                    (Acc::U16(a), Some((Some(T::U8), len))) => {
+                        let v: &[u8] = bytemuck::cast_slice(&raw);
+                        max_samples(&mut a[r], &v[..len], offset, stride, u16::from)
+                    }
+                    (Acc::U16(a), Some((Some(T::U16), len))) => {
+                        max_samples(&mut a[r], &raw[..len / 2], offset, stride, |x| x)
+                    }
+                    (Acc::U16(_), other) => Err(format!(
+                        "samples are {:?}, not the 8- or 16-bit unsigned integers the header declares",
+                        other.and_then(|(t, _)| t)
+                    )),
+                };
+                done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
             }
         }
         let channels: [Plane; 3] = match acc {
@@ -561,13 +555,13 @@ enum Acc {
 }
 
 /// Max-projects samples `offset, offset + stride, …` of `v`, converted by
-/// `f`, into the 16-bit accumulator `acc`.
-fn max_samples<T: Copy>(
-    acc: &mut [u16],
+/// `f`, into `acc`.
+fn max_samples<A: Copy + PartialOrd, T: Copy>(
+    acc: &mut [A],
     v: &[T],
     offset: usize,
     stride: usize,
-    f: impl Fn(T) -> u16,
+    f: impl Fn(T) -> A,
 ) -> Result<(), String> {
     let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
     if v.len() < need {
@@ -576,19 +570,26 @@ fn max_samples<T: Copy>(
             v.len()
         ));
     }
+    let take = |a: &mut A, x: T| {
+        let x = f(x);
+        if x > *a {
+            *a = x;
+        }
+    };
     if stride == 1 {
         for (a, &x) in acc.iter_mut().zip(&v[offset..]) {
-            *a = (*a).max(f(x));
+            take(a, x);
         }
     } else {
         for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
-            *a = (*a).max(f(x));
+            take(a, x);
         }
     }
     Ok(())
 }
 
-/// Max-projects samples `offset, offset+stride, …` of `buf` into `acc`.
+/// Max-projects samples `offset, offset+stride, …` of `buf`, whatever its
+/// sample type, into the float accumulator `acc`.
 fn max_into(
     acc: &mut [f32],
     buf: &DecodingResult,
@@ -596,22 +597,9 @@ fn max_into(
     stride: usize,
 ) -> Result<(), String> {
     macro_rules! go {
-        ($v:expr, $conv:expr) => {{
-            let v = $v;
-            let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
-            if v.len() < need {
-                return Err(format!(
-                    "decoded {} samples, expected at least {need}",
-                    v.len()
-                ));
-            }
-            for (a, x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
-                let f: f32 = $conv(*x);
-                if f > *a {
-                    *a = f;
-                }
-            }
-        }};
+        ($v:expr, $conv:expr) => {
+            max_samples(acc, $v, offset, stride, $conv)?
+        };
     }
     match buf {
         DecodingResult::U8(v) => go!(v, f32::from),
