@@ -147,9 +147,7 @@ fn peer(dir: &Path, jobs: usize) -> Option<f64> {
 }
 
 fn main() {
-    // mi_option_purge_delay = 50 ms, as the binary sets it.
-    // SAFETY: sets a documented mimalloc option; any value is valid.
-    unsafe { libmimalloc_sys::mi_option_set(15, 50) };
+    follicount::batch::tune_mimalloc();
     let fields = arg("--fields", 32);
     let stacks = arg("--stacks", 8);
     // --quick: follicount and decode-only only (no peer, no 320 fields).

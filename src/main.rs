@@ -19,23 +19,10 @@ use follicount::segment::threshold::Method as Threshold;
 
 /// mimalloc keeps the planes a worker frees for the next field instead of
 /// handing them back to the kernel and faulting them in again (glibc's
-/// malloc unmaps every plane-sized block on free).
+/// malloc unmaps every plane-sized block on free); see
+/// `batch::tune_mimalloc`.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in mimalloc v3's option enum (mimalloc.h).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory goes back to the kernel after 50 ms unused, not
-/// mimalloc's default 1 s: a worker reuses a field's planes for the next
-/// field well within that, while peak RSS stays near the live data
-/// (measured on the 2048² benchmark at -j 2: 1 s → 240–270 MiB, 100 ms →
-/// ~225 MiB, 50 ms → ~206 MiB at the same speed; 10 ms → ~190 MiB but
-/// about 10 % slower).
-fn tune_allocator() {
-    // SAFETY: sets a documented mimalloc option; any value is valid.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
-}
 
 /// Counts regenerated hair follicles in multichannel confocal TIFFs of mouse
 /// skin (P-cadherin, Sox9, DAPI).
@@ -559,7 +546,7 @@ fn run_score(dir: &Path, truth: &Path, radius: f64, json: bool) -> Result<ExitCo
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
+    follicount::batch::tune_mimalloc();
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Count {
