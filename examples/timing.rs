@@ -6,12 +6,17 @@
 
 use std::time::Instant;
 
+/// The binary's allocator, so the times match a batch run's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use follicount::io::{Field, LoadOptions, TiffSource};
 use follicount::params::Params;
 use follicount::pipeline::analyze;
 use follicount::synth::{render, to_image, Scene};
 
 fn main() {
+    follicount::batch::tune_mimalloc();
     let arg = std::env::args().nth(1).unwrap_or_else(|| "2048".into());
     let reps: usize = std::env::args()
         .nth(2)
