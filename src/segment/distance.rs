@@ -48,8 +48,16 @@ fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
 /// comparing two of them by cross-multiplication decides exactly what
 /// comparing their correctly rounded quotients does (distinct ratios with
 /// denominators below 2¹⁵ differ by far more than an f64 rounding error),
-/// with no division. Breakpoint k is `zn[k] / zd[k]`, `zd[k] > 0`.
-fn dt1d_int(f: &[i64], d: &mut [f64], v: &mut [usize], zn: &mut [i64], zd: &mut [i64]) {
+/// with no division. Breakpoint k is `zn[k] / zd[k]`, `zd[k] > 0`. Each
+/// squared distance is written as `out(d²)`.
+fn dt1d_int<T>(
+    f: &[i64],
+    d: &mut [T],
+    out: impl Fn(i64) -> T,
+    v: &mut [usize],
+    zn: &mut [i64],
+    zd: &mut [i64],
+) {
     let n = f.len();
     if n == 0 {
         return;
@@ -82,7 +90,7 @@ fn dt1d_int(f: &[i64], d: &mut [f64], v: &mut [usize], zn: &mut [i64], zd: &mut 
         }
         let p = v[k];
         let diff = q as i64 - p as i64;
-        *dq = (diff * diff + f[p]) as f64;
+        *dq = out(diff * diff + f[p]);
     }
 }
 
@@ -98,19 +106,52 @@ pub fn squared_edt(mask: &GrayImage) -> Vec<f64> {
     squared_edt_float(src, w, h)
 }
 
+/// Buffers for [`edt_into`], kept from one call to the next.
+#[derive(Debug, Default)]
+pub(crate) struct EdtScratch {
+    g: Vec<u32>,
+    f: Vec<i64>,
+    v: Vec<usize>,
+    zn: Vec<i64>,
+    zd: Vec<i64>,
+}
+
 /// [`squared_edt`] in integers, when every column holds a background
 /// pixel (always, for a crop with a margin; else `None`).
 fn squared_edt_int(src: &[u8], w: usize, h: usize) -> Option<Vec<f64>> {
+    let mut out = Vec::new();
+    edt_int_into(
+        src,
+        w,
+        h,
+        &mut out,
+        |d2| d2 as f64,
+        &mut EdtScratch::default(),
+    )
+    .then_some(out)
+}
+
+/// The integer transform of `src` into `out` (resized to w × h), each
+/// squared distance written as `conv(d²)`; false, with `out` unspecified,
+/// when some column has no background.
+fn edt_int_into<T: Copy + Default>(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    out: &mut Vec<T>,
+    conv: impl Fn(i64) -> T + Copy,
+    s: &mut EdtScratch,
+) -> bool {
     if w == 0 || h == 0 || w.max(h) >= 1 << 15 {
-        return None;
+        return false;
     }
     // Phase 1: distance to the background down each column, two scans a
     // whole row at a time.
     let far = (w + h + 1) as u32;
-    let mut g: Vec<u32> = vec![0; w * h];
-    for x in 0..w {
-        g[x] = if src[x] == 0 { 0 } else { far };
-    }
+    let g = &mut s.g;
+    g.clear();
+    g.extend(src[..w].iter().map(|&m| if m == 0 { 0 } else { far }));
+    g.resize(w * h, 0);
     for y in 1..h {
         let (prev, cur) = g.split_at_mut(y * w);
         let prev = &prev[(y - 1) * w..];
@@ -124,20 +165,38 @@ fn squared_edt_int(src: &[u8], w: usize, h: usize) -> Option<Vec<f64>> {
             *c = (*c).min(b + 1);
         }
     }
-    if g.iter().any(|&v| v >= far) {
-        return None;
+    // Only the top row can still be `far` when a column has no background
+    // (the upward scan carries the column's value to it).
+    if g[..w].iter().any(|&v| v >= far) {
+        return false;
     }
     // Phase 2, along the rows.
-    let mut out = vec![0f64; w * h];
-    let mut f = vec![0i64; w];
-    let (mut v, mut zn, mut zd) = (vec![0usize; w], vec![0i64; w + 1], vec![0i64; w + 1]);
+    out.clear();
+    out.resize(w * h, T::default());
+    s.f.resize(w, 0);
+    s.v.resize(w, 0);
+    s.zn.resize(w + 1, 0);
+    s.zd.resize(w + 1, 0);
     for (row, o) in g.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-        for (fv, &c) in f.iter_mut().zip(row) {
+        for (fv, &c) in s.f.iter_mut().zip(row) {
             *fv = i64::from(c) * i64::from(c);
         }
-        dt1d_int(&f, o, &mut v, &mut zn, &mut zd);
+        dt1d_int(&s.f, o, conv, &mut s.v, &mut s.zn, &mut s.zd);
     }
-    Some(out)
+    true
+}
+
+/// [`edt`] of a `w`×`h` mask into `out`, with buffers kept in `s`.
+pub(crate) fn edt_into(src: &[u8], w: usize, h: usize, out: &mut Vec<f32>, s: &mut EdtScratch) {
+    let root = |d2: i64| (d2 as f64).sqrt() as f32;
+    if !edt_int_into(src, w, h, out, root, s) {
+        out.clear();
+        out.extend(
+            squared_edt_float(src, w, h)
+                .into_iter()
+                .map(|d| d.sqrt() as f32),
+        );
+    }
 }
 
 /// [`squared_edt`] in floating point, with 1e20 standing for "no
@@ -251,6 +310,23 @@ mod tests {
                 let m = GrayImage::from_raw(w as u32, h as u32, src).unwrap();
                 assert_eq!(squared_edt(&m), float);
             }
+        }
+        // edt_into, with its buffers reused across sizes, is edt.
+        let mut scratch = EdtScratch::default();
+        let mut out = Vec::new();
+        for (w, h, p) in [
+            (40, 30, 0.9),
+            (1, 9, 1.0),
+            (64, 50, 0.97),
+            (9, 1, 0.7),
+            (33, 70, 0.6),
+        ] {
+            let src: Vec<u8> = (0..w * h)
+                .map(|_| if rng.unit() < p { 255 } else { 0 })
+                .collect();
+            let m = GrayImage::from_raw(w as u32, h as u32, src.clone()).unwrap();
+            edt_into(&src, w, h, &mut out, &mut scratch);
+            assert_eq!(out, edt(&m), "{w}×{h} p{p}");
         }
         // Brute force on one mask.
         let (w, h) = (23, 17);

@@ -81,6 +81,15 @@ pub fn label(mask: &GrayImage) -> (Labels, u32) {
 /// Replaces provisional labels by their forest roots, renumbered 1..=n in
 /// raster order of first pixel, and wraps them as an image.
 pub(crate) fn finish(w: usize, h: usize, mut lab: Vec<u32>, parent: &mut [u32]) -> (Labels, u32) {
+    let n = relabel(&mut lab, parent);
+    let labels = Labels::from_raw(w as u32, h as u32, lab)
+        .unwrap_or_else(|| Labels::new(w as u32, h as u32));
+    (labels, n)
+}
+
+/// Replaces each provisional label of `lab` by its root's number in raster
+/// order of first pixel (1..); returns how many there are.
+pub(crate) fn relabel(lab: &mut [u32], parent: &mut [u32]) -> u32 {
     let mut final_label = vec![0u32; parent.len()];
     let mut n = 0u32;
     for v in lab.iter_mut().filter(|v| **v != 0) {
@@ -91,9 +100,7 @@ pub(crate) fn finish(w: usize, h: usize, mut lab: Vec<u32>, parent: &mut [u32]) 
         }
         *v = final_label[r];
     }
-    let labels = Labels::from_raw(w as u32, h as u32, lab)
-        .unwrap_or_else(|| Labels::new(w as u32, h as u32));
-    (labels, n)
+    n
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::collections::{HashMap, VecDeque};
 
 use image::GrayImage;
 
-use super::distance::edt;
-use super::label::{find, finish};
+use super::distance::{edt_into, EdtScratch};
+use super::label::{find, finish, relabel};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -28,31 +28,27 @@ pub struct SplitParams {
 /// strongest first, each object's maximum always, others only when at least
 /// `min_radius_px` deep and `min_separation_px` away from accepted ones.
 pub fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<usize> {
-    let h = dist.len() / w.max(1);
-    let comp = comps.as_raw();
-    let mut cand: Vec<usize> = (0..dist.len())
-        .filter(|&i| {
-            if comp[i] == 0 {
-                return false;
-            }
-            let (x, y) = (i % w, i / w);
-            let d = dist[i];
-            let (x0, x1) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let (y0, y1) = (y.saturating_sub(1), (y + 1).min(h - 1));
-            for ny in y0..=y1 {
-                let row = &dist[ny * w + x0..=ny * w + x1];
-                if row.iter().any(|&v| v > d) {
-                    return false;
-                }
-            }
-            true
-        })
-        .collect();
+    let (mut cand, mut accepted) = (Vec::new(), Vec::new());
+    markers_into(dist, comps.as_raw(), w, p, &mut cand, &mut accepted);
+    accepted
+}
+
+/// [`markers`] of the objects `comp` (labels, 0 background) into
+/// `accepted`, `cand` being scratch.
+fn markers_into(
+    dist: &[f32],
+    comp: &[u32],
+    w: usize,
+    p: &SplitParams,
+    cand: &mut Vec<usize>,
+    accepted: &mut Vec<usize>,
+) {
+    local_maxima(dist, comp, w, cand);
     cand.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
-    let mut accepted: Vec<usize> = Vec::new();
+    accepted.clear();
     let mut by_comp: HashMap<u32, Vec<usize>> = HashMap::new();
     let sep2 = p.min_separation_px * p.min_separation_px;
-    for i in cand {
+    for &i in cand.iter() {
         let c = comp[i];
         let mine = by_comp.entry(c).or_default();
         let ok = if mine.is_empty() {
@@ -72,7 +68,28 @@ pub fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<u
             accepted.push(i);
         }
     }
-    accepted
+}
+
+/// The local maxima (no 8-neighbour greater) of `dist` among the object
+/// pixels (non-zero `comp`, w wide), in raster order, into `out`.
+fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
+    out.clear();
+    let h = dist.len() / w.max(1);
+    let row = |y: usize| &dist[y * w..(y + 1) * w];
+    for y in 0..h {
+        let (above, here, below) = (row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1)));
+        for (x, &c) in comp[y * w..(y + 1) * w].iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let d = here[x];
+            let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let higher = |r: &[f32]| r[a..=b].iter().any(|&v| v > d);
+            if !(higher(above) || higher(here) || higher(below)) {
+                out.push(y * w + x);
+            }
+        }
+    }
 }
 
 /// One connected component's crop: its bounding box grown by one pixel on
@@ -108,71 +125,274 @@ pub fn split_reached(
 ) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
-    // Pixels as (row, column), in the order the fill reaches them: only
-    // their bounding box and the crop mask are made from them.
-    let mut pixels: Vec<(u32, u32)> = Vec::new();
-    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut s = Scratch::default();
     for seed in seeds {
         if m.get(seed).is_none_or(|&v| v == 0) {
             continue;
         }
-        // Flood fill (8-connected), clearing as it goes.
-        pixels.clear();
-        m[seed] = 0;
-        stack.push(((seed / w) as u32, (seed % w) as u32));
-        while let Some((y, x)) = stack.pop() {
-            pixels.push((y, x));
-            let (x, y) = (x as usize, y as usize);
-            for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-                for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                    let j = ny * w + nx;
-                    if m[j] != 0 {
-                        m[j] = 0;
-                        stack.push((ny as u32, nx as u32));
-                    }
-                }
-            }
-        }
-        split_pixels(&pixels, w, h, p, &mut visit);
+        fill_runs(m, w, h, seed, &mut s.runs, &mut s.stack);
+        let crop = s.crop_of_runs(w, h);
+        let k = s.split_crop(crop.w, crop.h, p);
+        visit(&crop, &s.lab, k);
     }
 }
 
-/// Splits one component, given as its (row, column) pixels in any order,
-/// in its crop.
-fn split_pixels(
-    pixels: &[(u32, u32)],
+/// One run of a component: row, first column, one past the last column.
+type Run = (u32, u32, u32);
+
+/// Finds the 8-connected component of `m` holding `seed` (set), clearing
+/// it, as the runs of set pixels it is made of (scan-line flood fill: a
+/// run is cleared whole, and the rows above and below are searched for
+/// runs touching it, diagonals included).
+fn fill_runs(
+    m: &mut [u8],
     w: usize,
     h: usize,
-    p: &SplitParams,
-    visit: &mut impl FnMut(&Crop, &[u32], u32),
+    seed: usize,
+    runs: &mut Vec<Run>,
+    stack: &mut Vec<(u32, u32)>,
 ) {
-    if pixels.is_empty() {
-        return;
+    runs.clear();
+    stack.clear();
+    stack.push(((seed / w) as u32, (seed % w) as u32));
+    while let Some((y, x)) = stack.pop() {
+        let (y, x) = (y as usize, x as usize);
+        let row = &mut m[y * w..(y + 1) * w];
+        if row[x] == 0 {
+            continue;
+        }
+        let l = row[..x].iter().rposition(|&v| v == 0).map_or(0, |i| i + 1);
+        let r = row[x..].iter().position(|&v| v == 0).map_or(w, |i| x + i);
+        row[l..r].fill(0);
+        runs.push((y as u32, l as u32, r as u32));
+        let (a, b) = (l.saturating_sub(1), (r + 1).min(w));
+        for ny in [y.wrapping_sub(1), y + 1] {
+            if ny >= h {
+                continue;
+            }
+            let near = &m[ny * w + a..ny * w + b];
+            let mut i = 0;
+            while let Some(j) = near[i..].iter().position(|&v| v != 0) {
+                stack.push((ny as u32, (a + i + j) as u32));
+                i += j;
+                match near[i..].iter().position(|&v| v == 0) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
+        }
     }
-    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
-    for &(y, x) in pixels {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
+}
+
+/// Buffers for splitting one component after another, kept so that a
+/// field's thousands of components allocate nothing once warm.
+#[derive(Default)]
+struct Scratch {
+    runs: Vec<Run>,
+    stack: Vec<(u32, u32)>,
+    /// The crop's mask (0/255), then its distance map, markers, labels.
+    mask: Vec<u8>,
+    edt: EdtScratch,
+    dist: Vec<f32>,
+    cand: Vec<usize>,
+    seeds: Vec<usize>,
+    lab: Vec<u32>,
+    buckets: Vec<VecDeque<(u32, u32)>>,
+}
+
+impl Scratch {
+    /// The crop of the component in `runs` (its bounding box grown by one
+    /// pixel, clipped to the w × h image), with its mask drawn in `mask`.
+    fn crop_of_runs(&mut self, w: usize, h: usize) -> Crop {
+        let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+        for &(y, l, r) in &self.runs {
+            x0 = x0.min(l as usize);
+            x1 = x1.max(r as usize - 1);
+            y0 = y0.min(y as usize);
+            y1 = y1.max(y as usize);
+        }
+        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+        let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
+        let crop = Crop {
+            x0,
+            y0,
+            w: x1 - x0 + 1,
+            h: y1 - y0 + 1,
+        };
+        self.mask.clear();
+        self.mask.resize(crop.w * crop.h, 0);
+        for &(y, l, r) in &self.runs {
+            let o = (y as usize - y0) * crop.w;
+            self.mask[o + l as usize - x0..o + r as usize - x0].fill(255);
+        }
+        crop
     }
-    let (x0, y0) = (
-        (x0 as usize).saturating_sub(1),
-        (y0 as usize).saturating_sub(1),
-    );
-    let (x1, y1) = ((x1 as usize + 1).min(w - 1), (y1 as usize + 1).min(h - 1));
-    let crop = Crop {
-        x0,
-        y0,
-        w: x1 - x0 + 1,
-        h: y1 - y0 + 1,
+
+    /// Splits the one 8-connected component drawn in `mask` (w × h) into
+    /// `lab`, labels 1..=n in raster order of first pixel; returns n.
+    /// The same steps as [`split_labelled`] with a single component.
+    fn split_crop(&mut self, w: usize, h: usize, p: &SplitParams) -> u32 {
+        let mask = &self.mask;
+        self.lab.clear();
+        self.lab.extend(mask.iter().map(|&v| u32::from(v != 0)));
+        if mask.iter().all(|&v| v != 0) {
+            // One object filling the image: no background to measure
+            // depth from, nothing to split.
+            return u32::from(w * h > 0);
+        }
+        edt_into(mask, w, h, &mut self.dist, &mut self.edt);
+        let dist = &self.dist;
+        let seeds = &mut self.seeds;
+        markers_into(dist, &self.lab, w, p, &mut self.cand, seeds);
+        if seeds.len() <= 1 {
+            // One marker: its flood reaches the whole object.
+            return 1;
+        }
+        let lab = &mut self.lab;
+        lab.fill(0);
+        for (k, &i) in seeds.iter().enumerate() {
+            lab[i] = k as u32 + 1;
+        }
+        flood(dist, mask, w, h, seeds, lab, &mut self.buckets);
+        // Mask pixels reachable only diagonally from the markers.
+        let first = lab.iter().copied().find(|&l| l != 0).unwrap_or(0);
+        for (l, &m) in lab.iter_mut().zip(mask.iter()) {
+            if m != 0 && *l == 0 {
+                *l = first;
+            }
+        }
+        merge_wide_necks(dist, w, h, lab, seeds.len(), p)
+    }
+}
+
+/// Marker-controlled flooding of the set pixels of one object of `mask`
+/// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
+/// the object), deepest first, 4-connected. `buckets` is scratch.
+fn flood(
+    dist: &[f32],
+    mask: &[u8],
+    w: usize,
+    h: usize,
+    seeds: &[usize],
+    lab: &mut [u32],
+    buckets: &mut Vec<VecDeque<(u32, u32)>>,
+) {
+    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
+    // first, first in first out within a bucket (deterministic). A pixel
+    // reached from a lower level than its own waits at that lower level
+    // (Meyer's ordered flooding), so the level only ever goes down.
+    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
+    // The key grows with the distance: the top key is the deepest pixel's.
+    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
+    let top = (deepest * 8.0 + 0.5) as usize;
+    if buckets.len() < top + 1 {
+        buckets.resize_with(top + 1, VecDeque::new);
+    }
+    let neighbours = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ]
     };
-    let mut m = GrayImage::new(crop.w as u32, crop.h as u32);
-    for &(y, x) in pixels {
-        m.as_mut()[(y as usize - y0) * crop.w + x as usize - x0] = 255;
+    // A pixel is queued once: the first push is also the first pop, since
+    // the level never rises. QUEUED marks it meanwhile.
+    const QUEUED: u32 = u32::MAX;
+    let (mut cur, mut queued) = (0usize, 0usize);
+    for &i in seeds {
+        for j in neighbours(i).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j);
+                buckets[k].push_back((j as u32, lab[i]));
+                lab[j] = QUEUED;
+                cur = cur.max(k);
+                queued += 1;
+            }
+        }
     }
-    let (lab, k) = split_one(&m, p);
-    visit(&crop, lab.as_raw(), k);
+    while queued > 0 {
+        let Some((idx, label)) = buckets[cur].pop_front() else {
+            cur = cur.saturating_sub(1);
+            continue;
+        };
+        queued -= 1;
+        let idx = idx as usize;
+        lab[idx] = label;
+        for j in neighbours(idx).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j).min(cur);
+                buckets[k].push_back((j as u32, label));
+                lab[j] = QUEUED;
+                queued += 1;
+            }
+        }
+    }
+}
+
+/// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
+/// shared boundary is not clearly narrower than the smaller body merge;
+/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+fn merge_wide_necks(
+    dist: &[f32],
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+) -> u32 {
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    if p.neck_ratio < 1.0 {
+        // (No neck can be wider than its bodies when the ratio is 1 or
+        // more: every split stands.)
+        let mut body = vec![0f32; n + 1];
+        for (&l, &d) in lab.iter().zip(dist) {
+            if l > 0 {
+                body[l as usize] = body[l as usize].max(d);
+            }
+        }
+        let mut neck: HashMap<(u32, u32), f32> = HashMap::new();
+        for i in 0..w * h {
+            let a = lab[i];
+            if a == 0 {
+                continue;
+            }
+            for j in [
+                (i % w + 1 < w).then(|| i + 1),
+                (i / w + 1 < h).then(|| i + w),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let b = lab[j];
+                if b != 0 && b != a {
+                    let key = (a.min(b), a.max(b));
+                    let v = dist[i].min(dist[j]);
+                    let e = neck.entry(key).or_insert(0.0);
+                    *e = e.max(v);
+                }
+            }
+        }
+        // Highest necks first, with merged groups keeping their deepest
+        // body: a small region sitting in a neck joins one side, and its
+        // other, narrow side still separates the two real bodies.
+        let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
+        pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for ((a, b), nk) in pairs {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            if ra == rb {
+                continue;
+            }
+            let smaller = body[ra as usize].min(body[rb as usize]);
+            if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
+                body[lo as usize] = body[lo as usize].max(body[hi as usize]);
+            }
+        }
+    }
+    relabel(lab, &mut parent)
 }
 
 /// Splits the 8-connected objects of `mask` where they touch through a
@@ -207,17 +427,6 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     finish(w, h, out, &mut parent)
 }
 
-/// [`split_dense`] of a crop holding one 8-connected component: its mask
-/// is its component labelling.
-fn split_one(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    let comps = mask.as_raw().iter().map(|&v| u32::from(v != 0)).collect();
-    split_labelled(
-        mask,
-        Labels::from_raw(mask.width(), mask.height(), comps).unwrap_or_default(),
-        p,
-    )
-}
-
 /// [`split`] of a mask, all at once: the reference the component-wise
 /// driver must equal.
 #[cfg(test)]
@@ -225,81 +434,30 @@ fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     split_labelled(mask, super::label::label(mask).0, p)
 }
 
-/// Splitting given the mask's 8-connected components.
+/// Splitting given the mask's 8-connected components, all at once.
+#[cfg(test)]
 fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
-    if mask.as_raw().iter().all(|&v| v != 0) {
-        // One object filling the image (a fixed threshold at or below the
-        // image's minimum): no background to measure depth from, nothing
-        // to split.
+    let raw = mask.as_raw();
+    if raw.iter().all(|&v| v != 0) {
+        // One object filling the image: nothing to split.
         let n = u32::from(w * h > 0);
         return (comps, n);
     }
-    let dist = edt(mask);
+    let dist = super::distance::edt(mask);
     let seeds = markers(&dist, &comps, w, p);
-    // Marker-controlled flooding from the deepest points outwards (4-conn).
     let mut lab = vec![0u32; w * h];
-    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
-    // first, first in first out within a bucket (deterministic). A pixel
-    // reached from a lower level than its own waits at that lower level
-    // (Meyer's ordered flooding), so the level only ever goes down.
-    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
-    // The key grows with the distance: the top key is the deepest pixel's.
-    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
-    let top = (deepest * 8.0 + 0.5) as usize;
-    let mut buckets: Vec<VecDeque<(u32, u32)>> = vec![VecDeque::new(); top + 1];
     for (k, &i) in seeds.iter().enumerate() {
         lab[i] = k as u32 + 1;
     }
-    let neighbours = |i: usize| {
-        let (x, y) = (i % w, i / w);
-        [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ]
-    };
-    let raw = mask.as_raw();
-    // A pixel is queued once: the first push is also the first pop, since
-    // the level never rises. QUEUED marks it meanwhile.
-    const QUEUED: u32 = u32::MAX;
-    // Objects never touch, so each is flooded on its own: the same result
-    // as one flood of the whole image, with a working set that stays in
-    // cache. Seeds are grouped by object, keeping their order.
+    // Each object flooded on its own, from its own markers in order.
     let comp = comps.as_raw();
     let mut by_comp: Vec<(u32, usize)> = seeds.iter().map(|&i| (comp[i], i)).collect();
     by_comp.sort_by_key(|&(c, _)| c);
+    let mut buckets = Vec::new();
     for group in by_comp.chunk_by(|a, b| a.0 == b.0) {
-        let (mut cur, mut queued) = (0usize, 0usize);
-        for &(_, i) in group {
-            for j in neighbours(i).into_iter().flatten() {
-                if raw[j] != 0 && lab[j] == 0 {
-                    let k = key(j);
-                    buckets[k].push_back((j as u32, lab[i]));
-                    lab[j] = QUEUED;
-                    cur = cur.max(k);
-                    queued += 1;
-                }
-            }
-        }
-        while queued > 0 {
-            let Some((idx, label)) = buckets[cur].pop_front() else {
-                cur = cur.saturating_sub(1);
-                continue;
-            };
-            queued -= 1;
-            let idx = idx as usize;
-            lab[idx] = label;
-            for j in neighbours(idx).into_iter().flatten() {
-                if raw[j] != 0 && lab[j] == 0 {
-                    let k = key(j).min(cur);
-                    buckets[k].push_back((j as u32, label));
-                    lab[j] = QUEUED;
-                    queued += 1;
-                }
-            }
-        }
+        let group: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
+        flood(&dist, raw, w, h, &group, &mut lab, &mut buckets);
     }
     // Mask pixels reachable only diagonally from their object's markers.
     let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
@@ -314,61 +472,11 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
             lab[i] = comp_label[comp[i] as usize];
         }
     }
-    let n = seeds.len();
-    let mut parent: Vec<u32> = (0..=n as u32).collect();
-    if p.neck_ratio >= 1.0 {
-        // No neck can be wider than its bodies: every split stands.
-        return finish(w, h, lab, &mut parent);
-    }
-    // Neck test: merge neighbours whose shared boundary is not clearly
-    // narrower than the smaller body.
-    let mut body = vec![0f32; n + 1];
-    for i in 0..w * h {
-        let l = lab[i] as usize;
-        if l > 0 {
-            body[l] = body[l].max(dist[i]);
-        }
-    }
-    let mut neck: HashMap<(u32, u32), f32> = HashMap::new();
-    for i in 0..w * h {
-        let a = lab[i];
-        if a == 0 {
-            continue;
-        }
-        for j in [
-            (i % w + 1 < w).then(|| i + 1),
-            (i / w + 1 < h).then(|| i + w),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let b = lab[j];
-            if b != 0 && b != a {
-                let key = (a.min(b), a.max(b));
-                let v = dist[i].min(dist[j]);
-                let e = neck.entry(key).or_insert(0.0);
-                *e = e.max(v);
-            }
-        }
-    }
-    // Highest necks first, with merged groups keeping their deepest body:
-    // a small region sitting in a neck joins one side, and its other,
-    // narrow side still separates the two real bodies.
-    let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
-    pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    for ((a, b), nk) in pairs {
-        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-        if ra == rb {
-            continue;
-        }
-        let smaller = body[ra as usize].min(body[rb as usize]);
-        if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
-            let (lo, hi) = (ra.min(rb), ra.max(rb));
-            parent[hi as usize] = lo;
-            body[lo as usize] = body[lo as usize].max(body[hi as usize]);
-        }
-    }
-    finish(w, h, lab, &mut parent)
+    let n = merge_wide_necks(&dist, w, h, &mut lab, seeds.len(), p);
+    (
+        Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
+        n,
+    )
 }
 
 #[cfg(test)]
@@ -431,6 +539,46 @@ mod tests {
             h: 200,
         };
         assert_eq!(seen, vec![(whole, 1, true)]);
+    }
+
+    /// The scan-line fill finds exactly the seed's 8-connected component
+    /// (diagonal steps, U-turns, runs at the image edges), clearing it and
+    /// nothing else, as disjoint runs.
+    #[test]
+    fn run_fill_finds_the_component() {
+        for seed in 0..8 {
+            let mut m = blobs(seed, 61, 47);
+            // Diagonal staircase from the top-left corner, and a U.
+            for i in 0..20 {
+                m.put_pixel(i, i, Luma([255]));
+            }
+            for y in 30..46 {
+                m.put_pixel(50, y, Luma([255]));
+                m.put_pixel(60, y, Luma([255]));
+            }
+            for x in 50..61 {
+                m.put_pixel(x, 46, Luma([255]));
+            }
+            let (comps, _) = label(&m);
+            let w = 61;
+            for start in [0usize, 45 * w + 60, 30 * w + 50] {
+                let c = comps.as_raw()[start];
+                let mut work = m.as_raw().clone();
+                let (mut runs, mut stack) = (Vec::new(), Vec::new());
+                fill_runs(&mut work, w, 47, start, &mut runs, &mut stack);
+                let mut hit = vec![0u8; w * 47];
+                for &(y, l, r) in &runs {
+                    for x in l..r {
+                        hit[y as usize * w + x as usize] += 1;
+                    }
+                }
+                for i in 0..w * 47 {
+                    let mine = comps.as_raw()[i] == c;
+                    assert_eq!(hit[i], u8::from(mine), "seed {seed} pixel {i}");
+                    assert_eq!(work[i] != 0, m.as_raw()[i] != 0 && !mine);
+                }
+            }
+        }
     }
 
     #[test]
