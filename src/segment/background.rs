@@ -34,24 +34,46 @@ impl std::str::FromStr for Method {
     }
 }
 
+/// Rows of `sw` samples, `stride` apart: a strip of columns of an image
+/// (or a whole packed image when `stride == sw`).
+#[derive(Clone, Copy)]
+struct Strip {
+    stride: usize,
+    sw: usize,
+    h: usize,
+}
+
+impl Strip {
+    fn row<'a>(&self, data: &'a [f32], y: usize) -> &'a [f32] {
+        &data[y * self.stride..y * self.stride + self.sw]
+    }
+    fn row_mut<'a>(&self, data: &'a mut [f32], y: usize) -> &'a mut [f32] {
+        &mut data[y * self.stride..y * self.stride + self.sw]
+    }
+}
+
 /// Running minimum (`max = false`) or maximum over `[y - r, y + r]`
-/// (clamped) down every column of a `w`-wide strip of rows, van Herk /
-/// Gil-Werman: prefix extremes within blocks of 2r + 1 rows going forwards,
-/// suffix extremes going backwards, and every window is one block's suffix
-/// against the next one's prefix — three comparisons per sample whatever
-/// `r`. `src`, `dst`: h × w; block extremes are computed a row at a time
-/// so the inner loops run along memory and vectorise. `g`, `hh` are
-/// scratch.
+/// (clamped) down every column of a strip (`src` and `dst` laid out as
+/// `s_src` and `s_dst`, h rows of sw samples each), van Herk /
+/// Gil-Werman: prefix extremes within blocks of 2r + 1 rows going
+/// forwards, suffix extremes going backwards, and every window is one
+/// block's suffix against the next one's prefix — three comparisons per
+/// sample whatever `r`. The prefixes are kept (`g`, scratch); the suffix is
+/// one running row (`suffix`, scratch), each output row written as soon as
+/// its suffix is known. Every inner loop runs along a row and vectorises;
+/// rows are read and written in place, with no copy of the strip.
+#[allow(clippy::too_many_arguments)]
 fn vertical_extreme(
     src: &[f32],
+    s_src: Strip,
     dst: &mut [f32],
-    w: usize,
+    s_dst: Strip,
     r: usize,
     max: bool,
     g: &mut Vec<f32>,
-    hh: &mut Vec<f32>,
+    suffix: &mut Vec<f32>,
 ) {
-    let h = src.len() / w.max(1);
+    let (w, h) = (s_src.sw, s_src.h);
     if h == 0 || w == 0 {
         return;
     }
@@ -63,13 +85,9 @@ fn vertical_extreme(
     let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
     let k = 2 * r + 1;
     let n = h + 2 * r; // padded rows
-    let row = |y: usize| -> Option<&[f32]> {
-        (y >= r && y - r < h).then(|| &src[(y - r) * w..(y - r + 1) * w])
-    };
+    let row = |y: usize| -> Option<&[f32]> { (y >= r && y - r < h).then(|| s_src.row(src, y - r)) };
     g.clear();
     g.resize(n * w, id);
-    hh.clear();
-    hh.resize(n * w, id);
     for y in 0..n {
         let (prev, cur) = g.split_at_mut(y * w);
         let cur = &mut cur[..w];
@@ -84,32 +102,33 @@ fn vertical_extreme(
             (None, false) => {}
         }
     }
+    suffix.clear();
+    suffix.resize(w, id);
     for y in (0..n).rev() {
-        let (cur, next) = hh.split_at_mut((y + 1) * w);
-        let cur = &mut cur[y * w..];
         match (row(y), (y + 1) % k != 0 && y + 1 < n) {
             (Some(f), true) => {
-                for ((c, p), v) in cur.iter_mut().zip(&next[..w]).zip(f) {
-                    *c = pick(*p, *v);
+                for (c, v) in suffix.iter_mut().zip(f) {
+                    *c = pick(*c, *v);
                 }
             }
-            (Some(f), false) => cur.copy_from_slice(f),
-            (None, true) => cur.copy_from_slice(&next[..w]),
-            (None, false) => {}
+            (Some(f), false) => suffix.copy_from_slice(f),
+            (None, true) => {}
+            (None, false) => suffix.fill(id),
         }
-    }
-    for y in 0..h {
-        // Window [y, y + 2r] in padded rows.
-        let (a, b) = (&hh[y * w..(y + 1) * w], &g[(y + k - 1) * w..(y + k) * w]);
-        for ((o, x), z) in dst[y * w..(y + 1) * w].iter_mut().zip(a).zip(b) {
-            *o = pick(*x, *z);
+        if y < h {
+            // Window [y, y + 2r] in padded rows.
+            let b = &g[(y + k - 1) * w..(y + k) * w];
+            for ((o, x), z) in s_dst.row_mut(dst, y).iter_mut().zip(&*suffix).zip(b) {
+                *o = pick(*x, *z);
+            }
         }
     }
 }
 
-/// Columns per strip of the vertical passes: a strip's scratch
-/// (≈ 3 × h × 64 floats) stays in cache.
-const STRIP: usize = 64;
+/// Columns per strip of the vertical passes: a strip's scratch (its
+/// prefix extremes and the first pass's result, ≈ 2 × h × 32 floats)
+/// stays in a 1 MiB L2 cache.
+const STRIP: usize = 128;
 
 /// The grey-level opening (`max_first = false`) or closing of `src` by a
 /// (2r+1)² square, into `dst`. A square is separable and extremes along one axis commute,
@@ -136,21 +155,17 @@ fn square_open_rest(
         return;
     }
     let h = dst.len() / w;
-    let (mut g, mut hh) = (Vec::new(), Vec::new());
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut g, mut suffix, mut b) = (Vec::new(), Vec::new(), Vec::new());
     for x0 in (0..w).step_by(STRIP) {
         let sw = STRIP.min(w - x0);
-        a.clear();
-        for y in 0..h {
-            a.extend_from_slice(&dst[y * w + x0..y * w + x0 + sw]);
-        }
+        let in_image = Strip { stride: w, sw, h };
+        let packed = Strip { stride: sw, sw, h };
         b.resize(h * sw, 0.0);
-        vertical_extreme(&a, &mut b, sw, r, max_first, &mut g, &mut hh);
-        vertical_extreme(&b, &mut a, sw, r, !max_first, &mut g, &mut hh);
-        for y in 0..h {
-            dst[y * w + x0..y * w + x0 + sw].copy_from_slice(&a[y * sw..(y + 1) * sw]);
-        }
+        let (g, s) = (&mut g, &mut suffix);
+        vertical_extreme(&dst[x0..], in_image, &mut b, packed, r, max_first, g, s);
+        vertical_extreme(&b, packed, &mut dst[x0..], in_image, r, !max_first, g, s);
     }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut line = vec![0f32; w];
     match subtract_from {
         None => {
@@ -534,7 +549,39 @@ mod tests {
             let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
             for max in [false, true] {
                 let mut fast = vec![0.0; w * h];
-                vertical_extreme(&src, &mut fast, w, r, max, &mut g, &mut hh);
+                let all = Strip {
+                    stride: w,
+                    sw: w,
+                    h,
+                };
+                vertical_extreme(&src, all, &mut fast, all, r, max, &mut g, &mut hh);
+                // A strip of columns inside a wider image, read and
+                // written in place.
+                if w > 2 {
+                    let (x0, sw) = (1, w - 2);
+                    let part = Strip { stride: w, sw, h };
+                    let mut out = vec![-1.0; w * h];
+                    vertical_extreme(
+                        &src[x0..],
+                        part,
+                        &mut out[x0..],
+                        part,
+                        r,
+                        max,
+                        &mut g,
+                        &mut hh,
+                    );
+                    for y in 0..h {
+                        for x in 0..w {
+                            let want = if (x0..x0 + sw).contains(&x) {
+                                fast[y * w + x]
+                            } else {
+                                -1.0
+                            };
+                            assert_eq!(out[y * w + x], want, "strip w{w} h{h} r{r} ({x},{y})");
+                        }
+                    }
+                }
                 for x in 0..w {
                     let col: Vec<f32> = (0..h).map(|y| src[y * w + x]).collect();
                     let want = brute(&col, r, max);
