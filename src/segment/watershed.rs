@@ -230,7 +230,8 @@ impl Scratch {
 
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
     /// `lab`, labels 1..=n in raster order of first pixel; returns n.
-    /// The same steps as [`split_labelled`] with a single component.
+    /// The same steps as the whole-image reference (`split_labelled`, in
+    /// the tests) with a single component.
     fn split_crop(&mut self, w: usize, h: usize, p: &SplitParams) -> u32 {
         let mask = &self.mask;
         self.lab.clear();
