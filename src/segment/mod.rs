@@ -37,3 +37,55 @@ pub fn smooth_samples<T: Sample>(src: &[T], w: u32, h: u32, sigma_px: f64) -> Fl
         out
     }
 }
+
+/// Scan-line flood fill of a `w`-wide byte image: from the (row, column)
+/// pixels on `stack`, every pixel `open` accepts that is connected to them
+/// through such pixels (4-connected, or 8-connected with `diagonal`) is set
+/// to `mark` (which `open` must refuse), a whole run at a time; `run(y, l,
+/// r)` is called with each run `[l, r)` of row y so filled. Only the rows
+/// above and below a run are searched, one seed per run found there.
+/// `stack` is scratch and left empty.
+pub(crate) fn scan_fill(
+    data: &mut [u8],
+    w: usize,
+    open: impl Fn(u8) -> bool,
+    mark: u8,
+    diagonal: bool,
+    stack: &mut Vec<(usize, usize)>,
+    mut run: impl FnMut(usize, usize, usize),
+) {
+    let h = data.len() / w.max(1);
+    while let Some((y, x)) = stack.pop() {
+        let row = &mut data[y * w..(y + 1) * w];
+        if !open(row[x]) {
+            continue;
+        }
+        let l = row[..x]
+            .iter()
+            .rposition(|&v| !open(v))
+            .map_or(0, |i| i + 1);
+        let r = row[x..].iter().position(|&v| !open(v)).map_or(w, |i| x + i);
+        row[l..r].fill(mark);
+        run(y, l, r);
+        let (a, b) = if diagonal {
+            (l.saturating_sub(1), (r + 1).min(w))
+        } else {
+            (l, r)
+        };
+        for ny in [y.wrapping_sub(1), y + 1] {
+            if ny >= h {
+                continue;
+            }
+            let near = &data[ny * w + a..ny * w + b];
+            let mut i = 0;
+            while let Some(j) = near[i..].iter().position(|&v| open(v)) {
+                stack.push((ny, a + i + j));
+                i += j;
+                match near[i..].iter().position(|&v| !open(v)) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
+        }
+    }
+}

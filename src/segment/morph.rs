@@ -17,47 +17,25 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     const OPEN: u8 = 0;
     const REACHED: u8 = 2;
     let mut state: Vec<u8> = mask.as_raw().iter().map(|&v| u8::from(v != 0)).collect();
+    // (row, column) seeds: the border.
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for x in 0..w {
-        stack.push((x, 0));
-        stack.push((x, h - 1));
+        stack.push((0, x));
+        stack.push((h - 1, x));
     }
     for y in 0..h {
-        stack.push((0, y));
-        stack.push((w - 1, y));
+        stack.push((y, 0));
+        stack.push((y, w - 1));
     }
-    while let Some((x, y)) = stack.pop() {
-        let row = &mut state[y * w..(y + 1) * w];
-        if row[x] != OPEN {
-            continue;
-        }
-        // The run of open pixels through x.
-        let l = row[..x]
-            .iter()
-            .rposition(|&s| s != OPEN)
-            .map_or(0, |i| i + 1);
-        let r = row[x..]
-            .iter()
-            .position(|&s| s != OPEN)
-            .map_or(w, |i| x + i);
-        row[l..r].fill(REACHED);
-        // One seed per run of open pixels in the rows above and below.
-        for ny in [y.wrapping_sub(1), y + 1] {
-            if ny >= h {
-                continue;
-            }
-            let nrow = &state[ny * w + l..ny * w + r];
-            let mut i = 0;
-            while let Some(start) = nrow[i..].iter().position(|&s| s == OPEN) {
-                stack.push((l + i + start, ny));
-                i += start;
-                match nrow[i..].iter().position(|&s| s != OPEN) {
-                    Some(len) => i += len,
-                    None => break,
-                }
-            }
-        }
-    }
+    super::scan_fill(
+        &mut state,
+        w,
+        |s| s == OPEN,
+        REACHED,
+        false,
+        &mut stack,
+        |_, _, _| {},
+    );
     let out = state
         .iter()
         .map(|&s| if s == REACHED { 0 } else { 255 })

@@ -130,7 +130,7 @@ pub fn split_reached(
         if m.get(seed).is_none_or(|&v| v == 0) {
             continue;
         }
-        fill_runs(m, w, h, seed, &mut s.runs, &mut s.stack);
+        fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
         let crop = s.crop_of_runs(w, h);
         let k = s.split_crop(crop.w, crop.h, p);
         visit(&crop, &s.lab, k);
@@ -141,47 +141,26 @@ pub fn split_reached(
 type Run = (u32, u32, u32);
 
 /// Finds the 8-connected component of `m` holding `seed` (set), clearing
-/// it, as the runs of set pixels it is made of (scan-line flood fill: a
-/// run is cleared whole, and the rows above and below are searched for
-/// runs touching it, diagonals included).
+/// it, as the runs of set pixels it is made of.
 fn fill_runs(
     m: &mut [u8],
     w: usize,
-    h: usize,
     seed: usize,
     runs: &mut Vec<Run>,
-    stack: &mut Vec<(u32, u32)>,
+    stack: &mut Vec<(usize, usize)>,
 ) {
     runs.clear();
     stack.clear();
-    stack.push(((seed / w) as u32, (seed % w) as u32));
-    while let Some((y, x)) = stack.pop() {
-        let (y, x) = (y as usize, x as usize);
-        let row = &mut m[y * w..(y + 1) * w];
-        if row[x] == 0 {
-            continue;
-        }
-        let l = row[..x].iter().rposition(|&v| v == 0).map_or(0, |i| i + 1);
-        let r = row[x..].iter().position(|&v| v == 0).map_or(w, |i| x + i);
-        row[l..r].fill(0);
-        runs.push((y as u32, l as u32, r as u32));
-        let (a, b) = (l.saturating_sub(1), (r + 1).min(w));
-        for ny in [y.wrapping_sub(1), y + 1] {
-            if ny >= h {
-                continue;
-            }
-            let near = &m[ny * w + a..ny * w + b];
-            let mut i = 0;
-            while let Some(j) = near[i..].iter().position(|&v| v != 0) {
-                stack.push((ny as u32, (a + i + j) as u32));
-                i += j;
-                match near[i..].iter().position(|&v| v == 0) {
-                    Some(k) => i += k,
-                    None => break,
-                }
-            }
-        }
-    }
+    stack.push((seed / w, seed % w));
+    super::scan_fill(
+        m,
+        w,
+        |v| v != 0,
+        0,
+        true,
+        stack,
+        |y, l, r| runs.push((y as u32, l as u32, r as u32)),
+    );
 }
 
 /// Buffers for splitting one component after another, kept so that a
@@ -189,7 +168,7 @@ fn fill_runs(
 #[derive(Default)]
 struct Scratch {
     runs: Vec<Run>,
-    stack: Vec<(u32, u32)>,
+    stack: Vec<(usize, usize)>,
     /// The crop's mask (0/255), then its distance map, markers, labels.
     mask: Vec<u8>,
     edt: EdtScratch,
@@ -566,7 +545,7 @@ mod tests {
                 let c = comps.as_raw()[start];
                 let mut work = m.as_raw().clone();
                 let (mut runs, mut stack) = (Vec::new(), Vec::new());
-                fill_runs(&mut work, w, 47, start, &mut runs, &mut stack);
+                fill_runs(&mut work, w, start, &mut runs, &mut stack);
                 let mut hit = vec![0u8; w * 47];
                 for &(y, l, r) in &runs {
                     for x in l..r {
