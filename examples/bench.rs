@@ -94,7 +94,8 @@ fn follicount(bin: &Path, dir: &Path, jobs: usize) -> (f64, f64) {
     (secs, kib / 1024.0)
 }
 
-/// Decoding (and z-projection) alone, with the same reader and pool size.
+/// Decoding (and z-projection) alone, with the same reader, thread pool
+/// and plane reuse.
 fn decode_only(dir: &Path, jobs: usize) -> f64 {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -117,6 +118,9 @@ fn decode_only(dir: &Path, jobs: usize) -> f64 {
                     .load_field(i, &LoadOptions::default())
                     .expect("bench field loads");
                 std::hint::black_box(&field);
+                // As the batch does once a field is analysed: its planes
+                // go back to the worker's pool for the next one.
+                field.recycle();
             }
         })
     });

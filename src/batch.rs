@@ -422,6 +422,9 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         }
     }
     rec.analysis = Some(analysis);
+    // The planes go back to this worker's pool for its next field.
+    crate::pool::give(labels.into_raw());
+    field.recycle();
     rec.seconds = t.elapsed().as_secs_f64();
     rec
 }

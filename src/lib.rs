@@ -5,7 +5,8 @@
 //! [`segment`] thresholds and labels it, [`measure`] measures the objects,
 //! [`follicle`] applies the counting rule, [`report`] writes the tables;
 //! [`pipeline`] strings the single-field steps together and [`batch`] runs
-//! many files in parallel. [`synth`] draws synthetic fields with known
+//! many files in parallel, each worker reusing its plane buffers from one
+//! field to the next through [`pool`]. [`synth`] draws synthetic fields with known
 //! answers, for fixtures, tests and benchmarks.
 //!
 //! ```no_run
@@ -28,6 +29,7 @@ pub mod io;
 pub mod measure;
 pub mod params;
 pub mod pipeline;
+pub mod pool;
 pub mod report;
 pub mod score;
 pub mod segment;

@@ -68,8 +68,9 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let px_area = um * um;
     let [pcad, sox9, dapi] = &field.channels;
 
-    // Channel by channel, each dropped as soon as its mask is made, so a
-    // worker holds the field and about two planes at a time: smooth, even
+    // Channel by channel, each handed back to the thread's buffer pool as
+    // soon as its mask is made, so a worker holds the field and about two
+    // planes at a time (and reuses them for the next field): smooth, even
     // out the illumination (the large-scale DAPI profile), remove the
     // background of P-cadherin and Sox9, threshold.
     let bg_radius = p.effective_background_radius_um() / um;
@@ -85,16 +86,19 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     flatten(&mut sm_dapi);
     let t_dapi = threshold(&sm_dapi, p.threshold_dapi);
     let mut dmask = mask_at_least(&sm_dapi, t_dapi);
-    drop(sm_dapi);
+    give(sm_dapi);
 
     let mut sm_pcad = smooth_plane(pcad, p.pcad_sigma_um / um);
     flatten(&mut sm_pcad);
     correct_in_place(&mut sm_pcad, p.background, bg_radius);
     let t_pcad = threshold(&sm_pcad, p.threshold_pcad);
     let pmask = mask_at_least(&sm_pcad, t_pcad);
-    drop(sm_pcad);
+    give(sm_pcad);
     // Follicle candidates: P-cadherin objects, split where they touch.
-    let pmask = fill_holes(&open(&pmask, p.open_radius_um / um));
+    let opened = open(&pmask, p.open_radius_um / um);
+    give(pmask);
+    let pmask = fill_holes(&opened);
+    give(opened);
 
     let mut sm_sox9 = smooth_plane(sox9, p.nucleus_sigma_um / um);
     flatten(&mut sm_sox9);
@@ -114,6 +118,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     } else {
         label(&pmask)
     };
+    give(pmask);
 
     // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
     // Sox9 signal reaches the Sox9 threshold.
@@ -175,7 +180,10 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
             let (cx, cy) = n.centroid();
             tally(n.area_px, cx, cy, n.mean(0));
         }
+        give(nlabels);
     }
+    give(dmask);
+    give(sm_sox9);
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
     for (r, &n) in measure_planes(&plabels, np, &field.channels)
@@ -217,6 +225,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         follicles_per_mm2,
     };
     (analysis, plabels)
+}
+
+/// Hands a plane the analysis is done with to the thread's buffer pool.
+fn give<P: image::Pixel>(img: image::ImageBuffer<P, Vec<P::Subpixel>>)
+where
+    P::Subpixel: bytemuck::Pod,
+{
+    crate::pool::give(img.into_raw());
 }
 
 /// Gaussian smoothing of a channel, whichever way it is stored.

@@ -117,4 +117,16 @@ impl Field {
             channels,
         })
     }
+
+    /// Hands the field's planes to this thread's [`crate::pool`], for the
+    /// next field it decodes (a batch worker calls this when it is done
+    /// with a field).
+    pub fn recycle(self) {
+        for c in self.channels {
+            match c {
+                Plane::U16(i) => crate::pool::give(i.into_raw()),
+                Plane::F32(i) => crate::pool::give(i.into_raw()),
+            }
+        }
+    }
 }

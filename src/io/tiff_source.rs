@@ -426,7 +426,9 @@ impl TiffSource {
             matches!(self.pages[p].kind, PageKind::Ok { bytes, unsigned: true, .. } if bytes <= 2)
         });
         let mut acc = if small_uint {
-            Acc::U16(std::array::from_fn(|_| vec![0u16; n_px as usize]))
+            Acc::U16(std::array::from_fn(|_| {
+                crate::pool::take_zeroed::<u16>(n_px as usize)
+            }))
         } else {
             Acc::F32(std::array::from_fn(|_| {
                 vec![f32::NEG_INFINITY; n_px as usize]
@@ -434,8 +436,8 @@ impl TiffSource {
         };
         let mut buf = DecodingResult::U8(Vec::new());
         // 8/16-bit pages decode into one buffer kept for the whole field
-        // (the tiff crate's own buffer is allocated and zeroed anew for
-        // every page).
+        // and then handed to the pool (the tiff crate's own buffer is
+        // allocated and zeroed anew for every page).
         let mut raw: Vec<u16> = Vec::new();
         let mut compressed: Vec<u8> = Vec::new();
         for (page, list) in uses {
@@ -456,10 +458,10 @@ impl TiffSource {
             let (planar, small) = if let Acc::U16(_) = acc {
                 let layout = self.decoder.image_buffer_layout()?;
                 let len = layout.complete_len;
-                // Zeroed as a fresh buffer would be, so a page that decodes
-                // short never shows the page before it.
-                raw.clear();
-                raw.resize(len.div_ceil(2), 0);
+                if raw.len() < len.div_ceil(2) {
+                    crate::pool::give(std::mem::take(&mut raw));
+                    raw = crate::pool::take(len.div_ceil(2));
+                }
                 let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut raw);
                 // Deflate strips of 8/16-bit samples decode on the fast path;
                 // anything else, or any strip it cannot decode whole, the
@@ -476,6 +478,10 @@ impl TiffSource {
                             .is_ok()
                     });
                 if !fast {
+                    // Zeroed as a fresh buffer would be, so a page that
+                    // decodes short never shows the page before it (the
+                    // fast path fills it whole or fails).
+                    bytes[..len].fill(0);
                     self.decoder.seek_to_image(page)?;
                     self.decoder.read_image_bytes(&mut bytes[..len])?;
                 }
@@ -508,6 +514,7 @@ impl TiffSource {
                 done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
             }
         }
+        crate::pool::give(raw);
         let channels: [Plane; 3] = match acc {
             Acc::U16(planes) => {
                 let mut out = Vec::with_capacity(3);

@@ -288,11 +288,13 @@ pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
 pub fn top_hat_in_place(img: &mut FloatImage, radius_px: f64) {
     let r = radius_px.round().max(1.0) as usize;
     let w = img.width() as usize;
-    let mut opened = vec![0f32; img.as_raw().len()];
+    // Written whole by the first pass.
+    let mut opened = crate::pool::take::<f32>(img.as_raw().len());
     let (mut a, mut b) = (Vec::new(), Vec::new());
     rows_extreme(img.as_raw(), &mut opened, w, r, false, &mut a, &mut b);
     // The last pass subtracts each row of the opening as it is made.
     square_open_rest(&mut opened, w, r, false, Some(img));
+    crate::pool::give(opened);
 }
 
 /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0, in

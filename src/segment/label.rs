@@ -34,7 +34,7 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
 pub fn label(mask: &GrayImage) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let src = mask.as_raw();
-    let mut lab = vec![0u32; w * h];
+    let mut lab = crate::pool::take_zeroed::<u32>(w * h);
     // parent[0] is the background; provisional labels start at 1.
     let mut parent: Vec<u32> = vec![0];
     for y in 0..h {

@@ -25,17 +25,17 @@ pub fn smooth(img: &FloatImage, sigma_px: f64) -> FloatImage {
 /// channel is read as floats, exactly).
 pub fn smooth_samples<T: Sample>(src: &[T], w: u32, h: u32, sigma_px: f64) -> FloatImage {
     let n = w as usize * h as usize;
-    if sigma_px < 0.3 {
-        let v = src[..n.min(src.len())]
-            .iter()
-            .map(|&x| x.to_f32())
-            .collect();
-        FloatImage::from_raw(w, h, v).unwrap_or_else(|| FloatImage::new(w, h))
+    // Written whole either way: a pooled buffer, whatever it held.
+    let mut v = crate::pool::take::<f32>(n);
+    if sigma_px < 0.3 || src.len() < n {
+        v.fill(0.0);
+        for (o, &x) in v.iter_mut().zip(src) {
+            *o = x.to_f32();
+        }
     } else {
-        let mut out = FloatImage::new(w, h);
-        gaussian::blur(src, &mut out, w as usize, h as usize, sigma_px as f32);
-        out
+        gaussian::blur(src, &mut v, w as usize, h as usize, sigma_px as f32);
     }
+    FloatImage::from_raw(w, h, v).unwrap_or_else(|| FloatImage::new(w, h))
 }
 
 /// Scan-line flood fill of a `w`-wide byte image: from the (row, column)

@@ -16,7 +16,10 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     // reached from the border. One byte per pixel, one array.
     const OPEN: u8 = 0;
     const REACHED: u8 = 2;
-    let mut state: Vec<u8> = mask.as_raw().iter().map(|&v| u8::from(v != 0)).collect();
+    let mut state = crate::pool::take::<u8>(w * h);
+    for (s, &v) in state.iter_mut().zip(mask.as_raw()) {
+        *s = u8::from(v != 0);
+    }
     // (row, column) seeds: the border.
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for x in 0..w {
@@ -36,11 +39,10 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
         &mut stack,
         |_, _, _| {},
     );
-    let out = state
-        .iter()
-        .map(|&s| if s == REACHED { 0 } else { 255 })
-        .collect();
-    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
+    for s in state.iter_mut() {
+        *s = if *s == REACHED { 0 } else { 255 };
+    }
+    GrayImage::from_raw(w as u32, h as u32, state).unwrap_or_else(|| mask.clone())
 }
 
 /// Opening (erosion then dilation) with a disc of `radius_px` pixels,
@@ -88,15 +90,14 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
     if w == 0 || h == 0 {
         return mask.clone();
     }
-    let norm: Vec<u8> = mask
-        .as_raw()
-        .iter()
-        .map(|&v| if v != 0 { 255 } else { 0 })
-        .collect();
+    let mut norm = crate::pool::take::<u8>(w * h);
+    for (n, &v) in norm.iter_mut().zip(mask.as_raw()) {
+        *n = if v != 0 { 255 } else { 0 };
+    }
     // out[x] = op(c[x], c[x-1], c[x+1], up[x], down[x]), `edge` standing
-    // in for pixels outside the image.
+    // in for pixels outside the image; every output pixel is written.
     let cross = |src: &[u8], op: fn(u8, u8) -> u8, edge: u8| -> Vec<u8> {
-        let mut out = vec![0u8; w * h];
+        let mut out = crate::pool::take::<u8>(w * h);
         let none = vec![edge; w];
         for (y, o) in out.chunks_exact_mut(w).enumerate() {
             let c = &src[y * w..(y + 1) * w];
@@ -124,7 +125,9 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
         out
     };
     let eroded = cross(&norm, |a, b| a & b, 255);
+    crate::pool::give(norm);
     let out = cross(&eroded, |a, b| a | b, 0);
+    crate::pool::give(eroded);
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 

@@ -322,11 +322,10 @@ pub fn median_mad(data: &[f32]) -> (f32, f32) {
 /// Binary mask (255 = foreground) of pixels `>= t`.
 pub fn mask_at_least(img: &FloatImage, t: f32) -> GrayImage {
     let (w, h) = img.dimensions();
-    let data = img
-        .as_raw()
-        .iter()
-        .map(|&v| if v >= t { 255 } else { 0 })
-        .collect();
+    let mut data = crate::pool::take::<u8>(img.as_raw().len());
+    for (m, &v) in data.iter_mut().zip(img.as_raw()) {
+        *m = if v >= t { 255 } else { 0 };
+    }
     GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
 }
 

@@ -384,8 +384,10 @@ fn merge_wide_necks(
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let src = mask.as_raw();
-    let mut work = mask.clone();
-    let mut out = vec![0u32; w * h];
+    let mut work = crate::pool::take::<u8>(src.len());
+    work.copy_from_slice(src);
+    let mut work = GrayImage::from_raw(w as u32, h as u32, work).unwrap_or_else(|| mask.clone());
+    let mut out = crate::pool::take_zeroed::<u32>(w * h);
     let mut base = 0u32;
     split_reached(
         &mut work,
@@ -403,6 +405,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
             base += k;
         },
     );
+    crate::pool::give(work.into_raw());
     let mut parent: Vec<u32> = (0..=base).collect();
     finish(w, h, out, &mut parent)
 }
