@@ -10,7 +10,7 @@ use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScale};
 use crate::segment::threshold::threshold;
 use crate::segment::watershed::{split, split_reached, SplitParams};
-use crate::segment::{fill_holes, label, mask_at_least, open, smooth_samples};
+use crate::segment::{fill_holes, label, mask_at_least, open, smooth_samples_then};
 use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
@@ -78,18 +78,22 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let illumination = p
         .flat_field
         .then(|| LargeScale::of(&sm_dapi, p.flat_field_sigma_um / um));
-    let flatten = |img: &mut FloatImage| {
-        if let Some(ill) = &illumination {
-            ill.flatten(img, 0.2);
-        }
+    if let Some(ill) = &illumination {
+        ill.flatten(&mut sm_dapi, 0.2);
+    }
+    // The other channels are flattened row by row as they are smoothed.
+    let smooth_flat = |plane: &Plane, sigma_px: f64| match illumination
+        .as_ref()
+        .and_then(|ill| ill.row_flattener(0.2))
+    {
+        Some(flat) => smooth_plane_then(plane, sigma_px, flat),
+        None => smooth_plane(plane, sigma_px),
     };
-    flatten(&mut sm_dapi);
     let t_dapi = threshold(&sm_dapi, p.threshold_dapi);
     let mut dmask = mask_at_least(&sm_dapi, t_dapi);
     give(sm_dapi);
 
-    let mut sm_pcad = smooth_plane(pcad, p.pcad_sigma_um / um);
-    flatten(&mut sm_pcad);
+    let mut sm_pcad = smooth_flat(pcad, p.pcad_sigma_um / um);
     correct_in_place(&mut sm_pcad, p.background, bg_radius);
     let t_pcad = threshold(&sm_pcad, p.threshold_pcad);
     let pmask = mask_at_least(&sm_pcad, t_pcad);
@@ -100,8 +104,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let pmask = fill_holes(&opened);
     give(opened);
 
-    let mut sm_sox9 = smooth_plane(sox9, p.nucleus_sigma_um / um);
-    flatten(&mut sm_sox9);
+    let mut sm_sox9 = smooth_flat(sox9, p.nucleus_sigma_um / um);
     correct_in_place(&mut sm_sox9, p.background, bg_radius);
     let t_sox9 = threshold(&sm_sox9, p.threshold_sox9);
     let thresholds = [t_pcad, t_sox9, t_dapi];
@@ -237,9 +240,19 @@ where
 
 /// Gaussian smoothing of a channel, whichever way it is stored.
 fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {
+    smooth_plane_then(plane, sigma_px, |_, _| {})
+}
+
+/// [`smooth_plane`] with `post(y, row)` run on each smoothed row as it is
+/// made.
+fn smooth_plane_then(
+    plane: &Plane,
+    sigma_px: f64,
+    post: impl FnMut(usize, &mut [f32]),
+) -> FloatImage {
     match plane {
-        Plane::U16(i) => smooth_samples(i.as_raw(), i.width(), i.height(), sigma_px),
-        Plane::F32(i) => smooth_samples(i.as_raw(), i.width(), i.height(), sigma_px),
+        Plane::U16(i) => smooth_samples_then(i.as_raw(), i.width(), i.height(), sigma_px, post),
+        Plane::F32(i) => smooth_samples_then(i.as_raw(), i.width(), i.height(), sigma_px, post),
     }
 }
 

@@ -62,7 +62,10 @@ impl Strip {
 /// one running row (`suffix`, scratch), each output row written as soon as
 /// its suffix is known. Every inner loop runs along a row and vectorises;
 /// rows are read and written in place, with no copy of the strip.
+/// Compiled also for AVX2 and AVX-512, chosen at run time (extremes are
+/// exact, so every version gives the same result).
 #[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn vertical_extreme(
     src: &[f32],
     s_src: Strip,
@@ -82,7 +85,20 @@ fn vertical_extreme(
     } else {
         f32::INFINITY
     };
-    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
+    // Plain comparisons (one instruction per lane; the planes hold no NaN).
+    let pick = |a: f32, b: f32| {
+        if max {
+            if a > b {
+                a
+            } else {
+                b
+            }
+        } else if a < b {
+            a
+        } else {
+            b
+        }
+    };
     let k = 2 * r + 1;
     let n = h + 2 * r; // padded rows
     let row = |y: usize| -> Option<&[f32]> { (y >= r && y - r < h).then(|| s_src.row(src, y - r)) };
@@ -199,7 +215,9 @@ fn square_open_rest(
 /// samples each side, is reduced by doubling windows — 2, 4, … p ≤ 2r + 1
 /// samples, each step one vectorised pass over a line that stays in L1 —
 /// and every window of 2r + 1 is two overlapping windows of p. `a`, `b`
-/// are scratch.
+/// are scratch. Compiled also for AVX2 and AVX-512, as
+/// [`vertical_extreme`].
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn line_extreme<const MAX: bool>(
     src: &[f32],
     dst: &mut [f32],
@@ -403,42 +421,15 @@ impl LargeScale {
             .collect()
     }
 
-    /// Calls `f(y, row)` with each full-resolution row of the mean. The
-    /// profile's rows interpolated along x are kept, two at a time, while
-    /// the output rows between them are blended (the same arithmetic as
-    /// interpolating every sample, a k-th of the work).
+    /// Calls `f(y, row)` with each full-resolution row of the mean, in
+    /// order (see [`ProfileRows`]).
     fn rows(&self, mut f: impl FnMut(usize, &[f32])) {
         if self.small.is_empty() {
             return;
         }
-        let (xs, ys) = (self.axis(self.w, self.sw), self.axis(self.h, self.sh));
-        let along_x = |j: usize, line: &mut [f32]| {
-            let a = &self.small[j * self.sw..(j + 1) * self.sw];
-            for (o, &(x0, x1, tx)) in line.iter_mut().zip(&xs) {
-                *o = a[x0] * (1.0 - tx) + a[x1] * tx;
-            }
-        };
-        let mut row = vec![0f32; self.w];
-        let (mut top, mut bottom) = (vec![0f32; self.w], vec![0f32; self.w]);
-        let (mut have_top, mut have_bottom) = (usize::MAX, usize::MAX);
-        for (y, &(y0, y1, ty)) in ys.iter().enumerate() {
-            if have_top != y0 {
-                if have_bottom == y0 {
-                    std::mem::swap(&mut top, &mut bottom);
-                    have_bottom = usize::MAX;
-                } else {
-                    along_x(y0, &mut top);
-                }
-                have_top = y0;
-            }
-            if have_bottom != y1 {
-                along_x(y1, &mut bottom);
-                have_bottom = y1;
-            }
-            for ((o, &t), &b) in row.iter_mut().zip(&top).zip(&bottom) {
-                *o = t * (1.0 - ty) + b * ty;
-            }
-            f(y, &row);
+        let mut rows = ProfileRows::new(self);
+        for y in 0..self.h {
+            f(y, rows.row(y));
         }
     }
 
@@ -461,20 +452,94 @@ impl LargeScale {
     /// large-scale mean of a stain present everywhere (DAPI), that is the
     /// illumination.
     pub fn flatten(&self, img: &mut FloatImage, floor: f32) {
-        let max = self.max();
-        if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
-            || img.width() as usize != self.w
-            || img.height() as usize != self.h
-        {
+        if img.width() as usize != self.w || img.height() as usize != self.h {
             return;
         }
-        let w = self.w;
-        let data: &mut [f32] = img;
-        self.rows(|y, row| {
-            for (v, p) in data[y * w..(y + 1) * w].iter_mut().zip(row) {
-                *v /= (p / max).max(floor);
+        if let Some(mut flat) = self.row_flattener(floor) {
+            let w = self.w;
+            for (y, row) in img.chunks_exact_mut(w.max(1)).enumerate() {
+                flat(y, row);
             }
-        });
+        }
+    }
+
+    /// [`flatten`](Self::flatten) a row at a time: `f(y, row)` divides row
+    /// y (of this profile's width) in place, rows taken in order, so the
+    /// step can run as each row is made. `None` when the profile is not
+    /// positive anywhere (flattening leaves the image as it is).
+    pub fn row_flattener(&self, floor: f32) -> Option<impl FnMut(usize, &mut [f32]) + '_> {
+        let max = self.max();
+        if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || self.small.is_empty() {
+            return None;
+        }
+        let mut rows = ProfileRows::new(self);
+        Some(move |y: usize, data: &mut [f32]| {
+            if y < self.h {
+                for (v, p) in data.iter_mut().zip(rows.row(y)) {
+                    *v /= (p / max).max(floor);
+                }
+            }
+        })
+    }
+}
+
+/// The full-resolution rows of a [`LargeScale`] profile. The profile's
+/// rows interpolated along x are kept, two at a time, while the output
+/// rows between them are blended (the same arithmetic as interpolating
+/// every sample, a k-th of the work); rows asked for in order cost one
+/// blend each.
+struct ProfileRows<'a> {
+    ls: &'a LargeScale,
+    xs: Vec<(usize, usize, f32)>,
+    ys: Vec<(usize, usize, f32)>,
+    row: Vec<f32>,
+    top: Vec<f32>,
+    bottom: Vec<f32>,
+    have_top: usize,
+    have_bottom: usize,
+}
+
+impl<'a> ProfileRows<'a> {
+    fn new(ls: &'a LargeScale) -> Self {
+        ProfileRows {
+            ls,
+            xs: ls.axis(ls.w, ls.sw),
+            ys: ls.axis(ls.h, ls.sh),
+            row: vec![0f32; ls.w],
+            top: vec![0f32; ls.w],
+            bottom: vec![0f32; ls.w],
+            have_top: usize::MAX,
+            have_bottom: usize::MAX,
+        }
+    }
+
+    /// Row y (< the profile's height; the profile is not empty).
+    fn row(&mut self, y: usize) -> &[f32] {
+        let (small, sw, xs) = (&self.ls.small, self.ls.sw, &self.xs);
+        let along_x = |j: usize, line: &mut [f32]| {
+            let a = &small[j * sw..(j + 1) * sw];
+            for (o, &(x0, x1, tx)) in line.iter_mut().zip(xs) {
+                *o = a[x0] * (1.0 - tx) + a[x1] * tx;
+            }
+        };
+        let (y0, y1, ty) = self.ys[y];
+        if self.have_top != y0 {
+            if self.have_bottom == y0 {
+                std::mem::swap(&mut self.top, &mut self.bottom);
+                self.have_bottom = usize::MAX;
+            } else {
+                along_x(y0, &mut self.top);
+            }
+            self.have_top = y0;
+        }
+        if self.have_bottom != y1 {
+            along_x(y1, &mut self.bottom);
+            self.have_bottom = y1;
+        }
+        for ((o, &t), &b) in self.row.iter_mut().zip(&self.top).zip(&self.bottom) {
+            *o = t * (1.0 - ty) + b * ty;
+        }
+        &self.row
     }
 }
 
@@ -691,6 +756,33 @@ mod tests {
         // The large-scale mean of a constant is that constant.
         let c = large_scale_mean(&FloatImage::from_pixel(50, 30, Luma([7.0])), 20.0);
         assert!(c.as_raw().iter().all(|v| (v - 7.0).abs() < 1e-4));
+    }
+
+    /// Flattening row by row while smoothing gives the bits of smoothing
+    /// and then flattening the image, and of dividing by the full-size
+    /// profile; a profile with nothing positive leaves the image alone.
+    #[test]
+    fn row_flattener_fused_into_smoothing_equals_flatten() {
+        use crate::segment::{smooth, smooth_samples_then};
+        let mut rng = crate::synth::Rng::new(12);
+        let (w, h) = (67u32, 45u32);
+        let dapi = FloatImage::from_fn(w, h, |x, _| Luma([20.0 + x as f32 + rng.unit() as f32]));
+        let pcad = FloatImage::from_fn(w, h, |_, y| Luma([5.0 + y as f32 * rng.unit() as f32]));
+        let ls = LargeScale::of(&dapi, 9.0);
+        let mut want = smooth(&pcad, 1.5);
+        let mut by_profile = [want.clone()];
+        ls.flatten(&mut want, 0.2);
+        let flat = ls.row_flattener(0.2).unwrap();
+        let got = smooth_samples_then(pcad.as_raw(), w, h, 1.5, flat);
+        let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        flat_field(&mut by_profile, &ls.to_image(), 0.2);
+        assert_eq!(bits(&by_profile[0]), bits(&want));
+        let dark = LargeScale::of(&FloatImage::new(w, h), 9.0);
+        assert!(dark.row_flattener(0.2).is_none());
+        let mut same = pcad.clone();
+        dark.flatten(&mut same, 0.2);
+        assert_eq!(same, pcad);
     }
 
     /// The interpolated mean, row by row from cached lines, equals

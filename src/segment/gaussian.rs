@@ -21,12 +21,25 @@ pub fn kernel(sigma: f32) -> Vec<f32> {
 
 /// Blurs the `w`×`h` image `src` into `dst` with a Gaussian of σ `sigma`
 /// pixels (`sigma` > 0; edges replicated).
+pub fn blur<T: crate::Sample>(src: &[T], dst: &mut [f32], w: usize, h: usize, sigma: f32) {
+    blur_rows(src, dst, w, h, sigma, |_, _| {});
+}
+
+/// [`blur`], calling `post(y, row)` on each output row as soon as it is
+/// made (while it is still in cache), rows in order.
 ///
 /// Compiled also for AVX2 and AVX-512 and chosen at run time; every
 /// version adds the same products in the same order, so all give the
 /// same bits.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub fn blur<T: crate::Sample>(src: &[T], dst: &mut [f32], w: usize, h: usize, sigma: f32) {
+pub fn blur_rows<T: crate::Sample>(
+    src: &[T],
+    dst: &mut [f32],
+    w: usize,
+    h: usize,
+    sigma: f32,
+    mut post: impl FnMut(usize, &mut [f32]),
+) {
     assert!(
         src.len() >= w * h && dst.len() >= w * h,
         "blur: buffers smaller than {w}×{h}"
@@ -57,11 +70,9 @@ pub fn blur<T: crate::Sample>(src: &[T], dst: &mut [f32], w: usize, h: usize, si
         for (j, o) in rows.iter_mut().enumerate() {
             *o = ((y + j).saturating_sub(r).min(h - 1) % taps) * w;
         }
-        convolve(
-            &k,
-            |j| &ring[rows[j]..rows[j] + w],
-            &mut dst[y * w..(y + 1) * w],
-        );
+        let out = &mut dst[y * w..(y + 1) * w];
+        convolve(&k, |j| &ring[rows[j]..rows[j] + w], out);
+        post(y, out);
     }
 }
 

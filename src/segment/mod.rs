@@ -24,6 +24,18 @@ pub fn smooth(img: &FloatImage, sigma_px: f64) -> FloatImage {
 /// [`smooth`] of a `w`×`h` plane of any [`Sample`] type (a raw 16-bit
 /// channel is read as floats, exactly).
 pub fn smooth_samples<T: Sample>(src: &[T], w: u32, h: u32, sigma_px: f64) -> FloatImage {
+    smooth_samples_then(src, w, h, sigma_px, |_, _| {})
+}
+
+/// [`smooth_samples`], calling `post(y, row)` on each smoothed row, in
+/// order, as soon as it is made (a per-pixel step fused into the pass).
+pub fn smooth_samples_then<T: Sample>(
+    src: &[T],
+    w: u32,
+    h: u32,
+    sigma_px: f64,
+    mut post: impl FnMut(usize, &mut [f32]),
+) -> FloatImage {
     let n = w as usize * h as usize;
     // Written whole either way: a pooled buffer, whatever it held.
     let mut v = crate::pool::take::<f32>(n);
@@ -32,8 +44,11 @@ pub fn smooth_samples<T: Sample>(src: &[T], w: u32, h: u32, sigma_px: f64) -> Fl
         for (o, &x) in v.iter_mut().zip(src) {
             *o = x.to_f32();
         }
+        for (y, row) in v.chunks_exact_mut((w as usize).max(1)).enumerate() {
+            post(y, row);
+        }
     } else {
-        gaussian::blur(src, &mut v, w as usize, h as usize, sigma_px as f32);
+        gaussian::blur_rows(src, &mut v, w as usize, h as usize, sigma_px as f32, post);
     }
     FloatImage::from_raw(w, h, v).unwrap_or_else(|| FloatImage::new(w, h))
 }

@@ -37,7 +37,9 @@ pub fn otsu_bin(hist: &[u64]) -> Option<usize> {
 }
 
 /// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
-/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
+/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32). Compiled
+/// also for AVX2 and AVX-512, chosen at run time (same counts).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
     let bins = bins.clamp(1, 1 << 24);
     // Eight running extremes (the compiler vectorises them), folded.
