@@ -10,7 +10,7 @@ use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScale};
 use crate::segment::threshold::threshold;
 use crate::segment::watershed::{split, split_reached, SplitParams};
-use crate::segment::{fill_holes, label, mask_at_least, open, smooth_samples_then};
+use crate::segment::{fill_holes, label, mask_at_least, open, positions, smooth_samples_then};
 use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
@@ -148,7 +148,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         let w = field.width;
         split_reached(
             &mut dmask,
-            (0..sox9_px.len()).filter(|&i| sox9_px[i] >= thresholds[1]),
+            positions(sox9_px, |v| v >= thresholds[1]),
             &SplitParams {
                 min_separation_px: p.nucleus_min_separation_um / um,
                 min_radius_px: 1.0,

@@ -244,14 +244,27 @@ fn line_extreme<const MAX: bool>(
     } else {
         f32::INFINITY
     };
+    if r == 0 || n == 0 {
+        dst[..n].copy_from_slice(&src[..n]);
+        return;
+    }
     let k = 2 * r + 1;
+    // a[i] = extreme of the padded line over [i, i + s), starting at
+    // s = 2 straight from `src` (no padded copy of the line): pairs inside
+    // the line, a lone sample at each end, neutral beyond.
     a.clear();
-    a.resize(r, id);
-    a.extend_from_slice(&src[..n]);
-    a.resize(n + 2 * r, id);
+    a.resize(n + 2 * r - 1, id);
+    a[r - 1] = src[0];
+    for ((o, &x), &y) in a[r..r + n - 1]
+        .iter_mut()
+        .zip(&src[..n - 1])
+        .zip(&src[1..n])
+    {
+        *o = pick(x, y);
+    }
+    a[r + n - 1] = src[n - 1];
     b.resize(a.len(), id);
-    // a[i] = extreme of the padded line over [i, i + s).
-    let mut s = 1;
+    let mut s = 2;
     while 2 * s <= k {
         let len = a.len() - s;
         for ((o, &x), &y) in b[..len].iter_mut().zip(&a[..len]).zip(&a[s..]) {

@@ -391,7 +391,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let mut base = 0u32;
     split_reached(
         &mut work,
-        (0..src.len()).filter(|&i| src[i] != 0),
+        super::positions(src, |v| v != 0),
         p,
         |crop: &Crop, lab: &[u32], k: u32| {
             for (cy, row) in lab.chunks(crop.w).enumerate() {
