@@ -58,7 +58,10 @@ pub struct FieldAnalysis {
 /// Analyses one field. Length parameters in µm are converted with the
 /// field's pixel size, or read as pixels when it is unknown.
 pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
-    analyze_with_labels(field, p).0
+    let (analysis, labels) = analyze_with_labels(field, p);
+    // Not needed: the plane goes back to the thread's pool.
+    give(labels);
+    analysis
 }
 
 /// [`analyze`], also returning the P-cadherin object labels (object

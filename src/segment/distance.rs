@@ -170,25 +170,54 @@ fn edt_int_into<T: Copy + Default>(
     if g[..w].iter().any(|&v| v >= far) {
         return false;
     }
-    // Phase 2, along the rows.
+    // Phase 2, along the rows, one run of object pixels at a time: the
+    // nearest parabola to a pixel of a run is never beyond the background
+    // pixel ending the run on either side (that one is nearer, at height
+    // 0), so each run is transformed with those two only, and background
+    // pixels are simply 0.
     out.clear();
-    out.resize(w * h, T::default());
+    out.resize(w * h, conv(0));
     s.f.resize(w, 0);
     s.v.resize(w, 0);
     s.zn.resize(w + 1, 0);
     s.zd.resize(w + 1, 0);
     for (row, o) in g.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-        for (fv, &c) in s.f.iter_mut().zip(row) {
-            *fv = i64::from(c) * i64::from(c);
+        let mut x = 0;
+        while x < w {
+            let Some(l) = row[x..].iter().position(|&c| c != 0).map(|i| x + i) else {
+                break;
+            };
+            let r = row[l..].iter().position(|&c| c == 0).map_or(w, |i| l + i);
+            // The run [l, r) and the background pixel each side of it.
+            let (lo, hi) = (l.saturating_sub(1), (r + 1).min(w));
+            for (fv, &c) in s.f[lo..hi].iter_mut().zip(&row[lo..hi]) {
+                *fv = i64::from(c) * i64::from(c);
+            }
+            dt1d_int(
+                &s.f[lo..hi],
+                &mut o[lo..hi],
+                conv,
+                &mut s.v,
+                &mut s.zn,
+                &mut s.zd,
+            );
+            x = r;
         }
-        dt1d_int(&s.f, o, conv, &mut s.v, &mut s.zn, &mut s.zd);
     }
     true
 }
 
 /// [`edt`] of a `w`×`h` mask into `out`, with buffers kept in `s`.
 pub(crate) fn edt_into(src: &[u8], w: usize, h: usize, out: &mut Vec<f32>, s: &mut EdtScratch) {
-    let root = |d2: i64| (d2 as f64).sqrt() as f32;
+    // Roots of small squared distances (all of them, in practice) from a
+    // table of the same values.
+    static ROOTS: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    let exact = |d2: i64| (d2 as f64).sqrt() as f32;
+    let table = ROOTS.get_or_init(|| (0..4096).map(exact).collect());
+    let root = |d2: i64| match usize::try_from(d2).ok().and_then(|i| table.get(i)) {
+        Some(&r) => r,
+        None => exact(d2),
+    };
     if !edt_int_into(src, w, h, out, root, s) {
         out.clear();
         out.extend(
@@ -316,6 +345,21 @@ mod tests {
                 assert_eq!(squared_edt(&m), float);
                 assert_eq!(roots, edt(&m), "edt_into {w}×{h} p{p}");
             }
+        }
+        // Distances past the table of roots: one background pixel in a
+        // corner of 120×90 (every column has background only through the
+        // float path; a background bottom row keeps the integer one).
+        for bottom_row in [false, true] {
+            let (w, h) = (120, 90);
+            let mut src = vec![255u8; w * h];
+            src[0] = 0;
+            if bottom_row {
+                src[(h - 1) * w..].fill(0);
+            }
+            edt_into(&src, w, h, &mut roots, &mut scratch);
+            let m = GrayImage::from_raw(w as u32, h as u32, src).unwrap();
+            assert_eq!(roots, edt(&m));
+            assert!(roots.iter().any(|&r| r > 64.0));
         }
         // Brute force on one mask.
         let (w, h) = (23, 17);
