@@ -34,10 +34,12 @@ thread_local! {
     static POOL: RefCell<Pool> = RefCell::new(Pool::default());
 }
 
-/// The kept buffer of `list` with the smallest capacity of at least `len`.
+/// The kept buffer of `list` with the smallest capacity of at least `len`,
+/// if that is at most twice `len` (a small request does not tie up a
+/// plane that the next plane-sized one would then miss).
 fn best_fit<E>(list: &mut Vec<Vec<E>>, len: usize) -> Option<Vec<E>> {
     let i = (0..list.len())
-        .filter(|&i| list[i].capacity() >= len)
+        .filter(|&i| (len..=len.saturating_mul(2)).contains(&list[i].capacity()))
         .min_by_key(|&i| list[i].capacity())?;
     Some(list.swap_remove(i))
 }
@@ -147,10 +149,14 @@ mod tests {
         assert_eq!(u.as_ptr() as usize, p);
         assert_eq!(u[7], 3.5f32.to_bits());
         give(u);
-        // …zeroed by take_zeroed, shorter lengths served by a longer buffer.
-        let z: Vec<u32> = take_zeroed(1000 << 8);
+        // A much shorter request does not take it (a new buffer)…
+        let small: Vec<u32> = take(1 << 17);
+        assert_ne!(small.as_ptr() as usize, p);
+        assert_eq!(kept_bytes(), 4 << 20);
+        // …one of at least half its length does, zeroed by take_zeroed.
+        let z: Vec<u32> = take_zeroed(600 << 10);
         assert_eq!(z.as_ptr() as usize, p);
-        assert_eq!(z.len(), 1000 << 8);
+        assert_eq!(z.len(), 600 << 10);
         assert!(z.iter().all(|&x| x == 0));
         assert_eq!(kept_bytes(), 0);
         give(z);

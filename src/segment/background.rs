@@ -172,7 +172,11 @@ fn square_open_rest(
         return;
     }
     let h = dst.len() / w;
-    let (mut g, mut suffix, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    // The strips' scratch (a few MiB for a large image) from the pool.
+    let sw = STRIP.min(w);
+    let mut g = crate::pool::take::<f32>((h + 2 * r) * sw);
+    let mut b = crate::pool::take::<f32>(h * sw);
+    let mut suffix = Vec::new();
     for x0 in (0..w).step_by(STRIP) {
         let sw = STRIP.min(w - x0);
         let in_image = Strip { stride: w, sw, h };
@@ -182,6 +186,8 @@ fn square_open_rest(
         vertical_extreme(&dst[x0..], in_image, &mut b, packed, r, max_first, g, s);
         vertical_extreme(&b, packed, &mut dst[x0..], in_image, r, !max_first, g, s);
     }
+    crate::pool::give(g);
+    crate::pool::give(b);
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut line = vec![0f32; w];
     match subtract_from {
