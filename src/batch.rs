@@ -232,11 +232,13 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// For programs that install mimalloc as their global allocator (the
 /// follicount binary does): freed memory goes back to the kernel after
-/// 50 ms unused, not mimalloc's default 1 s. A worker reuses a field's
-/// planes for the next field well within that, while peak RSS stays near
-/// the live data (measured on the 2048² benchmark at -j 2: 1 s → 240–270
-/// MiB, 100 ms → ~225 MiB, 50 ms → ~206 MiB at the same speed; 10 ms →
-/// ~190 MiB but about 10 % slower). Without mimalloc it changes nothing.
+/// 50 ms unused, not mimalloc's default 1 s, so peak RSS stays near the
+/// live data. (Measured on the 2048² benchmark at -j 2 before plane
+/// buffers were pooled: 1 s → 240–270 MiB, 100 ms → ~225 MiB, 50 ms →
+/// ~206 MiB at the same speed; 10 ms → ~190 MiB but about 10 % slower.
+/// Plane-sized buffers now stay in [`crate::pool`] between fields; this
+/// setting governs the rest, and 250 ms or 1 s measured no faster.)
+/// Without mimalloc it changes nothing.
 pub fn tune_mimalloc() {
     // SAFETY: sets a documented mimalloc option; any value is valid.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
