@@ -52,6 +52,34 @@ impl Strip {
     }
 }
 
+/// The larger (`max`) or smaller of two samples, by a plain comparison:
+/// one instruction per lane (the planes hold no NaN).
+#[inline(always)]
+fn extreme(max: bool, a: f32, b: f32) -> f32 {
+    if max {
+        if a > b {
+            a
+        } else {
+            b
+        }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The sample [`extreme`] never picks over another: −∞ for maxima, +∞
+/// for minima.
+#[inline(always)]
+fn neutral(max: bool) -> f32 {
+    if max {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    }
+}
+
 /// Running minimum (`max = false`) or maximum over `[y - r, y + r]`
 /// (clamped) down every column of a strip (`src` and `dst` laid out as
 /// `s_src` and `s_dst`, h rows of sw samples each), van Herk /
@@ -80,25 +108,8 @@ fn vertical_extreme(
     if h == 0 || w == 0 {
         return;
     }
-    let id = if max {
-        f32::NEG_INFINITY
-    } else {
-        f32::INFINITY
-    };
-    // Plain comparisons (one instruction per lane; the planes hold no NaN).
-    let pick = |a: f32, b: f32| {
-        if max {
-            if a > b {
-                a
-            } else {
-                b
-            }
-        } else if a < b {
-            a
-        } else {
-            b
-        }
-    };
+    let id = neutral(max);
+    let pick = |a: f32, b: f32| extreme(max, a, b);
     let k = 2 * r + 1;
     let n = h + 2 * r; // padded rows
     let row = |y: usize| -> Option<&[f32]> { (y >= r && y - r < h).then(|| s_src.row(src, y - r)) };
@@ -232,24 +243,8 @@ fn line_extreme<const MAX: bool>(
     b: &mut Vec<f32>,
 ) {
     let n = src.len().min(dst.len());
-    let pick = |x: f32, y: f32| {
-        if MAX {
-            if x > y {
-                x
-            } else {
-                y
-            }
-        } else if x < y {
-            x
-        } else {
-            y
-        }
-    };
-    let id = if MAX {
-        f32::NEG_INFINITY
-    } else {
-        f32::INFINITY
-    };
+    let pick = |x: f32, y: f32| extreme(MAX, x, y);
+    let id = neutral(MAX);
     if r == 0 || n == 0 {
         dst[..n].copy_from_slice(&src[..n]);
         return;
