@@ -44,17 +44,16 @@ fn markers_into(
     accepted: &mut Vec<usize>,
 ) {
     local_maxima(dist, comp, w, cand);
-    cand.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
+    // Deepest first, then raster order: distances are never negative, so
+    // their bit patterns order as their values do (as `total_cmp` would).
+    cand.sort_unstable_by_key(|&i| (std::cmp::Reverse(dist[i].to_bits()), i));
     accepted.clear();
-    let mut by_comp: HashMap<u32, Vec<usize>> = HashMap::new();
     let sep2 = p.min_separation_px * p.min_separation_px;
-    for &i in cand.iter() {
-        let c = comp[i];
-        let mine = by_comp.entry(c).or_default();
-        let ok = if mine.is_empty() {
-            true
-        } else {
-            f64::from(dist[i]) >= p.min_radius_px
+    // A candidate joins its object's accepted markers when it is the first,
+    // or deep enough and far enough from all of them.
+    let joins = |i: usize, mine: &[usize]| {
+        mine.is_empty()
+            || f64::from(dist[i]) >= p.min_radius_px
                 && mine.iter().all(|&j| {
                     let (dx, dy) = (
                         (i % w) as f64 - (j % w) as f64,
@@ -62,8 +61,21 @@ fn markers_into(
                     );
                     dx * dx + dy * dy >= sep2
                 })
-        };
-        if ok {
+    };
+    let first = cand.first().map(|&i| comp[i]);
+    if cand.iter().all(|&i| Some(comp[i]) == first) {
+        // One object (a crop): its accepted markers are all of them.
+        for &i in cand.iter() {
+            if joins(i, accepted) {
+                accepted.push(i);
+            }
+        }
+        return;
+    }
+    let mut by_comp: HashMap<u32, Vec<usize>> = HashMap::new();
+    for &i in cand.iter() {
+        let mine = by_comp.entry(comp[i]).or_default();
+        if joins(i, mine) {
             mine.push(i);
             accepted.push(i);
         }
@@ -74,18 +86,28 @@ fn markers_into(
 /// pixels (non-zero `comp`, w wide), in raster order, into `out`.
 fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
     out.clear();
-    let h = dist.len() / w.max(1);
+    if w == 0 {
+        return;
+    }
+    let h = dist.len() / w;
     let row = |y: usize| &dist[y * w..(y + 1) * w];
+    // The greatest of each column's three rows, then of three such columns:
+    // no neighbour is greater than d exactly when that maximum is not
+    // (distances are never NaN).
+    let mut up_down = vec![0f32; w];
     for y in 0..h {
         let (above, here, below) = (row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1)));
+        for (((m, &a), &b), &c) in up_down.iter_mut().zip(above).zip(here).zip(below) {
+            *m = a.max(b).max(c);
+        }
         for (x, &c) in comp[y * w..(y + 1) * w].iter().enumerate() {
             if c == 0 {
                 continue;
             }
-            let d = here[x];
-            let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let higher = |r: &[f32]| r[a..=b].iter().any(|&v| v > d);
-            if !(higher(above) || higher(here) || higher(below)) {
+            let m = up_down[x.saturating_sub(1)]
+                .max(up_down[x])
+                .max(up_down[(x + 1).min(w - 1)]);
+            if m <= here[x] {
                 out.push(y * w + x);
             }
         }
@@ -323,7 +345,7 @@ fn merge_wide_necks(
     p: &SplitParams,
 ) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
-    if p.neck_ratio < 1.0 {
+    if p.neck_ratio < 1.0 && w > 0 {
         // (No neck can be wider than its bodies when the ratio is 1 or
         // more: every split stands.)
         let mut body = vec![0f32; n + 1];
@@ -332,32 +354,35 @@ fn merge_wide_necks(
                 body[l as usize] = body[l as usize].max(d);
             }
         }
-        let mut neck: HashMap<(u32, u32), f32> = HashMap::new();
-        for i in 0..w * h {
-            let a = lab[i];
-            if a == 0 {
-                continue;
+        // Each pair of touching regions (right and lower neighbours) with
+        // the depth of the boundary there; the neck is the deepest.
+        let mut touching: Vec<((u32, u32), f32)> = Vec::new();
+        let mut meet = |i: usize, j: usize| {
+            let (a, b) = (lab[i], lab[j]);
+            if a != 0 && b != 0 && b != a {
+                touching.push(((a.min(b), a.max(b)), dist[i].min(dist[j])));
             }
-            for j in [
-                (i % w + 1 < w).then(|| i + 1),
-                (i / w + 1 < h).then(|| i + w),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let b = lab[j];
-                if b != 0 && b != a {
-                    let key = (a.min(b), a.max(b));
-                    let v = dist[i].min(dist[j]);
-                    let e = neck.entry(key).or_insert(0.0);
-                    *e = e.max(v);
+        };
+        for y in 0..h {
+            let o = y * w;
+            for x in 0..w {
+                if x + 1 < w {
+                    meet(o + x, o + x + 1);
+                }
+                if y + 1 < h {
+                    meet(o + x, o + x + w);
                 }
             }
+        }
+        touching.sort_unstable_by_key(|&(k, _)| k);
+        let mut pairs: Vec<((u32, u32), f32)> = Vec::new();
+        for group in touching.chunk_by(|a, b| a.0 == b.0) {
+            let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
+            pairs.push((group[0].0, deepest));
         }
         // Highest necks first, with merged groups keeping their deepest
         // body: a small region sitting in a neck joins one side, and its
         // other, narrow side still separates the two real bodies.
-        let mut pairs: Vec<((u32, u32), f32)> = neck.into_iter().collect();
         pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         for ((a, b), nk) in pairs {
             let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
