@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
-use crate::io::{ChannelSource, LoadOptions, TiffSource};
+use crate::io::{ChannelSource, Digest, LoadOptions, TiffSource};
 use crate::params::Params;
 use crate::pipeline::{analyze_with_labels, FieldAnalysis};
 use crate::report::{overlay, write_atomic};
@@ -244,19 +244,21 @@ pub fn tune_mimalloc() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
 }
 
-fn hash_file(path: &Path) -> (Option<u64>, Option<String>) {
+/// Size and hash of a file read for them alone (none when unreadable).
+fn hash_file(path: &Path) -> Option<Digest> {
     use std::io::Seek;
     let mut h = blake3::Hasher::new();
     // BLAKE3's own reader loop reads 64 KiB at a time, enough for its SIMD
     // to hash many 1 KiB chunks at once (std::io::copy's 8 KiB reads made
     // a 200 MB z-stack take 72 ms instead of 50). The position after it is
     // the byte count.
-    let hashed = std::fs::File::open(path)
-        .and_then(|mut f| h.update_reader(&mut f).and_then(|_| f.stream_position()));
-    match hashed {
-        Ok(n) => (Some(n), Some(h.finalize().to_hex().to_string())),
-        Err(_) => (None, None),
-    }
+    let bytes = std::fs::File::open(path)
+        .and_then(|mut f| h.update_reader(&mut f).and_then(|_| f.stream_position()))
+        .ok()?;
+    Some(Digest {
+        bytes,
+        blake3: h.finalize().to_hex().to_string(),
+    })
 }
 
 /// Overlay file name for a field: `<file>.png`, or `<file>.field<k>.png`
@@ -437,6 +439,18 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
 /// was read, gets an error on every field: its results would describe
 /// bytes no one can find again.
 pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
+    process_file_hashed(input, opts, false).0
+}
+
+/// [`process_file`], with the file's size and BLAKE3 hash when `hash`:
+/// taken from the decoder's own reads where the fields were read one after
+/// the other from one open file, else by reading the file once more.
+pub fn process_file_hashed(
+    input: &Input,
+    opts: &RunOptions,
+    hash: bool,
+) -> (Vec<FieldRecord>, Option<Digest>) {
+    let records = |r| (r, hash.then(|| hash_file(&input.path)).flatten());
     let t0 = Instant::now();
     let failed = |field: usize, error: String| {
         vec![FieldRecord::failed(
@@ -448,15 +462,27 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
     };
     let before = Stamp::of(&input.path);
     if let Some(why) = input.stamp.and_then(|s| s.change(before)) {
-        return failed(0, format!("file changed since the batch started: {why}"));
+        return records(failed(
+            0,
+            format!("file changed since the batch started: {why}"),
+        ));
     }
     let opened = catch_unwind(AssertUnwindSafe(|| {
-        TiffSource::open_with_limits(&input.path, opts.load.limits)
+        if hash {
+            TiffSource::open_hashed(&input.path, opts.load.limits)
+        } else {
+            TiffSource::open_with_limits(&input.path, opts.load.limits)
+        }
     }));
     let mut src = match opened {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return failed(0, e.to_string()),
-        Err(panic) => return failed(0, format!("internal error: {}", panic_message(panic))),
+        Ok(Err(e)) => return records(failed(0, e.to_string())),
+        Err(panic) => {
+            return records(failed(
+                0,
+                format!("internal error: {}", panic_message(panic)),
+            ))
+        }
     };
     let n = src.field_count();
     let one = |src: &mut TiffSource, i: usize| {
@@ -472,6 +498,7 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
             },
         )
     };
+    let mut digest = None;
     let mut out: Vec<FieldRecord> = if n > 1 && rayon::current_num_threads() > 1 {
         // The fields of one file in parallel too, so a multi-position
         // OME-TIFF alone keeps every core busy; each task reads through
@@ -487,7 +514,9 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
             )
             .collect()
     } else {
-        (0..n).map(|i| one(&mut src, i)).collect()
+        let out = (0..n).map(|i| one(&mut src, i)).collect();
+        digest = src.digest().and_then(Result::ok);
+        out
     };
     if let Some(why) = before.and_then(|b| b.change(Stamp::of(&input.path))) {
         let error = format!("file changed while it was read: {why}");
@@ -495,7 +524,10 @@ pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
             *r = FieldRecord::failed(&input.name, r.field, error.clone(), r.seconds);
         }
     }
-    out
+    match digest {
+        Some(d) => (out, Some(d)),
+        None => records(out),
+    }
 }
 
 /// What one finished file produced: its input record and field records.
@@ -570,8 +602,9 @@ pub fn run_controlled(
                 if stop.load(Ordering::SeqCst) {
                     return None;
                 }
-                let (bytes, blake3) = hash_file(&input.path);
-                let r = process_file(input, opts);
+                let (r, digest) = process_file_hashed(input, opts, true);
+                let (bytes, blake3) =
+                    digest.map_or((None, None), |d| (Some(d.bytes), Some(d.blake3)));
                 if opts.verbose {
                     let n: usize = r.iter().map(|f| f.follicle_count()).sum();
                     let failed = r.iter().filter(|f| f.error.is_some()).count();

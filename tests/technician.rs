@@ -299,6 +299,20 @@ fn run_json_fed_back_reproduces_the_tables() {
         .as_str()
         .map_or(i["file"].as_str().unwrap().starts_with("bad/"), |h| h.len()
             == 64)));
+    // Each readable file's size and hash are its content's (taken from the
+    // decoder's reads, whatever layout and however far decoding got).
+    for i in j["inputs"].as_array().unwrap() {
+        let Ok(data) = std::fs::read(i["path"].as_str().unwrap()) else {
+            assert!(i["blake3"].is_null(), "{i}");
+            continue;
+        };
+        assert_eq!(i["bytes"].as_u64(), Some(data.len() as u64), "{i}");
+        assert_eq!(
+            i["blake3"].as_str(),
+            Some(blake3::hash(&data).to_hex().as_str()),
+            "{i}"
+        );
+    }
     assert!(j["started"].as_str().unwrap().ends_with('Z'));
     // …reproduced from its run.json alone.
     let b = tmp.path().join("b");

@@ -8,11 +8,13 @@
 //! three channels of interest, so a stack never sits in memory whole.
 
 pub mod channels;
+pub mod digest;
 pub mod meta;
 mod strips;
 mod tiff_source;
 
 pub use channels::{ChannelSource, ChannelSpec, Role};
+pub use digest::Digest;
 pub use tiff_source::{FieldInfo, Limits, TiffSource};
 
 use crate::{FloatImage, U16Image};

@@ -6,6 +6,8 @@ use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use image::ImageBuffer;
+
+use super::digest::{Digest, HashingFile};
 use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
@@ -51,7 +53,7 @@ impl Default for Limits {
 /// Where a [`TiffSource`] reads from: a file opened read-only, or bytes in
 /// memory (for fuzzing and for callers that already hold the file).
 enum Reader {
-    File(BufReader<File>),
+    File(BufReader<HashingFile>),
     Memory(Cursor<Vec<u8>>),
 }
 
@@ -237,13 +239,35 @@ impl TiffSource {
     /// Opens `path` read-only and reads its structure: every IFD, the
     /// ImageJ or OME metadata, and the plan of each field.
     pub fn open_with_limits(path: &Path, limits: Limits) -> Result<TiffSource, LoadError> {
+        Self::open_file(path, limits, false)
+    }
+
+    /// [`TiffSource::open_with_limits`], also hashing the file's bytes as
+    /// they are read, for [`TiffSource::digest`].
+    pub fn open_hashed(path: &Path, limits: Limits) -> Result<TiffSource, LoadError> {
+        Self::open_file(path, limits, true)
+    }
+
+    fn open_file(path: &Path, limits: Limits, hash: bool) -> Result<TiffSource, LoadError> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let file = HashingFile::new(file, hash);
         Self::from_reader(Reader::File(BufReader::new(file)), len, &name, limits)
+    }
+
+    /// Size and BLAKE3 hash of a file opened with
+    /// [`TiffSource::open_hashed`] (`None` otherwise): the bytes decoding
+    /// has read are already hashed, only the rest is read now. Call it
+    /// after the fields are loaded.
+    pub fn digest(&mut self) -> Option<std::io::Result<Digest>> {
+        match self.decoder.inner() {
+            Reader::File(r) => r.get_mut().digest(),
+            Reader::Memory(_) => None,
+        }
     }
 
     /// Reads a TIFF held in memory; `name` stands for the file name (OME
