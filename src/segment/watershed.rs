@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use image::GrayImage;
 
 use super::distance::{edt_into, EdtScratch};
-use super::label::{find, finish, relabel};
+use super::label::{find, relabel};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -405,7 +405,9 @@ fn merge_wide_necks(
 ///
 /// Objects are found by flood fill from every set pixel in raster order
 /// (no image-wide labelling) and split one at a time in their crops; the
-/// pieces get provisional labels, renumbered in raster order at the end.
+/// pieces get provisional labels, renumbered in raster order of their
+/// first pixels at the end — within the crops of the objects whose pieces
+/// change number, not over the whole image.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let src = mask.as_raw();
@@ -413,26 +415,66 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     work.copy_from_slice(src);
     let mut work = GrayImage::from_raw(w as u32, h as u32, work).unwrap_or_else(|| mask.clone());
     let mut out = crate::pool::take_zeroed::<u32>(w * h);
-    let mut base = 0u32;
+    // Each object's crop and provisional labels (base, base + k]; each
+    // piece's first pixel (image index), in provisional order.
+    let mut objects: Vec<(Crop, u32, u32)> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
     split_reached(
         &mut work,
         super::positions(src, |v| v != 0),
         p,
         |crop: &Crop, lab: &[u32], k: u32| {
+            let base = first.len() as u32;
+            first.resize(first.len() + k as usize, usize::MAX);
             for (cy, row) in lab.chunks(crop.w).enumerate() {
                 let o = (crop.y0 + cy) * w + crop.x0;
                 for (cx, &l) in row.iter().enumerate() {
                     if l != 0 {
                         out[o + cx] = base + l;
+                        let f = &mut first[(base + l - 1) as usize];
+                        *f = (*f).min(o + cx);
                     }
                 }
             }
-            base += k;
+            objects.push((*crop, base, k));
         },
     );
     crate::pool::give(work.into_raw());
-    let mut parent: Vec<u32> = (0..=base).collect();
-    finish(w, h, out, &mut parent)
+    let n = first.len() as u32;
+    // Final number of each provisional label (1-based, 0 unused).
+    let mut order: Vec<u32> = (1..=n).collect();
+    order.sort_unstable_by_key(|&l| first[l as usize - 1]);
+    let mut number = vec![0u32; n as usize + 1];
+    for (rank, &l) in order.iter().enumerate() {
+        number[l as usize] = rank as u32 + 1;
+    }
+    // Renumbered pixels are marked by the top bit until all are done, so
+    // a pixel of one object in another's crop is never renumbered twice
+    // (provisional ranges are disjoint and below the mark).
+    const MARK: u32 = 1 << 31;
+    let moved: Vec<&(Crop, u32, u32)> = objects
+        .iter()
+        .filter(|&&(_, base, k)| (base + 1..=base + k).any(|l| number[l as usize] != l))
+        .collect();
+    for &&(c, base, k) in &moved {
+        for y in c.y0..c.y0 + c.h {
+            for v in &mut out[y * w + c.x0..y * w + c.x0 + c.w] {
+                if *v > base && *v <= base + k {
+                    *v = number[*v as usize] | MARK;
+                }
+            }
+        }
+    }
+    for &&(c, _, _) in &moved {
+        for y in c.y0..c.y0 + c.h {
+            for v in &mut out[y * w + c.x0..y * w + c.x0 + c.w] {
+                *v &= !MARK;
+            }
+        }
+    }
+    let labels = Labels::from_raw(w as u32, h as u32, out)
+        .unwrap_or_else(|| Labels::new(w as u32, h as u32));
+    (labels, n)
 }
 
 /// [`split`] of a mask, all at once: the reference the component-wise
