@@ -7,8 +7,8 @@ use crate::follicle::{classify, Verdict};
 use crate::io::{Field, Plane};
 use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::background::{correct_in_place, LargeScale};
-use crate::segment::threshold::threshold;
+use crate::segment::background::{correct_in_place, LargeScale, Method, TopHatRows};
+use crate::segment::threshold::{range, threshold_in};
 use crate::segment::watershed::{split, split_reached, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, positions, smooth_samples_then};
 use crate::{FloatImage, Labels};
@@ -81,24 +81,42 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let illumination = p
         .flat_field
         .then(|| LargeScale::of(&sm_dapi, p.flat_field_sigma_um / um));
-    if let Some(ill) = &illumination {
-        ill.flatten(&mut sm_dapi, 0.2);
-    }
-    // The other channels are flattened row by row as they are smoothed.
-    let smooth_flat = |plane: &Plane, sigma_px: f64| match illumination
-        .as_ref()
-        .and_then(|ill| ill.row_flattener(0.2))
-    {
-        Some(flat) => smooth_plane_then(plane, sigma_px, flat),
-        None => smooth_plane(plane, sigma_px),
+    // Each step below that writes a whole channel also finds its range,
+    // which the histogram of its threshold then need not.
+    let dapi_range = match &illumination {
+        Some(ill) => ill.flatten(&mut sm_dapi, 0.2),
+        None => range(sm_dapi.as_raw()),
     };
-    let t_dapi = threshold(&sm_dapi, p.threshold_dapi);
+    // The other channels are flattened row by row as they are smoothed,
+    // and with a top-hat, each row eroded along x as soon as it is made.
+    let (w, h) = (field.width, field.height);
+    let smooth_corrected = |plane: &Plane, sigma_px: f64| {
+        let mut flat = illumination.as_ref().and_then(|ill| ill.row_flattener(0.2));
+        let mut top_hat =
+            (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, bg_radius));
+        let mut img = smooth_plane_then(plane, sigma_px, |y, row| {
+            if let Some(f) = flat.as_mut() {
+                f(y, row);
+            }
+            if let Some(t) = top_hat.as_mut() {
+                t.row(y, row);
+            }
+        });
+        let found = match top_hat {
+            Some(t) => t.finish(&mut img),
+            None => {
+                correct_in_place(&mut img, p.background, bg_radius);
+                range(img.as_raw())
+            }
+        };
+        (img, found)
+    };
+    let t_dapi = threshold_in(&sm_dapi, p.threshold_dapi, dapi_range);
     let mut dmask = mask_at_least(&sm_dapi, t_dapi);
     give(sm_dapi);
 
-    let mut sm_pcad = smooth_flat(pcad, p.pcad_sigma_um / um);
-    correct_in_place(&mut sm_pcad, p.background, bg_radius);
-    let t_pcad = threshold(&sm_pcad, p.threshold_pcad);
+    let (sm_pcad, pcad_range) = smooth_corrected(pcad, p.pcad_sigma_um / um);
+    let t_pcad = threshold_in(&sm_pcad, p.threshold_pcad, pcad_range);
     let pmask = mask_at_least(&sm_pcad, t_pcad);
     give(sm_pcad);
     // Follicle candidates: P-cadherin objects, split where they touch.
@@ -107,9 +125,8 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let pmask = fill_holes(&opened);
     give(opened);
 
-    let mut sm_sox9 = smooth_flat(sox9, p.nucleus_sigma_um / um);
-    correct_in_place(&mut sm_sox9, p.background, bg_radius);
-    let t_sox9 = threshold(&sm_sox9, p.threshold_sox9);
+    let (sm_sox9, sox9_range) = smooth_corrected(sox9, p.nucleus_sigma_um / um);
+    let t_sox9 = threshold_in(&sm_sox9, p.threshold_sox9, sox9_range);
     let thresholds = [t_pcad, t_sox9, t_dapi];
 
     let (plabels, np) = if p.split {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::threshold::range;
 use crate::FloatImage;
 
 /// Which background correction to apply.
@@ -178,9 +179,9 @@ fn square_open_rest(
     r: usize,
     max_first: bool,
     subtract_from: Option<&mut [f32]>,
-) {
+) -> Option<(f32, f32)> {
     if w == 0 || dst.is_empty() {
-        return;
+        return subtract_from.map(|img| range(img));
     }
     let h = dst.len() / w;
     // The strips' scratch (a few MiB for a large image) from the pool.
@@ -211,8 +212,11 @@ fn square_open_rest(
                     line_extreme::<true>(&line, row, r, &mut a, &mut b);
                 }
             }
+            None
         }
         Some(img) => {
+            // The range of the result, a row at a time while it is in cache.
+            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
             for (row, out) in dst.chunks_exact(w).zip(img.chunks_exact_mut(w)) {
                 if max_first {
                     line_extreme::<false>(row, &mut line, r, &mut a, &mut b);
@@ -222,7 +226,10 @@ fn square_open_rest(
                 for (o, &bg) in out.iter_mut().zip(&line) {
                     *o = (*o - bg).max(0.0);
                 }
+                let (l, h) = range(out);
+                (lo, hi) = (lo.min(l), hi.max(h));
             }
+            Some((lo, hi))
         }
     }
 }
@@ -318,15 +325,64 @@ pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
 
 /// [`top_hat`] in place; holds one more image while it works.
 pub fn top_hat_in_place(img: &mut FloatImage, radius_px: f64) {
-    let r = radius_px.round().max(1.0) as usize;
     let w = img.width() as usize;
-    // Written whole by the first pass.
-    let mut opened = crate::pool::take::<f32>(img.as_raw().len());
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    rows_extreme(img.as_raw(), &mut opened, w, r, false, &mut a, &mut b);
-    // The last pass subtracts each row of the opening as it is made.
-    square_open_rest(&mut opened, w, r, false, Some(img));
-    crate::pool::give(opened);
+    let mut th = TopHatRows::new(w, img.height() as usize, radius_px);
+    for (y, row) in img.chunks_exact(w.max(1)).enumerate() {
+        th.row(y, row);
+    }
+    th.finish(img);
+}
+
+/// The white top-hat of an image taken as its rows are made: [`row`]
+/// (Self::row) is given each finished row, in order, and erodes it along
+/// x while it is still in cache (the first pass of the opening);
+/// [`finish`](Self::finish) runs the other passes and subtracts, in
+/// place. The same arithmetic as [`top_hat_in_place`].
+pub struct TopHatRows {
+    /// The opening as it is made (from the thread's buffer pool).
+    opened: Vec<f32>,
+    w: usize,
+    r: usize,
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl TopHatRows {
+    /// For a `w` × `h` image and a (2r+1)² square, r = `radius_px`
+    /// rounded, at least 1.
+    pub fn new(w: usize, h: usize, radius_px: f64) -> TopHatRows {
+        TopHatRows {
+            // Written whole, a row at a time.
+            opened: crate::pool::take::<f32>(w * h),
+            w,
+            r: radius_px.round().max(1.0) as usize,
+            a: Vec::new(),
+            b: Vec::new(),
+        }
+    }
+
+    /// Row `y` of the image, finished (rows of another length or past the
+    /// last are ignored).
+    pub fn row(&mut self, y: usize, row: &[f32]) {
+        let w = self.w;
+        if row.len() != w || (y + 1) * w > self.opened.len() {
+            return;
+        }
+        let out = &mut self.opened[y * w..(y + 1) * w];
+        line_extreme::<false>(row, out, self.r, &mut self.a, &mut self.b);
+    }
+
+    /// Replaces `img` (every row given to [`row`](Self::row)) by its white
+    /// top-hat; returns the result's [`range`] (found as it is written).
+    pub fn finish(mut self, img: &mut FloatImage) -> (f32, f32) {
+        let found = if img.as_raw().len() == self.opened.len() {
+            square_open_rest(&mut self.opened, self.w, self.r, false, Some(img))
+        } else {
+            None
+        };
+        crate::pool::give(self.opened);
+        found.unwrap_or_else(|| range(img.as_raw()))
+    }
 }
 
 /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0, in
@@ -464,17 +520,22 @@ impl LargeScale {
     /// Flat-field correction: divides `img` (same size), in place, by this
     /// profile normalised to its maximum and floored at `floor`. With the
     /// large-scale mean of a stain present everywhere (DAPI), that is the
-    /// illumination.
-    pub fn flatten(&self, img: &mut FloatImage, floor: f32) {
-        if img.width() as usize != self.w || img.height() as usize != self.h {
-            return;
+    /// illumination. Returns the [`range`] of the image after it (found as
+    /// each row is written).
+    pub fn flatten(&self, img: &mut FloatImage, floor: f32) -> (f32, f32) {
+        let flat = (img.width() as usize == self.w && img.height() as usize == self.h)
+            .then(|| self.row_flattener(floor))
+            .flatten();
+        let Some(mut flat) = flat else {
+            return range(img.as_raw());
+        };
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for (y, row) in img.chunks_exact_mut(self.w.max(1)).enumerate() {
+            flat(y, row);
+            let (l, h) = range(row);
+            (lo, hi) = (lo.min(l), hi.max(h));
         }
-        if let Some(mut flat) = self.row_flattener(floor) {
-            let w = self.w;
-            for (y, row) in img.chunks_exact_mut(w.max(1)).enumerate() {
-                flat(y, row);
-            }
-        }
+        (lo, hi)
     }
 
     /// [`flatten`](Self::flatten) a row at a time: `f(y, row)` divides row
@@ -795,8 +856,47 @@ mod tests {
         let dark = LargeScale::of(&FloatImage::new(w, h), 9.0);
         assert!(dark.row_flattener(0.2).is_none());
         let mut same = pcad.clone();
-        dark.flatten(&mut same, 0.2);
+        assert_eq!(dark.flatten(&mut same, 0.2), range(pcad.as_raw()));
         assert_eq!(same, pcad);
+        // The range flatten reports is the flattened image's.
+        let mut again = smooth(&pcad, 1.5);
+        let found = ls.flatten(&mut again, 0.2);
+        assert_eq!(found, range(want.as_raw()));
+        assert!(found.0 < found.1);
+    }
+
+    /// Top-hat rows taken as smoothing makes them (flattened first, as the
+    /// pipeline does) give the bits of smoothing, flattening and then the
+    /// top-hat of the whole image, and the range of the result.
+    #[test]
+    fn top_hat_fused_into_smoothing_equals_top_hat_after() {
+        use crate::segment::{smooth, smooth_samples_then};
+        let mut rng = crate::synth::Rng::new(21);
+        let (w, h) = (83u32, 52u32);
+        let dapi = FloatImage::from_fn(w, h, |x, y| {
+            Luma([30.0 + (x + y) as f32 + rng.unit() as f32])
+        });
+        let sox9 = FloatImage::from_fn(w, h, |x, y| {
+            let spot = if (x / 9 + y / 7) % 3 == 0 { 400.0 } else { 0.0 };
+            Luma([10.0 + x as f32 * 0.5 + spot + 20.0 * rng.unit() as f32])
+        });
+        let ls = LargeScale::of(&dapi, 10.0);
+        for radius in [1.0, 4.0, 7.4, 60.0] {
+            let mut want = smooth(&sox9, 1.0);
+            ls.flatten(&mut want, 0.2);
+            top_hat_in_place(&mut want, radius);
+            let mut flat = ls.row_flattener(0.2).unwrap();
+            let mut rows = TopHatRows::new(w as usize, h as usize, radius);
+            let mut got = smooth_samples_then(sox9.as_raw(), w, h, 1.0, |y, row| {
+                flat(y, row);
+                rows.row(y, row);
+            });
+            let found = rows.finish(&mut got);
+            let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "radius {radius}");
+            assert_eq!(found, range(want.as_raw()), "radius {radius}");
+            assert!(found.0 >= 0.0 && found.1 > 100.0, "{found:?}");
+        }
     }
 
     /// The interpolated mean, row by row from cached lines, equals

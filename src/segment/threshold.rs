@@ -37,11 +37,18 @@ pub fn otsu_bin(hist: &[u64]) -> Option<usize> {
 }
 
 /// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
-/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32). Compiled
-/// also for AVX2 and AVX-512, chosen at run time (same counts).
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
 pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
-    let bins = bins.clamp(1, 1 << 24);
+    let (lo, hi) = range(data);
+    (histogram_in(data, bins, lo, hi), lo, hi)
+}
+
+/// The least and greatest value of `data` (NaN passed over; +∞ and −∞
+/// when there is none): the span of a [`histogram`], for steps that make
+/// the data to find as they write it. Compiled also for AVX2 and AVX-512,
+/// chosen at run time (extremes are exact).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+pub fn range(data: &[f32]) -> (f32, f32) {
     // Eight running extremes (the compiler vectorises them), folded.
     let (mut los, mut his) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
     let mut chunks = data.chunks_exact(8);
@@ -57,13 +64,22 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
     }
     let lo = los.iter().cloned().fold(f32::INFINITY, f32::min);
     let hi = his.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    (lo, hi)
+}
+
+/// [`histogram`] of `data` whose [`range`] is already known to be
+/// `[lo, hi]`: the counts alone. Compiled also for AVX2 and AVX-512,
+/// chosen at run time (same counts).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+pub fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
+    let bins = bins.clamp(1, 1 << 24);
     let mut hist = vec![0u64; bins];
     // Empty or flat data (NaN-free by construction of the loader).
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         if let Some(first) = hist.first_mut() {
             *first = data.len() as u64;
         }
-        return (hist, lo, hi);
+        return hist;
     }
     let scale = bins as f32 / (hi - lo);
     // v ≥ lo, so the product is in [0, bins]; clamped to [0, bins - 1] in
@@ -112,7 +128,7 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
     for (h, p) in hist.iter_mut().zip(&part) {
         *h += p.iter().map(|&x| u64::from(x)).sum::<u64>();
     }
-    (hist, lo, hi)
+    hist
 }
 
 /// Otsu threshold of a float image: the lower edge of the first foreground
@@ -282,7 +298,17 @@ impl<'de> serde::Deserialize<'de> for Method {
 
 /// The threshold value of `img` by `method`; pixels `>=` it are foreground.
 pub fn threshold(img: &FloatImage, method: Method) -> f32 {
-    let hist = || histogram(img.as_raw(), BINS);
+    match method {
+        // (Neither reads the range.)
+        Method::Fixed(_) | Method::Noise(_) => threshold_in(img, method, (0.0, 0.0)),
+        _ => threshold_in(img, method, range(img.as_raw())),
+    }
+}
+
+/// [`threshold`] of an image whose [`range`] is already known (found by
+/// the step that made it).
+pub fn threshold_in(img: &FloatImage, method: Method, (lo, hi): (f32, f32)) -> f32 {
+    let hist = || (histogram_in(img.as_raw(), BINS, lo, hi), lo, hi);
     match method {
         Method::Fixed(v) => v,
         Method::Noise(k) => {
@@ -417,6 +443,16 @@ mod tests {
                 .collect();
             let (h, lo, hi) = histogram(&data, 16);
             assert_eq!(h.iter().sum::<u64>(), n as u64);
+            // Given the range, the counts alone are the same.
+            assert_eq!((lo, hi), range(&data));
+            assert_eq!(histogram_in(&data, 16, lo, hi), h);
+            if n > 1 {
+                let img = FloatImage::from_raw(n as u32, 1, data.clone()).unwrap();
+                for m in [Method::Otsu, Method::Li, Method::Triangle] {
+                    let t = threshold(&img, m);
+                    assert_eq!(threshold_in(&img, m, (lo, hi)).to_bits(), t.to_bits());
+                }
+            }
             if n == 0 {
                 continue;
             }
