@@ -166,6 +166,8 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         // nuclei of the dermis and epidermis) are never split.
         let sox9_px = sm_sox9.as_raw();
         let w = field.width;
+        // Each nucleus's pixel count and sums of x, y and Sox9 (reused).
+        let mut acc: Vec<(u64, f64, f64, f64)> = Vec::new();
         split_reached(
             &mut dmask,
             positions(sox9_px, |v| v >= thresholds[1]),
@@ -176,7 +178,8 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
             },
             |crop, lab, k| {
                 // Sums in raster order, as `regions` takes them.
-                let mut acc = vec![(0u64, 0f64, 0f64, 0f64); k as usize];
+                acc.clear();
+                acc.resize(k as usize, (0u64, 0f64, 0f64, 0f64));
                 for (cy, row) in lab.chunks_exact(crop.w).enumerate() {
                     let y = crop.y0 + cy;
                     for (cx, &l) in row.iter().enumerate() {
@@ -191,7 +194,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
                         a.3 += f64::from(sox9_px[y * w + x]);
                     }
                 }
-                for (n, sx, sy, s) in acc {
+                for &(n, sx, sy, s) in acc.iter() {
                     let a = n.max(1) as f64;
                     tally(n, sx / a, sy / a, s / a);
                 }
@@ -298,6 +301,13 @@ fn measure_planes(labels: &Labels, n: u32, planes: &[Plane; 3]) -> Vec<crate::me
 fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
     let (w, h) = (labels.width() as i64, labels.height() as i64);
     let (xi, yi) = (x.round() as i64, y.round() as i64);
+    // An object under the point itself is at distance 0: none is nearer.
+    if (0..w).contains(&xi) && (0..h).contains(&yi) && rim_px >= 0.0 {
+        let l = labels.get_pixel(xi as u32, yi as u32)[0];
+        if l != 0 {
+            return Some(l);
+        }
+    }
     let r = rim_px.ceil() as i64;
     let mut best: Option<(f64, u32)> = None;
     for py in (yi - r).max(0)..=(yi + r).min(h - 1) {
@@ -350,6 +360,49 @@ mod tests {
             disc(&mut dapi, x, y, 3.0, 300.0);
         }
         Field::from_planes([pcad, sox9, dapi], None).unwrap()
+    }
+
+    /// The nearest object within the rim, as a scan of every pixel within
+    /// it would find it (ties to the lower label), for points on, near and
+    /// off objects, at and past the image's edges.
+    #[test]
+    fn host_near_equals_scanning_the_rim() {
+        let mut rng = crate::synth::Rng::new(17);
+        let (w, h) = (40u32, 30u32);
+        let labels = Labels::from_fn(w, h, |x, y| {
+            image::Luma([if (x / 6 + y / 5) % 3 == 0 {
+                1 + (x / 6) % 4
+            } else {
+                0
+            }])
+        });
+        let scan = |x: f64, y: f64, rim: f64| {
+            let (xi, yi) = (x.round() as i64, y.round() as i64);
+            let mut best: Option<(f64, u32)> = None;
+            for py in 0..h as i64 {
+                for px in 0..w as i64 {
+                    let l = labels.get_pixel(px as u32, py as u32)[0];
+                    let d = ((px - xi) as f64).hypot((py - yi) as f64);
+                    if l != 0
+                        && d <= rim
+                        && best.is_none_or(|(bd, bl)| d < bd || (d == bd && l < bl))
+                    {
+                        best = Some((d, l));
+                    }
+                }
+            }
+            best.map(|(_, l)| l)
+        };
+        let mut found = [0usize; 2];
+        for _ in 0..2000 {
+            let x = rng.unit() * 50.0 - 5.0;
+            let y = rng.unit() * 40.0 - 5.0;
+            let rim = rng.unit() * 4.0;
+            let want = scan(x, y, rim);
+            assert_eq!(host_near(&labels, x, y, rim), want, "({x}, {y}) rim {rim}");
+            found[usize::from(want.is_some())] += 1;
+        }
+        assert!(found[0] > 100 && found[1] > 100, "{found:?}");
     }
 
     #[test]
