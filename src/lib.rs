@@ -46,21 +46,36 @@ pub type Labels = image::ImageBuffer<image::Luma<u32>, Vec<u32>>;
 /// A sample type the kernels read, converting to f32 exactly: raw 16-bit
 /// planes and float planes go through the same code.
 pub trait Sample: Copy + Send + Sync + 'static {
+    /// Whether every value is an integer (below 2¹⁶), so that sums of
+    /// them are exact in any order.
+    const INTEGER: bool;
     /// The value as f32 (exact for both types).
     fn to_f32(self) -> f32;
+    /// The value as an integer (meaningful when [`Sample::INTEGER`]).
+    fn to_u32(self) -> u32;
 }
 
 impl Sample for u16 {
+    const INTEGER: bool = true;
     #[inline]
     fn to_f32(self) -> f32 {
         f32::from(self)
     }
+    #[inline]
+    fn to_u32(self) -> u32 {
+        u32::from(self)
+    }
 }
 
 impl Sample for f32 {
+    const INTEGER: bool = false;
     #[inline]
     fn to_f32(self) -> f32 {
         self
+    }
+    #[inline]
+    fn to_u32(self) -> u32 {
+        self as u32
     }
 }
 
