@@ -107,35 +107,63 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
 }
 
 /// Decodes the page of `plan` from `reader` into `out` (`plan.len()`
-/// bytes, samples in native byte order), as the tiff crate lays it out;
-/// `compressed` is scratch. Any strip that is not exactly a zlib stream of
-/// its rows' bytes is an error: the caller then decodes the page the tiff
-/// crate's way.
+/// bytes, samples in native byte order), as the tiff crate lays it out.
+/// Any strip that is not exactly a zlib stream of its rows' bytes is an
+/// error: the caller then decodes the page the tiff crate's way.
 pub(super) fn decode<R: Read + Seek>(
     plan: &StripPlan,
     reader: &mut R,
     out: &mut [u8],
-    compressed: &mut Vec<u8>,
 ) -> Result<(), String> {
     if out.len() != plan.len() {
         return Err("buffer size".into());
     }
     let row_bytes = plan.width * plan.spp * plan.bps;
     let lag = plan.spp;
+    let strip_bytes = |k: usize| {
+        let row0 = k * plan.rows_per_strip;
+        plan.rows_per_strip.min(plan.height - row0) * row_bytes
+    };
+    // Every strip's size checked first: Deflate never needs much more than
+    // its output, and a strip claiming more is left to the tiff crate's
+    // streaming reader, not buffered. The compressed strips are read into
+    // one buffer of the largest's size from the worker's pool (grown
+    // strip by strip and dropped after each page, it was faulted in
+    // afresh for every field).
+    let mut largest = 0;
+    for (k, &count) in plan.counts.iter().enumerate() {
+        let fits = usize::try_from(count)
+            .ok()
+            .filter(|&c| c <= 2 * strip_bytes(k) + 4096)
+            .ok_or_else(|| format!("strip {k} claims {count} bytes"))?;
+        largest = largest.max(fits);
+    }
+    let mut buffer = crate::pool::take::<u8>(largest);
+    let result = inflate_strips(plan, reader, out, &mut buffer, row_bytes, lag);
+    crate::pool::give(buffer);
+    result
+}
+
+/// [`decode`]'s loop over the strips, `buffer` holding the largest.
+fn inflate_strips<R: Read + Seek>(
+    plan: &StripPlan,
+    reader: &mut R,
+    out: &mut [u8],
+    buffer: &mut [u8],
+    row_bytes: usize,
+    lag: usize,
+) -> Result<(), String> {
     let mut inflate = flate2::Decompress::new(true);
     for (k, (&offset, &count)) in plan.offsets.iter().zip(&plan.counts).enumerate() {
         let row0 = k * plan.rows_per_strip;
         let rows = plan.rows_per_strip.min(plan.height - row0);
         let start = row0 * row_bytes;
         let dst = &mut out[start..start + rows * row_bytes];
-        // Deflate never needs much more than its output: a strip claiming
-        // more is left to the tiff crate's streaming reader, not buffered.
-        let count = usize::try_from(count)
+        // (Checked against the buffer, which is the largest count.)
+        let compressed = usize::try_from(count)
             .ok()
-            .filter(|&c| c <= 2 * dst.len() + 4096)
+            .and_then(|c| buffer.get_mut(..c))
             .ok_or_else(|| format!("strip {k} claims {count} bytes"))?;
-        compressed.clear();
-        compressed.resize(count, 0);
         reader
             .seek(SeekFrom::Start(offset))
             .and_then(|_| reader.read_exact(compressed))

@@ -463,7 +463,6 @@ impl TiffSource {
         // and then handed to the pool (the tiff crate's own buffer is
         // allocated and zeroed anew for every page).
         let mut raw: Vec<u16> = Vec::new();
-        let mut compressed: Vec<u8> = Vec::new();
         for (page, list) in uses {
             let pi = &self.pages[page];
             let PageKind::Ok { total, .. } = pi.kind else {
@@ -493,13 +492,8 @@ impl TiffSource {
                 let fast = self.fast_strips
                     && super::strips::plan(&mut self.decoder).is_some_and(|plan| {
                         plan.len() == len
-                            && super::strips::decode(
-                                &plan,
-                                self.decoder.inner(),
-                                &mut bytes[..len],
-                                &mut compressed,
-                            )
-                            .is_ok()
+                            && super::strips::decode(&plan, self.decoder.inner(), &mut bytes[..len])
+                                .is_ok()
                     });
                 if !fast {
                     // Zeroed as a fresh buffer would be, so a page that
@@ -985,8 +979,7 @@ mod tests {
         src.decoder.seek_to_image(0).unwrap();
         let plan = super::super::strips::plan(&mut src.decoder).expect("qualifies");
         let mut out = vec![0u8; plan.len()];
-        let fast =
-            super::super::strips::decode(&plan, src.decoder.inner(), &mut out, &mut Vec::new());
+        let fast = super::super::strips::decode(&plan, src.decoder.inner(), &mut out);
         assert!(fast.is_err());
         // …and loading gives what the tiff crate alone gives.
         assert_eq!(same_both_ways(&path), 1);
