@@ -7,7 +7,7 @@ use crate::follicle::{classify, Verdict};
 use crate::io::{Field, Plane};
 use crate::measure::regions;
 use crate::params::Params;
-use crate::segment::background::{correct_in_place, LargeScale, Method, TopHatRows};
+use crate::segment::background::{correct_in_place, LargeScaleRows, Method, TopHatRows};
 use crate::segment::threshold::{range, threshold_in};
 use crate::segment::watershed::{split, split_reached, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, positions, smooth_samples_then};
@@ -77,10 +77,18 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // out the illumination (the large-scale DAPI profile), remove the
     // background of P-cadherin and Sox9, threshold.
     let bg_radius = p.effective_background_radius_um() / um;
-    let mut sm_dapi = smooth_plane(dapi, p.nucleus_sigma_um / um);
-    let illumination = p
+    let (w, h) = (field.width, field.height);
+    // The DAPI profile's block sums are taken from each row as smoothing
+    // makes it.
+    let mut profile = p
         .flat_field
-        .then(|| LargeScale::of(&sm_dapi, p.flat_field_sigma_um / um));
+        .then(|| LargeScaleRows::new(w, h, p.flat_field_sigma_um / um));
+    let mut sm_dapi = smooth_plane_then(dapi, p.nucleus_sigma_um / um, |y, row| {
+        if let Some(sums) = profile.as_mut() {
+            sums.row(y, row);
+        }
+    });
+    let illumination = profile.map(LargeScaleRows::finish);
     // Each step below that writes a whole channel also finds its range,
     // which the histogram of its threshold then need not.
     let dapi_range = match &illumination {
@@ -89,7 +97,6 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     };
     // The other channels are flattened row by row as they are smoothed,
     // and with a top-hat, each row eroded along x as soon as it is made.
-    let (w, h) = (field.width, field.height);
     let smooth_corrected = |plane: &Plane, sigma_px: f64| {
         let mut flat = illumination.as_ref().and_then(|ill| ill.row_flattener(0.2));
         let mut top_hat =
@@ -261,13 +268,8 @@ where
     crate::pool::give(img.into_raw());
 }
 
-/// Gaussian smoothing of a channel, whichever way it is stored.
-fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {
-    smooth_plane_then(plane, sigma_px, |_, _| {})
-}
-
-/// [`smooth_plane`] with `post(y, row)` run on each smoothed row as it is
-/// made.
+/// Gaussian smoothing of a channel, whichever way it is stored, with
+/// `post(y, row)` run on each smoothed row as it is made.
 fn smooth_plane_then(
     plane: &Plane,
     sigma_px: f64,
@@ -328,7 +330,12 @@ fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::background::LargeScale;
     use image::Luma;
+
+    fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {
+        smooth_plane_then(plane, sigma_px, |_, _| {})
+    }
 
     fn disc(img: &mut FloatImage, cx: f32, cy: f32, r: f32, v: f32) {
         for (x, y, p) in img.enumerate_pixels_mut() {

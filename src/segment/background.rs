@@ -443,17 +443,71 @@ impl LargeScale {
     /// The large-scale mean of `img`.
     pub fn of(img: &FloatImage, sigma_px: f64) -> LargeScale {
         let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut sums = LargeScaleRows::new(w, h, sigma_px);
+        for (y, row) in img.as_raw().chunks_exact(w.max(1)).enumerate() {
+            sums.row(y, row);
+        }
+        sums.finish()
+    }
+}
+
+/// [`LargeScale::of`] an image taken as its rows are made: [`row`]
+/// (Self::row) adds each finished row, in order, to the block sums while
+/// it is still in cache, and [`finish`](Self::finish) makes the profile —
+/// the same arithmetic in the same order, so the same bits.
+pub struct LargeScaleRows {
+    small: Vec<f32>,
+    count: Vec<u32>,
+    k: usize,
+    sw: usize,
+    sh: usize,
+    w: usize,
+    h: usize,
+    sigma_px: f64,
+}
+
+impl LargeScaleRows {
+    /// For a `w` × `h` image and a Gaussian of σ `sigma_px`.
+    pub fn new(w: usize, h: usize, sigma_px: f64) -> LargeScaleRows {
         let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
         let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
-        let mut small = vec![0f32; sw * sh];
-        let mut count = vec![0u32; sw * sh];
-        for (y, row) in img.as_raw().chunks_exact(w.max(1)).enumerate() {
-            let o = (y / k) * sw;
-            for (bx, block) in row.chunks(k).enumerate() {
-                small[o + bx] += block.iter().sum::<f32>();
-                count[o + bx] += block.len() as u32;
-            }
+        LargeScaleRows {
+            small: vec![0f32; sw * sh],
+            count: vec![0u32; sw * sh],
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            sigma_px,
         }
+    }
+
+    /// Row `y` of the image, finished (rows of another length or past the
+    /// last are ignored).
+    pub fn row(&mut self, y: usize, row: &[f32]) {
+        if row.len() != self.w || y >= self.h {
+            return;
+        }
+        let o = (y / self.k) * self.sw;
+        for (bx, block) in row.chunks(self.k).enumerate() {
+            self.small[o + bx] += block.iter().sum::<f32>();
+            self.count[o + bx] += block.len() as u32;
+        }
+    }
+
+    /// The profile of the rows given.
+    pub fn finish(self) -> LargeScale {
+        let LargeScaleRows {
+            mut small,
+            count,
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            sigma_px,
+        } = self;
         for (s, c) in small.iter_mut().zip(&count) {
             *s /= (*c).max(1) as f32;
         }
@@ -477,7 +531,9 @@ impl LargeScale {
         out.max = max;
         out
     }
+}
 
+impl LargeScale {
     /// Bilinear weights from output coordinate to block centres
     /// ((k - 1)/2, (3k - 1)/2, …): lower index, upper index, weight of upper.
     fn axis(&self, n: usize, sn: usize) -> Vec<(usize, usize, f32)> {
@@ -863,6 +919,28 @@ mod tests {
         let found = ls.flatten(&mut again, 0.2);
         assert_eq!(found, range(want.as_raw()));
         assert!(found.0 < found.1);
+    }
+
+    /// The profile's block sums taken from each row as smoothing makes it
+    /// give the profile of the smoothed image, bit for bit.
+    #[test]
+    fn large_scale_from_rows_equals_of_the_image() {
+        use crate::segment::{smooth, smooth_samples_then};
+        let mut rng = crate::synth::Rng::new(29);
+        for (w, h, sigma) in [(91u32, 57u32, 13.0), (40, 64, 50.0), (7, 5, 2.0)] {
+            let img = FloatImage::from_fn(w, h, |x, _| Luma([x as f32 + 50.0 * rng.unit() as f32]));
+            let want = LargeScale::of(&smooth(&img, 0.8), sigma);
+            let mut rows = LargeScaleRows::new(w as usize, h as usize, sigma);
+            let _ = smooth_samples_then(img.as_raw(), w, h, 0.8, |y, row| rows.row(y, row));
+            let got = rows.finish();
+            let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got.to_image()),
+                bits(&want.to_image()),
+                "{w}×{h} σ {sigma}"
+            );
+            assert_eq!(got.max().to_bits(), want.max().to_bits());
+        }
     }
 
     /// Top-hat rows taken as smoothing makes them (flattened first, as the
