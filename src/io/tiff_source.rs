@@ -6,13 +6,12 @@ use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use image::ImageBuffer;
-
-use super::digest::{Digest, HashingFile};
 use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
 use super::channels::resolve;
+use super::digest::{Digest, HashingFile};
 use super::meta::{self, parse_imagej, parse_ome};
 use super::{Field, LoadOptions, Plane};
 use crate::error::LoadError;
