@@ -49,9 +49,9 @@ fn main() {
     times.sort_by(f64::total_cmp);
     let px = (field.width * field.height) as f64 / 1e6;
     println!(
-        "analyze min {:.3}s median {:.3}s ({:.1} MPix/s), {count} follicles (truth {})",
-        times[0],
-        times[times.len() / 2],
+        "analyze min {:.1} ms median {:.1} ms ({:.1} MPix/s), {count} follicles (truth {})",
+        times[0] * 1e3,
+        times[times.len() / 2] * 1e3,
         px / times[0],
         truth.map_or("unknown".into(), |t| t.to_string())
     );
