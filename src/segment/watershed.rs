@@ -145,6 +145,18 @@ pub fn split_reached(
     p: &SplitParams,
     mut visit: impl FnMut(&Crop, &[u32], u32),
 ) {
+    split_runs(mask, seeds, p, |crop, lab, k, _| visit(crop, lab, k));
+}
+
+/// [`split_reached`], also handing `visit` the component's runs of pixels
+/// (row, first column, one past the last, in image coordinates; in no
+/// particular order): with a single piece (`n` = 1), those are its pixels.
+fn split_runs(
+    mask: &mut GrayImage,
+    seeds: impl IntoIterator<Item = usize>,
+    p: &SplitParams,
+    mut visit: impl FnMut(&Crop, &[u32], u32, &[Run]),
+) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
     let mut s = Scratch::default();
@@ -155,7 +167,7 @@ pub fn split_reached(
         fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
         let crop = s.crop_of_runs(w, h);
         let k = s.split_crop(crop.w, crop.h, p);
-        visit(&crop, &s.lab, k);
+        visit(&crop, &s.lab, k, &s.runs);
     }
 }
 
@@ -419,20 +431,34 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // piece's first pixel (image index), in provisional order.
     let mut objects: Vec<(Crop, u32, u32)> = Vec::new();
     let mut first: Vec<usize> = Vec::new();
-    split_reached(
+    split_runs(
         &mut work,
         super::positions(src, |v| v != 0),
         p,
-        |crop: &Crop, lab: &[u32], k: u32| {
+        |crop: &Crop, lab: &[u32], k: u32, runs: &[Run]| {
             let base = first.len() as u32;
-            first.resize(first.len() + k as usize, usize::MAX);
-            for (cy, row) in lab.chunks(crop.w).enumerate() {
-                let o = (crop.y0 + cy) * w + crop.x0;
-                for (cx, &l) in row.iter().enumerate() {
-                    if l != 0 {
-                        out[o + cx] = base + l;
-                        let f = &mut first[(base + l - 1) as usize];
-                        *f = (*f).min(o + cx);
+            if k == 1 {
+                // One piece: its pixels are the component's runs.
+                let mut at = usize::MAX;
+                for &(y, l, r) in runs {
+                    let o = y as usize * w;
+                    out[o + l as usize..o + r as usize].fill(base + 1);
+                    at = at.min(o + l as usize);
+                }
+                first.push(at);
+            } else {
+                // Pieces are numbered in raster order of their first
+                // pixels, so each one's first pixel is where it is first
+                // met in this raster scan of the crop.
+                first.resize(first.len() + k as usize, usize::MAX);
+                for (cy, row) in lab.chunks(crop.w).enumerate() {
+                    let o = (crop.y0 + cy) * w + crop.x0;
+                    for (cx, &l) in row.iter().enumerate() {
+                        if l != 0 {
+                            out[o + cx] = base + l;
+                            let f = &mut first[(base + l - 1) as usize];
+                            *f = (*f).min(o + cx);
+                        }
                     }
                 }
             }
