@@ -129,13 +129,26 @@ fn decode_only(dir: &Path, jobs: usize) -> f64 {
 
 fn peer(dir: &Path, jobs: usize) -> Option<f64> {
     let t = Instant::now();
-    let o = Command::new("python3")
-        .arg("scripts/skimage_peer.py")
+    let mut cmd = Command::new("python3");
+    cmd.arg("scripts/skimage_peer.py")
         .arg(dir)
         .arg("--jobs")
-        .arg(jobs.to_string())
-        .output()
-        .ok()?;
+        .arg(jobs.to_string());
+    // `tune_mimalloc` turned transparent huge pages off for this process
+    // and its children; the peer runs with the system's setting.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure makes one system call (async-signal-safe)
+        // and touches no memory.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
+                Ok(())
+            });
+        }
+    }
+    let o = cmd.output().ok()?;
     if !o.status.success() {
         eprintln!(
             "    skimage peer failed: {}",

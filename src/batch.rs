@@ -239,9 +239,22 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Plane-sized buffers now stay in [`crate::pool`] between fields; this
 /// setting governs the rest, and 250 ms or 1 s measured no faster.)
 /// Without mimalloc it changes nothing.
+///
+/// On Linux it also turns transparent huge pages off for the process
+/// (`PR_SET_THP_DISABLE`, inherited by child processes). mimalloc asks
+/// for huge pages on its arenas, and every 2 MiB page touched is zeroed
+/// whole, used or not: on the 2048² benchmark, alternating runs measured
+/// flat -j 1 4.62 → 4.46 s and -j 2 2.47 → 2.36 s with THP off, and peak
+/// RSS 115 → 100 MiB and 216 → 189 MiB.
 pub fn tune_mimalloc() {
     // SAFETY: sets a documented mimalloc option; any value is valid.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
+    #[cfg(target_os = "linux")]
+    // SAFETY: a process attribute; no memory is passed. Failure (an old
+    // kernel) leaves huge pages as they were, which is only slower.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 /// Size and hash of a file read for them alone (none when unreadable).
