@@ -245,8 +245,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// for huge pages on its arenas, and every 2 MiB page touched is zeroed
 /// whole, used or not: on the 2048² benchmark, alternating runs measured
 /// flat -j 1 4.60 → 4.46 s and -j 2 2.47 → 2.36 s with THP off (medians
-/// of four), and peak
-/// RSS 115 → 100 MiB and 216 → 189 MiB.
+/// of four), and peak RSS 115 → 100 MiB and 216 → 189 MiB.
 pub fn tune_mimalloc() {
     // SAFETY: sets a documented mimalloc option; any value is valid.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };

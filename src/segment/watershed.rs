@@ -447,9 +447,8 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
                 }
                 first.push(at);
             } else {
-                // Pieces are numbered in raster order of their first
-                // pixels, so each one's first pixel is where it is first
-                // met in this raster scan of the crop.
+                // Several pieces: each pixel's label from the crop, and
+                // each piece's first pixel the least index it is met at.
                 first.resize(first.len() + k as usize, usize::MAX);
                 for (cy, row) in lab.chunks(crop.w).enumerate() {
                     let o = (crop.y0 + cy) * w + crop.x0;
