@@ -145,22 +145,30 @@ pub fn split_reached(
     p: &SplitParams,
     mut visit: impl FnMut(&Crop, &[u32], u32),
 ) {
-    split_runs(mask, seeds, p, |crop, lab, k, _| visit(crop, lab, k));
+    let mut seeds = seeds.into_iter();
+    split_runs(
+        mask,
+        p,
+        |_| seeds.next(),
+        |crop, lab, k, _| visit(crop, lab, k),
+    );
 }
 
-/// [`split_reached`], also handing `visit` the component's runs of pixels
-/// (row, first column, one past the last, in image coordinates; in no
-/// particular order): with a single piece (`n` = 1), those are its pixels.
+/// [`split_reached`] with the seeds from `next_seed(mask)` (`None` ends),
+/// which sees the mask as components are cleared from it; also hands
+/// `visit` the component's runs of pixels (row, first column, one past the
+/// last, in image coordinates; in no particular order): with a single
+/// piece (`n` = 1), those are its pixels.
 fn split_runs(
     mask: &mut GrayImage,
-    seeds: impl IntoIterator<Item = usize>,
     p: &SplitParams,
+    mut next_seed: impl FnMut(&[u8]) -> Option<usize>,
     mut visit: impl FnMut(&Crop, &[u32], u32, &[Run]),
 ) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
     let mut s = Scratch::default();
-    for seed in seeds {
+    while let Some(seed) = next_seed(m) {
         if m.get(seed).is_none_or(|&v| v == 0) {
             continue;
         }
@@ -431,10 +439,19 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     // piece's first pixel (image index), in provisional order.
     let mut objects: Vec<(Crop, u32, u32)> = Vec::new();
     let mut first: Vec<usize> = Vec::new();
+    // Each component from its first pixel in raster order: the first set
+    // pixel after the last seed (components found are cleared, so the
+    // scan passes over them).
+    let mut from = 0;
+    let next_seed = |m: &[u8]| {
+        let i = from + super::first_nonzero(m.get(from..)?)?;
+        from = i + 1;
+        Some(i)
+    };
     split_runs(
         &mut work,
-        super::positions(src, |v| v != 0),
         p,
+        next_seed,
         |crop: &Crop, lab: &[u32], k: u32, runs: &[Run]| {
             let base = first.len() as u32;
             if k == 1 {
