@@ -242,10 +242,15 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///
 /// On Linux it also turns transparent huge pages off for the process
 /// (`PR_SET_THP_DISABLE`, inherited by child processes). mimalloc asks
-/// for huge pages on its arenas, and every 2 MiB page touched is zeroed
-/// whole, used or not: on the 2048² benchmark, alternating runs measured
-/// flat -j 1 4.60 → 4.46 s and -j 2 2.47 → 2.36 s with THP off (medians
-/// of four), and peak RSS 115 → 100 MiB and 216 → 189 MiB.
+/// for huge pages on its arenas; every 2 MiB page touched is zeroed whole,
+/// and when memory is fragmented (after other processes, or the page
+/// cache of a batch's files) the kernel compacts memory to find one. On
+/// the 2048² benchmark, with THP off: peak RSS 115 → 100 MiB at -j 1 and
+/// 216 → 189 MiB at -j 2, and steady times (-j 2 2.31–2.37 s over four
+/// runs) where with THP on they ranged 2.22–2.54 s, the slow ones right
+/// after another process had fragmented memory. The analysis alone is
+/// ~3 % slower without huge pages (TLB misses), and on an unfragmented
+/// machine THP on is ~3 % faster; the memory and the steadiness decide.
 pub fn tune_mimalloc() {
     // SAFETY: sets a documented mimalloc option; any value is valid.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 50) };
