@@ -94,6 +94,24 @@ pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
+/// The index of the first zero byte of `data`, as [`first_nonzero`].
+pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
+    const B: usize = 64;
+    let mut blocks = data.chunks_exact(B);
+    let mut at = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |a, &v| a | (v == 0)) {
+            return block.iter().position(|&v| v == 0).map(|i| at + i);
+        }
+        at += B;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(|&v| v == 0)
+        .map(|i| at + i)
+}
+
 /// Scan-line flood fill of a `w`-wide byte image: from the (row, column)
 /// pixels on `stack`, every pixel `open` accepts that is connected to them
 /// through such pixels (4-connected, or 8-connected with `diagonal`) is set
@@ -148,17 +166,25 @@ pub(crate) fn scan_fill(
 
 #[cfg(test)]
 mod tests {
-    use super::{first_nonzero, positions};
+    use super::{first_nonzero, first_zero, positions};
 
     #[test]
-    fn first_nonzero_equals_position() {
+    fn first_nonzero_and_first_zero_equal_position() {
         let mut rng = crate::synth::Rng::new(43);
         for n in [0usize, 1, 63, 64, 65, 128, 200, 1000] {
-            for p in [0.0, 0.005, 0.3, 1.0] {
-                let v: Vec<u8> = (0..n).map(|_| u8::from(rng.unit() < p) * 255).collect();
+            for p in [0.0, 0.005, 0.3, 0.995, 1.0] {
+                // Set bytes of any value, not only 255.
+                let v: Vec<u8> = (0..n)
+                    .map(|_| u8::from(rng.unit() < p) * (1 + (rng.unit() * 254.0) as u8))
+                    .collect();
                 assert_eq!(
                     first_nonzero(&v),
                     v.iter().position(|&b| b != 0),
+                    "n {n} p {p}"
+                );
+                assert_eq!(
+                    first_zero(&v),
+                    v.iter().position(|&b| b == 0),
                     "n {n} p {p}"
                 );
             }
