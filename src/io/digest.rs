@@ -49,13 +49,17 @@ impl HashingFile {
         }
     }
 
-    /// Reads and hashes the bytes from the end of the hashed prefix to the
-    /// file position, and puts the position back. A short read (the
-    /// position is past the end of the file) hashes nothing.
+    /// When the file position is at most [`MAX_GAP`] past the end of the
+    /// hashed prefix, reads and hashes the bytes between, and puts the
+    /// position back. A short read (the position is past the end of the
+    /// file) hashes nothing.
     fn hash_gap(&mut self) -> std::io::Result<()> {
         let Some(h) = self.hasher.as_mut() else {
             return Ok(());
         };
+        if self.pos <= self.hashed || self.pos - self.hashed > MAX_GAP {
+            return Ok(());
+        }
         let mut gap = vec![0u8; (self.pos - self.hashed) as usize];
         self.file.seek(SeekFrom::Start(self.hashed))?;
         let filled = self.file.read_exact(&mut gap);
@@ -89,9 +93,7 @@ impl HashingFile {
 
 impl Read for HashingFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.hasher.is_some() && self.pos > self.hashed && self.pos - self.hashed <= MAX_GAP {
-            self.hash_gap()?;
-        }
+        self.hash_gap()?;
         let n = self.file.read(buf)?;
         let end = self.pos + n as u64;
         if let Some(h) = self.hasher.as_mut() {

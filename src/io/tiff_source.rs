@@ -610,24 +610,30 @@ fn max_samples<A: Copy + PartialOrd, T: Copy>(
     // loop scalar and, on noisy slices, mispredicted (it was a quarter of
     // a z-stack batch); this one vectorises. A NaN never replaces the
     // accumulator, as before.
-    let take = |a: &mut A, x: T| {
-        let x = f(x);
-        *a = if x > *a { x } else { *a };
-    };
+    let v = &v[offset..];
     if first {
-        for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
-            *a = f(x);
-        }
-    } else if stride == 1 {
-        for (a, &x) in acc.iter_mut().zip(&v[offset..]) {
-            take(a, x);
-        }
+        each_sample(acc, v, stride, |a, x| *a = f(x));
     } else {
-        for (a, &x) in acc.iter_mut().zip(v[offset..].iter().step_by(stride)) {
-            take(a, x);
-        }
+        each_sample(acc, v, stride, |a, x| {
+            let x = f(x);
+            *a = if x > *a { x } else { *a };
+        });
     }
     Ok(())
+}
+
+/// `g(a, x)` for each element of `acc` with samples `0, stride, …` of `v`;
+/// contiguous samples as a plain zip, which vectorises.
+fn each_sample<A, T: Copy>(acc: &mut [A], v: &[T], stride: usize, mut g: impl FnMut(&mut A, T)) {
+    if stride == 1 {
+        for (a, &x) in acc.iter_mut().zip(v) {
+            g(a, x);
+        }
+    } else {
+        for (a, &x) in acc.iter_mut().zip(v.iter().step_by(stride)) {
+            g(a, x);
+        }
+    }
 }
 
 /// Max-projects samples `offset, offset+stride, …` of `buf`, whatever its

@@ -19,8 +19,9 @@ pub(crate) fn find(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-/// Records that provisional labels `a` and `b` are the same object.
-fn union(parent: &mut [u32], a: u32, b: u32) {
+/// Records that provisional labels `a` and `b` are the same object (the
+/// smaller root stays the root).
+pub(crate) fn union(parent: &mut [u32], a: u32, b: u32) {
     let (ra, rb) = (find(parent, a), find(parent, b));
     if ra != rb {
         let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };

@@ -39,11 +39,7 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
         while i < starts[y] && j < starts[y + 1] {
             let ((al, ar), (bl, br)) = (runs[i], runs[j]);
             if al < br && bl < ar {
-                let (ra, rb) = (
-                    super::label::find(&mut parent, i as u32),
-                    super::label::find(&mut parent, j as u32),
-                );
-                parent[ra.max(rb) as usize] = ra.min(rb);
+                super::label::union(&mut parent, i as u32, j as u32);
             }
             if ar < br {
                 i += 1;
