@@ -3,12 +3,14 @@
 //! undoes splits through wide necks (so elongated single objects stay
 //! whole).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+#[cfg(test)]
+use std::collections::VecDeque;
 
 use image::GrayImage;
 
 use super::distance::{edt_into, EdtScratch};
-use super::label::{find, relabel};
+use super::label::find;
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -218,7 +220,7 @@ struct Scratch {
     cand: Vec<usize>,
     seeds: Vec<usize>,
     lab: Vec<u32>,
-    buckets: Vec<VecDeque<(u32, u32)>>,
+    buckets: Vec<Vec<(u32, u32)>>,
 }
 
 impl Scratch {
@@ -289,7 +291,16 @@ impl Scratch {
 
 /// Marker-controlled flooding of the set pixels of one object of `mask`
 /// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
-/// the object), deepest first, 4-connected. `buckets` is scratch.
+/// the object), deepest first, 4-connected. `buckets` is scratch (left
+/// empty).
+///
+/// A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
+/// first, first in first out within a bucket (deterministic). A pixel
+/// reached from a lower level than its own waits at that lower level
+/// (Meyer's ordered flooding), so the level only ever goes down: the
+/// buckets above it are done with, and each bucket is a plain `Vec` read
+/// from a moving head. The same order of pushes and pops as the
+/// reference (`flood_reference`, in the tests).
 fn flood(
     dist: &[f32],
     mask: &[u8],
@@ -297,28 +308,68 @@ fn flood(
     h: usize,
     seeds: &[usize],
     lab: &mut [u32],
-    buckets: &mut Vec<VecDeque<(u32, u32)>>,
+    buckets: &mut Vec<Vec<(u32, u32)>>,
 ) {
-    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
-    // first, first in first out within a bucket (deterministic). A pixel
-    // reached from a lower level than its own waits at that lower level
-    // (Meyer's ordered flooding), so the level only ever goes down.
-    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
-    // The key grows with the distance: the top key is the deepest pixel's.
-    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
-    let top = (deepest * 8.0 + 0.5) as usize;
-    if buckets.len() < top + 1 {
-        buckets.resize_with(top + 1, VecDeque::new);
+    if w == 0 || h == 0 {
+        return;
     }
+    // An object whose crop has a background border (every crop but those
+    // the image's edges clip) has all four neighbours of every pixel in
+    // the crop: no bounds to check.
+    let rows = || mask.chunks_exact(w);
+    let bordered = h >= 2
+        && w >= 2
+        && mask[..w].iter().all(|&v| v == 0)
+        && mask[(h - 1) * w..].iter().all(|&v| v == 0)
+        && rows().all(|r| r[0] == 0 && r[w - 1] == 0);
+    if bordered {
+        flood_in::<true>(dist, mask, w, h, seeds, lab, buckets);
+    } else {
+        flood_in::<false>(dist, mask, w, h, seeds, lab, buckets);
+    }
+}
+
+/// [`flood`], with neighbours unchecked when `BORDERED` (no set pixel on
+/// the crop's edge).
+#[inline(always)]
+fn flood_in<const BORDERED: bool>(
+    dist: &[f32],
+    mask: &[u8],
+    w: usize,
+    h: usize,
+    seeds: &[usize],
+    lab: &mut [u32],
+    buckets: &mut Vec<Vec<(u32, u32)>>,
+) {
+    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
     let neighbours = |i: usize| {
-        let (x, y) = (i % w, i / w);
-        [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ]
+        if BORDERED {
+            [Some(i - 1), Some(i + 1), Some(i - w), Some(i + w)]
+        } else {
+            let (x, y) = (i % w, i / w);
+            [
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+            ]
+        }
     };
+    // The seeds' neighbours are queued at their own levels; every later
+    // push is at or below the level then current.
+    let top = seeds
+        .iter()
+        .flat_map(|&i| neighbours(i))
+        .flatten()
+        .filter(|&j| mask[j] != 0 && lab[j] == 0)
+        .map(key)
+        .max();
+    let Some(top) = top else {
+        return;
+    };
+    if buckets.len() < top + 1 {
+        buckets.resize_with(top + 1, Vec::new);
+    }
     // A pixel is queued once: the first push is also the first pop, since
     // the level never rises. QUEUED marks it meanwhile.
     const QUEUED: u32 = u32::MAX;
@@ -327,35 +378,45 @@ fn flood(
         for j in neighbours(i).into_iter().flatten() {
             if mask[j] != 0 && lab[j] == 0 {
                 let k = key(j);
-                buckets[k].push_back((j as u32, lab[i]));
+                buckets[k].push((j as u32, lab[i]));
                 lab[j] = QUEUED;
                 cur = cur.max(k);
                 queued += 1;
             }
         }
     }
+    let mut head = 0;
     while queued > 0 {
-        let Some((idx, label)) = buckets[cur].pop_front() else {
+        let Some(&(idx, label)) = buckets[cur].get(head) else {
+            // This level is done: nothing is pushed above the current one.
+            buckets[cur].clear();
             cur = cur.saturating_sub(1);
+            head = 0;
             continue;
         };
+        head += 1;
         queued -= 1;
         let idx = idx as usize;
         lab[idx] = label;
         for j in neighbours(idx).into_iter().flatten() {
             if mask[j] != 0 && lab[j] == 0 {
                 let k = key(j).min(cur);
-                buckets[k].push_back((j as u32, label));
+                buckets[k].push((j as u32, label));
                 lab[j] = QUEUED;
                 queued += 1;
             }
         }
     }
+    buckets[cur].clear();
 }
 
 /// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
 /// shared boundary is not clearly narrower than the smaller body merge;
 /// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+/// The same merges and numbers as the reference
+/// (`merge_wide_necks_reference`, in the tests), from one scan of the
+/// labels for each region's depth, first pixel and touching neighbours,
+/// and one table lookup per pixel to renumber.
 fn merge_wide_necks(
     dist: &[f32],
     w: usize,
@@ -365,40 +426,71 @@ fn merge_wide_necks(
     p: &SplitParams,
 ) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
-    if p.neck_ratio < 1.0 && w > 0 {
-        // (No neck can be wider than its bodies when the ratio is 1 or
-        // more: every split stands.)
-        let mut body = vec![0f32; n + 1];
-        for (&l, &d) in lab.iter().zip(dist) {
-            if l > 0 {
-                body[l as usize] = body[l as usize].max(d);
+    let mut first = vec![usize::MAX; n + 1];
+    // (No neck can be wider than its bodies when the ratio is 1 or more:
+    // every split stands.)
+    let necks = p.neck_ratio < 1.0;
+    let mut body = vec![0f32; n + 1];
+    // Each pair of touching regions (right and lower neighbours) with the
+    // depth of the boundary there; the neck is the deepest. A table for
+    // the few regions of one object, else a list sorted afterwards.
+    const DENSE: usize = 64;
+    let dense = n <= DENSE;
+    let mut table = vec![-1f32; if necks && dense { (n + 1) * (n + 1) } else { 0 }];
+    let mut touching: Vec<((u32, u32), f32)> = Vec::new();
+    let mut meet = |a: u32, b: u32, d: f32| {
+        if b != 0 && b != a {
+            let key = (a.min(b), a.max(b));
+            if dense {
+                let t = &mut table[key.0 as usize * (n + 1) + key.1 as usize];
+                *t = t.max(d);
+            } else {
+                touching.push((key, d));
             }
         }
-        // Each pair of touching regions (right and lower neighbours) with
-        // the depth of the boundary there; the neck is the deepest.
-        let mut touching: Vec<((u32, u32), f32)> = Vec::new();
-        let mut meet = |i: usize, j: usize| {
-            let (a, b) = (lab[i], lab[j]);
-            if a != 0 && b != 0 && b != a {
-                touching.push(((a.min(b), a.max(b)), dist[i].min(dist[j])));
+    };
+    for y in 0..h {
+        let o = y * w;
+        for x in 0..w {
+            let i = o + x;
+            let a = lab[i];
+            if a == 0 {
+                continue;
             }
-        };
-        for y in 0..h {
-            let o = y * w;
-            for x in 0..w {
-                if x + 1 < w {
-                    meet(o + x, o + x + 1);
-                }
-                if y + 1 < h {
-                    meet(o + x, o + x + w);
-                }
+            let ai = a as usize;
+            if first[ai] == usize::MAX {
+                first[ai] = i;
+            }
+            if !necks {
+                continue;
+            }
+            body[ai] = body[ai].max(dist[i]);
+            if x + 1 < w {
+                meet(a, lab[i + 1], dist[i].min(dist[i + 1]));
+            }
+            if y + 1 < h {
+                meet(a, lab[i + w], dist[i].min(dist[i + w]));
             }
         }
-        touching.sort_unstable_by_key(|&(k, _)| k);
+    }
+    if necks {
+        // Pairs in order of their labels, each with its deepest boundary.
         let mut pairs: Vec<((u32, u32), f32)> = Vec::new();
-        for group in touching.chunk_by(|a, b| a.0 == b.0) {
-            let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
-            pairs.push((group[0].0, deepest));
+        if dense {
+            for a in 1..=n {
+                for b in a + 1..=n {
+                    let d = table[a * (n + 1) + b];
+                    if d >= 0.0 {
+                        pairs.push(((a as u32, b as u32), d));
+                    }
+                }
+            }
+        } else {
+            touching.sort_unstable_by_key(|&(k, _)| k);
+            for group in touching.chunk_by(|a, b| a.0 == b.0) {
+                let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
+                pairs.push((group[0].0, deepest));
+            }
         }
         // Highest necks first, with merged groups keeping their deepest
         // body: a small region sitting in a neck joins one side, and its
@@ -417,7 +509,27 @@ fn merge_wide_necks(
             }
         }
     }
-    relabel(lab, &mut parent)
+    // Each merged region's first pixel is its members' first; regions are
+    // numbered in that order (regions with no pixel get none).
+    let mut root_first = vec![usize::MAX; n + 1];
+    for l in 1..=n as u32 {
+        let r = find(&mut parent, l) as usize;
+        root_first[r] = root_first[r].min(first[l as usize]);
+    }
+    let mut roots: Vec<usize> = (1..=n).filter(|&r| root_first[r] != usize::MAX).collect();
+    roots.sort_unstable_by_key(|&r| root_first[r]);
+    let mut number = vec![0u32; n + 1];
+    for (k, &r) in roots.iter().enumerate() {
+        number[r] = k as u32 + 1;
+    }
+    let mut renumber = vec![0u32; n + 1];
+    for l in 1..=n as u32 {
+        renumber[l as usize] = number[find(&mut parent, l) as usize];
+    }
+    for v in lab.iter_mut() {
+        *v = renumber.get(*v as usize).copied().unwrap_or(0);
+    }
+    roots.len() as u32
 }
 
 /// Splits the 8-connected objects of `mask` where they touch through a
@@ -519,6 +631,141 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     (labels, n)
 }
 
+/// The reference for [`flood`]: marker-controlled flooding of the set pixels of one object of `mask`
+/// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
+/// the object), deepest first, 4-connected. `buckets` is scratch.
+#[cfg(test)]
+fn flood_reference(
+    dist: &[f32],
+    mask: &[u8],
+    w: usize,
+    h: usize,
+    seeds: &[usize],
+    lab: &mut [u32],
+    buckets: &mut Vec<VecDeque<(u32, u32)>>,
+) {
+    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
+    // first, first in first out within a bucket (deterministic). A pixel
+    // reached from a lower level than its own waits at that lower level
+    // (Meyer's ordered flooding), so the level only ever goes down.
+    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
+    // The key grows with the distance: the top key is the deepest pixel's.
+    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
+    let top = (deepest * 8.0 + 0.5) as usize;
+    if buckets.len() < top + 1 {
+        buckets.resize_with(top + 1, VecDeque::new);
+    }
+    let neighbours = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ]
+    };
+    // A pixel is queued once: the first push is also the first pop, since
+    // the level never rises. QUEUED marks it meanwhile.
+    const QUEUED: u32 = u32::MAX;
+    let (mut cur, mut queued) = (0usize, 0usize);
+    for &i in seeds {
+        for j in neighbours(i).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j);
+                buckets[k].push_back((j as u32, lab[i]));
+                lab[j] = QUEUED;
+                cur = cur.max(k);
+                queued += 1;
+            }
+        }
+    }
+    while queued > 0 {
+        let Some((idx, label)) = buckets[cur].pop_front() else {
+            cur = cur.saturating_sub(1);
+            continue;
+        };
+        queued -= 1;
+        let idx = idx as usize;
+        lab[idx] = label;
+        for j in neighbours(idx).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j).min(cur);
+                buckets[k].push_back((j as u32, label));
+                lab[j] = QUEUED;
+                queued += 1;
+            }
+        }
+    }
+}
+
+/// The reference for [`merge_wide_necks`]: the neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
+/// shared boundary is not clearly narrower than the smaller body merge;
+/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+#[cfg(test)]
+fn merge_wide_necks_reference(
+    dist: &[f32],
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+) -> u32 {
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    if p.neck_ratio < 1.0 && w > 0 {
+        // (No neck can be wider than its bodies when the ratio is 1 or
+        // more: every split stands.)
+        let mut body = vec![0f32; n + 1];
+        for (&l, &d) in lab.iter().zip(dist) {
+            if l > 0 {
+                body[l as usize] = body[l as usize].max(d);
+            }
+        }
+        // Each pair of touching regions (right and lower neighbours) with
+        // the depth of the boundary there; the neck is the deepest.
+        let mut touching: Vec<((u32, u32), f32)> = Vec::new();
+        let mut meet = |i: usize, j: usize| {
+            let (a, b) = (lab[i], lab[j]);
+            if a != 0 && b != 0 && b != a {
+                touching.push(((a.min(b), a.max(b)), dist[i].min(dist[j])));
+            }
+        };
+        for y in 0..h {
+            let o = y * w;
+            for x in 0..w {
+                if x + 1 < w {
+                    meet(o + x, o + x + 1);
+                }
+                if y + 1 < h {
+                    meet(o + x, o + x + w);
+                }
+            }
+        }
+        touching.sort_unstable_by_key(|&(k, _)| k);
+        let mut pairs: Vec<((u32, u32), f32)> = Vec::new();
+        for group in touching.chunk_by(|a, b| a.0 == b.0) {
+            let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
+            pairs.push((group[0].0, deepest));
+        }
+        // Highest necks first, with merged groups keeping their deepest
+        // body: a small region sitting in a neck joins one side, and its
+        // other, narrow side still separates the two real bodies.
+        pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for ((a, b), nk) in pairs {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            if ra == rb {
+                continue;
+            }
+            let smaller = body[ra as usize].min(body[rb as usize]);
+            if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
+                body[lo as usize] = body[lo as usize].max(body[hi as usize]);
+            }
+        }
+    }
+    super::label::relabel(lab, &mut parent)
+}
+
 /// [`split`] of a mask, all at once: the reference the component-wise
 /// driver must equal.
 #[cfg(test)]
@@ -549,7 +796,7 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
     let mut buckets = Vec::new();
     for group in by_comp.chunk_by(|a, b| a.0 == b.0) {
         let group: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
-        flood(&dist, raw, w, h, &group, &mut lab, &mut buckets);
+        flood_reference(&dist, raw, w, h, &group, &mut lab, &mut buckets);
     }
     // Mask pixels reachable only diagonally from their object's markers.
     let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
@@ -564,7 +811,7 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
             lab[i] = comp_label[comp[i] as usize];
         }
     }
-    let n = merge_wide_necks(&dist, w, h, &mut lab, seeds.len(), p);
+    let n = merge_wide_necks_reference(&dist, w, h, &mut lab, seeds.len(), p);
     (
         Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
         n,
@@ -688,6 +935,87 @@ mod tests {
                 let (b, nb) = split_dense(&m, &p);
                 assert_eq!(na, nb, "seed {seed}");
                 assert_eq!(a.as_raw(), b.as_raw(), "seed {seed}");
+            }
+        }
+    }
+
+    /// The bucket-vector flood (both its bordered and its bounds-checked
+    /// form) labels every pixel as the reference's `VecDeque` flood does,
+    /// on masks cut by the image border and on the same masks framed by
+    /// background.
+    #[test]
+    fn flood_equals_the_reference() {
+        for seed in 0..10 {
+            let m = blobs(seed, 71, 59);
+            let framed = GrayImage::from_fn(73, 61, |x, y| {
+                let inside = (1..72).contains(&x) && (1..60).contains(&y);
+                Luma([if inside {
+                    m.get_pixel(x - 1, y - 1)[0]
+                } else {
+                    0
+                }])
+            });
+            for mask in [m, framed] {
+                let (w, h) = (mask.width() as usize, mask.height() as usize);
+                let dist = crate::segment::distance::edt(&mask);
+                let seeds = markers(&dist, &label(&mask).0, w, &params());
+                assert!(seeds.len() >= 3, "seed {seed}");
+                let mut start = vec![0u32; w * h];
+                for (k, &i) in seeds.iter().enumerate() {
+                    start[i] = k as u32 + 1;
+                }
+                let (mut a, mut again, mut b) = (start.clone(), start.clone(), start);
+                let mut buckets = Vec::new();
+                flood(&dist, mask.as_raw(), w, h, &seeds, &mut a, &mut buckets);
+                assert!(buckets.iter().all(Vec::is_empty));
+                // Reused scratch gives the same again.
+                flood(&dist, mask.as_raw(), w, h, &seeds, &mut again, &mut buckets);
+                flood_reference(&dist, mask.as_raw(), w, h, &seeds, &mut b, &mut Vec::new());
+                assert_eq!(a, b, "seed {seed}, {w} wide");
+                assert_eq!(again, b, "seed {seed}, {w} wide, reused");
+            }
+        }
+    }
+
+    /// The neck test from one scan (a table of necks for a few regions, a
+    /// sorted list for many) merges and numbers regions as the reference
+    /// does: Voronoi regions with background gaps, random depths, a
+    /// region with no pixel, neck ratios that merge none, some and all.
+    #[test]
+    fn neck_merging_equals_the_reference() {
+        let mut rng = crate::synth::Rng::new(41);
+        let (w, h) = (90usize, 70usize);
+        for n in [2usize, 9, 40, 64, 65, 150] {
+            let sites: Vec<(f64, f64)> = (0..n)
+                .map(|_| (rng.unit() * w as f64, rng.unit() * h as f64))
+                .collect();
+            let mut lab = vec![0u32; w * h];
+            for (i, l) in lab.iter_mut().enumerate() {
+                let (x, y) = ((i % w) as f64, (i / w) as f64);
+                let near = (0..n)
+                    .min_by(|&a, &b| {
+                        let da = (x - sites[a].0).hypot(y - sites[a].1);
+                        let db = (x - sites[b].0).hypot(y - sites[b].1);
+                        da.total_cmp(&db)
+                    })
+                    .unwrap();
+                // Label n has no pixel; a few pixels are background.
+                if near + 1 != n && rng.unit() > 0.05 {
+                    *l = near as u32 + 1;
+                }
+            }
+            let dist: Vec<f32> = (0..w * h)
+                .map(|_| (rng.unit() * 64.0).floor() as f32 / 8.0)
+                .collect();
+            for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
+                let p = SplitParams {
+                    neck_ratio: ratio,
+                    ..params()
+                };
+                let (mut a, mut b) = (lab.clone(), lab.clone());
+                let na = merge_wide_necks(&dist, w, h, &mut a, n, &p);
+                let nb = merge_wide_necks_reference(&dist, w, h, &mut b, n, &p);
+                assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}");
             }
         }
     }
