@@ -83,9 +83,9 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let mut profile = p
         .flat_field
         .then(|| LargeScaleRows::new(w, h, p.flat_field_sigma_um / um));
-    let mut sm_dapi = smooth_plane_then(dapi, p.nucleus_sigma_um / um, |y, row| {
+    let mut sm_dapi = smooth_plane_then(dapi, p.nucleus_sigma_um / um, |y, made| {
         if let Some(sums) = profile.as_mut() {
-            sums.row(y, row);
+            sums.row(y, &made[y * w..]);
         }
     });
     let illumination = profile.map(LargeScaleRows::finish);
@@ -101,12 +101,12 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         let mut flat = illumination.as_ref().and_then(|ill| ill.row_flattener(0.2));
         let mut top_hat =
             (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, bg_radius));
-        let mut img = smooth_plane_then(plane, sigma_px, |y, row| {
+        let mut img = smooth_plane_then(plane, sigma_px, |y, made| {
             if let Some(f) = flat.as_mut() {
-                f(y, row);
+                f(y, &mut made[y * w..]);
             }
             if let Some(t) = top_hat.as_mut() {
-                t.row(y, row);
+                t.row(y, made);
             }
         });
         let found = match top_hat {
@@ -269,7 +269,8 @@ where
 }
 
 /// Gaussian smoothing of a channel, whichever way it is stored, with
-/// `post(y, row)` run on each smoothed row as it is made.
+/// `post(y, made)` run as each smoothed row is made (as
+/// [`smooth_samples_then`]).
 fn smooth_plane_then(
     plane: &Plane,
     sigma_px: f64,

@@ -35,24 +35,6 @@ impl std::str::FromStr for Method {
     }
 }
 
-/// Rows of `sw` samples, `stride` apart: a strip of columns of an image
-/// (or a whole packed image when `stride == sw`).
-#[derive(Clone, Copy)]
-struct Strip {
-    stride: usize,
-    sw: usize,
-    h: usize,
-}
-
-impl Strip {
-    fn row<'a>(&self, data: &'a [f32], y: usize) -> &'a [f32] {
-        &data[y * self.stride..y * self.stride + self.sw]
-    }
-    fn row_mut<'a>(&self, data: &'a mut [f32], y: usize) -> &'a mut [f32] {
-        &mut data[y * self.stride..y * self.stride + self.sw]
-    }
-}
-
 /// The larger (`max`) or smaller of two samples, by a plain comparison:
 /// one instruction per lane (the planes hold no NaN).
 #[inline(always)]
@@ -81,155 +63,256 @@ fn neutral(max: bool) -> f32 {
     }
 }
 
-/// Running minimum (`max = false`) or maximum over `[y - r, y + r]`
-/// (clamped) down every column of a strip (`src` and `dst` laid out as
-/// `s_src` and `s_dst`, h rows of sw samples each), van Herk /
-/// Gil-Werman: prefix extremes within blocks of 2r + 1 rows going
-/// forwards, suffix extremes going backwards, and every window is one
-/// block's suffix against the next one's prefix — three comparisons per
-/// sample whatever `r`. The prefixes are kept (`g`, scratch); the suffix is
-/// one running row (`suffix`, scratch), each output row written as soon as
-/// its suffix is known. Every inner loop runs along a row and vectorises;
-/// rows are read and written in place, with no copy of the strip.
-/// Compiled also for AVX2 and AVX-512, chosen at run time (extremes are
-/// exact, so every version gives the same result).
-#[allow(clippy::too_many_arguments)]
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-fn vertical_extreme(
-    src: &[f32],
-    s_src: Strip,
-    dst: &mut [f32],
-    s_dst: Strip,
+/// The running minimum (`max = false`) or maximum over the window of
+/// rows `[y - r, y + r]` (clamped) of a strip of `sw` columns, fed one
+/// row at a time, each result row known as soon as the row r further
+/// down is in: van Herk / Gil-Werman, three comparisons per sample
+/// whatever `r`. The rows, padded with r neutral rows each end, fall in
+/// blocks of k = 2r + 1; every window is one block's suffix extreme
+/// against the next block's prefix extreme. Only the current block's
+/// rows (turned into suffix extremes, in place, once the block is
+/// complete), the last complete block's suffixes and one running prefix
+/// are kept: ≈ 2k rows of the strip, which stay in cache, where a whole
+/// strip's prefixes and an intermediate strip would not.
+///
+/// A row goes in by [`push`](Self::push) (copied from a slice) or by
+/// writing [`slot`](Self::slot) and calling [`advance`](Self::advance);
+/// either says which result row, if any, is now known, and
+/// [`result_into`](Self::result_into) writes it.
+struct WindowRows {
     r: usize,
+    sw: usize,
     max: bool,
-    g: &mut Vec<f32>,
-    suffix: &mut Vec<f32>,
-) {
-    let (w, h) = (s_src.sw, s_src.h);
-    if h == 0 || w == 0 {
-        return;
-    }
-    let id = neutral(max);
-    let pick = |a: f32, b: f32| extreme(max, a, b);
-    let k = 2 * r + 1;
-    let n = h + 2 * r; // padded rows
-    let row = |y: usize| -> Option<&[f32]> { (y >= r && y - r < h).then(|| s_src.row(src, y - r)) };
-    g.clear();
-    g.resize(n * w, id);
-    for y in 0..n {
-        let (prev, cur) = g.split_at_mut(y * w);
-        let cur = &mut cur[..w];
-        match (row(y), y % k != 0) {
-            (Some(f), true) => {
-                for ((c, p), v) in cur.iter_mut().zip(&prev[(y - 1) * w..]).zip(f) {
-                    *c = pick(*p, *v);
-                }
-            }
-            (Some(f), false) => cur.copy_from_slice(f),
-            (None, true) => cur.copy_from_slice(&prev[(y - 1) * w..y * w]),
-            (None, false) => {}
+    /// Padded rows taken in so far.
+    fed: usize,
+    /// The current block's prefix extreme up to the last row taken in.
+    prefix: Vec<f32>,
+    /// The current block's rows (k × sw).
+    block: Vec<f32>,
+    /// The last complete block's suffix extremes (k × sw).
+    suffix: Vec<f32>,
+}
+
+impl WindowRows {
+    fn new() -> WindowRows {
+        WindowRows {
+            r: 0,
+            sw: 0,
+            max: false,
+            fed: 0,
+            prefix: Vec::new(),
+            block: Vec::new(),
+            suffix: Vec::new(),
         }
     }
-    suffix.clear();
-    suffix.resize(w, id);
-    for y in (0..n).rev() {
-        match (row(y), (y + 1) % k != 0 && y + 1 < n) {
-            (Some(f), true) => {
-                for (c, v) in suffix.iter_mut().zip(f) {
-                    *c = pick(*c, *v);
+
+    /// Starts a strip `sw` wide, window radius `r`, with the r leading
+    /// neutral rows taken in (no result comes of them).
+    #[inline(always)]
+    fn start(&mut self, sw: usize, r: usize, max: bool) {
+        let k = 2 * r + 1;
+        (self.r, self.sw, self.max, self.fed) = (r, sw, max, 0);
+        for v in [&mut self.block, &mut self.suffix] {
+            v.clear();
+            v.resize(k * sw, neutral(max));
+        }
+        self.prefix.clear();
+        self.prefix.resize(sw, neutral(max));
+        for _ in 0..r {
+            self.push(None);
+        }
+    }
+
+    /// Where the next row goes, for [`advance`](Self::advance).
+    #[inline(always)]
+    fn slot(&mut self) -> &mut [f32] {
+        let (k, sw) = (2 * self.r + 1, self.sw);
+        &mut self.block[(self.fed % k) * sw..][..sw]
+    }
+
+    /// Takes in the next row (`None`: a neutral padding row); returns the
+    /// result row now known, if any.
+    #[inline(always)]
+    fn push(&mut self, row: Option<&[f32]>) -> Option<usize> {
+        let (k, sw, max) = (2 * self.r + 1, self.sw, self.max);
+        let i = self.fed % k;
+        let slot = &mut self.block[i * sw..][..sw];
+        match row {
+            // The copy and the prefix in one pass.
+            Some(f) if i == 0 => {
+                for ((s, c), &v) in slot.iter_mut().zip(self.prefix.iter_mut()).zip(f) {
+                    (*s, *c) = (v, v);
                 }
             }
-            (Some(f), false) => suffix.copy_from_slice(f),
-            (None, true) => {}
-            (None, false) => suffix.fill(id),
-        }
-        if y < h {
-            // Window [y, y + 2r] in padded rows.
-            let b = &g[(y + k - 1) * w..(y + k) * w];
-            for ((o, x), z) in s_dst.row_mut(dst, y).iter_mut().zip(&*suffix).zip(b) {
-                *o = pick(*x, *z);
+            Some(f) => {
+                for ((s, c), &v) in slot.iter_mut().zip(self.prefix.iter_mut()).zip(f) {
+                    *s = v;
+                    *c = extreme(max, *c, v);
+                }
             }
+            None => {
+                slot.fill(neutral(max));
+                if i == 0 {
+                    self.prefix.fill(neutral(max));
+                }
+            }
+        }
+        self.taken(i)
+    }
+
+    /// Takes in the row written into [`slot`](Self::slot); returns the
+    /// result row now known, if any.
+    #[inline(always)]
+    fn advance(&mut self) -> Option<usize> {
+        let (k, sw, max) = (2 * self.r + 1, self.sw, self.max);
+        let i = self.fed % k;
+        let slot = &self.block[i * sw..][..sw];
+        if i == 0 {
+            self.prefix.copy_from_slice(slot);
+        } else {
+            for (c, &v) in self.prefix.iter_mut().zip(slot) {
+                *c = extreme(max, *c, v);
+            }
+        }
+        self.taken(i)
+    }
+
+    /// After row `i` of the block went in: the block's suffixes when it
+    /// is complete, and the result row now known.
+    #[inline(always)]
+    fn taken(&mut self, i: usize) -> Option<usize> {
+        let (r, sw, max) = (self.r, self.sw, self.max);
+        let k = 2 * r + 1;
+        if i == k - 1 {
+            // Last row first.
+            for j in (0..k - 1).rev() {
+                let (head, tail) = self.block.split_at_mut((j + 1) * sw);
+                for (c, &n) in head[j * sw..].iter_mut().zip(&tail[..sw]) {
+                    *c = extreme(max, n, *c);
+                }
+            }
+            std::mem::swap(&mut self.block, &mut self.suffix);
+        }
+        let p = self.fed;
+        self.fed += 1;
+        // Result row y is the window [y, y + 2r] of padded rows.
+        p.checked_sub(2 * r)
+    }
+
+    /// Writes result row `y`, the one [`push`](Self::push) or
+    /// [`advance`](Self::advance) just reported: the suffix of y's block
+    /// (complete: the last one) against the running prefix.
+    #[inline(always)]
+    fn result_into(&self, y: usize, dst: &mut [f32]) {
+        let (k, sw) = (2 * self.r + 1, self.sw);
+        let s = &self.suffix[(y % k) * sw..][..sw];
+        for ((o, &a), &b) in dst[..sw].iter_mut().zip(s).zip(&self.prefix) {
+            *o = extreme(self.max, a, b);
         }
     }
 }
 
-/// Columns per strip of the vertical passes (scratch: the prefix
-/// extremes and the first pass's result, ≈ 2 × h × 128 floats). Measured
-/// on a 2048² field: 64, 128 and 256 columns equally fast, 32 about 10 %
-/// slower (short rows).
-const STRIP: usize = 128;
-
-/// The grey-level opening (`max_first = false`) or closing of `src` by a
-/// (2r+1)² square, into `dst`. A square is separable and extremes along one axis commute,
-/// so opening = dilate_x ∘ (dilate_y ∘ erode_y) ∘ erode_x: the row passes
-/// run a row at a time and the vertical opening a strip of columns at a
-/// time.
-fn square_open(src: &[f32], dst: &mut [f32], w: usize, r: usize, max_first: bool) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    rows_extreme(src, dst, w, r, max_first, &mut a, &mut b);
-    square_open_rest(dst, w, r, max_first, None);
-}
-
-/// [`square_open`] after its first (row) pass, which left `dst`. With
-/// `subtract_from`, the last pass writes that image minus the result,
-/// clamped at 0 (the white top-hat), instead of the result.
-fn square_open_rest(
-    dst: &mut [f32],
-    w: usize,
+/// The grey-level opening (`max_first = false`) or closing by a (2r+1)²
+/// square of an image fed row by row, each result row handed out as soon
+/// as it is known (2r rows later). A square is separable and extremes
+/// along one axis commute, so opening = dilate_x ∘ dilate_y ∘ erode_y ∘
+/// erode_x: each row is eroded along x while in cache, goes through the
+/// two running vertical extremes (only ≈ 4 (2r + 1) rows of scratch, no
+/// image-sized intermediate) and is dilated along x as it comes out.
+struct OpenRows {
     r: usize,
     max_first: bool,
-    subtract_from: Option<&mut [f32]>,
-) -> Option<(f32, f32)> {
-    if w == 0 || dst.is_empty() {
-        return subtract_from.map(|img| range(img));
+    first: WindowRows,
+    second: WindowRows,
+    line: Vec<f32>,
+    out: Vec<f32>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl OpenRows {
+    fn new(w: usize, r: usize, max_first: bool) -> OpenRows {
+        let mut o = OpenRows {
+            r,
+            max_first,
+            first: WindowRows::new(),
+            second: WindowRows::new(),
+            line: vec![0.0; w],
+            out: vec![0.0; w],
+            a: Vec::new(),
+            b: Vec::new(),
+        };
+        o.first.start(w, r, max_first);
+        o.second.start(w, r, !max_first);
+        o
     }
-    let h = dst.len() / w;
-    // The strips' scratch (a few MiB for a large image) from the pool.
-    let sw = STRIP.min(w);
-    let mut g = crate::pool::take::<f32>((h + 2 * r) * sw);
-    let mut b = crate::pool::take::<f32>(h * sw);
-    let mut suffix = Vec::new();
-    for x0 in (0..w).step_by(STRIP) {
-        let sw = STRIP.min(w - x0);
-        let in_image = Strip { stride: w, sw, h };
-        let packed = Strip { stride: sw, sw, h };
-        b.resize(h * sw, 0.0);
-        let (g, s) = (&mut g, &mut suffix);
-        vertical_extreme(&dst[x0..], in_image, &mut b, packed, r, max_first, g, s);
-        vertical_extreme(&b, packed, &mut dst[x0..], in_image, r, !max_first, g, s);
+
+    /// The next row of the image; `emit(y, row)` gets each result row
+    /// this completes.
+    fn push(&mut self, row: &[f32], emit: &mut dyn FnMut(usize, &[f32])) {
+        open_rows_step(self, Some(row), emit);
     }
-    crate::pool::give(g);
-    crate::pool::give(b);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let mut line = vec![0f32; w];
-    match subtract_from {
-        None => {
-            for row in dst.chunks_exact_mut(w) {
-                line.copy_from_slice(row);
-                if max_first {
-                    line_extreme::<false>(&line, row, r, &mut a, &mut b);
-                } else {
-                    line_extreme::<true>(&line, row, r, &mut a, &mut b);
-                }
-            }
-            None
+
+    /// After the last row: the results still to come.
+    fn finish(&mut self, emit: &mut dyn FnMut(usize, &[f32])) {
+        for _ in 0..self.r {
+            open_rows_step(self, None, emit);
         }
-        Some(img) => {
-            // The range of the result, a row at a time while it is in cache.
-            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-            for (row, out) in dst.chunks_exact(w).zip(img.chunks_exact_mut(w)) {
-                if max_first {
-                    line_extreme::<false>(row, &mut line, r, &mut a, &mut b);
-                } else {
-                    line_extreme::<true>(row, &mut line, r, &mut a, &mut b);
-                }
-                for (o, &bg) in out.iter_mut().zip(&line) {
-                    *o = (*o - bg).max(0.0);
-                }
-                let (l, h) = range(out);
-                (lo, hi) = (lo.min(l), hi.max(h));
+        for _ in 0..self.r {
+            if let Some(d) = self.second.push(None) {
+                self.second.result_into(d, &mut self.out);
+                line_pass(
+                    !self.max_first,
+                    &self.out,
+                    &mut self.line,
+                    self.r,
+                    &mut self.a,
+                    &mut self.b,
+                );
+                emit(d, &self.line);
             }
-            Some((lo, hi))
+        }
+    }
+}
+
+/// The running extreme along a line ([`line_extreme`]), minimum or
+/// maximum.
+fn line_pass(
+    max: bool,
+    src: &[f32],
+    dst: &mut [f32],
+    r: usize,
+    a: &mut Vec<f32>,
+    b: &mut Vec<f32>,
+) {
+    if max {
+        line_extreme::<true>(src, dst, r, a, b);
+    } else {
+        line_extreme::<false>(src, dst, r, a, b);
+    }
+}
+
+/// One row into an [`OpenRows`] (`None`: a padding row after the last,
+/// already eroded along x): along x, down the first vertical pass, its
+/// result (if one is complete) down the second, and the second's result
+/// (if one is complete) along x to `emit`. Compiled also for AVX2 and
+/// AVX-512, chosen at run time (extremes are exact, so every version
+/// gives the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn open_rows_step(o: &mut OpenRows, row: Option<&[f32]>, emit: &mut dyn FnMut(usize, &[f32])) {
+    let done = match row {
+        Some(row) => {
+            line_pass(o.max_first, row, &mut o.line, o.r, &mut o.a, &mut o.b);
+            o.first.push(Some(&o.line))
+        }
+        None => o.first.push(None),
+    };
+    if let Some(e) = done {
+        o.first.result_into(e, o.second.slot());
+        if let Some(d) = o.second.advance() {
+            o.second.result_into(d, &mut o.out);
+            line_pass(!o.max_first, &o.out, &mut o.line, o.r, &mut o.a, &mut o.b);
+            emit(d, &o.line);
         }
     }
 }
@@ -288,6 +371,7 @@ fn line_extreme<const MAX: bool>(
 }
 
 /// The running extreme along every row of `src` into `dst` (both h × w).
+#[cfg(test)]
 fn rows_extreme(
     src: &[f32],
     dst: &mut [f32],
@@ -311,8 +395,18 @@ fn rows_extreme(
 
 /// Grey-level opening of `img` by a (2r+1)² square.
 pub fn opening(img: &FloatImage, r: usize) -> FloatImage {
+    let w = img.width() as usize;
     let mut out = FloatImage::new(img.width(), img.height());
-    square_open(img.as_raw(), &mut out, img.width() as usize, r, false);
+    if w == 0 {
+        return out;
+    }
+    let mut open = OpenRows::new(w, r, false);
+    let dst: &mut [f32] = &mut out;
+    let mut put = |y: usize, row: &[f32]| dst[y * w..(y + 1) * w].copy_from_slice(row);
+    for row in img.chunks_exact(w) {
+        open.push(row, &mut put);
+    }
+    open.finish(&mut put);
     out
 }
 
@@ -323,66 +417,87 @@ pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
     out
 }
 
-/// [`top_hat`] in place; holds one more image while it works.
+/// [`top_hat`] in place, with ≈ 4 (2r + 1) rows of scratch.
 pub fn top_hat_in_place(img: &mut FloatImage, radius_px: f64) {
-    let w = img.width() as usize;
-    let mut th = TopHatRows::new(w, img.height() as usize, radius_px);
-    for (y, row) in img.chunks_exact(w.max(1)).enumerate() {
-        th.row(y, row);
-    }
+    let th = TopHatRows::new(img.width() as usize, img.height() as usize, radius_px);
     th.finish(img);
 }
 
-/// The white top-hat of an image taken as its rows are made: [`row`]
-/// (Self::row) is given each finished row, in order, and erodes it along
-/// x while it is still in cache (the first pass of the opening);
-/// [`finish`](Self::finish) runs the other passes and subtracts, in
-/// place. The same arithmetic as [`top_hat_in_place`].
+/// The white top-hat of an image taken as its rows are made, in place:
+/// [`row`](Self::row) is given each finished row, in order, while it is
+/// still in cache, and writes the top-hat of the row 2r rows up, whose
+/// opening that row completes; [`finish`](Self::finish) writes the
+/// last rows. Each result row's [`range`] is taken as it is written.
 pub struct TopHatRows {
-    /// The opening as it is made (from the thread's buffer pool).
-    opened: Vec<f32>,
+    open: OpenRows,
     w: usize,
-    r: usize,
-    a: Vec<f32>,
-    b: Vec<f32>,
+    h: usize,
+    /// Rows taken in so far.
+    fed: usize,
+    lo: f32,
+    hi: f32,
 }
 
 impl TopHatRows {
     /// For a `w` × `h` image and a (2r+1)² square, r = `radius_px`
     /// rounded, at least 1.
     pub fn new(w: usize, h: usize, radius_px: f64) -> TopHatRows {
+        let r = radius_px.round().max(1.0) as usize;
         TopHatRows {
-            // Written whole, a row at a time.
-            opened: crate::pool::take::<f32>(w * h),
+            open: OpenRows::new(w, r, false),
             w,
-            r: radius_px.round().max(1.0) as usize,
-            a: Vec::new(),
-            b: Vec::new(),
+            h,
+            fed: 0,
+            lo: f32::INFINITY,
+            hi: f32::NEG_INFINITY,
         }
     }
 
-    /// Row `y` of the image, finished (rows of another length or past the
-    /// last are ignored).
-    pub fn row(&mut self, y: usize, row: &[f32]) {
+    /// Row `y` of the image is finished: `made` holds rows `0..=y`, as
+    /// earlier calls left them (the top-hat written into the rows it is
+    /// known for), row y as made. A row out of order, past the last or
+    /// of the wrong width is passed over ([`finish`](Self::finish) takes
+    /// in the rows missed from the image).
+    pub fn row(&mut self, y: usize, made: &mut [f32]) {
         let w = self.w;
-        if row.len() != w || (y + 1) * w > self.opened.len() {
+        if w == 0 || y != self.fed || y >= self.h || made.len() < (y + 1) * w {
             return;
         }
-        let out = &mut self.opened[y * w..(y + 1) * w];
-        line_extreme::<false>(row, out, self.r, &mut self.a, &mut self.b);
+        self.fed += 1;
+        let (done, rest) = made.split_at_mut(y * w);
+        let (lo, hi) = (&mut self.lo, &mut self.hi);
+        self.open.push(&rest[..w], &mut |d, bg| {
+            subtract_row(done, w, d, bg, lo, hi)
+        });
     }
 
-    /// Replaces `img` (every row given to [`row`](Self::row)) by its white
-    /// top-hat; returns the result's [`range`] (found as it is written).
+    /// Replaces `img` (the image whose rows went to [`row`](Self::row))
+    /// by its white top-hat; returns the result's [`range`].
     pub fn finish(mut self, img: &mut FloatImage) -> (f32, f32) {
-        let found = if img.as_raw().len() == self.opened.len() {
-            square_open_rest(&mut self.opened, self.w, self.r, false, Some(img))
-        } else {
-            None
-        };
-        crate::pool::give(self.opened);
-        found.unwrap_or_else(|| range(img.as_raw()))
+        let w = self.w;
+        let data: &mut [f32] = img;
+        if w == 0 || data.len() != w * self.h {
+            return range(data);
+        }
+        for y in self.fed..self.h {
+            self.row(y, &mut data[..(y + 1) * w]);
+        }
+        let (lo, hi) = (&mut self.lo, &mut self.hi);
+        self.open
+            .finish(&mut |d, bg| subtract_row(data, w, d, bg, lo, hi));
+        (self.lo, self.hi)
     }
+}
+
+/// Row `y` of the w-wide `img` minus its opening `bg`, clamped at 0, and
+/// its range folded into `lo`, `hi`.
+fn subtract_row(img: &mut [f32], w: usize, y: usize, bg: &[f32], lo: &mut f32, hi: &mut f32) {
+    let out = &mut img[y * w..(y + 1) * w];
+    for (o, &b) in out.iter_mut().zip(bg) {
+        *o = (*o - b).max(0.0);
+    }
+    let (l, h) = range(out);
+    (*lo, *hi) = (lo.min(l), hi.max(h));
 }
 
 /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0, in
@@ -729,10 +844,14 @@ mod tests {
         assert_eq!(s[2], [9.0; 7]);
     }
 
+    /// The running extreme of each column of a strip, fed a row at a
+    /// time, and of each row, against brute force: windows longer than
+    /// the image, r = 0, single rows and columns, and a strip reused for
+    /// another size.
     #[test]
     fn row_and_column_passes_equal_brute_force() {
         let mut rng = crate::synth::Rng::new(9);
-        let (mut g, mut hh) = (Vec::new(), Vec::new());
+        let mut col = WindowRows::new();
         let (mut a, mut b): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
         for (w, h, r) in [
             (5, 17, 2),
@@ -744,43 +863,26 @@ mod tests {
             (70, 3, 34),
             (64, 2, 31),
             (65, 2, 32),
+            (6, 150, 7),
         ] {
             let src: Vec<f32> = (0..w * h).map(|_| rng.unit() as f32).collect();
             for max in [false, true] {
-                let mut fast = vec![0.0; w * h];
-                let all = Strip {
-                    stride: w,
-                    sw: w,
-                    h,
-                };
-                vertical_extreme(&src, all, &mut fast, all, r, max, &mut g, &mut hh);
-                // A strip of columns inside a wider image, read and
-                // written in place.
-                if w > 2 {
-                    let (x0, sw) = (1, w - 2);
-                    let part = Strip { stride: w, sw, h };
-                    let mut out = vec![-1.0; w * h];
-                    vertical_extreme(
-                        &src[x0..],
-                        part,
-                        &mut out[x0..],
-                        part,
-                        r,
-                        max,
-                        &mut g,
-                        &mut hh,
-                    );
-                    for y in 0..h {
-                        for x in 0..w {
-                            let want = if (x0..x0 + sw).contains(&x) {
-                                fast[y * w + x]
-                            } else {
-                                -1.0
-                            };
-                            assert_eq!(out[y * w + x], want, "strip w{w} h{h} r{r} ({x},{y})");
-                        }
+                let mut fast = vec![f32::NAN; w * h];
+                let mut seen = Vec::new();
+                col.start(w, r, max);
+                for row in src.chunks_exact(w) {
+                    if let Some(y) = col.push(Some(row)) {
+                        col.result_into(y, &mut fast[y * w..(y + 1) * w]);
+                        seen.push(y);
                     }
                 }
+                for _ in 0..r {
+                    if let Some(y) = col.push(None) {
+                        col.result_into(y, &mut fast[y * w..(y + 1) * w]);
+                        seen.push(y);
+                    }
+                }
+                assert_eq!(seen, (0..h).collect::<Vec<_>>(), "w{w} h{h} r{r}");
                 for x in 0..w {
                     let col: Vec<f32> = (0..h).map(|y| src[y * w + x]).collect();
                     let want = brute(&col, r, max);
@@ -826,6 +928,64 @@ mod tests {
             };
             let want = square(&square(img.as_raw(), false), true);
             assert_eq!(opening(&img, r).as_raw(), &want, "{w}×{h} r{r}");
+        }
+    }
+
+    /// The top-hat, and the range it reports, against the image minus a
+    /// brute-force opening, clamped at 0: images smaller and larger than
+    /// the square, one row, one column; and a `TopHatRows` given rows out
+    /// of order, or none, still gives it.
+    #[test]
+    fn top_hat_equals_brute_force() {
+        let mut rng = crate::synth::Rng::new(5);
+        for (w, h, r) in [
+            (40usize, 33usize, 3usize),
+            (9, 70, 5),
+            (12, 7, 9),
+            (1, 20, 2),
+            (25, 1, 4),
+        ] {
+            let img = FloatImage::from_fn(w as u32, h as u32, |x, y| {
+                Luma([(x * 3 + y) as f32 + 40.0 * rng.unit() as f32])
+            });
+            let src = img.as_raw();
+            let square = |src: &[f32], max: bool| -> Vec<f32> {
+                (0..w * h)
+                    .map(|i| {
+                        let (x, y) = (i % w, i / w);
+                        let mut v = if max { f32::MIN } else { f32::MAX };
+                        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                                let s = src[yy * w + xx];
+                                v = if max { v.max(s) } else { v.min(s) };
+                            }
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            let open = square(&square(src, false), true);
+            let want: Vec<f32> = src
+                .iter()
+                .zip(&open)
+                .map(|(&v, &o)| (v - o).max(0.0))
+                .collect();
+            let mut got = img.clone();
+            let found = TopHatRows::new(w, h, r as f64).finish(&mut got);
+            assert_eq!(got.as_raw(), &want, "{w}×{h} r{r}");
+            assert_eq!(found, range(&want), "{w}×{h} r{r}");
+            // Rows skipped or repeated are taken from the image at the end.
+            let mut odd = img.clone();
+            let mut rows = TopHatRows::new(w, h, r as f64);
+            for y in [0, 0, 2, 1] {
+                if y < h {
+                    let data: &mut [f32] = &mut odd;
+                    rows.row(y, &mut data[..(y + 1) * w]);
+                }
+            }
+            assert_eq!(rows.finish(&mut odd), found);
+            assert_eq!(odd.as_raw(), &want, "{w}×{h} r{r}, rows out of order");
+            assert_eq!(top_hat(&img, r as f64).as_raw(), &want);
         }
     }
 
@@ -903,8 +1063,10 @@ mod tests {
         let mut want = smooth(&pcad, 1.5);
         let mut by_profile = [want.clone()];
         ls.flatten(&mut want, 0.2);
-        let flat = ls.row_flattener(0.2).unwrap();
-        let got = smooth_samples_then(pcad.as_raw(), w, h, 1.5, flat);
+        let mut flat = ls.row_flattener(0.2).unwrap();
+        let got = smooth_samples_then(pcad.as_raw(), w, h, 1.5, |y, made| {
+            flat(y, &mut made[y * w as usize..]);
+        });
         let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&want));
         flat_field(&mut by_profile, &ls.to_image(), 0.2);
@@ -931,7 +1093,9 @@ mod tests {
             let img = FloatImage::from_fn(w, h, |x, _| Luma([x as f32 + 50.0 * rng.unit() as f32]));
             let want = LargeScale::of(&smooth(&img, 0.8), sigma);
             let mut rows = LargeScaleRows::new(w as usize, h as usize, sigma);
-            let _ = smooth_samples_then(img.as_raw(), w, h, 0.8, |y, row| rows.row(y, row));
+            let _ = smooth_samples_then(img.as_raw(), w, h, 0.8, |y, made| {
+                rows.row(y, &made[y * w as usize..]);
+            });
             let got = rows.finish();
             let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(
@@ -965,12 +1129,16 @@ mod tests {
             top_hat_in_place(&mut want, radius);
             let mut flat = ls.row_flattener(0.2).unwrap();
             let mut rows = TopHatRows::new(w as usize, h as usize, radius);
-            let mut got = smooth_samples_then(sox9.as_raw(), w, h, 1.0, |y, row| {
-                flat(y, row);
-                rows.row(y, row);
+            let mut got = smooth_samples_then(sox9.as_raw(), w, h, 1.0, |y, made| {
+                flat(y, &mut made[y * w as usize..]);
+                rows.row(y, made);
             });
-            let found = rows.finish(&mut got);
             let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            // The rows whose whole window was in are written already.
+            let r = radius.round() as usize;
+            let ready = (h as usize).saturating_sub(2 * r) * w as usize;
+            assert_eq!(bits(&got)[..ready], bits(&want)[..ready], "radius {radius}");
+            let found = rows.finish(&mut got);
             assert_eq!(bits(&got), bits(&want), "radius {radius}");
             assert_eq!(found, range(want.as_raw()), "radius {radius}");
             assert!(found.0 >= 0.0 && found.1 > 100.0, "{found:?}");

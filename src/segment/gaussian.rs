@@ -25,8 +25,9 @@ pub fn blur<T: crate::Sample>(src: &[T], dst: &mut [f32], w: usize, h: usize, si
     blur_rows(src, dst, w, h, sigma, |_, _| {});
 }
 
-/// [`blur`], calling `post(y, row)` on each output row as soon as it is
-/// made (while it is still in cache), rows in order.
+/// [`blur`], calling `post(y, made)` as each output row is made (while
+/// it is still in cache), rows in order: `made` is `dst`'s rows `0..=y`,
+/// row y last.
 ///
 /// Compiled also for AVX2 and AVX-512 and chosen at run time; every
 /// version adds the same products in the same order, so all give the
@@ -72,7 +73,7 @@ pub fn blur_rows<T: crate::Sample>(
         }
         let out = &mut dst[y * w..(y + 1) * w];
         convolve(&k, |j| &ring[rows[j]..rows[j] + w], out);
-        post(y, out);
+        post(y, &mut dst[..(y + 1) * w]);
     }
 }
 

@@ -27,8 +27,10 @@ pub fn smooth_samples<T: Sample>(src: &[T], w: u32, h: u32, sigma_px: f64) -> Fl
     smooth_samples_then(src, w, h, sigma_px, |_, _| {})
 }
 
-/// [`smooth_samples`], calling `post(y, row)` on each smoothed row, in
-/// order, as soon as it is made (a per-pixel step fused into the pass).
+/// [`smooth_samples`], calling `post(y, made)` as each smoothed row is
+/// made, in order (a step fused into the pass): `made` is the output's
+/// rows `0..=y`, row y just made and last, the rows before it as earlier
+/// calls left them.
 pub fn smooth_samples_then<T: Sample>(
     src: &[T],
     w: u32,
@@ -44,8 +46,10 @@ pub fn smooth_samples_then<T: Sample>(
         for (o, &x) in v.iter_mut().zip(src) {
             *o = x.to_f32();
         }
-        for (y, row) in v.chunks_exact_mut((w as usize).max(1)).enumerate() {
-            post(y, row);
+        if w > 0 {
+            for y in 0..h as usize {
+                post(y, &mut v[..(y + 1) * w as usize]);
+            }
         }
     } else {
         gaussian::blur_rows(src, &mut v, w as usize, h as usize, sigma_px as f32, post);
