@@ -35,92 +35,162 @@ pub fn regions<const N: usize, T: Sample>(
     n: u32,
     channels: [&[T]; N],
 ) -> Vec<Region<N>> {
-    let mut out: Vec<Region<N>> = (1..=n)
-        .map(|label| Region {
-            label,
-            area_px: 0,
-            sum_x: 0.0,
-            sum_y: 0.0,
-            sums: [0.0; N],
-        })
-        .collect();
+    let mut acc: Vec<Sums<N>> = (0..n).map(|_| Sums::default()).collect();
     let w = labels.width() as usize;
-    if w == 0 {
-        return out;
-    }
-    if T::INTEGER {
-        integer_sums(labels.as_raw(), w, channels, &mut out);
-        return out;
-    }
-    for (y, row) in labels.as_raw().chunks_exact(w).enumerate() {
-        let o = y * w;
-        for (x, &l) in row.iter().enumerate() {
-            if l == 0 {
-                continue;
-            }
-            let Some(r) = out.get_mut(l as usize - 1) else {
-                continue;
-            };
-            r.area_px += 1;
-            r.sum_x += x as f64;
-            r.sum_y += y as f64;
-            for (s, ch) in r.sums.iter_mut().zip(channels) {
-                *s += f64::from(ch[o + x].to_f32());
+    if w > 0 {
+        for (y, row) in labels.as_raw().chunks_exact(w).enumerate() {
+            let mut x = 0;
+            while x < w {
+                let l = row[x];
+                if l == 0 {
+                    // Over the background, 16 labels at a time where possible.
+                    x += 1;
+                    while x + 16 <= w && row[x..x + 16].iter().all(|&v| v == 0) {
+                        x += 16;
+                    }
+                    continue;
+                }
+                let end = row[x..].iter().position(|&v| v != l).map_or(w, |i| x + i);
+                if let Some(a) = acc.get_mut(l as usize - 1) {
+                    a.add_run(y, x, end, channels, w);
+                }
+                x = end;
             }
         }
     }
-    out
+    acc.iter()
+        .zip(1..)
+        .map(|(a, label)| a.region::<T>(label))
+        .collect()
 }
 
-/// [`regions`]' sums for integer samples, a run of equal labels at a
-/// time, in integers. Every partial sum of the per-pixel f64 additions is
-/// then an integer below 2⁵³ (at most 2³² pixels, coordinates and values
-/// below 2¹⁶ each), so each was exact: the integer totals, converted once,
-/// are the same f64 values, whatever the order.
-fn integer_sums<const N: usize, T: Sample>(
-    labels: &[u32],
-    w: usize,
+/// [`Region`] `label` of the object made of `runs` (row, first column,
+/// one past the last; any order) in images w wide: the sums [`regions`]
+/// takes, without a label image.
+pub fn region_of_runs<const N: usize, T: Sample>(
+    label: u32,
+    runs: &mut [(u32, u32, u32)],
     channels: [&[T]; N],
-    out: &mut [Region<N>],
-) {
-    // Per object: pixels, sum of x, sum of y, sum of each channel.
-    let mut acc = vec![(0u64, 0u64, 0u64, [0u64; N]); out.len()];
-    for (y, row) in labels.chunks_exact(w).enumerate() {
-        let o = y * w;
-        let mut x = 0;
-        while x < w {
-            let l = row[x];
-            if l == 0 {
-                // Over the background, 16 labels at a time where possible.
-                x += 1;
-                while x + 16 <= w && row[x..x + 16].iter().all(|&v| v == 0) {
-                    x += 16;
+    w: usize,
+) -> Region<N> {
+    // Raster order, as `regions` adds the pixels (it matters to float
+    // sums only).
+    if !T::INTEGER {
+        runs.sort_unstable();
+    }
+    let mut acc = Sums::default();
+    for &(y, l, r) in runs.iter() {
+        acc.add_run(y as usize, l as usize, r as usize, channels, w);
+    }
+    acc.region::<T>(label)
+}
+
+/// [`Region`]s `first_label..first_label + k` of the objects labelled
+/// `1..=k` in `lab`, a crop `cw` wide whose top-left pixel is (x0, y0) in
+/// images w wide: the sums [`regions`] takes, from the crop alone.
+#[allow(clippy::too_many_arguments)]
+pub fn regions_of_crop<const N: usize, T: Sample>(
+    first_label: u32,
+    k: u32,
+    lab: &[u32],
+    (x0, y0, cw): (usize, usize, usize),
+    channels: [&[T]; N],
+    w: usize,
+) -> Vec<Region<N>> {
+    let mut acc: Vec<Sums<N>> = (0..k).map(|_| Sums::default()).collect();
+    if cw > 0 {
+        for (cy, row) in lab.chunks_exact(cw).enumerate() {
+            let mut x = 0;
+            while x < cw {
+                let l = row[x];
+                let end = row[x..].iter().position(|&v| v != l).map_or(cw, |i| x + i);
+                if let Some(a) = (l as usize).checked_sub(1).and_then(|i| acc.get_mut(i)) {
+                    a.add_run(y0 + cy, x0 + x, x0 + end, channels, w);
                 }
-                continue;
+                x = end;
             }
-            let end = row[x..].iter().position(|&v| v != l).map_or(w, |i| x + i);
-            if let Some(a) = acc.get_mut(l as usize - 1) {
-                let n = (end - x) as u64;
-                a.0 += n;
-                // x + (x + 1) + … + (end − 1).
-                a.1 += (x as u64 + end as u64 - 1) * n / 2;
-                a.2 += n * y as u64;
-                for (s, ch) in a.3.iter_mut().zip(channels) {
-                    *s += ch[o + x..o + end]
-                        .iter()
-                        .map(|v| u64::from(v.to_u32()))
-                        .sum::<u64>();
-                }
-            }
-            x = end;
         }
     }
-    for (r, (n, sx, sy, sums)) in out.iter_mut().zip(acc) {
-        r.area_px = n;
-        r.sum_x = sx as f64;
-        r.sum_y = sy as f64;
-        for (d, s) in r.sums.iter_mut().zip(sums) {
-            *d = s as f64;
+    acc.iter()
+        .zip(first_label..)
+        .map(|(a, label)| a.region::<T>(label))
+        .collect()
+}
+
+/// One object's sums as its runs come, in raster order: in integers for
+/// integer samples (every partial sum of the per-pixel f64 path is then
+/// an integer below 2⁵³ — at most 2³² pixels, coordinates and values
+/// below 2¹⁶ each — so each was exact: the integer totals, converted
+/// once, are the same f64 values, whatever the order), else pixel by
+/// pixel in f64.
+struct Sums<const N: usize> {
+    n: u64,
+    int: (u64, u64, [u64; N]),
+    float: (f64, f64, [f64; N]),
+}
+
+impl<const N: usize> Default for Sums<N> {
+    fn default() -> Self {
+        Sums {
+            n: 0,
+            int: (0, 0, [0; N]),
+            float: (0.0, 0.0, [0.0; N]),
+        }
+    }
+}
+
+impl<const N: usize> Sums<N> {
+    /// Adds pixels `x0..x1` of row y of images w wide.
+    #[inline]
+    fn add_run<T: Sample>(
+        &mut self,
+        y: usize,
+        x0: usize,
+        x1: usize,
+        channels: [&[T]; N],
+        w: usize,
+    ) {
+        let o = y * w;
+        let n = (x1 - x0) as u64;
+        self.n += n;
+        if T::INTEGER {
+            // x0 + (x0 + 1) + … + (x1 − 1).
+            self.int.0 += (x0 as u64 + x1 as u64 - 1) * n / 2;
+            self.int.1 += n * y as u64;
+            for (s, ch) in self.int.2.iter_mut().zip(channels) {
+                *s += ch[o + x0..o + x1]
+                    .iter()
+                    .map(|v| u64::from(v.to_u32()))
+                    .sum::<u64>();
+            }
+        } else {
+            for x in x0..x1 {
+                self.float.0 += x as f64;
+                self.float.1 += y as f64;
+                for (s, ch) in self.float.2.iter_mut().zip(channels) {
+                    *s += f64::from(ch[o + x].to_f32());
+                }
+            }
+        }
+    }
+
+    /// The region, for sums of samples of type `T`.
+    fn region<T: Sample>(&self, label: u32) -> Region<N> {
+        let (sum_x, sum_y, sums) = if T::INTEGER {
+            (
+                self.int.0 as f64,
+                self.int.1 as f64,
+                self.int.2.map(|s| s as f64),
+            )
+        } else {
+            self.float
+        };
+        Region {
+            label,
+            area_px: self.n,
+            sum_x,
+            sum_y,
+            sums,
         }
     }
 }
@@ -159,6 +229,85 @@ mod tests {
         assert_eq!(r[0].mean(1), 2.0);
         assert_eq!(r[1].centroid(), (3.0, 0.5));
         assert_eq!(r[1].mean(2), 5.0);
+    }
+
+    /// An object measured from its runs (in any order) or from a crop of
+    /// its labels gives the region `regions` gives from the label image,
+    /// bit for bit, for 16-bit and float samples (float sums are taken in
+    /// raster order either way).
+    #[test]
+    fn runs_and_crops_measure_as_the_label_image() {
+        let mut rng = crate::synth::Rng::new(8);
+        let (w, h) = (47usize, 31usize);
+        let lab: Vec<u32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if rng.unit() < 0.3 || x < 5 {
+                    0
+                } else {
+                    1 + (x / 12 + 4 * (y / 8)) as u32
+                }
+            })
+            .collect();
+        let n = *lab.iter().max().unwrap();
+        let labels = Labels::from_raw(w as u32, h as u32, lab.clone()).unwrap();
+        let ints: Vec<Vec<u16>> = (0..3)
+            .map(|_| (0..w * h).map(|_| (rng.unit() * 65535.0) as u16).collect())
+            .collect();
+        let floats: Vec<Vec<f32>> = (0..3)
+            .map(|_| (0..w * h).map(|_| rng.unit() as f32 * 1000.0).collect())
+            .collect();
+        fn check<T: Sample>(lab: &[u32], labels: &Labels, n: u32, ch: [&[T]; 3], w: usize) {
+            let want = regions(labels, n, ch);
+            for l in 1..=n {
+                // Its runs, last row first.
+                let mut runs = Vec::new();
+                for (y, row) in lab.chunks_exact(w).enumerate().rev() {
+                    let mut x = 0;
+                    while x < w {
+                        let end = row[x..]
+                            .iter()
+                            .position(|&v| v != row[x])
+                            .map_or(w, |i| x + i);
+                        if row[x] == l {
+                            runs.push((y as u32, x as u32, end as u32));
+                        }
+                        x = end;
+                    }
+                }
+                let got = region_of_runs(l, &mut runs, ch, w);
+                assert_eq!(got, want[l as usize - 1], "label {l}");
+            }
+            // A crop holding labels 5..=8 renumbered 1..=4 (others 0).
+            let (x0, y0, cw, chh) = (2usize, 7usize, w - 2, 10usize);
+            let crop: Vec<u32> = (0..cw * chh)
+                .map(|i| {
+                    let v = lab[(y0 + i / cw) * w + x0 + i % cw];
+                    if (5..=8).contains(&v) {
+                        v - 4
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let got = regions_of_crop(5, 4, &crop, (x0, y0, cw), ch, w);
+            // Labels 5..=8 lie wholly inside the crop.
+            assert_eq!(got[..], want[4..8]);
+        }
+        check(
+            &lab,
+            &labels,
+            n,
+            [&ints[0][..], &ints[1][..], &ints[2][..]],
+            w,
+        );
+        check(
+            &lab,
+            &labels,
+            n,
+            [&floats[0][..], &floats[1][..], &floats[2][..]],
+            w,
+        );
     }
 
     /// Integer samples, summed a run at a time in integers, give the same

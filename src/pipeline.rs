@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::follicle::{classify, Verdict};
 use crate::io::{Field, Plane};
-use crate::measure::regions;
+use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScaleRows, Method, TopHatRows};
 use crate::segment::threshold::{range, threshold_in};
-use crate::segment::watershed::{split, split_reached, SplitParams};
+use crate::segment::watershed::{split_reached, split_visit, Pieces, SplitParams};
 use crate::segment::{fill_holes, label, mask_at_least, open, positions, smooth_samples_then};
 use crate::{FloatImage, Labels};
 
@@ -136,17 +136,32 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let t_sox9 = threshold_in(&sm_sox9, p.threshold_sox9, sox9_range);
     let thresholds = [t_pcad, t_sox9, t_dapi];
 
-    let (plabels, np) = if p.split {
-        split(
+    // The candidates' measurements: with splitting, each piece's as the
+    // split finds it (from its runs, or its crop), with no pass over the
+    // label plane.
+    let mut copies = None;
+    let chans = Chans::of(&field.channels, &mut copies);
+    let (plabels, np, measured) = if p.split {
+        let mut pieces: Vec<Region<3>> = Vec::new();
+        let (labels, n, number) = split_visit(
             &pmask,
             &SplitParams {
                 min_separation_px: p.split_min_separation_um / um,
                 min_radius_px: p.split_min_radius_um / um,
                 neck_ratio: p.split_neck_ratio,
             },
-        )
+            |pc| chans.measure(pc, w, &mut pieces),
+        );
+        // Provisional labels to final ones, in final order.
+        for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
+            r.label = f;
+        }
+        pieces.sort_unstable_by_key(|r| r.label);
+        (labels, n, pieces)
     } else {
-        label(&pmask)
+        let (labels, n) = label(&pmask);
+        let measured = chans.regions(&labels, n);
+        (labels, n, measured)
     };
     give(pmask);
 
@@ -219,10 +234,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     give(sm_sox9);
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
-    for (r, &n) in measure_planes(&plabels, np, &field.channels)
-        .iter()
-        .zip(&nuclei_in)
-    {
+    for (r, &n) in measured.iter().zip(&nuclei_in) {
         let area = r.area_px as f64 * px_area;
         let verdict = classify(area, n, p);
         let (x, y) = r.centroid();
@@ -282,19 +294,54 @@ fn smooth_plane_then(
     }
 }
 
-/// [`regions`] over the three channels, read as they are stored (a field
-/// mixing storage types, built by hand, is measured as floats).
-fn measure_planes(labels: &Labels, n: u32, planes: &[Plane; 3]) -> Vec<crate::measure::Region<3>> {
-    match planes {
-        [Plane::U16(a), Plane::U16(b), Plane::U16(c)] => {
-            regions(labels, n, [a, b, c].map(|p| p.as_raw().as_slice()))
+/// A field's three channels as they are stored, for measuring: all
+/// 16-bit, all float, or (a field mixing them, built by hand) the float
+/// copies of [`mixed_as_f32`].
+enum Chans<'a> {
+    U16([&'a [u16]; 3]),
+    F32([&'a [f32]; 3]),
+}
+
+impl<'a> Chans<'a> {
+    /// The channels of `planes`, the float copies made in `copies` when
+    /// the planes mix storage types.
+    fn of(planes: &'a [Plane; 3], copies: &'a mut Option<[FloatImage; 3]>) -> Chans<'a> {
+        match planes {
+            [Plane::U16(a), Plane::U16(b), Plane::U16(c)] => {
+                Chans::U16([a, b, c].map(|p| p.as_raw().as_slice()))
+            }
+            [Plane::F32(a), Plane::F32(b), Plane::F32(c)] => {
+                Chans::F32([a, b, c].map(|p| p.as_raw().as_slice()))
+            }
+            _ => {
+                let f: &'a [FloatImage; 3] = copies.insert(planes.each_ref().map(Plane::to_f32));
+                Chans::F32(f.each_ref().map(|p| p.as_raw().as_slice()))
+            }
         }
-        [Plane::F32(a), Plane::F32(b), Plane::F32(c)] => {
-            regions(labels, n, [a, b, c].map(|p| p.as_raw().as_slice()))
+    }
+
+    /// [`regions`] of a label image.
+    fn regions(&self, labels: &Labels, n: u32) -> Vec<Region<3>> {
+        match *self {
+            Chans::U16(c) => regions(labels, n, c),
+            Chans::F32(c) => regions(labels, n, c),
         }
-        _ => {
-            let f = planes.each_ref().map(Plane::to_f32);
-            regions(labels, n, f.each_ref().map(|p| p.as_raw().as_slice()))
+    }
+
+    /// The regions of one split component's pieces, appended to `out`:
+    /// a single piece from its runs, several from its crop.
+    fn measure(&self, pc: Pieces, w: usize, out: &mut Vec<Region<3>>) {
+        fn of<T: crate::Sample>(pc: Pieces, c: [&[T]; 3], w: usize, out: &mut Vec<Region<3>>) {
+            if pc.k == 1 {
+                out.push(region_of_runs(pc.base + 1, pc.runs, c, w));
+            } else {
+                let crop = (pc.crop.x0, pc.crop.y0, pc.crop.w);
+                out.extend(regions_of_crop(pc.base + 1, pc.k, pc.lab, crop, c, w));
+            }
+        }
+        match *self {
+            Chans::U16(c) => of(pc, c, w, out),
+            Chans::F32(c) => of(pc, c, w, out),
         }
     }
 }
@@ -332,6 +379,7 @@ fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::segment::background::LargeScale;
+    use crate::segment::watershed::split;
     use image::Luma;
 
     fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {

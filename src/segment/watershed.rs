@@ -165,7 +165,7 @@ fn split_runs(
     mask: &mut GrayImage,
     p: &SplitParams,
     mut next_seed: impl FnMut(&[u8]) -> Option<usize>,
-    mut visit: impl FnMut(&Crop, &[u32], u32, &[Run]),
+    mut visit: impl FnMut(&Crop, &[u32], u32, &mut [Run]),
 ) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let m = mask.as_mut();
@@ -177,12 +177,12 @@ fn split_runs(
         fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
         let crop = s.crop_of_runs(w, h);
         let k = s.split_crop(crop.w, crop.h, p);
-        visit(&crop, &s.lab, k, &s.runs);
+        visit(&crop, &s.lab, k, &mut s.runs);
     }
 }
 
 /// One run of a component: row, first column, one past the last column.
-type Run = (u32, u32, u32);
+pub type Run = (u32, u32, u32);
 
 /// Finds the 8-connected component of `m` holding `seed` (set), clearing
 /// it, as the runs of set pixels it is made of.
@@ -541,6 +541,33 @@ fn merge_wide_necks(
 /// first pixels at the end — within the crops of the objects whose pieces
 /// change number, not over the whole image.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    let (labels, n, _) = split_visit(mask, p, |_| {});
+    (labels, n)
+}
+
+/// One component of a mask as [`split_visit`] splits it.
+pub struct Pieces<'a> {
+    /// The component's crop.
+    pub crop: Crop,
+    /// Its pieces' labels over the crop, `1..=k` (0 outside it).
+    pub lab: &'a [u32],
+    /// The number of pieces.
+    pub k: u32,
+    /// The component's runs of pixels (row, first column, one past the
+    /// last; image coordinates, any order): with one piece, its pixels.
+    pub runs: &'a mut [Run],
+    /// The pieces' provisional labels are `base + 1..=base + k`.
+    pub base: u32,
+}
+
+/// [`split`], handing `visit` each component as it is split, and also
+/// returning each provisional label's final number (index: provisional
+/// label, 1-based; entry 0 unused).
+pub fn split_visit(
+    mask: &GrayImage,
+    p: &SplitParams,
+    mut visit: impl FnMut(Pieces),
+) -> (Labels, u32, Vec<u32>) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let src = mask.as_raw();
     let mut work = crate::pool::take::<u8>(src.len());
@@ -564,12 +591,12 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
         &mut work,
         p,
         next_seed,
-        |crop: &Crop, lab: &[u32], k: u32, runs: &[Run]| {
+        |crop: &Crop, lab: &[u32], k: u32, runs: &mut [Run]| {
             let base = first.len() as u32;
             if k == 1 {
                 // One piece: its pixels are the component's runs.
                 let mut at = usize::MAX;
-                for &(y, l, r) in runs {
+                for &(y, l, r) in runs.iter() {
                     let o = y as usize * w;
                     out[o + l as usize..o + r as usize].fill(base + 1);
                     at = at.min(o + l as usize);
@@ -591,6 +618,13 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
                 }
             }
             objects.push((*crop, base, k));
+            visit(Pieces {
+                crop: *crop,
+                lab,
+                k,
+                runs,
+                base,
+            });
         },
     );
     crate::pool::give(work.into_raw());
@@ -628,7 +662,7 @@ pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
     }
     let labels = Labels::from_raw(w as u32, h as u32, out)
         .unwrap_or_else(|| Labels::new(w as u32, h as u32));
-    (labels, n)
+    (labels, n, number)
 }
 
 /// The reference for [`flood`]: marker-controlled flooding of the set pixels of one object of `mask`
