@@ -89,21 +89,30 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         }
     });
     let illumination = profile.map(LargeScaleRows::finish);
-    // Each step below that writes a whole channel also finds its range,
-    // which the histogram of its threshold then need not.
-    let dapi_range = match &illumination {
-        Some(ill) => ill.flatten(&mut sm_dapi, 0.2),
-        None => range(sm_dapi.as_raw()),
-    };
-    // The other channels are flattened row by row as they are smoothed,
-    // and with a top-hat, each row eroded along x as soon as it is made.
-    let smooth_corrected = |plane: &Plane, sigma_px: f64| {
-        let mut flat = illumination.as_ref().and_then(|ill| ill.row_flattener(0.2));
+    // The P-cadherin and Sox9 channels are flattened row by row as they
+    // are smoothed, and with a top-hat, each row eroded along x as soon as
+    // it is made. Each step that writes a whole channel also finds its
+    // range, which the histogram of its threshold then need not. DAPI is
+    // flattened alongside P-cadherin (`also`): each row of the profile is
+    // made once for both.
+    let smooth_corrected = |plane: &Plane, sigma_px: f64, mut also: Option<&mut FloatImage>| {
+        let mut flat = illumination.as_ref().and_then(|ill| ill.flat_rows(0.2));
         let mut top_hat =
             (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, bg_radius));
+        let mut also_range = (f32::INFINITY, f32::NEG_INFINITY);
         let mut img = smooth_plane_then(plane, sigma_px, |y, made| {
             if let Some(f) = flat.as_mut() {
-                f(y, &mut made[y * w..]);
+                let row = &mut made[y * w..];
+                match also.as_deref_mut() {
+                    Some(other) => {
+                        let other: &mut [f32] = other;
+                        let other = &mut other[y * w..(y + 1) * w];
+                        f.divide(y, [row, &mut *other]);
+                        let (l, h) = range(other);
+                        also_range = (also_range.0.min(l), also_range.1.max(h));
+                    }
+                    None => f.divide(y, [row]),
+                }
             }
             if let Some(t) = top_hat.as_mut() {
                 t.row(y, made);
@@ -116,13 +125,16 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
                 range(img.as_raw())
             }
         };
-        (img, found)
+        (img, found, flat.is_some().then_some(also_range))
     };
+    let (sm_pcad, pcad_range, dapi_flattened) =
+        smooth_corrected(pcad, p.pcad_sigma_um / um, Some(&mut sm_dapi));
+    // Without a profile, DAPI is as smoothed.
+    let dapi_range = dapi_flattened.unwrap_or_else(|| range(sm_dapi.as_raw()));
     let t_dapi = threshold_in(&sm_dapi, p.threshold_dapi, dapi_range);
     let mut dmask = mask_at_least(&sm_dapi, t_dapi);
     give(sm_dapi);
 
-    let (sm_pcad, pcad_range) = smooth_corrected(pcad, p.pcad_sigma_um / um);
     let t_pcad = threshold_in(&sm_pcad, p.threshold_pcad, pcad_range);
     let pmask = mask_at_least(&sm_pcad, t_pcad);
     give(sm_pcad);
@@ -132,7 +144,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let pmask = fill_holes(&opened);
     give(opened);
 
-    let (sm_sox9, sox9_range) = smooth_corrected(sox9, p.nucleus_sigma_um / um);
+    let (sm_sox9, sox9_range, _) = smooth_corrected(sox9, p.nucleus_sigma_um / um, None);
     let t_sox9 = threshold_in(&sm_sox9, p.threshold_sox9, sox9_range);
     let thresholds = [t_pcad, t_sox9, t_dapi];
 
@@ -477,6 +489,46 @@ mod tests {
         assert_eq!(a.rejected[0].verdict, Verdict::TooFewSox9);
         assert_eq!(a.sox9_nuclei, 6);
         assert_eq!(a.follicles_per_mm2, None);
+    }
+
+    /// The fused passes (smoothing, flattening DAPI alongside P-cadherin,
+    /// streamed top-hats, ranges found as rows are written) give the three
+    /// thresholds of the steps run one after another on whole images,
+    /// with the flat field on and off.
+    #[test]
+    fn thresholds_equal_the_steps_one_by_one() {
+        use crate::segment::background::{top_hat, LargeScale};
+        use crate::segment::threshold::threshold;
+        use crate::synth::{render, to_image, Scene};
+        let n = 320;
+        let r = render(&Scene::hard(n, n, 1.0, 4));
+        let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
+        let field = Field::from_planes(ch, Some(1.0)).unwrap();
+        for flat_field in [true, false] {
+            let p = Params {
+                flat_field,
+                ..Params::default()
+            };
+            let a = analyze(&field, &p);
+            let [pcad, sox9, dapi] = &field.channels;
+            let mut d = smooth_plane(dapi, p.nucleus_sigma_um);
+            let mut pc = smooth_plane(pcad, p.pcad_sigma_um);
+            let mut s9 = smooth_plane(sox9, p.nucleus_sigma_um);
+            if flat_field {
+                let ill = LargeScale::of(&d, p.flat_field_sigma_um);
+                for img in [&mut d, &mut pc, &mut s9] {
+                    ill.flatten(img, 0.2);
+                }
+            }
+            let radius = p.effective_background_radius_um();
+            let want = [
+                threshold(&top_hat(&pc, radius), p.threshold_pcad),
+                threshold(&top_hat(&s9, radius), p.threshold_sox9),
+                threshold(&d, p.threshold_dapi),
+            ];
+            let bits = |t: [f32; 3]| t.map(f32::to_bits);
+            assert_eq!(bits(a.thresholds), bits(want), "flat field {flat_field}");
+        }
     }
 
     /// Splitting only the nuclei a Sox9-bright pixel reaches finds exactly

@@ -714,18 +714,55 @@ impl LargeScale {
     /// step can run as each row is made. `None` when the profile is not
     /// positive anywhere (flattening leaves the image as it is).
     pub fn row_flattener(&self, floor: f32) -> Option<impl FnMut(usize, &mut [f32]) + '_> {
+        let mut rows = self.flat_rows(floor)?;
+        Some(move |y: usize, data: &mut [f32]| rows.divide(y, [data]))
+    }
+
+    /// The divisors of [`flatten`](Self::flatten) a row at a time, for
+    /// any number of images at once: each row of the profile is made
+    /// once. `None` when the profile is not positive anywhere.
+    pub fn flat_rows(&self, floor: f32) -> Option<FlatRows<'_>> {
         let max = self.max();
         if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || self.small.is_empty() {
             return None;
         }
-        let mut rows = ProfileRows::new(self);
-        Some(move |y: usize, data: &mut [f32]| {
-            if y < self.h {
-                for (v, p) in data.iter_mut().zip(rows.row(y)) {
-                    *v /= (p / max).max(floor);
-                }
-            }
+        Some(FlatRows {
+            rows: ProfileRows::new(self),
+            max,
+            floor,
+            divisor: vec![0f32; self.w],
+            h: self.h,
         })
+    }
+}
+
+/// Row-at-a-time flat-field division ([`LargeScale::flat_rows`]).
+pub struct FlatRows<'a> {
+    rows: ProfileRows<'a>,
+    max: f32,
+    floor: f32,
+    divisor: Vec<f32>,
+    h: usize,
+}
+
+impl FlatRows<'_> {
+    /// Divides row y of each of `rows` (rows of the profile's width) by
+    /// the profile normalised to its maximum and floored: the arithmetic
+    /// of [`LargeScale::flatten`]. Rows taken in order cost one profile
+    /// row each, whatever the number of images.
+    pub fn divide<const N: usize>(&mut self, y: usize, rows: [&mut [f32]; N]) {
+        if y >= self.h {
+            return;
+        }
+        let (max, floor) = (self.max, self.floor);
+        for (d, p) in self.divisor.iter_mut().zip(self.rows.row(y)) {
+            *d = (p / max).max(floor);
+        }
+        for data in rows {
+            for (v, &d) in data.iter_mut().zip(&self.divisor) {
+                *v /= d;
+            }
+        }
     }
 }
 
