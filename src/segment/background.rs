@@ -93,6 +93,13 @@ struct WindowRows {
     suffix: Vec<f32>,
 }
 
+impl Drop for WindowRows {
+    fn drop(&mut self) {
+        crate::pool::give(std::mem::take(&mut self.block));
+        crate::pool::give(std::mem::take(&mut self.suffix));
+    }
+}
+
 impl WindowRows {
     fn new() -> WindowRows {
         WindowRows {
@@ -113,6 +120,12 @@ impl WindowRows {
         let k = 2 * r + 1;
         (self.r, self.sw, self.max, self.fed) = (r, sw, max, 0);
         for v in [&mut self.block, &mut self.suffix] {
+            // Blocks of a wide image are large: from the thread's pool
+            // (handed back on drop), not faulted in afresh for each image.
+            if v.capacity() < k * sw {
+                crate::pool::give(std::mem::take(v));
+                *v = crate::pool::take::<f32>(k * sw);
+            }
             v.clear();
             v.resize(k * sw, neutral(max));
         }
