@@ -654,9 +654,7 @@ impl LargeScaleRows {
             h,
             max: 0.0,
         };
-        let mut max = 0f32;
-        out.rows(|_, row| max = row.iter().cloned().fold(max, f32::max));
-        out.max = max;
+        out.max = out.full_max();
         out
     }
 }
@@ -673,6 +671,57 @@ impl LargeScale {
                 (x0, (x0 + 1).min(sn.max(1) - 1), (f - x0 as f64) as f32)
             })
             .collect()
+    }
+
+    /// The greatest value of the mean at full resolution, and 0 if none
+    /// is positive: what folding every row of [`rows`](Self::rows) gives,
+    /// without making most of them. The rows between two profile rows are
+    /// blends of those rows' x-interpolations, so no value of such a band
+    /// exceeds the greater line's largest value by more than the blend's
+    /// rounding (three roundings: < 10⁻⁶ of the largest magnitude).
+    /// Bands are made greatest bound first, and once a band's bound is
+    /// below the greatest value found, neither it nor any band after it
+    /// can hold a greater one.
+    fn full_max(&self) -> f32 {
+        let mut max = 0f32;
+        if self.small.is_empty() || self.w == 0 {
+            return max;
+        }
+        let mut rows = ProfileRows::new(self);
+        // Each profile row's x-interpolation: greatest value and largest
+        // magnitude.
+        let mut line = vec![0f32; self.w];
+        let lines: Vec<(f32, f32)> = (0..self.sh)
+            .map(|j| {
+                rows.along_x(j, &mut line);
+                let hi = line.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let mag = line.iter().fold(0f32, |a, &v| a.max(v.abs()));
+                (hi, mag)
+            })
+            .collect();
+        // Bands: runs of output rows between the same two profile rows.
+        let mut bands: Vec<(f32, usize, usize)> = Vec::new();
+        let mut y = 0;
+        while y < self.h {
+            let (y0, y1, _) = rows.ys[y];
+            let end = (y..self.h)
+                .find(|&e| (rows.ys[e].0, rows.ys[e].1) != (y0, y1))
+                .unwrap_or(self.h);
+            let (hi, mag) = (lines[y0].0.max(lines[y1].0), lines[y0].1.max(lines[y1].1));
+            // NaN bounds (a NaN profile) sort last and are made anyway.
+            bands.push((hi + mag * 1e-6, y, end));
+            y = end;
+        }
+        bands.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (bound, start, end) in bands {
+            if bound < max {
+                break;
+            }
+            for y in start..end {
+                max = rows.row(y).iter().cloned().fold(max, f32::max);
+            }
+        }
+        max
     }
 
     /// Calls `f(y, row)` with each full-resolution row of the mean, in
@@ -809,15 +858,15 @@ impl<'a> ProfileRows<'a> {
         }
     }
 
+    /// Profile row j interpolated along x into `line`.
+    fn along_x(&self, j: usize, line: &mut [f32]) {
+        interpolate_x(self.ls, &self.xs, j, line);
+    }
+
     /// Row y (< the profile's height; the profile is not empty).
     fn row(&mut self, y: usize) -> &[f32] {
-        let (small, sw, xs) = (&self.ls.small, self.ls.sw, &self.xs);
-        let along_x = |j: usize, line: &mut [f32]| {
-            let a = &small[j * sw..(j + 1) * sw];
-            for (o, &(x0, x1, tx)) in line.iter_mut().zip(xs) {
-                *o = a[x0] * (1.0 - tx) + a[x1] * tx;
-            }
-        };
+        let (ls, xs) = (self.ls, &self.xs);
+        let along_x = |j: usize, line: &mut [f32]| interpolate_x(ls, xs, j, line);
         let (y0, y1, ty) = self.ys[y];
         if self.have_top != y0 {
             if self.have_bottom == y0 {
@@ -836,6 +885,14 @@ impl<'a> ProfileRows<'a> {
             *o = t * (1.0 - ty) + b * ty;
         }
         &self.row
+    }
+}
+
+/// Profile row j of `ls` interpolated along x (weights `xs`) into `line`.
+fn interpolate_x(ls: &LargeScale, xs: &[(usize, usize, f32)], j: usize, line: &mut [f32]) {
+    let a = &ls.small[j * ls.sw..(j + 1) * ls.sw];
+    for (o, &(x0, x1, tx)) in line.iter_mut().zip(xs) {
+        *o = a[x0] * (1.0 - tx) + a[x1] * tx;
     }
 }
 
@@ -1192,6 +1249,49 @@ mod tests {
             assert_eq!(bits(&got), bits(&want), "radius {radius}");
             assert_eq!(found, range(want.as_raw()), "radius {radius}");
             assert!(found.0 >= 0.0 && found.1 > 100.0, "{found:?}");
+        }
+    }
+
+    /// The pruned maximum equals folding every full-resolution row, for
+    /// smooth and rough profiles, negative and all-negative ones (0), and
+    /// profiles one block high or wide.
+    #[test]
+    fn full_max_equals_folding_every_row() {
+        let mut rng = crate::synth::Rng::new(12);
+        for (sw, sh, k, shift) in [
+            (9usize, 7usize, 12usize, 0.0f32),
+            (5, 11, 7, -0.5),
+            (1, 6, 10, 0.0),
+            (8, 1, 10, 0.0),
+            (6, 6, 3, -2.0),
+            (20, 14, 12, 0.0),
+        ] {
+            for rough in [false, true] {
+                let small: Vec<f32> = (0..sw * sh)
+                    .map(|i| {
+                        let smooth = ((i % sw) as f32 * 0.3).sin() + ((i / sw) as f32 * 0.2).cos();
+                        let noise = if rough { rng.unit() as f32 } else { 0.0 };
+                        (smooth + noise + shift) * 100.0
+                    })
+                    .collect();
+                let (w, h) = (sw * k - k / 3, sh * k + 1);
+                let ls = LargeScale {
+                    small,
+                    k,
+                    sw,
+                    sh,
+                    w,
+                    h,
+                    max: 0.0,
+                };
+                let mut want = 0f32;
+                ls.rows(|_, row| want = row.iter().cloned().fold(want, f32::max));
+                assert_eq!(
+                    ls.full_max().to_bits(),
+                    want.to_bits(),
+                    "{sw}×{sh} k{k} shift {shift}"
+                );
+            }
         }
     }
 
