@@ -307,8 +307,8 @@ fn smooth_plane_then(
 }
 
 /// A field's three channels as they are stored, for measuring: all
-/// 16-bit, all float, or (a field mixing them, built by hand) the float
-/// copies of [`mixed_as_f32`].
+/// 16-bit, all float, or (a field mixing them, built by hand) float
+/// copies made by [`Chans::of`].
 enum Chans<'a> {
     U16([&'a [u16]; 3]),
     F32([&'a [f32]; 3]),
