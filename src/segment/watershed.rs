@@ -93,23 +93,32 @@ fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
     }
     let h = dist.len() / w;
     let row = |y: usize| &dist[y * w..(y + 1) * w];
-    // The greatest of each column's three rows, then of three such columns:
-    // no neighbour is greater than d exactly when that maximum is not
-    // (distances are never NaN).
-    let mut up_down = vec![0f32; w];
+    // Distances are never NaN, so a plain comparison is the maximum (one
+    // instruction a lane; `f32::max` spends three on NaN).
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    // The greatest of each column's three rows, then of three such columns
+    // (the 3 × 3 neighbourhood, clamped at the crop's edges): no neighbour
+    // is greater than d exactly when that maximum is not.
+    let (mut up_down, mut around) = (vec![0f32; w], vec![0f32; w]);
     for y in 0..h {
         let (above, here, below) = (row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1)));
         for (((m, &a), &b), &c) in up_down.iter_mut().zip(above).zip(here).zip(below) {
-            *m = a.max(b).max(c);
+            *m = max(max(a, b), c);
         }
-        for (x, &c) in comp[y * w..(y + 1) * w].iter().enumerate() {
-            if c == 0 {
-                continue;
-            }
-            let m = up_down[x.saturating_sub(1)]
-                .max(up_down[x])
-                .max(up_down[(x + 1).min(w - 1)]);
-            if m <= here[x] {
+        around[0] = max(up_down[0], up_down[1.min(w - 1)]);
+        for (o, t) in around[1..].iter_mut().zip(up_down.windows(3)) {
+            *o = max(max(t[0], t[1]), t[2]);
+        }
+        if w > 1 {
+            around[w - 1] = max(up_down[w - 2], up_down[w - 1]);
+        }
+        for (x, ((&c, &m), &d)) in comp[y * w..(y + 1) * w]
+            .iter()
+            .zip(&around)
+            .zip(here)
+            .enumerate()
+        {
+            if c != 0 && m <= d {
                 out.push(y * w + x);
             }
         }
@@ -969,6 +978,39 @@ mod tests {
                 let (b, nb) = split_dense(&m, &p);
                 assert_eq!(na, nb, "seed {seed}");
                 assert_eq!(a.as_raw(), b.as_raw(), "seed {seed}");
+            }
+        }
+    }
+
+    /// Local maxima against brute force: plateaus, maxima at the crop's
+    /// edges, one-row and one-column crops, background pixels skipped.
+    #[test]
+    fn local_maxima_equal_brute_force() {
+        let mut rng = crate::synth::Rng::new(61);
+        for (w, h) in [(1usize, 1usize), (1, 9), (9, 1), (2, 5), (17, 13), (40, 3)] {
+            for _ in 0..20 {
+                // Few levels, so equal neighbours (plateaus) are common.
+                let dist: Vec<f32> = (0..w * h)
+                    .map(|_| (rng.unit() * 4.0).floor() as f32 / 2.0)
+                    .collect();
+                let comp: Vec<u32> = (0..w * h).map(|_| u32::from(rng.unit() < 0.8)).collect();
+                let mut got = Vec::new();
+                local_maxima(&dist, &comp, w, &mut got);
+                let want: Vec<usize> = (0..w * h)
+                    .filter(|&i| {
+                        let (x, y) = ((i % w) as i64, (i / w) as i64);
+                        comp[i] != 0
+                            && (-1..=1).all(|dy| {
+                                (-1..=1).all(|dx| {
+                                    let (nx, ny) = (x + dx, y + dy);
+                                    !(0..w as i64).contains(&nx)
+                                        || !(0..h as i64).contains(&ny)
+                                        || dist[ny as usize * w + nx as usize] <= dist[i]
+                                })
+                            })
+                    })
+                    .collect();
+                assert_eq!(got, want, "{w}×{h}");
             }
         }
     }
