@@ -502,13 +502,20 @@ impl TopHatRows {
     }
 }
 
+/// `out[x] = (out[x] − bg[x]).max(0)`. Compiled also for AVX2 and
+/// AVX-512 (exact operations: the same bits in every version).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn subtract_clamped(out: &mut [f32], bg: &[f32]) {
+    for (o, &b) in out.iter_mut().zip(bg) {
+        *o = (*o - b).max(0.0);
+    }
+}
+
 /// Row `y` of the w-wide `img` minus its opening `bg`, clamped at 0, and
 /// its range folded into `lo`, `hi`.
 fn subtract_row(img: &mut [f32], w: usize, y: usize, bg: &[f32], lo: &mut f32, hi: &mut f32) {
     let out = &mut img[y * w..(y + 1) * w];
-    for (o, &b) in out.iter_mut().zip(bg) {
-        *o = (*o - b).max(0.0);
-    }
+    subtract_clamped(out, bg);
     let (l, h) = range(out);
     (*lo, *hi) = (lo.min(l), hi.max(h));
 }
@@ -816,15 +823,40 @@ impl FlatRows<'_> {
         if y >= self.h {
             return;
         }
-        let (max, floor) = (self.max, self.floor);
-        for (d, p) in self.divisor.iter_mut().zip(self.rows.row(y)) {
-            *d = (p / max).max(floor);
-        }
+        divisors(&mut self.divisor, self.rows.row(y), self.max, self.floor);
         for data in rows {
-            for (v, &d) in data.iter_mut().zip(&self.divisor) {
-                *v /= d;
-            }
+            divide_by(data, &self.divisor);
         }
+    }
+}
+
+/// `d[x] = (p[x] / max).max(floor)`: a flat-field divisor row. Compiled
+/// also for AVX2 and AVX-512, chosen at run time (a division and a
+/// maximum per sample, the same bits in every version; no version fuses
+/// anything).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn divisors(d: &mut [f32], p: &[f32], max: f32, floor: f32) {
+    for (d, &p) in d.iter_mut().zip(p) {
+        *d = (p / max).max(floor);
+    }
+}
+
+/// `data[x] /= d[x]`, compiled also for AVX2 and AVX-512 (as
+/// [`divisors`]).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn divide_by(data: &mut [f32], d: &[f32]) {
+    for (v, &d) in data.iter_mut().zip(d) {
+        *v /= d;
+    }
+}
+
+/// `out[x] = top[x] · (1 − t) + bottom[x] · t`: a row between two
+/// profile rows. Compiled also for AVX2 and AVX-512 (two multiplies and
+/// an add per sample, never fused: the same bits in every version).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn blend(out: &mut [f32], top: &[f32], bottom: &[f32], t: f32) {
+    for ((o, &a), &b) in out.iter_mut().zip(top).zip(bottom) {
+        *o = a * (1.0 - t) + b * t;
     }
 }
 
@@ -881,9 +913,7 @@ impl<'a> ProfileRows<'a> {
             along_x(y1, &mut self.bottom);
             self.have_bottom = y1;
         }
-        for ((o, &t), &b) in self.row.iter_mut().zip(&self.top).zip(&self.bottom) {
-            *o = t * (1.0 - ty) + b * ty;
-        }
+        blend(&mut self.row, &self.top, &self.bottom, ty);
         &self.row
     }
 }

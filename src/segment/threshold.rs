@@ -353,10 +353,17 @@ pub fn median_mad(data: &[f32]) -> (f32, f32) {
 pub fn mask_at_least(img: &FloatImage, t: f32) -> GrayImage {
     let (w, h) = img.dimensions();
     let mut data = crate::pool::take::<u8>(img.as_raw().len());
-    for (m, &v) in data.iter_mut().zip(img.as_raw()) {
+    at_least(&mut data, img.as_raw(), t);
+    GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
+}
+
+/// `mask[i] = 255` where `data[i] >= t`, else 0. Compiled also for AVX2
+/// and AVX-512, chosen at run time (same bytes).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn at_least(mask: &mut [u8], data: &[f32], t: f32) {
+    for (m, &v) in mask.iter_mut().zip(data) {
         *m = if v >= t { 255 } else { 0 };
     }
-    GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
 }
 
 #[cfg(test)]
