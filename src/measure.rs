@@ -67,6 +67,10 @@ pub fn regions<const N: usize, T: Sample>(
 /// [`Region`] `label` of the object made of `runs` (row, first column,
 /// one past the last; any order) in images w wide: the sums [`regions`]
 /// takes, without a label image.
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub fn region_of_runs<const N: usize, T: Sample>(
     label: u32,
     runs: &mut [(u32, u32, u32)],
@@ -88,7 +92,10 @@ pub fn region_of_runs<const N: usize, T: Sample>(
 /// [`Region`]s `first_label..first_label + k` of the objects labelled
 /// `1..=k` in `lab`, a crop `cw` wide whose top-left pixel is (x0, y0) in
 /// images w wide: the sums [`regions`] takes, from the crop alone.
-#[allow(clippy::too_many_arguments)]
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub fn regions_of_crop<const N: usize, T: Sample>(
     first_label: u32,
     k: u32,

@@ -137,6 +137,10 @@ fn squared_edt_int(src: &[u8], w: usize, h: usize) -> Option<Vec<f64>> {
 /// The integer transform of `src` into `out` (resized to w × h), each
 /// squared distance written as `conv(d²)`; false, with `out` unspecified,
 /// when some column has no background.
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn edt_int_into<T: Copy + Default>(
     src: &[u8],
     w: usize,

@@ -81,6 +81,10 @@ pub fn positions<'a, T: Copy>(
 
 /// The index of the first non-zero byte of `data`: blocks of 64 zeros
 /// (most of a mask) are passed over with one vectorised test each.
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
     const B: usize = 64;
     let mut blocks = data.chunks_exact(B);
@@ -101,6 +105,10 @@ pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
 /// The index of the first zero byte of `data`, as [`first_nonzero`]. (One
 /// generic search for both, or a min-of-bytes test here, measured ~2 ms
 /// per field slower: each block test is written as it vectorises best.)
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
     const B: usize = 64;
     let mut blocks = data.chunks_exact(B);

@@ -110,6 +110,10 @@ pub fn open(mask: &GrayImage, radius_px: f64) -> GrayImage {
 /// time: erosion ANDs each row with its neighbours (outside the image
 /// counts as set, as in the EDT-based opening, where only background
 /// pixels erode), dilation ORs them.
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn open_cross(mask: &GrayImage) -> GrayImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     if w == 0 || h == 0 {

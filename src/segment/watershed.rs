@@ -86,6 +86,10 @@ fn markers_into(
 
 /// The local maxima (no 8-neighbour greater) of `dist` among the object
 /// pixels (non-zero `comp`, w wide), in raster order, into `out`.
+///
+/// Compiled also for AVX2 and AVX-512, chosen at run time (the same
+/// operations in the same order in every version: the same result).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
     out.clear();
     if w == 0 {
