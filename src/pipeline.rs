@@ -10,7 +10,9 @@ use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScaleRows, Method, TopHatRows};
 use crate::segment::threshold::{range, threshold_in};
 use crate::segment::watershed::{split_reached, split_visit, Pieces, SplitParams};
-use crate::segment::{fill_holes, label, mask_at_least, open, positions, smooth_samples_then};
+use crate::segment::{
+    fill_holes, label, mask_at_least, open, positions_at_least, smooth_samples_then,
+};
 use crate::{FloatImage, Labels};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
@@ -204,7 +206,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         let mut acc: Vec<(u64, f64, f64, f64)> = Vec::new();
         split_reached(
             &mut dmask,
-            positions(sox9_px, |v| v >= thresholds[1]),
+            positions_at_least(sox9_px, thresholds[1]),
             &SplitParams {
                 min_separation_px: p.nucleus_min_separation_um / um,
                 min_radius_px: 1.0,

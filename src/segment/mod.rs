@@ -57,26 +57,39 @@ pub fn smooth_samples_then<T: Sample>(
     FloatImage::from_raw(w, h, v).unwrap_or_else(|| FloatImage::new(w, h))
 }
 
-/// The indices of `data` whose value `keep` accepts, in order. Blocks of
-/// 64 values none of which is kept (most of a sparse image) are passed
-/// over with one branch-free, vectorised test each.
-pub fn positions<'a, T: Copy>(
-    data: &'a [T],
-    keep: impl Fn(T) -> bool + Copy + 'a,
-) -> impl Iterator<Item = usize> + 'a {
-    const B: usize = 64;
-    data.chunks(B).enumerate().flat_map(move |(b, block)| {
-        let any = block.iter().fold(false, |a, &v| a | keep(v));
-        any.then(move || {
-            block
-                .iter()
-                .enumerate()
-                .filter(move |&(_, &v)| keep(v))
-                .map(move |(i, _)| b * B + i)
-        })
-        .into_iter()
-        .flatten()
+/// The indices of the samples of `data` at or above `t`, in order (NaN
+/// never is). Blocks of 64 samples none of which is (most of a sparse
+/// image) are passed over with one branch-free, vectorised test each
+/// ([`first_at_least`]).
+pub fn positions_at_least(data: &[f32], t: f32) -> impl Iterator<Item = usize> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let i = from + first_at_least(data.get(from..)?, t)?;
+        from = i + 1;
+        Some(i)
     })
+}
+
+/// The index of the first sample of `data` at or above `t`: blocks of 64
+/// below it are passed over with one vectorised test each. Compiled also
+/// for AVX2 and AVX-512, chosen at run time (comparisons: the same
+/// result in every version).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
+    const B: usize = 64;
+    let mut blocks = data.chunks_exact(B);
+    let mut at = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |a, &v| a | (v >= t)) {
+            return block.iter().position(|&v| v >= t).map(|i| at + i);
+        }
+        at += B;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(|&v| v >= t)
+        .map(|i| at + i)
 }
 
 /// The index of the first non-zero byte of `data`: blocks of 64 zeros
@@ -180,7 +193,7 @@ pub(crate) fn scan_fill(
 
 #[cfg(test)]
 mod tests {
-    use super::{first_nonzero, first_zero, positions};
+    use super::{first_nonzero, first_zero, positions_at_least};
 
     #[test]
     fn first_nonzero_and_first_zero_equal_position() {
@@ -208,18 +221,25 @@ mod tests {
     #[test]
     fn positions_equal_filtering_every_index() {
         // Hits at block edges (0, 63, 64, 127), inside a block, in the
-        // short last block, and long empty stretches between.
-        let mut v = vec![0u8; 300];
+        // short last block, and long empty stretches between; NaN never.
+        let mut v = vec![0f32; 300];
         for i in [0, 63, 64, 127, 200, 257, 299] {
-            v[i] = 1;
+            v[i] = 1.0;
         }
-        let got: Vec<usize> = positions(&v, |x| x != 0).collect();
+        v[100] = f32::NAN;
+        let got: Vec<usize> = positions_at_least(&v, 0.5).collect();
         assert_eq!(got, vec![0, 63, 64, 127, 200, 257, 299]);
         let mut rng = crate::synth::Rng::new(5);
-        let f: Vec<f32> = (0..1000).map(|_| rng.unit() as f32).collect();
-        let want: Vec<usize> = (0..f.len()).filter(|&i| f[i] >= 0.97).collect();
-        assert!(!want.is_empty());
-        assert_eq!(positions(&f, |x| x >= 0.97).collect::<Vec<_>>(), want);
-        assert_eq!(positions(&[0u8; 0], |x| x != 0).count(), 0);
+        for n in [0usize, 1, 63, 64, 65, 1000] {
+            let f: Vec<f32> = (0..n).map(|_| rng.unit() as f32).collect();
+            for t in [0.0, 0.5, 0.97, 2.0] {
+                let want: Vec<usize> = (0..f.len()).filter(|&i| f[i] >= t).collect();
+                assert_eq!(
+                    positions_at_least(&f, t).collect::<Vec<_>>(),
+                    want,
+                    "n {n} t {t}"
+                );
+            }
+        }
     }
 }
