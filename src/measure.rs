@@ -125,23 +125,26 @@ pub fn regions_of_crop<const N: usize, T: Sample>(
 }
 
 /// One object's sums as its runs come, in raster order: in integers for
-/// integer samples (every partial sum of the per-pixel f64 path is then
-/// an integer below 2⁵³ — at most 2³² pixels, coordinates and values
-/// below 2¹⁶ each — so each was exact: the integer totals, converted
-/// once, are the same f64 values, whatever the order), else pixel by
-/// pixel in f64.
+/// coordinates and integer samples (every partial sum of the per-pixel
+/// f64 path is then an integer below 2⁵³ — at most 2³² pixels,
+/// coordinates and values below 2¹⁶ each — so each was exact: the
+/// integer totals, converted once, are the same f64 values, whatever the
+/// order), float samples pixel by pixel in f64.
 struct Sums<const N: usize> {
     n: u64,
-    int: (u64, u64, [u64; N]),
-    float: (f64, f64, [f64; N]),
+    /// Sums of x and of y.
+    xy: (u64, u64),
+    int: [u64; N],
+    float: [f64; N],
 }
 
 impl<const N: usize> Default for Sums<N> {
     fn default() -> Self {
         Sums {
             n: 0,
-            int: (0, 0, [0; N]),
-            float: (0.0, 0.0, [0.0; N]),
+            xy: (0, 0),
+            int: [0; N],
+            float: [0.0; N],
         }
     }
 }
@@ -160,11 +163,12 @@ impl<const N: usize> Sums<N> {
         let o = y * w;
         let n = (x1 - x0) as u64;
         self.n += n;
+        // x0 + (x0 + 1) + … + (x1 − 1), and y n times: coordinates sum
+        // exactly in integers for either kind of sample.
+        self.xy.0 += (x0 as u64 + x1 as u64 - 1) * n / 2;
+        self.xy.1 += n * y as u64;
         if T::INTEGER {
-            // x0 + (x0 + 1) + … + (x1 − 1).
-            self.int.0 += (x0 as u64 + x1 as u64 - 1) * n / 2;
-            self.int.1 += n * y as u64;
-            for (s, ch) in self.int.2.iter_mut().zip(channels) {
+            for (s, ch) in self.int.iter_mut().zip(channels) {
                 *s += ch[o + x0..o + x1]
                     .iter()
                     .map(|v| u64::from(v.to_u32()))
@@ -172,9 +176,7 @@ impl<const N: usize> Sums<N> {
             }
         } else {
             for x in x0..x1 {
-                self.float.0 += x as f64;
-                self.float.1 += y as f64;
-                for (s, ch) in self.float.2.iter_mut().zip(channels) {
+                for (s, ch) in self.float.iter_mut().zip(channels) {
                     *s += f64::from(ch[o + x].to_f32());
                 }
             }
@@ -183,15 +185,12 @@ impl<const N: usize> Sums<N> {
 
     /// The region, for sums of samples of type `T`.
     fn region<T: Sample>(&self, label: u32) -> Region<N> {
-        let (sum_x, sum_y, sums) = if T::INTEGER {
-            (
-                self.int.0 as f64,
-                self.int.1 as f64,
-                self.int.2.map(|s| s as f64),
-            )
+        let sums = if T::INTEGER {
+            self.int.map(|s| s as f64)
         } else {
             self.float
         };
+        let (sum_x, sum_y) = (self.xy.0 as f64, self.xy.1 as f64);
         Region {
             label,
             area_px: self.n,

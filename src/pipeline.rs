@@ -202,8 +202,6 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         // nuclei of the dermis and epidermis) are never split.
         let sox9_px = sm_sox9.as_raw();
         let w = field.width;
-        // Each nucleus's pixel count and sums of x, y and Sox9 (reused).
-        let mut acc: Vec<(u64, f64, f64, f64)> = Vec::new();
         split_reached(
             &mut dmask,
             positions_at_least(sox9_px, thresholds[1]),
@@ -213,26 +211,11 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
                 neck_ratio: p.nucleus_neck_ratio,
             },
             |crop, lab, k| {
-                // Sums in raster order, as `regions` takes them.
-                acc.clear();
-                acc.resize(k as usize, (0u64, 0f64, 0f64, 0f64));
-                for (cy, row) in lab.chunks_exact(crop.w).enumerate() {
-                    let y = crop.y0 + cy;
-                    for (cx, &l) in row.iter().enumerate() {
-                        if l == 0 {
-                            continue;
-                        }
-                        let x = crop.x0 + cx;
-                        let a = &mut acc[l as usize - 1];
-                        a.0 += 1;
-                        a.1 += x as f64;
-                        a.2 += y as f64;
-                        a.3 += f64::from(sox9_px[y * w + x]);
-                    }
-                }
-                for &(n, sx, sy, s) in acc.iter() {
-                    let a = n.max(1) as f64;
-                    tally(n, sx / a, sy / a, s / a);
+                // The sums `regions` would take, from the crop alone.
+                let crop = (crop.x0, crop.y0, crop.w);
+                for n in regions_of_crop(1, k, lab, crop, [sox9_px.as_slice()], w) {
+                    let (cx, cy) = n.centroid();
+                    tally(n.area_px, cx, cy, n.mean(0));
                 }
             },
         );
