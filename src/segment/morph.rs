@@ -119,10 +119,6 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
     if w == 0 || h == 0 {
         return mask.clone();
     }
-    let mut norm = crate::pool::take::<u8>(w * h);
-    for (n, &v) in norm.iter_mut().zip(mask.as_raw()) {
-        *n = if v != 0 { 255 } else { 0 };
-    }
     // out[x] = op(c[x], c[x-1], c[x+1], up[x], down[x]), `edge` standing
     // in for pixels outside the image; every output pixel is written.
     let cross = |src: &[u8], op: fn(u8, u8) -> u8, edge: u8| -> Vec<u8> {
@@ -153,8 +149,13 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
         }
         out
     };
-    let eroded = cross(&norm, |a, b| a & b, 255);
-    crate::pool::give(norm);
+    // The erosion reads the mask as it is (any non-zero value is set) and
+    // writes 0 or 255, which the dilation ORs.
+    let eroded = cross(
+        mask.as_raw(),
+        |a, b| if a != 0 && b != 0 { 255 } else { 0 },
+        255,
+    );
     let out = cross(&eroded, |a, b| a | b, 0);
     crate::pool::give(eroded);
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())

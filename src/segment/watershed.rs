@@ -579,13 +579,24 @@ pub struct Pieces<'a> {
 pub fn split_visit(
     mask: &GrayImage,
     p: &SplitParams,
+    visit: impl FnMut(Pieces),
+) -> (Labels, u32, Vec<u32>) {
+    let (w, h) = mask.dimensions();
+    let mut work = crate::pool::take::<u8>(mask.as_raw().len());
+    work.copy_from_slice(mask.as_raw());
+    let work = GrayImage::from_raw(w, h, work).unwrap_or_else(|| mask.clone());
+    split_visit_owned(work, p, visit)
+}
+
+/// [`split_visit`] of a mask no longer needed: it is worked on in place
+/// (components cleared as they are found) and handed to the thread's
+/// buffer pool after, instead of copied.
+pub fn split_visit_owned(
+    mut work: GrayImage,
+    p: &SplitParams,
     mut visit: impl FnMut(Pieces),
 ) -> (Labels, u32, Vec<u32>) {
-    let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let src = mask.as_raw();
-    let mut work = crate::pool::take::<u8>(src.len());
-    work.copy_from_slice(src);
-    let mut work = GrayImage::from_raw(w as u32, h as u32, work).unwrap_or_else(|| mask.clone());
+    let (w, h) = (work.width() as usize, work.height() as usize);
     let mut out = crate::pool::take_zeroed::<u32>(w * h);
     // Each object's crop and provisional labels (base, base + k]; each
     // piece's first pixel (image index), in provisional order.
