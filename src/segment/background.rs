@@ -1042,28 +1042,34 @@ mod tests {
         }
     }
 
+    /// The opening of a w × h image by a (2r+1)² square clamped at the
+    /// edges: the minimum over each square, then the maximum of that.
+    fn brute_opening(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+        let square = |src: &[f32], max: bool| -> Vec<f32> {
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let mut v = if max { f32::MIN } else { f32::MAX };
+                    for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                        for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                            let s = src[yy * w + xx];
+                            v = if max { v.max(s) } else { v.min(s) };
+                        }
+                    }
+                    v
+                })
+                .collect()
+        };
+        square(&square(src, false), true)
+    }
+
     #[test]
     fn opening_equals_brute_force_erosion_then_dilation() {
         let mut rng = crate::synth::Rng::new(2);
-        // Wider than one strip, so strips and their edges are exercised.
+        // Wider and narrower than the square, edges included.
         for (w, h, r) in [(150usize, 23usize, 3usize), (70, 41, 7), (9, 5, 4)] {
             let img = FloatImage::from_fn(w as u32, h as u32, |_, _| Luma([rng.unit() as f32]));
-            let square = |src: &[f32], max: bool| -> Vec<f32> {
-                (0..w * h)
-                    .map(|i| {
-                        let (x, y) = (i % w, i / w);
-                        let mut v = if max { f32::MIN } else { f32::MAX };
-                        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                                let s = src[yy * w + xx];
-                                v = if max { v.max(s) } else { v.min(s) };
-                            }
-                        }
-                        v
-                    })
-                    .collect()
-            };
-            let want = square(&square(img.as_raw(), false), true);
+            let want = brute_opening(img.as_raw(), w, h, r);
             assert_eq!(opening(&img, r).as_raw(), &want, "{w}×{h} r{r}");
         }
     }
@@ -1086,22 +1092,7 @@ mod tests {
                 Luma([(x * 3 + y) as f32 + 40.0 * rng.unit() as f32])
             });
             let src = img.as_raw();
-            let square = |src: &[f32], max: bool| -> Vec<f32> {
-                (0..w * h)
-                    .map(|i| {
-                        let (x, y) = (i % w, i / w);
-                        let mut v = if max { f32::MIN } else { f32::MAX };
-                        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                                let s = src[yy * w + xx];
-                                v = if max { v.max(s) } else { v.min(s) };
-                            }
-                        }
-                        v
-                    })
-                    .collect()
-            };
-            let open = square(&square(src, false), true);
+            let open = brute_opening(src, w, h, r);
             let want: Vec<f32> = src
                 .iter()
                 .zip(&open)

@@ -505,22 +505,7 @@ fn merge_wide_necks(
                 pairs.push((group[0].0, deepest));
             }
         }
-        // Highest necks first, with merged groups keeping their deepest
-        // body: a small region sitting in a neck joins one side, and its
-        // other, narrow side still separates the two real bodies.
-        pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for ((a, b), nk) in pairs {
-            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-            if ra == rb {
-                continue;
-            }
-            let smaller = body[ra as usize].min(body[rb as usize]);
-            if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
-                let (lo, hi) = (ra.min(rb), ra.max(rb));
-                parent[hi as usize] = lo;
-                body[lo as usize] = body[lo as usize].max(body[hi as usize]);
-            }
-        }
+        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
     }
     // Each merged region's first pixel is its members' first; regions are
     // numbered in that order (regions with no pixel get none).
@@ -543,6 +528,33 @@ fn merge_wide_necks(
         *v = renumber.get(*v as usize).copied().unwrap_or(0);
     }
     roots.len() as u32
+}
+
+/// The neck test's merges: touching regions `pairs` (labels, deepest
+/// boundary), highest necks first, merge (union-find `parent`, smaller
+/// root kept) where the neck is at least `ratio` × the smaller body
+/// (`body`: each root's deepest pixel), merged groups keeping their
+/// deepest body: a small region sitting in a neck joins one side, and its
+/// other, narrow side still separates the two real bodies.
+fn merge_pairs(
+    mut pairs: Vec<((u32, u32), f32)>,
+    body: &mut [f32],
+    parent: &mut [u32],
+    ratio: f64,
+) {
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for ((a, b), nk) in pairs {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        if ra == rb {
+            continue;
+        }
+        let smaller = body[ra as usize].min(body[rb as usize]);
+        if f64::from(nk) >= ratio * f64::from(smaller) {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            parent[hi as usize] = lo;
+            body[lo as usize] = body[lo as usize].max(body[hi as usize]);
+        }
+    }
 }
 
 /// Splits the 8-connected objects of `mask` where they touch through a
@@ -804,22 +816,7 @@ fn merge_wide_necks_reference(
             let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
             pairs.push((group[0].0, deepest));
         }
-        // Highest necks first, with merged groups keeping their deepest
-        // body: a small region sitting in a neck joins one side, and its
-        // other, narrow side still separates the two real bodies.
-        pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for ((a, b), nk) in pairs {
-            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-            if ra == rb {
-                continue;
-            }
-            let smaller = body[ra as usize].min(body[rb as usize]);
-            if f64::from(nk) >= p.neck_ratio * f64::from(smaller) {
-                let (lo, hi) = (ra.min(rb), ra.max(rb));
-                parent[hi as usize] = lo;
-                body[lo as usize] = body[lo as usize].max(body[hi as usize]);
-            }
-        }
+        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
     }
     super::label::relabel(lab, &mut parent)
 }
