@@ -35,33 +35,8 @@ pub fn regions<const N: usize, T: Sample>(
     n: u32,
     channels: [&[T]; N],
 ) -> Vec<Region<N>> {
-    let mut acc: Vec<Sums<N>> = (0..n).map(|_| Sums::default()).collect();
     let w = labels.width() as usize;
-    if w > 0 {
-        for (y, row) in labels.as_raw().chunks_exact(w).enumerate() {
-            let mut x = 0;
-            while x < w {
-                let l = row[x];
-                if l == 0 {
-                    // Over the background, 16 labels at a time where possible.
-                    x += 1;
-                    while x + 16 <= w && row[x..x + 16].iter().all(|&v| v == 0) {
-                        x += 16;
-                    }
-                    continue;
-                }
-                let end = row[x..].iter().position(|&v| v != l).map_or(w, |i| x + i);
-                if let Some(a) = acc.get_mut(l as usize - 1) {
-                    a.add_run(y, x, end, channels, w);
-                }
-                x = end;
-            }
-        }
-    }
-    acc.iter()
-        .zip(1..)
-        .map(|(a, label)| a.region::<T>(label))
-        .collect()
+    regions_of_crop(1, n, labels.as_raw(), (0, 0, w), channels, w)
 }
 
 /// [`Region`] `label` of the object made of `runs` (row, first column,
@@ -91,7 +66,9 @@ pub fn region_of_runs<const N: usize, T: Sample>(
 
 /// [`Region`]s `first_label..first_label + k` of the objects labelled
 /// `1..=k` in `lab`, a crop `cw` wide whose top-left pixel is (x0, y0) in
-/// images w wide: the sums [`regions`] takes, from the crop alone.
+/// images w wide: the sums [`regions`] takes, from the crop alone (the
+/// whole image is the crop [`regions`] measures). Labels above k are
+/// passed over.
 ///
 /// Compiled also for AVX2 and AVX-512, chosen at run time (the same
 /// operations in the same order in every version: the same result).
@@ -110,8 +87,16 @@ pub fn regions_of_crop<const N: usize, T: Sample>(
             let mut x = 0;
             while x < cw {
                 let l = row[x];
+                if l == 0 {
+                    // Over the background, 16 labels at a time where possible.
+                    x += 1;
+                    while x + 16 <= cw && row[x..x + 16].iter().all(|&v| v == 0) {
+                        x += 16;
+                    }
+                    continue;
+                }
                 let end = row[x..].iter().position(|&v| v != l).map_or(cw, |i| x + i);
-                if let Some(a) = (l as usize).checked_sub(1).and_then(|i| acc.get_mut(i)) {
+                if let Some(a) = acc.get_mut(l as usize - 1) {
                     a.add_run(y0 + cy, x0 + x, x0 + end, channels, w);
                 }
                 x = end;

@@ -273,18 +273,19 @@ impl OpenRows {
         }
         for _ in 0..self.r {
             if let Some(d) = self.second.push(None) {
-                self.second.result_into(d, &mut self.out);
-                line_pass(
-                    !self.max_first,
-                    &self.out,
-                    &mut self.line,
-                    self.r,
-                    &mut self.a,
-                    &mut self.b,
-                );
-                emit(d, &self.line);
+                self.emit_row(d, emit);
             }
         }
+    }
+
+    /// Result row `d` of the second vertical pass, just completed,
+    /// dilated (or eroded) along x and handed to `emit`.
+    #[inline(always)]
+    fn emit_row(&mut self, d: usize, emit: &mut dyn FnMut(usize, &[f32])) {
+        self.second.result_into(d, &mut self.out);
+        let (max, r) = (!self.max_first, self.r);
+        line_pass(max, &self.out, &mut self.line, r, &mut self.a, &mut self.b);
+        emit(d, &self.line);
     }
 }
 
@@ -323,9 +324,7 @@ fn open_rows_step(o: &mut OpenRows, row: Option<&[f32]>, emit: &mut dyn FnMut(us
     if let Some(e) = done {
         o.first.result_into(e, o.second.slot());
         if let Some(d) = o.second.advance() {
-            o.second.result_into(d, &mut o.out);
-            line_pass(!o.max_first, &o.out, &mut o.line, o.r, &mut o.a, &mut o.b);
-            emit(d, &o.line);
+            o.emit_row(d, emit);
         }
     }
 }
@@ -335,8 +334,8 @@ fn open_rows_step(o: &mut OpenRows, row: Option<&[f32]>, emit: &mut dyn FnMut(us
 /// samples each side, is reduced by doubling windows — 2, 4, … p ≤ 2r + 1
 /// samples, each step one vectorised pass over a line that stays in L1 —
 /// and every window of 2r + 1 is two overlapping windows of p. `a`, `b`
-/// are scratch. Compiled also for AVX2 and AVX-512, as
-/// [`vertical_extreme`].
+/// are scratch. Compiled also for AVX2 and AVX-512, chosen at run time
+/// (extremes are exact, so every version gives the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 fn line_extreme<const MAX: bool>(
     src: &[f32],
@@ -398,11 +397,7 @@ fn rows_extreme(
         return;
     }
     for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
-        if max {
-            line_extreme::<true>(s, d, r, a, b);
-        } else {
-            line_extreme::<false>(s, d, r, a, b);
-        }
+        line_pass(max, s, d, r, a, b);
     }
 }
 

@@ -76,20 +76,11 @@ pub fn positions_at_least(data: &[f32], t: f32) -> impl Iterator<Item = usize> +
 /// result in every version).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
-    const B: usize = 64;
-    let mut blocks = data.chunks_exact(B);
-    let mut at = 0;
-    for block in &mut blocks {
-        if block.iter().fold(false, |a, &v| a | (v >= t)) {
-            return block.iter().position(|&v| v >= t).map(|i| at + i);
-        }
-        at += B;
-    }
-    blocks
-        .remainder()
-        .iter()
-        .position(|&v| v >= t)
-        .map(|i| at + i)
+    first_in_blocks(
+        data,
+        |b| b.iter().fold(false, |a, &v| a | (v >= t)),
+        |v| v >= t,
+    )
 }
 
 /// The index of the first non-zero byte of `data`: blocks of 64 zeros
@@ -99,90 +90,84 @@ pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
-    const B: usize = 64;
-    let mut blocks = data.chunks_exact(B);
-    let mut at = 0;
-    for block in &mut blocks {
-        if block.iter().fold(0, |a, &v| a | v) != 0 {
-            return block.iter().position(|&v| v != 0).map(|i| at + i);
-        }
-        at += B;
-    }
-    blocks
-        .remainder()
-        .iter()
-        .position(|&v| v != 0)
-        .map(|i| at + i)
+    first_in_blocks(data, |b| b.iter().fold(0, |a, &v| a | v) != 0, |v| v != 0)
 }
 
-/// The index of the first zero byte of `data`, as [`first_nonzero`]. (One
-/// generic search for both, or a min-of-bytes test here, measured ~2 ms
+/// The index of the first zero byte of `data`, as [`first_nonzero`].
+/// (One block test for both, or a min-of-bytes test here, measured ~2 ms
 /// per field slower: each block test is written as it vectorises best.)
 ///
 /// Compiled also for AVX2 and AVX-512, chosen at run time (the same
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
+    first_in_blocks(
+        data,
+        |b| b.iter().fold(false, |a, &v| a | (v == 0)),
+        |v| v == 0,
+    )
+}
+
+/// The index of the first element of `data` that `hit` accepts, passing
+/// over blocks of 64 that `any_in` (which must agree with `hit`) finds
+/// none in with one test each. Inlined into each caller, so the block
+/// test is compiled for the caller's instruction set.
+#[inline(always)]
+fn first_in_blocks<T: Copy>(
+    data: &[T],
+    any_in: impl Fn(&[T]) -> bool,
+    hit: impl Fn(T) -> bool,
+) -> Option<usize> {
     const B: usize = 64;
     let mut blocks = data.chunks_exact(B);
     let mut at = 0;
     for block in &mut blocks {
-        if block.iter().fold(false, |a, &v| a | (v == 0)) {
-            return block.iter().position(|&v| v == 0).map(|i| at + i);
+        if any_in(block) {
+            return block.iter().position(|&v| hit(v)).map(|i| at + i);
         }
         at += B;
     }
     blocks
         .remainder()
         .iter()
-        .position(|&v| v == 0)
+        .position(|&v| hit(v))
         .map(|i| at + i)
 }
 
-/// Scan-line flood fill of a `w`-wide byte image: from the (row, column)
-/// pixels on `stack`, every pixel `open` accepts that is connected to them
-/// through such pixels (4-connected, or 8-connected with `diagonal`) is set
-/// to `mark` (which `open` must refuse), a whole run at a time; `run(y, l,
-/// r)` is called with each run `[l, r)` of row y so filled. Only the rows
-/// above and below a run are searched, one seed per run found there.
-/// `stack` is scratch and left empty.
+/// Scan-line flood fill of the set (non-zero) bytes of a `w`-wide byte
+/// image: from the (row, column) pixels on `stack`, every set pixel
+/// 8-connected to them through set pixels is cleared, a whole run at a
+/// time; `run(y, l, r)` is called with each run `[l, r)` of row y so
+/// cleared. Only the rows above and below a run are searched (one pixel
+/// further each side), one seed per run found there. `stack` is scratch
+/// and left empty.
 pub(crate) fn scan_fill(
     data: &mut [u8],
     w: usize,
-    open: impl Fn(u8) -> bool,
-    mark: u8,
-    diagonal: bool,
     stack: &mut Vec<(usize, usize)>,
     mut run: impl FnMut(usize, usize, usize),
 ) {
     let h = data.len() / w.max(1);
     while let Some((y, x)) = stack.pop() {
         let row = &mut data[y * w..(y + 1) * w];
-        if !open(row[x]) {
+        if row[x] == 0 {
             continue;
         }
-        let l = row[..x]
-            .iter()
-            .rposition(|&v| !open(v))
-            .map_or(0, |i| i + 1);
-        let r = row[x..].iter().position(|&v| !open(v)).map_or(w, |i| x + i);
-        row[l..r].fill(mark);
+        let l = row[..x].iter().rposition(|&v| v == 0).map_or(0, |i| i + 1);
+        let r = row[x..].iter().position(|&v| v == 0).map_or(w, |i| x + i);
+        row[l..r].fill(0);
         run(y, l, r);
-        let (a, b) = if diagonal {
-            (l.saturating_sub(1), (r + 1).min(w))
-        } else {
-            (l, r)
-        };
+        let (a, b) = (l.saturating_sub(1), (r + 1).min(w));
         for ny in [y.wrapping_sub(1), y + 1] {
             if ny >= h {
                 continue;
             }
             let near = &data[ny * w + a..ny * w + b];
             let mut i = 0;
-            while let Some(j) = near[i..].iter().position(|&v| open(v)) {
+            while let Some(j) = near[i..].iter().position(|&v| v != 0) {
                 stack.push((ny, a + i + j));
                 i += j;
-                match near[i..].iter().position(|&v| !open(v)) {
+                match near[i..].iter().position(|&v| v == 0) {
                     Some(k) => i += k,
                     None => break,
                 }

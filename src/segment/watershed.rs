@@ -209,15 +209,9 @@ fn fill_runs(
     runs.clear();
     stack.clear();
     stack.push((seed / w, seed % w));
-    super::scan_fill(
-        m,
-        w,
-        |v| v != 0,
-        0,
-        true,
-        stack,
-        |y, l, r| runs.push((y as u32, l as u32, r as u32)),
-    );
+    super::scan_fill(m, w, stack, |y, l, r| {
+        runs.push((y as u32, l as u32, r as u32))
+    });
 }
 
 /// Buffers for splitting one component after another, kept so that a
