@@ -9,7 +9,7 @@ use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScaleRows, Method, TopHatRows};
 use crate::segment::threshold::{range, threshold_in};
-use crate::segment::watershed::{split_reached, split_visit_owned, Pieces, SplitParams};
+use crate::segment::watershed::{split_reached, split_visit, Pieces, SplitParams};
 use crate::segment::{
     fill_holes, label, mask_at_least, open, positions_at_least, smooth_samples_then,
 };
@@ -157,7 +157,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let chans = Chans::of(&field.channels, &mut copies);
     let (plabels, np, measured) = if p.split {
         let mut pieces: Vec<Region<3>> = Vec::new();
-        let (labels, n, number) = split_visit_owned(
+        let (labels, n, number) = split_visit(
             pmask,
             &SplitParams {
                 min_separation_px: p.split_min_separation_um / um,

@@ -560,7 +560,11 @@ fn merge_pairs(
 /// first pixels at the end — within the crops of the objects whose pieces
 /// change number, not over the whole image.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    let (labels, n, _) = split_visit(mask, p, |_| {});
+    let (w, h) = mask.dimensions();
+    let mut work = crate::pool::take::<u8>(mask.as_raw().len());
+    work.copy_from_slice(mask.as_raw());
+    let work = GrayImage::from_raw(w, h, work).unwrap_or_else(|| mask.clone());
+    let (labels, n, _) = split_visit(work, p, |_| {});
     (labels, n)
 }
 
@@ -579,25 +583,12 @@ pub struct Pieces<'a> {
     pub base: u32,
 }
 
-/// [`split`], handing `visit` each component as it is split, and also
-/// returning each provisional label's final number (index: provisional
-/// label, 1-based; entry 0 unused).
+/// [`split`] of a mask no longer needed, handing `visit` each component
+/// as it is split, and also returning each provisional label's final
+/// number (index: provisional label, 1-based; entry 0 unused). The mask
+/// is worked on in place (components cleared as they are found) and
+/// handed to the thread's buffer pool after, instead of copied.
 pub fn split_visit(
-    mask: &GrayImage,
-    p: &SplitParams,
-    visit: impl FnMut(Pieces),
-) -> (Labels, u32, Vec<u32>) {
-    let (w, h) = mask.dimensions();
-    let mut work = crate::pool::take::<u8>(mask.as_raw().len());
-    work.copy_from_slice(mask.as_raw());
-    let work = GrayImage::from_raw(w, h, work).unwrap_or_else(|| mask.clone());
-    split_visit_owned(work, p, visit)
-}
-
-/// [`split_visit`] of a mask no longer needed: it is worked on in place
-/// (components cleared as they are found) and handed to the thread's
-/// buffer pool after, instead of copied.
-pub fn split_visit_owned(
     mut work: GrayImage,
     p: &SplitParams,
     mut visit: impl FnMut(Pieces),
