@@ -158,7 +158,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let (plabels, np, measured) = if p.split {
         let mut pieces: Vec<Region<3>> = Vec::new();
         let (labels, n, number) = split_visit(
-            pmask,
+            &pmask,
             &SplitParams {
                 min_separation_px: p.split_min_separation_um / um,
                 min_radius_px: p.split_min_radius_um / um,
@@ -166,6 +166,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
             },
             |pc| chans.measure(pc, w, &mut pieces),
         );
+        give(pmask);
         // Provisional labels to final ones, in final order.
         for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
             r.label = f;

@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use image::GrayImage;
 
 use super::distance::{edt_into, EdtScratch};
-use super::label::find;
+pub use super::label::Run;
+use super::label::{component_runs, find};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -188,14 +189,11 @@ fn split_runs(
             continue;
         }
         fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
-        let crop = s.crop_of_runs(w, h);
+        let crop = crop_of_runs(&s.runs, w, h, &mut s.mask);
         let k = s.split_crop(crop.w, crop.h, p);
         visit(&crop, &s.lab, k, &mut s.runs);
     }
 }
-
-/// One run of a component: row, first column, one past the last column.
-pub type Run = (u32, u32, u32);
 
 /// Finds the 8-connected component of `m` holding `seed` (set), clearing
 /// it, as the runs of set pixels it is made of.
@@ -230,34 +228,34 @@ struct Scratch {
     buckets: Vec<Vec<(u32, u32)>>,
 }
 
-impl Scratch {
-    /// The crop of the component in `runs` (its bounding box grown by one
-    /// pixel, clipped to the w × h image), with its mask drawn in `mask`.
-    fn crop_of_runs(&mut self, w: usize, h: usize) -> Crop {
-        let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
-        for &(y, l, r) in &self.runs {
-            x0 = x0.min(l as usize);
-            x1 = x1.max(r as usize - 1);
-            y0 = y0.min(y as usize);
-            y1 = y1.max(y as usize);
-        }
-        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
-        let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
-        let crop = Crop {
-            x0,
-            y0,
-            w: x1 - x0 + 1,
-            h: y1 - y0 + 1,
-        };
-        self.mask.clear();
-        self.mask.resize(crop.w * crop.h, 0);
-        for &(y, l, r) in &self.runs {
-            let o = (y as usize - y0) * crop.w;
-            self.mask[o + l as usize - x0..o + r as usize - x0].fill(255);
-        }
-        crop
+/// The crop of the component in `runs` (its bounding box grown by one
+/// pixel, clipped to the w × h image), with its mask drawn in `mask`.
+fn crop_of_runs(runs: &[Run], w: usize, h: usize, mask: &mut Vec<u8>) -> Crop {
+    let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
+    for &(y, l, r) in runs {
+        x0 = x0.min(l as usize);
+        x1 = x1.max(r as usize - 1);
+        y0 = y0.min(y as usize);
+        y1 = y1.max(y as usize);
     }
+    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+    let (x1, y1) = ((x1 + 1).min(w - 1), (y1 + 1).min(h - 1));
+    let crop = Crop {
+        x0,
+        y0,
+        w: x1 - x0 + 1,
+        h: y1 - y0 + 1,
+    };
+    mask.clear();
+    mask.resize(crop.w * crop.h, 0);
+    for &(y, l, r) in runs {
+        let o = (y as usize - y0) * crop.w;
+        mask[o + l as usize - x0..o + r as usize - x0].fill(255);
+    }
+    crop
+}
 
+impl Scratch {
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
     /// `lab`, labels 1..=n in raster order of first pixel; returns n.
     /// The same steps as the whole-image reference (`split_labelled`, in
@@ -554,17 +552,14 @@ fn merge_pairs(
 /// Splits the 8-connected objects of `mask` where they touch through a
 /// narrow neck. Returns labels 1..=n in raster order of first pixel, and n.
 ///
-/// Objects are found by flood fill from every set pixel in raster order
-/// (no image-wide labelling) and split one at a time in their crops; the
+/// Objects are found as runs of pixels in one pass over the mask
+/// ([`component_runs`]: no label plane) and split one at a time in their
+/// crops; the
 /// pieces get provisional labels, renumbered in raster order of their
 /// first pixels at the end — within the crops of the objects whose pieces
 /// change number, not over the whole image.
 pub fn split(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    let (w, h) = mask.dimensions();
-    let mut work = crate::pool::take::<u8>(mask.as_raw().len());
-    work.copy_from_slice(mask.as_raw());
-    let work = GrayImage::from_raw(w, h, work).unwrap_or_else(|| mask.clone());
-    let (labels, n, _) = split_visit(work, p, |_| {});
+    let (labels, n, _) = split_visit(mask, p, |_| {});
     (labels, n)
 }
 
@@ -583,72 +578,64 @@ pub struct Pieces<'a> {
     pub base: u32,
 }
 
-/// [`split`] of a mask no longer needed, handing `visit` each component
-/// as it is split, and also returning each provisional label's final
-/// number (index: provisional label, 1-based; entry 0 unused). The mask
-/// is worked on in place (components cleared as they are found) and
-/// handed to the thread's buffer pool after, instead of copied.
+/// [`split`], handing `visit` each component as it is split, and also
+/// returning each provisional label's final number (index: provisional
+/// label, 1-based; entry 0 unused).
 pub fn split_visit(
-    mut work: GrayImage,
+    mask: &GrayImage,
     p: &SplitParams,
     mut visit: impl FnMut(Pieces),
 ) -> (Labels, u32, Vec<u32>) {
-    let (w, h) = (work.width() as usize, work.height() as usize);
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
     let mut out = crate::pool::take_zeroed::<u32>(w * h);
     // Each object's crop and provisional labels (base, base + k]; each
     // piece's first pixel (image index), in provisional order.
     let mut objects: Vec<(Crop, u32, u32)> = Vec::new();
     let mut first: Vec<usize> = Vec::new();
-    // Each component from its first pixel in raster order: the first set
-    // pixel after the last seed (components found are cleared, so the
-    // scan passes over them).
-    let mut from = 0;
-    let next_seed = |m: &[u8]| {
-        let i = from + super::first_nonzero(m.get(from..)?)?;
-        from = i + 1;
-        Some(i)
-    };
-    split_runs(
-        &mut work,
-        p,
-        next_seed,
-        |crop: &Crop, lab: &[u32], k: u32, runs: &mut [Run]| {
-            let base = first.len() as u32;
-            if k == 1 {
-                // One piece: its pixels are the component's runs.
-                let mut at = usize::MAX;
-                for &(y, l, r) in runs.iter() {
-                    let o = y as usize * w;
-                    out[o + l as usize..o + r as usize].fill(base + 1);
-                    at = at.min(o + l as usize);
-                }
-                first.push(at);
-            } else {
-                // Several pieces: each pixel's label from the crop, and
-                // each piece's first pixel the least index it is met at.
-                first.resize(first.len() + k as usize, usize::MAX);
-                for (cy, row) in lab.chunks(crop.w).enumerate() {
-                    let o = (crop.y0 + cy) * w + crop.x0;
-                    for (cx, &l) in row.iter().enumerate() {
-                        if l != 0 {
-                            out[o + cx] = base + l;
-                            let f = &mut first[(base + l - 1) as usize];
-                            *f = (*f).min(o + cx);
-                        }
+    // Every component's runs, found in one pass, components in raster
+    // order of first pixel.
+    let (mut all, mut starts) = (Vec::new(), Vec::new());
+    component_runs(mask.as_raw(), w, &mut all, &mut starts);
+    let mut s = Scratch::default();
+    for c in starts.windows(2) {
+        let runs = &mut all[c[0]..c[1]];
+        let crop = crop_of_runs(runs, w, h, &mut s.mask);
+        let k = s.split_crop(crop.w, crop.h, p);
+        let lab = &s.lab;
+        let base = first.len() as u32;
+        if k == 1 {
+            // One piece: its pixels are the component's runs.
+            let mut at = usize::MAX;
+            for &(y, l, r) in runs.iter() {
+                let o = y as usize * w;
+                out[o + l as usize..o + r as usize].fill(base + 1);
+                at = at.min(o + l as usize);
+            }
+            first.push(at);
+        } else {
+            // Several pieces: each pixel's label from the crop, and
+            // each piece's first pixel the least index it is met at.
+            first.resize(first.len() + k as usize, usize::MAX);
+            for (cy, row) in lab.chunks(crop.w).enumerate() {
+                let o = (crop.y0 + cy) * w + crop.x0;
+                for (cx, &l) in row.iter().enumerate() {
+                    if l != 0 {
+                        out[o + cx] = base + l;
+                        let f = &mut first[(base + l - 1) as usize];
+                        *f = (*f).min(o + cx);
                     }
                 }
             }
-            objects.push((*crop, base, k));
-            visit(Pieces {
-                crop: *crop,
-                lab,
-                k,
-                runs,
-                base,
-            });
-        },
-    );
-    crate::pool::give(work.into_raw());
+        }
+        objects.push((crop, base, k));
+        visit(Pieces {
+            crop,
+            lab,
+            k,
+            runs,
+            base,
+        });
+    }
     let n = first.len() as u32;
     // Final number of each provisional label (1-based, 0 unused).
     let mut order: Vec<u32> = (1..=n).collect();
