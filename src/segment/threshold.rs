@@ -49,13 +49,16 @@ pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
 /// chosen at run time (extremes are exact).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub fn range(data: &[f32]) -> (f32, f32) {
-    // Eight running extremes (the compiler vectorises them), folded.
-    // (Written as comparisons and selects instead, LLVM shuffled the lanes
-    // around every step: three times slower.)
-    let (mut los, mut his) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
-    let mut chunks = data.chunks_exact(8);
+    // 64 running extremes (the compiler vectorises them: four independent
+    // 16-lane minima and maxima with AVX-512, so no step waits for the one
+    // before), folded. 0.047 ns a value on a row in cache, against 0.17
+    // with eight (one 8-lane chain) and 0.59 with sixteen (LLVM shuffled
+    // the lanes), as with comparisons and selects (three times slower).
+    const LANES: usize = 64;
+    let (mut los, mut his) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
+    let mut chunks = data.chunks_exact(LANES);
     for c in &mut chunks {
-        for k in 0..8 {
+        for k in 0..LANES {
             los[k] = los[k].min(c[k]);
             his[k] = his[k].max(c[k]);
         }
@@ -482,9 +485,10 @@ mod tests {
     /// the tail); all-NaN and empty data have no extremes.
     #[test]
     fn range_passes_over_nan() {
-        for n in [1usize, 15, 16, 17, 40] {
+        for n in [1usize, 15, 16, 17, 40, 63, 64, 65, 130, 200] {
             for at in [0, n / 2, n - 1] {
-                let mut data: Vec<f32> = (0..n).map(|i| i as f32 - 3.0).collect();
+                // Extremes anywhere: in the first block, the last, the tail.
+                let mut data: Vec<f32> = (0..n).map(|i| ((i * 37) % n) as f32 - 3.0).collect();
                 data[at] = f32::NAN;
                 let want = data
                     .iter()
