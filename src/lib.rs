@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub(crate) mod cache;
 pub mod check;
 pub mod error;
 pub mod follicle;

@@ -58,6 +58,9 @@ pub fn blur_rows<T: crate::Sample>(
     let mut have = 0usize; // rows [0, have) filtered into the ring so far
     for y in 0..h {
         while have <= (y + r).min(h - 1) {
+            // The row after is asked for now, while this one is filtered
+            // (the field comes from memory).
+            crate::cache::prefetch_range(src, (have + 1) * w, (have + 2) * w);
             let row = &src[have * w..(have + 1) * w];
             pad[..r].fill(row[0].to_f32());
             for (p, &v) in pad[r..r + w].iter_mut().zip(row) {

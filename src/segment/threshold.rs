@@ -108,7 +108,12 @@ pub fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
     let mut idx = [0i32; 256];
     let mut since_flush = 0u32;
     let mut chunks = data.chunks_exact(idx.len());
-    for c in &mut chunks {
+    // The samples 16 KiB ahead are asked for a block at a time: the
+    // plane comes from memory, and the prefetcher alone left the loop
+    // waiting (a quarter of its time in a field's analysis).
+    for (b, c) in (&mut chunks).enumerate() {
+        let ahead = (b + 16) * idx.len();
+        crate::cache::prefetch_range(data, ahead, ahead + idx.len());
         for (i, &v) in idx.iter_mut().zip(c) {
             *i = bin_f(v);
         }
