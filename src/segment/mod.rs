@@ -78,7 +78,7 @@ pub fn positions_at_least(data: &[f32], t: f32) -> impl Iterator<Item = usize> +
 pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
     // Scans of a whole plane from memory: asking for 16 KiB ahead made
     // the Sox9 seeds' scan a third faster.
-    first_in_blocks::<_, true>(
+    first_in_blocks::<_, true, false>(
         data,
         |b| b.iter().fold(false, |a, &v| a | (v >= t)),
         |v| v >= t,
@@ -92,7 +92,7 @@ pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
-    first_in_blocks::<_, false>(data, |b| b.iter().fold(0, |a, &v| a | v) != 0, |v| v != 0)
+    first_in_blocks::<_, false, true>(data, |b| b.iter().fold(0, |a, &v| a | v) != 0, |v| v != 0)
 }
 
 /// The index of the first zero byte of `data`, as [`first_nonzero`].
@@ -103,7 +103,7 @@ pub(crate) fn first_nonzero(data: &[u8]) -> Option<usize> {
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
 pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
-    first_in_blocks::<_, false>(
+    first_in_blocks::<_, false, true>(
         data,
         |b| b.iter().fold(false, |a, &v| a | (v == 0)),
         |v| v == 0,
@@ -113,10 +113,11 @@ pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
 /// The index of the first element of `data` that `hit` accepts, passing
 /// over blocks of 64 that `any_in` (which must agree with `hit`) finds
 /// none in with one test each; with `AHEAD`, asking for the data 16 KiB
-/// ahead as it goes. Inlined into each caller, so the block test is
+/// ahead as it goes; with `BITS`, finding the hit in its block from a
+/// mask of the block (byte blocks; for floats LLVM built it slower). Inlined into each caller, so the block test is
 /// compiled for the caller's instruction set.
 #[inline(always)]
-fn first_in_blocks<T: Copy, const AHEAD: bool>(
+fn first_in_blocks<T: Copy, const AHEAD: bool, const BITS: bool>(
     data: &[T],
     any_in: impl Fn(&[T]) -> bool,
     hit: impl Fn(T) -> bool,
@@ -134,6 +135,15 @@ fn first_in_blocks<T: Copy, const AHEAD: bool>(
             }
         }
         if any_in(block) {
+            if BITS {
+                // A bit a sample, from one compare a vector (bytes: the
+                // sample-at-a-time search cost more than the skipping).
+                let bits = block
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, &v)| m | (u64::from(hit(v)) << i));
+                return Some(at + bits.trailing_zeros() as usize);
+            }
             return block.iter().position(|&v| hit(v)).map(|i| at + i);
         }
         at += B;
