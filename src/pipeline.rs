@@ -183,18 +183,13 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
     // Sox9 signal reaches the Sox9 threshold.
     let rim_px = p.rim_um / um;
-    let mut nuclei_in = vec![0u32; np as usize];
-    let mut sox9_total = 0;
     // One nucleus: area (px), centroid and mean Sox9 decide whether it is
-    // a Sox9+ nucleus and which follicle candidate, if any, holds it.
+    // a Sox9+ nucleus; the centroids of those are kept.
+    let mut sox9_nuclei: Vec<(f64, f64)> = Vec::new();
     let mut tally = |area_px: u64, cx: f64, cy: f64, mean_sox9: f64| {
         let sox9_pos = (mean_sox9 as f32) >= thresholds[1];
-        if (area_px as f64) * px_area < p.min_nucleus_area_um2 || !sox9_pos {
-            return;
-        }
-        sox9_total += 1;
-        if let Some(host) = host_near(&plabels, cx, cy, rim_px) {
-            nuclei_in[host as usize - 1] += 1;
+        if (area_px as f64) * px_area >= p.min_nucleus_area_um2 && sox9_pos {
+            sox9_nuclei.push((cx, cy));
         }
     };
     if p.split {
@@ -230,6 +225,19 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     }
     give(dmask);
     give(sm_sox9);
+    // Which follicle candidate, if any, holds each: the label plane's
+    // rows around the nucleus four on are asked for meanwhile (random
+    // places in a plane from memory).
+    let mut nuclei_in = vec![0u32; np as usize];
+    for (i, &(cx, cy)) in sox9_nuclei.iter().enumerate() {
+        if let Some(&(nx, ny)) = sox9_nuclei.get(i + 4) {
+            prefetch_around(&plabels, nx, ny, rim_px);
+        }
+        if let Some(host) = host_near(&plabels, cx, cy, rim_px) {
+            nuclei_in[host as usize - 1] += 1;
+        }
+    }
+    let sox9_total = sox9_nuclei.len() as u32;
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
     for (r, &n) in measured.iter().zip(&nuclei_in) {
@@ -341,6 +349,18 @@ impl<'a> Chans<'a> {
             Chans::U16(c) => of(pc, c, w, out),
             Chans::F32(c) => of(pc, c, w, out),
         }
+    }
+}
+
+/// Asks for the rows of `labels` [`host_near`] reads for (x, y).
+fn prefetch_around(labels: &Labels, x: f64, y: f64, rim_px: f64) {
+    let (w, h) = (labels.width() as i64, labels.height() as i64);
+    let (xi, yi) = (x.round() as i64, y.round() as i64);
+    let r = rim_px.max(0.0).ceil() as i64;
+    let (x0, x1) = ((xi - r).clamp(0, w), (xi + r + 1).clamp(0, w));
+    for py in (yi - r).max(0)..(yi + r + 1).min(h) {
+        let o = (py * w) as usize;
+        crate::cache::prefetch_range(labels.as_raw(), o + x0 as usize, o + x1 as usize);
     }
 }
 
