@@ -108,6 +108,9 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
                 match also.as_deref_mut() {
                     Some(other) => {
                         let other: &mut [f32] = other;
+                        // The other plane was made a channel ago: its next
+                        // row is asked for now.
+                        crate::cache::prefetch_range(other, (y + 1) * w, (y + 2) * w);
                         let other = &mut other[y * w..(y + 1) * w];
                         f.divide(y, [row, &mut *other]);
                         let (l, h) = range(other);
