@@ -105,6 +105,7 @@ fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
     // (the 3 × 3 neighbourhood, clamped at the crop's edges): no neighbour
     // is greater than d exactly when that maximum is not.
     let (mut up_down, mut around) = (vec![0f32; w], vec![0f32; w]);
+    let mut flags = vec![0u8; w];
     for y in 0..h {
         let (above, here, below) = (row(y.saturating_sub(1)), row(y), row((y + 1).min(h - 1)));
         for (((m, &a), &b), &c) in up_down.iter_mut().zip(above).zip(here).zip(below) {
@@ -117,14 +118,23 @@ fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
         if w > 1 {
             around[w - 1] = max(up_down[w - 2], up_down[w - 1]);
         }
-        for (x, ((&c, &m), &d)) in comp[y * w..(y + 1) * w]
-            .iter()
-            .zip(&around)
-            .zip(here)
-            .enumerate()
+        // Which are maxima, a vectorised pass into bytes; then their
+        // positions, eight bytes at a time (few pixels are).
+        for ((f, &c), (&m, &d)) in flags
+            .iter_mut()
+            .zip(&comp[y * w..(y + 1) * w])
+            .zip(around.iter().zip(here))
         {
-            if c != 0 && m <= d {
-                out.push(y * w + x);
+            *f = u8::from(c != 0 && m <= d);
+        }
+        for (k, eight) in flags.chunks(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes[..eight.len()].copy_from_slice(eight);
+            let mut bits = u64::from_le_bytes(bytes);
+            while bits != 0 {
+                let at = bits.trailing_zeros() as usize / 8;
+                out.push(y * w + k * 8 + at);
+                bits &= !(0xff << (at * 8));
             }
         }
     }
