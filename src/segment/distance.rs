@@ -392,9 +392,6 @@ mod tests {
         assert_eq!(d[4 + 2], 5.0);
     }
 
-    /// The integer transform equals the floating-point one wherever it
-    /// applies, and hands over to it when a column has no background; so
-    /// does `edt_into`.
     /// The padded, register-blocked brute force against its definition:
     /// runs shorter and longer than a vector, any reach up to past the
     /// run, heights above and below the cap.
@@ -422,6 +419,9 @@ mod tests {
         }
     }
 
+    /// The integer transform equals the floating-point one wherever it
+    /// applies, and hands over to it when a column has no background; so
+    /// does `edt_into`.
     #[test]
     fn integer_transform_equals_floating_point() {
         let mut rng = crate::synth::Rng::new(8);

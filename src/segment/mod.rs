@@ -114,8 +114,9 @@ pub(crate) fn first_zero(data: &[u8]) -> Option<usize> {
 /// over blocks of 64 that `any_in` (which must agree with `hit`) finds
 /// none in with one test each; with `AHEAD`, asking for the data 16 KiB
 /// ahead as it goes; with `BITS`, finding the hit in its block from a
-/// mask of the block (byte blocks; for floats LLVM built it slower). Inlined into each caller, so the block test is
-/// compiled for the caller's instruction set.
+/// bit mask of the block (for bytes; for floats LLVM built the mask
+/// slower than the search). Inlined into each caller, so the block test
+/// is compiled for the caller's instruction set.
 #[inline(always)]
 fn first_in_blocks<T: Copy, const AHEAD: bool, const BITS: bool>(
     data: &[T],
