@@ -8,8 +8,10 @@ use crate::io::{Field, Plane};
 use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, LargeScaleRows, Method, TopHatRows};
+use crate::segment::label::Run;
+use crate::segment::morph::filled_runs;
 use crate::segment::threshold::{range, threshold_in};
-use crate::segment::watershed::{split_reached, split_visit, Pieces, SplitParams};
+use crate::segment::watershed::{split_reached, split_visit_runs, Pieces, SplitParams};
 use crate::segment::{
     fill_holes, label, mask_at_least, open, positions_at_least, smooth_samples_then,
 };
@@ -146,7 +148,13 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // Follicle candidates: P-cadherin objects, split where they touch.
     let opened = open(&pmask, p.open_radius_um / um);
     give(pmask);
-    let pmask = fill_holes(&opened);
+    // With splitting, the filled candidates as their runs of pixels (no
+    // mask drawn to be read again); without, as a mask to label.
+    let filled = if p.split {
+        Filled::Runs(filled_runs(&opened))
+    } else {
+        Filled::Mask(fill_holes(&opened))
+    };
     give(opened);
 
     let (sm_sox9, sox9_range, _) = smooth_corrected(sox9, p.nucleus_sigma_um / um, None);
@@ -158,29 +166,33 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // label plane.
     let mut copies = None;
     let chans = Chans::of(&field.channels, &mut copies);
-    let (plabels, np, measured) = if p.split {
-        let mut pieces: Vec<Region<3>> = Vec::new();
-        let (labels, n, number) = split_visit(
-            &pmask,
-            &SplitParams {
-                min_separation_px: p.split_min_separation_um / um,
-                min_radius_px: p.split_min_radius_um / um,
-                neck_ratio: p.split_neck_ratio,
-            },
-            |pc| chans.measure(pc, w, &mut pieces),
-        );
-        give(pmask);
-        // Provisional labels to final ones, in final order.
-        for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
-            r.label = f;
+    let (plabels, np, measured) = match filled {
+        Filled::Runs(runs) => {
+            let mut pieces: Vec<Region<3>> = Vec::new();
+            let (labels, n, number) = split_visit_runs(
+                w,
+                field.height,
+                &runs,
+                &SplitParams {
+                    min_separation_px: p.split_min_separation_um / um,
+                    min_radius_px: p.split_min_radius_um / um,
+                    neck_ratio: p.split_neck_ratio,
+                },
+                |pc| chans.measure(pc, w, &mut pieces),
+            );
+            // Provisional labels to final ones, in final order.
+            for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
+                r.label = f;
+            }
+            pieces.sort_unstable_by_key(|r| r.label);
+            (labels, n, pieces)
         }
-        pieces.sort_unstable_by_key(|r| r.label);
-        (labels, n, pieces)
-    } else {
-        let (labels, n) = label(&pmask);
-        give(pmask);
-        let measured = chans.regions(&labels, n);
-        (labels, n, measured)
+        Filled::Mask(pmask) => {
+            let (labels, n) = label(&pmask);
+            give(pmask);
+            let measured = chans.regions(&labels, n);
+            (labels, n, measured)
+        }
     };
 
     // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
@@ -279,6 +291,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         follicles_per_mm2,
     };
     (analysis, plabels)
+}
+
+/// The follicle candidates with their holes filled.
+enum Filled {
+    /// Their runs of pixels, every row's in order (to split).
+    Runs(Vec<Run>),
+    /// Their mask (to label).
+    Mask(image::GrayImage),
 }
 
 /// Hands a plane the analysis is done with to the thread's buffer pool.

@@ -117,42 +117,56 @@ pub type Run = (u32, u32, u32);
 /// then sorted by component. Without a label plane, and the mask is left
 /// as it is.
 pub(crate) fn component_runs(mask: &[u8], w: usize, runs: &mut Vec<Run>, starts: &mut Vec<usize>) {
+    let mut found: Vec<Run> = Vec::new();
+    if w > 0 {
+        for (y, row) in mask.chunks_exact(w).enumerate() {
+            let mut x = 0;
+            while let Some(l) = row.get(x..).and_then(super::first_nonzero).map(|i| x + i) {
+                let r = super::first_zero(&row[l..]).map_or(w, |i| l + i);
+                x = r;
+                found.push((y as u32, l as u32, r as u32));
+            }
+        }
+    }
+    components_of_runs(&found, runs, starts);
+}
+
+/// [`component_runs`] of the image whose set pixels are `found`: every
+/// maximal run of every row, in raster order.
+pub(crate) fn components_of_runs(found: &[Run], runs: &mut Vec<Run>, starts: &mut Vec<usize>) {
     runs.clear();
     starts.clear();
     starts.push(0);
-    if w == 0 {
-        return;
-    }
-    // Every run, in raster order, with its union-find parent (run index).
-    let mut found: Vec<Run> = Vec::new();
-    let mut parent: Vec<u32> = Vec::new();
-    // The previous row's runs are found[above..row_start].
-    let (mut above, mut row_start) = (0usize, 0usize);
-    for (y, row) in mask.chunks_exact(w).enumerate() {
-        let mut x = 0;
-        let mut j = above;
-        while let Some(l) = row.get(x..).and_then(super::first_nonzero).map(|i| x + i) {
-            let r = super::first_zero(&row[l..]).map_or(w, |i| l + i);
-            x = r;
-            let i = found.len() as u32;
-            found.push((y as u32, l as u32, r as u32));
-            parent.push(i);
-            // Runs above ending left of l - 1 touch neither this run nor
-            // any later one of this row.
-            while j < row_start && (found[j].2 as usize) < l {
-                j += 1;
-            }
-            // Runs above starting at or before r touch this one (they
-            // reach l - 1 or further right); the last of them may touch
-            // the next run too, so j stays on it.
-            let mut k = j;
-            while k < row_start && (found[k].1 as usize) <= r {
-                union(&mut parent, i, k as u32);
-                k += 1;
-            }
+    // Each run's union-find parent (run index).
+    let mut parent: Vec<u32> = (0..found.len() as u32).collect();
+    // The previous row's runs are found[j..row_start] once `j` is set for
+    // a row (empty when the row above has none), this row's
+    // found[row_start..]; `j` moves on to the first run above that may
+    // touch the next run of this row.
+    let (mut row_start, mut j) = (0usize, 0usize);
+    for (i, &(y, l, r)) in found.iter().enumerate() {
+        if i == 0 || found[i - 1].0 != y {
+            j = if i > 0 && found[i - 1].0 + 1 == y {
+                row_start
+            } else {
+                i
+            };
+            row_start = i;
         }
-        above = row_start;
-        row_start = found.len();
+        let (l, r) = (l as usize, r as usize);
+        // Runs above ending left of l - 1 touch neither this run nor any
+        // later one of this row.
+        while j < row_start && (found[j].2 as usize) < l {
+            j += 1;
+        }
+        // Runs above starting at or before r touch this one (they reach
+        // l - 1 or further right); the last of them may touch the next
+        // run too, so j stays on it.
+        let mut k = j;
+        while k < row_start && (found[k].1 as usize) <= r {
+            union(&mut parent, i as u32, k as u32);
+            k += 1;
+        }
     }
     // Components numbered by their root, the first run of each (union
     // keeps the smaller index), so in raster order of first pixel; runs

@@ -4,16 +4,32 @@ use super::distance::squared_edt;
 use image::GrayImage;
 
 /// Fills holes: background pixels not 4-connected to the image border
-/// become foreground. The background is read as runs along rows (found
-/// a block of bytes at a time); runs of neighbouring rows that overlap
-/// are joined (union-find over runs, a few tens of thousands on a 2048²
-/// field, not millions of pixels), and the runs of every component that
-/// reaches the border are written back as background, everything else
-/// as foreground.
+/// become foreground (see [`filled_runs`]).
 pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     if w == 0 || h == 0 {
         return mask.clone();
+    }
+    let mut out = crate::pool::take::<u8>(w * h);
+    out.fill(0);
+    for (y, l, r) in filled_runs(mask) {
+        let o = y as usize * w;
+        out[o + l as usize..o + r as usize].fill(255);
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
+}
+
+/// The foreground of [`fill_holes`]`(mask)` as its maximal runs (row,
+/// first column, one past the last), in raster order, without drawing
+/// it. The background is read as runs along rows (found a block of bytes
+/// at a time); runs of neighbouring rows that overlap are joined
+/// (union-find over runs, a few tens of thousands on a 2048² field, not
+/// millions of pixels); the foreground is what lies between the runs of
+/// the components that reach the border.
+pub fn filled_runs(mask: &GrayImage) -> Vec<super::label::Run> {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    if w == 0 || h == 0 {
+        return Vec::new();
     }
     let src = mask.as_raw();
     // Background runs [l, r) of each row, rows in order; row y's are
@@ -57,17 +73,24 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
             border[root as usize] = true;
         }
     }
-    let mut out = crate::pool::take::<u8>(w * h);
-    out.fill(255);
-    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+    // Between the border components' runs of a row: foreground.
+    let mut out = Vec::new();
+    for y in 0..h {
+        let mut x = 0;
         for k in starts[y]..starts[y + 1] {
             if border[super::label::find(&mut parent, k as u32) as usize] {
                 let (l, r) = runs[k];
-                row[l as usize..r as usize].fill(0);
+                if l as usize > x {
+                    out.push((y as u32, x as u32, l));
+                }
+                x = r as usize;
             }
         }
+        if x < w {
+            out.push((y as u32, x as u32, w as u32));
+        }
     }
-    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
+    out
 }
 
 /// Opening (erosion then dilation) with a disc of `radius_px` pixels,
@@ -283,7 +306,17 @@ mod tests {
                     .map(|_| if rng.unit() < p { 255 } else { 0 })
                     .collect();
                 let m = GrayImage::from_raw(w as u32, h as u32, data).unwrap();
-                assert_eq!(fill_holes(&m), fill_holes_bfs(&m), "{w}×{h} p{p}");
+                let want = fill_holes_bfs(&m);
+                assert_eq!(fill_holes(&m), want, "{w}×{h} p{p}");
+                // The runs it is drawn from are maximal, in raster order.
+                let runs = filled_runs(&m);
+                assert!(runs.windows(2).all(|p| p[0] < p[1]), "raster order");
+                for &(y, l, r) in &runs {
+                    let row = &want.as_raw()[y as usize * w..(y as usize + 1) * w];
+                    assert!(l < r);
+                    assert!(l == 0 || row[l as usize - 1] == 0, "{w}×{h} p{p}");
+                    assert!(r as usize == w || row[r as usize] == 0, "{w}×{h} p{p}");
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use image::GrayImage;
 
 use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
-use super::label::{component_runs, find};
+use super::label::{component_runs, components_of_runs, find};
 use crate::Labels;
 
 /// How to split touching objects, in pixels.
@@ -594,18 +594,47 @@ pub struct Pieces<'a> {
 pub fn split_visit(
     mask: &GrayImage,
     p: &SplitParams,
-    mut visit: impl FnMut(Pieces),
+    visit: impl FnMut(Pieces),
 ) -> (Labels, u32, Vec<u32>) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
+    // Every component's runs, found in one pass, components in raster
+    // order of first pixel.
+    let (mut all, mut starts) = (Vec::new(), Vec::new());
+    component_runs(mask.as_raw(), w, &mut all, &mut starts);
+    split_components(w, h, all, &starts, p, visit)
+}
+
+/// [`split_visit`] of the w × h mask whose set pixels are `found`: every
+/// maximal run of every row, in raster order (as
+/// [`filled_runs`](super::morph::filled_runs) gives them, without a mask
+/// drawn and read again).
+pub fn split_visit_runs(
+    w: usize,
+    h: usize,
+    found: &[Run],
+    p: &SplitParams,
+    visit: impl FnMut(Pieces),
+) -> (Labels, u32, Vec<u32>) {
+    let (mut all, mut starts) = (Vec::new(), Vec::new());
+    components_of_runs(found, &mut all, &mut starts);
+    split_components(w, h, all, &starts, p, visit)
+}
+
+/// [`split_visit`] of components given as runs (`all[starts[c]..
+/// starts[c + 1]]`, components in raster order of first pixel).
+fn split_components(
+    w: usize,
+    h: usize,
+    mut all: Vec<Run>,
+    starts: &[usize],
+    p: &SplitParams,
+    mut visit: impl FnMut(Pieces),
+) -> (Labels, u32, Vec<u32>) {
     let mut out = crate::pool::take_zeroed::<u32>(w * h);
     // Each object's crop and provisional labels (base, base + k]; each
     // piece's first pixel (image index), in provisional order.
     let mut objects: Vec<(Crop, u32, u32)> = Vec::new();
     let mut first: Vec<usize> = Vec::new();
-    // Every component's runs, found in one pass, components in raster
-    // order of first pixel.
-    let (mut all, mut starts) = (Vec::new(), Vec::new());
-    component_runs(mask.as_raw(), w, &mut all, &mut starts);
     let mut s = Scratch::default();
     for c in starts.windows(2) {
         let runs = &mut all[c[0]..c[1]];
@@ -1087,6 +1116,20 @@ mod tests {
                 let nb = merge_wide_necks_reference(&dist, w, h, &mut b, n, &p);
                 assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}");
             }
+        }
+    }
+
+    /// Splitting the runs of a filled mask gives what splitting the mask
+    /// drawn from them does.
+    #[test]
+    fn splitting_runs_equals_splitting_their_mask() {
+        for seed in 0..6 {
+            let m = blobs(seed, 83, 61);
+            let runs = crate::segment::morph::filled_runs(&m);
+            let filled = crate::segment::fill_holes(&m);
+            let (a, n, number) = split_visit_runs(83, 61, &runs, &params(), |_| {});
+            let (b, nb, number_b) = split_visit(&filled, &params(), |_| {});
+            assert_eq!((a, n, number), (b, nb, number_b), "seed {seed}");
         }
     }
 
