@@ -11,7 +11,7 @@
 //! Buffers are sorted by element size (1, 2 or 4 bytes; f32 and u32 planes
 //! share theirs), so a plane of labels can reuse a smoothed channel's
 //! memory. Small buffers are not kept (the allocator does well with them),
-//! nor more than [`KEEP`] per size.
+//! nor more than `KEEP` per size.
 
 use std::cell::RefCell;
 

@@ -6,7 +6,7 @@
 //! blobs without Sox9, Sox9 clusters without P-cad, small P-cad buds below
 //! the minimum size — plus a P-cadherin haze, optical blur and noise. The
 //! true follicle centres come from the drawing, never from the analysis.
-//! [`write`] stores rendered fields in the TIFF layouts of the design.
+//! [`write`](mod@write) stores rendered fields in the TIFF layouts of the design.
 //!
 //! The random generator is a fixed SplitMix64, so a seed gives the same
 //! images on every platform and crate version.

@@ -8,7 +8,7 @@
 //! strips and the previous page's, and the decoder reads it (through its
 //! buffered reader) before the strips, out of order. A read that starts
 //! a short way past the hashed prefix therefore first reads and hashes
-//! the gap ([`MAX_GAP`]); without that, the prefix stopped at the first
+//! the gap (`MAX_GAP`); without that, the prefix stopped at the first
 //! page's end and two thirds of a 3-channel file were read again.
 
 use std::fs::File;

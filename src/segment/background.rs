@@ -581,7 +581,7 @@ impl LargeScale {
     }
 }
 
-/// [`LargeScale::of`] an image taken as its rows are made: [`row`]
+/// [`LargeScale::of`] an image taken as its rows are made: [`row`](Self::row)
 /// (Self::row) adds each finished row, in order, to the block sums while
 /// it is still in cache, and [`finish`](Self::finish) makes the profile —
 /// the same arithmetic in the same order, so the same bits.

@@ -60,7 +60,7 @@ pub fn smooth_samples_then<T: Sample>(
 /// The indices of the samples of `data` at or above `t`, in order (NaN
 /// never is). Blocks of 64 samples none of which is (most of a sparse
 /// image) are passed over with one branch-free, vectorised test each
-/// ([`first_at_least`]).
+/// (`first_at_least`).
 pub fn positions_at_least(data: &[f32], t: f32) -> impl Iterator<Item = usize> + '_ {
     let mut from = 0;
     std::iter::from_fn(move || {

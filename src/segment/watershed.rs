@@ -563,7 +563,7 @@ fn merge_pairs(
 /// narrow neck. Returns labels 1..=n in raster order of first pixel, and n.
 ///
 /// Objects are found as runs of pixels in one pass over the mask
-/// ([`component_runs`]: no label plane) and split one at a time in their
+/// (`component_runs`: no label plane) and split one at a time in their
 /// crops; the
 /// pieces get provisional labels, renumbered in raster order of their
 /// first pixels at the end — within the crops of the objects whose pieces
