@@ -1,6 +1,8 @@
 //! One field, end to end: smooth → threshold → morphology → label →
 //! Sox9+ nuclei → measurements → follicle rule.
 
+use std::ops::RangeInclusive;
+
 use serde::{Deserialize, Serialize};
 
 use crate::follicle::{classify, Verdict};
@@ -375,15 +377,31 @@ impl<'a> Chans<'a> {
     }
 }
 
-/// Asks for the rows of `labels` [`host_near`] reads for (x, y).
-fn prefetch_around(labels: &Labels, x: f64, y: f64, rim_px: f64) {
+/// The pixel nearest (x, y) and the rows and columns within `rim_px` of
+/// it (clamped to the image; empty for a negative rim), as [`host_near`]
+/// searches them.
+fn rim_window(
+    labels: &Labels,
+    x: f64,
+    y: f64,
+    rim_px: f64,
+) -> ((i64, i64), RangeInclusive<i64>, RangeInclusive<i64>) {
     let (w, h) = (labels.width() as i64, labels.height() as i64);
     let (xi, yi) = (x.round() as i64, y.round() as i64);
-    let r = rim_px.max(0.0).ceil() as i64;
-    let (x0, x1) = ((xi - r).clamp(0, w), (xi + r + 1).clamp(0, w));
-    for py in (yi - r).max(0)..(yi + r + 1).min(h) {
-        let o = (py * w) as usize;
-        crate::cache::prefetch_range(labels.as_raw(), o + x0 as usize, o + x1 as usize);
+    let r = rim_px.ceil() as i64;
+    let rows = (yi - r).max(0)..=(yi + r).min(h - 1);
+    let cols = (xi - r).max(0)..=(xi + r).min(w - 1);
+    ((xi, yi), rows, cols)
+}
+
+/// Asks for the rows of `labels` [`host_near`] reads for (x, y).
+fn prefetch_around(labels: &Labels, x: f64, y: f64, rim_px: f64) {
+    let (_, rows, cols) = rim_window(labels, x, y, rim_px);
+    let w = labels.width() as i64;
+    for py in rows {
+        let o = py * w;
+        let (from, to) = (o + cols.start(), o + cols.end() + 1);
+        crate::cache::prefetch_range(labels.as_raw(), from as usize, to.max(from) as usize);
     }
 }
 
@@ -391,7 +409,7 @@ fn prefetch_around(labels: &Labels, x: f64, y: f64, rim_px: f64) {
 /// `rim_px` pixels (ties to the lower label); `None` when there is none.
 fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
     let (w, h) = (labels.width() as i64, labels.height() as i64);
-    let (xi, yi) = (x.round() as i64, y.round() as i64);
+    let ((xi, yi), rows, cols) = rim_window(labels, x, y, rim_px);
     // An object under the point itself is at distance 0: none is nearer.
     if (0..w).contains(&xi) && (0..h).contains(&yi) && rim_px >= 0.0 {
         let l = labels.get_pixel(xi as u32, yi as u32)[0];
@@ -399,10 +417,9 @@ fn host_near(labels: &Labels, x: f64, y: f64, rim_px: f64) -> Option<u32> {
             return Some(l);
         }
     }
-    let r = rim_px.ceil() as i64;
     let mut best: Option<(f64, u32)> = None;
-    for py in (yi - r).max(0)..=(yi + r).min(h - 1) {
-        for px in (xi - r).max(0)..=(xi + r).min(w - 1) {
+    for py in rows {
+        for px in cols.clone() {
             let l = labels.get_pixel(px as u32, py as u32)[0];
             if l == 0 {
                 continue;

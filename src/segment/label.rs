@@ -120,12 +120,7 @@ pub(crate) fn component_runs(mask: &[u8], w: usize, runs: &mut Vec<Run>, starts:
     let mut found: Vec<Run> = Vec::new();
     if w > 0 {
         for (y, row) in mask.chunks_exact(w).enumerate() {
-            let mut x = 0;
-            while let Some(l) = row.get(x..).and_then(super::first_nonzero).map(|i| x + i) {
-                let r = super::first_zero(&row[l..]).map_or(w, |i| l + i);
-                x = r;
-                found.push((y as u32, l as u32, r as u32));
-            }
+            super::row_runs(row, true, |l, r| found.push((y as u32, l as u32, r as u32)));
         }
     }
     components_of_runs(&found, runs, starts);

@@ -85,6 +85,24 @@ pub(crate) fn first_at_least(data: &[f32], t: f32) -> Option<usize> {
     )
 }
 
+/// Each maximal run `[l, r)` of set (non-zero) bytes of `row` — or of
+/// clear ones, when `set` is false — in order, to `run`: found a block
+/// of bytes at a time ([`first_nonzero`], [`first_zero`]).
+pub(crate) fn row_runs(row: &[u8], set: bool, mut run: impl FnMut(usize, usize)) {
+    type Search = fn(&[u8]) -> Option<usize>;
+    let (starts, ends): (Search, Search) = if set {
+        (first_nonzero, first_zero)
+    } else {
+        (first_zero, first_nonzero)
+    };
+    let mut x = 0;
+    while let Some(l) = row.get(x..).and_then(starts).map(|i| x + i) {
+        let r = ends(&row[l..]).map_or(row.len(), |i| l + i);
+        run(l, r);
+        x = r;
+    }
+}
+
 /// The index of the first non-zero byte of `data`: blocks of 64 zeros
 /// (most of a mask) are passed over with one vectorised test each.
 ///
