@@ -12,9 +12,12 @@ use follicount::params::Params;
 use follicount::pipeline::analyze;
 use follicount::segment::background::{top_hat, LargeScale};
 use follicount::segment::distance::squared_edt;
+use follicount::segment::label::label;
+use follicount::segment::morph::fill_holes;
+use follicount::segment::smooth::smooth;
+use follicount::segment::threshold::mask_at_least;
 use follicount::segment::threshold::{threshold, Method};
 use follicount::segment::watershed::{split, split_reached, SplitParams};
-use follicount::segment::{fill_holes, label, mask_at_least, smooth};
 use follicount::synth::{render, to_image, Scene};
 
 const N: usize = 2048;

@@ -25,6 +25,7 @@ pub(crate) mod cache;
 pub mod check;
 pub mod error;
 pub mod follicle;
+#[cfg(feature = "dev")]
 pub mod fuzzing;
 pub mod io;
 pub mod measure;
@@ -34,6 +35,7 @@ pub mod pool;
 pub mod report;
 pub mod score;
 pub mod segment;
+#[cfg(any(test, feature = "dev"))]
 pub mod synth;
 
 /// A single-channel float image (one plane of a field).
@@ -43,6 +45,20 @@ pub type FloatImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;
 pub type U16Image = image::ImageBuffer<image::Luma<u16>, Vec<u16>>;
 /// A label image: 0 is background, objects are 1..=n.
 pub type Labels = image::ImageBuffer<image::Luma<u32>, Vec<u32>>;
+
+/// One connected component's crop: its bounding box grown by one pixel on
+/// every side (clipped to the image), in image coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crop {
+    /// Left column.
+    pub x0: usize,
+    /// Top row.
+    pub y0: usize,
+    /// Width.
+    pub w: usize,
+    /// Height.
+    pub h: usize,
+}
 
 /// A sample type the kernels read, converting to f32 exactly: raw 16-bit
 /// planes and float planes go through the same code.

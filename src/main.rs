@@ -17,12 +17,7 @@ use follicount::score;
 use follicount::segment::background::Method as Background;
 use follicount::segment::threshold::Method as Threshold;
 
-/// mimalloc keeps the planes a worker frees for the next field instead of
-/// handing them back to the kernel and faulting them in again (glibc's
-/// malloc unmaps every plane-sized block on free); see
-/// `batch::tune_mimalloc`.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 /// Counts regenerated hair follicles in multichannel confocal TIFFs of mouse
 /// skin (P-cadherin, Sox9, DAPI).
@@ -546,7 +541,7 @@ fn run_score(dir: &Path, truth: &Path, radius: f64, json: bool) -> Result<ExitCo
 }
 
 fn main() -> ExitCode {
-    follicount::batch::tune_mimalloc();
+    allocator::tune();
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Count {

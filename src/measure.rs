@@ -1,7 +1,7 @@
 //! Per-object measurements over a label image.
 
 use crate::cache::prefetch_range;
-use crate::{Labels, Sample};
+use crate::{Crop, Labels, Sample};
 
 /// Sums over one labelled object, from which its measurements follow;
 /// `N` channels are measured.
@@ -37,7 +37,13 @@ pub fn regions<const N: usize, T: Sample>(
     channels: [&[T]; N],
 ) -> Vec<Region<N>> {
     let w = labels.width() as usize;
-    regions_of_crop(1, n, labels.as_raw(), (0, 0, w), channels, w)
+    let whole = Crop {
+        x0: 0,
+        y0: 0,
+        w,
+        h: labels.height() as usize,
+    };
+    regions_of_crop(1, n, labels.as_raw(), whole, channels, w)
 }
 
 /// [`Region`] `label` of the object made of `runs` (row, first column,
@@ -86,10 +92,11 @@ pub fn regions_of_crop<const N: usize, T: Sample>(
     first_label: u32,
     k: u32,
     lab: &[u32],
-    (x0, y0, cw): (usize, usize, usize),
+    crop: Crop,
     channels: [&[T]; N],
     w: usize,
 ) -> Vec<Region<N>> {
+    let Crop { x0, y0, w: cw, .. } = crop;
     let mut acc: Vec<Sums<N>> = (0..k).map(|_| Sums::default()).collect();
     if cw > 0 {
         for (cy, row) in lab.chunks_exact(cw).enumerate() {
@@ -297,7 +304,13 @@ mod tests {
                     }
                 })
                 .collect();
-            let got = regions_of_crop(5, 4, &crop, (x0, y0, cw), ch, w);
+            let at = Crop {
+                x0,
+                y0,
+                w: cw,
+                h: chh,
+            };
+            let got = regions_of_crop(5, 4, &crop, at, ch, w);
             // Labels 5..=8 lie wholly inside the crop.
             assert_eq!(got[..], want[4..8]);
         }

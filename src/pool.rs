@@ -116,6 +116,14 @@ pub fn give<T: Pod>(v: Vec<T>) {
     });
 }
 
+/// Hands an image's buffer back for a later [`take`] on this thread.
+pub fn give_image<P: image::Pixel>(img: image::ImageBuffer<P, Vec<P::Subpixel>>)
+where
+    P::Subpixel: Pod,
+{
+    give(img.into_raw());
+}
+
 /// Drops every buffer this thread keeps.
 pub fn clear() {
     POOL.with(|p| *p.borrow_mut() = Pool::default());

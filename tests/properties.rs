@@ -3,7 +3,9 @@
 use follicount::io::Field;
 use follicount::params::Params;
 use follicount::pipeline::analyze;
-use follicount::segment::{fill_holes, label, otsu_threshold};
+use follicount::segment::label::label;
+use follicount::segment::morph::fill_holes;
+use follicount::segment::threshold::otsu_threshold;
 use follicount::synth::{render, to_image, Scene};
 use follicount::FloatImage;
 use image::{GrayImage, Luma};

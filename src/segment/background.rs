@@ -521,7 +521,7 @@ pub fn subtract_gaussian_in_place(img: &mut FloatImage, sigma_px: f64) {
     if sigma_px < 0.3 {
         return;
     }
-    let bg = crate::segment::smooth(img, sigma_px);
+    let bg = crate::segment::smooth::smooth(img, sigma_px);
     subtract(img, &bg);
 }
 
@@ -1177,7 +1177,7 @@ mod tests {
     /// profile; a profile with nothing positive leaves the image alone.
     #[test]
     fn row_flattener_fused_into_smoothing_equals_flatten() {
-        use crate::segment::{smooth, smooth_samples_then};
+        use crate::segment::smooth::{smooth, smooth_samples_then};
         let mut rng = crate::synth::Rng::new(12);
         let (w, h) = (67u32, 45u32);
         let dapi = FloatImage::from_fn(w, h, |x, _| Luma([20.0 + x as f32 + rng.unit() as f32]));
@@ -1210,7 +1210,7 @@ mod tests {
     /// give the profile of the smoothed image, bit for bit.
     #[test]
     fn large_scale_from_rows_equals_of_the_image() {
-        use crate::segment::{smooth, smooth_samples_then};
+        use crate::segment::smooth::{smooth, smooth_samples_then};
         let mut rng = crate::synth::Rng::new(29);
         for (w, h, sigma) in [(91u32, 57u32, 13.0), (40, 64, 50.0), (7, 5, 2.0)] {
             let img = FloatImage::from_fn(w, h, |x, _| Luma([x as f32 + 50.0 * rng.unit() as f32]));
@@ -1235,7 +1235,7 @@ mod tests {
     /// top-hat of the whole image, and the range of the result.
     #[test]
     fn top_hat_fused_into_smoothing_equals_top_hat_after() {
-        use crate::segment::{smooth, smooth_samples_then};
+        use crate::segment::smooth::{smooth, smooth_samples_then};
         let mut rng = crate::synth::Rng::new(21);
         let (w, h) = (83u32, 52u32);
         let dapi = FloatImage::from_fn(w, h, |x, y| {

@@ -120,7 +120,7 @@ pub(crate) fn component_runs(mask: &[u8], w: usize, runs: &mut Vec<Run>, starts:
     let mut found: Vec<Run> = Vec::new();
     if w > 0 {
         for (y, row) in mask.chunks_exact(w).enumerate() {
-            super::row_runs(row, true, |l, r| found.push((y as u32, l as u32, r as u32)));
+            super::search::row_runs(row, true, |l, r| found.push((y as u32, l as u32, r as u32)));
         }
     }
     components_of_runs(&found, runs, starts);
@@ -185,6 +185,48 @@ pub(crate) fn components_of_runs(found: &[Run], runs: &mut Vec<Run>, starts: &mu
     for (run, &c) in found.iter().zip(&number) {
         runs[next[c as usize]] = *run;
         next[c as usize] += 1;
+    }
+}
+
+/// Scan-line flood fill of the set (non-zero) bytes of a `w`-wide byte
+/// image: from the (row, column) pixels on `stack`, every set pixel
+/// 8-connected to them through set pixels is cleared, a whole run at a
+/// time; `run(y, l, r)` is called with each run `[l, r)` of row y so
+/// cleared. Only the rows above and below a run are searched (one pixel
+/// further each side), one seed per run found there. `stack` is scratch
+/// and left empty.
+pub(crate) fn scan_fill(
+    data: &mut [u8],
+    w: usize,
+    stack: &mut Vec<(usize, usize)>,
+    mut run: impl FnMut(usize, usize, usize),
+) {
+    let h = data.len() / w.max(1);
+    while let Some((y, x)) = stack.pop() {
+        let row = &mut data[y * w..(y + 1) * w];
+        if row[x] == 0 {
+            continue;
+        }
+        let l = row[..x].iter().rposition(|&v| v == 0).map_or(0, |i| i + 1);
+        let r = row[x..].iter().position(|&v| v == 0).map_or(w, |i| x + i);
+        row[l..r].fill(0);
+        run(y, l, r);
+        let (a, b) = (l.saturating_sub(1), (r + 1).min(w));
+        for ny in [y.wrapping_sub(1), y + 1] {
+            if ny >= h {
+                continue;
+            }
+            let near = &data[ny * w + a..ny * w + b];
+            let mut i = 0;
+            while let Some(j) = near[i..].iter().position(|&v| v != 0) {
+                stack.push((ny, a + i + j));
+                i += j;
+                match near[i..].iter().position(|&v| v == 0) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub fn filled_runs(mask: &GrayImage) -> Vec<super::label::Run> {
     let mut starts: Vec<usize> = Vec::with_capacity(h + 1);
     for row in src.chunks_exact(w) {
         starts.push(runs.len());
-        super::row_runs(row, false, |l, r| runs.push((l as u32, r as u32)));
+        super::search::row_runs(row, false, |l, r| runs.push((l as u32, r as u32)));
     }
     starts.push(runs.len());
     let mut parent: Vec<u32> = (0..runs.len() as u32).collect();

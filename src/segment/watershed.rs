@@ -12,7 +12,7 @@ use image::GrayImage;
 use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs, find};
-use crate::Labels;
+use crate::{Crop, Labels};
 
 /// How to split touching objects, in pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -140,20 +140,6 @@ fn local_maxima(dist: &[f32], comp: &[u32], w: usize, out: &mut Vec<usize>) {
     }
 }
 
-/// One connected component's crop: its bounding box grown by one pixel on
-/// every side (clipped to the image), in image coordinates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Crop {
-    /// Left column.
-    pub x0: usize,
-    /// Top row.
-    pub y0: usize,
-    /// Width.
-    pub w: usize,
-    /// Height.
-    pub h: usize,
-}
-
 /// Splits each 8-connected component of `mask` that holds one of the
 /// `seeds` (image indices, any order) and hands the result to
 /// `visit(crop, labels, n)`: the component's crop, labels `1..=n` over the
@@ -217,7 +203,7 @@ fn fill_runs(
     runs.clear();
     stack.clear();
     stack.push((seed / w, seed % w));
-    super::scan_fill(m, w, stack, |y, l, r| {
+    super::label::scan_fill(m, w, stack, |y, l, r| {
         runs.push((y as u32, l as u32, r as u32))
     });
 }
@@ -1126,7 +1112,7 @@ mod tests {
         for seed in 0..6 {
             let m = blobs(seed, 83, 61);
             let runs = crate::segment::morph::filled_runs(&m);
-            let filled = crate::segment::fill_holes(&m);
+            let filled = crate::segment::morph::fill_holes(&m);
             let (a, n, number) = split_visit_runs(83, 61, &runs, &params(), |_| {});
             let (b, nb, number_b) = split_visit(&filled, &params(), |_| {});
             assert_eq!((a, n, number), (b, nb, number_b), "seed {seed}");

@@ -1,6 +1,6 @@
 //! Writes the fixture set (see `follicount::synth::fixtures`):
 //!
-//!     cargo run --release --example make_fixtures -- fixtures
+//!     cargo run --release --features dev --bin make-fixtures -- fixtures
 //!
 //! Deterministic: the same seeds give byte-identical files.
 

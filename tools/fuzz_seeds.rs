@@ -1,7 +1,7 @@
 //! Writes the fuzzer's seed inputs (small files in every layout, plus
 //! broken ones) into a folder:
 //!
-//!     cargo run --example fuzz_seeds -- fuzz/corpus/load
+//!     cargo run --features dev --bin fuzz-seeds -- fuzz/corpus/load
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let dir = std::env::args()
         .nth(1)

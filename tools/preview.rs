@@ -1,7 +1,7 @@
 //! Renders a synthetic scene to a PNG composite (P-cad red, Sox9 green,
 //! DAPI blue) to eyeball what the generator draws.
 //!
-//!     cargo run --example preview -- out.png [seed] [pixel_size_um] [hard]
+//!     cargo run --features dev --bin preview -- out.png [seed] [pixel_size_um] [hard]
 
 use follicount::synth::{render, Scene};
 

@@ -3,7 +3,7 @@
 //! generated batch. Run through `scripts/bench.sh` (which installs the
 //! Python side), or directly:
 //!
-//!     cargo build --release && cargo run --release --example bench -- [--fields 32] [--stacks 8]
+//!     cargo build --release && cargo run --release --features dev --bin bench -- [--fields 32] [--stacks 8]
 //!
 //! The batch (2048×2048, 3 channels, 16-bit, Deflate; plus z-stacks of 8
 //! slices) is generated once, deterministically, under target/bench-data.
@@ -20,9 +20,9 @@ use rayon::prelude::*;
 const SIZE: usize = 2048;
 
 /// The decode-only floor is measured in this process: with the binary's
-/// allocator and setting (src/main.rs), so both sides allocate alike.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// allocator and setting (src/allocator.rs), so both sides allocate alike.
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -134,7 +134,7 @@ fn peer(dir: &Path, jobs: usize) -> Option<f64> {
         .arg(dir)
         .arg("--jobs")
         .arg(jobs.to_string());
-    // `tune_mimalloc` turned transparent huge pages off for this process
+    // `allocator::tune` turned transparent huge pages off for this process
     // and its children; the peer runs with the system's setting.
     #[cfg(target_os = "linux")]
     {
@@ -164,7 +164,7 @@ fn peer(dir: &Path, jobs: usize) -> Option<f64> {
 }
 
 fn main() {
-    follicount::batch::tune_mimalloc();
+    allocator::tune();
     let fields = arg("--fields", 32);
     let stacks = arg("--stacks", 8);
     // --quick: follicount and decode-only only (no peer, no 320 fields).

@@ -2,13 +2,13 @@
 //! the given size, or field 0 of a TIFF; the field is decoded once and
 //! analysed `reps` times, printing the fastest and median times.
 //!
-//!     cargo run --release --example timing -- [size | file.tif] [reps]
+//!     cargo run --release --features dev --bin timing -- [size | file.tif] [reps]
 
 use std::time::Instant;
 
 /// The binary's allocator, so the times match a batch run's.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use follicount::io::{Field, LoadOptions, TiffSource};
 use follicount::params::Params;
@@ -16,7 +16,7 @@ use follicount::pipeline::analyze;
 use follicount::synth::{render, to_image, Scene};
 
 fn main() {
-    follicount::batch::tune_mimalloc();
+    allocator::tune();
     let arg = std::env::args().nth(1).unwrap_or_else(|| "2048".into());
     let reps: usize = std::env::args()
         .nth(2)

@@ -2,7 +2,7 @@
 //! TIFF round trip): precision, recall, F1 and count error against the
 //! generator's truth.
 //!
-//!     cargo run --release --example evaluate -- [n_scenes] [first_seed]
+//!     cargo run --release --features dev --bin evaluate -- [n_scenes] [first_seed]
 
 use follicount::io::Field;
 use follicount::params::Params;

@@ -1,0 +1,155 @@
+//! Follicle candidates: the P-cadherin mask opened and its holes filled,
+//! touching follicles split, each piece measured.
+
+use image::GrayImage;
+
+use super::Scale;
+use crate::io::Plane;
+use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
+use crate::params::Params;
+use crate::segment::label::{label, Run};
+use crate::segment::morph::{fill_holes, filled_runs, open};
+use crate::segment::watershed::{split_visit_runs, Pieces, SplitParams};
+use crate::{FloatImage, Labels};
+
+/// The follicle candidates with their holes filled: as their runs of
+/// pixels when they are to be split (no mask drawn to be read again),
+/// else as a mask to label.
+pub(super) enum Candidates {
+    /// Their runs of pixels, every row's in order (to split).
+    Runs {
+        /// The field's width, px.
+        width: usize,
+        /// The field's height, px.
+        height: usize,
+        /// The runs.
+        runs: Vec<Run>,
+    },
+    /// Their mask (to label).
+    Mask(GrayImage),
+}
+
+/// The candidates and their measurements.
+pub(super) struct Measured {
+    /// The candidates' labels, `1..=n` in raster order of first pixel.
+    pub labels: Labels,
+    /// Each candidate's measurements in the raw P-cadherin, Sox9 and
+    /// DAPI channels (index: label − 1).
+    pub regions: Vec<Region<3>>,
+}
+
+/// Opens the P-cadherin mask (radius `open_radius_um`: detaches thin
+/// bridges, removes specks) and fills its holes (a follicle's hollow
+/// centre is part of it); the mask goes back to the buffer pool.
+pub(super) fn follicle_candidates(pcad_mask: GrayImage, p: &Params, scale: Scale) -> Candidates {
+    let opened = open(&pcad_mask, scale.px(p.open_radius_um));
+    crate::pool::give_image(pcad_mask);
+    let filled = if p.split {
+        Candidates::Runs {
+            width: opened.width() as usize,
+            height: opened.height() as usize,
+            runs: filled_runs(&opened),
+        }
+    } else {
+        Candidates::Mask(fill_holes(&opened))
+    };
+    crate::pool::give_image(opened);
+    filled
+}
+
+/// Splits touching candidates where they meet through a narrow neck
+/// (with `p.split`; see [`crate::segment::watershed`]) and measures
+/// every piece in `channels`, as the split finds it (from its runs, or
+/// its crop), with no pass over the label plane.
+pub(super) fn split_and_measure(
+    candidates: Candidates,
+    channels: &[Plane; 3],
+    p: &Params,
+    scale: Scale,
+) -> Measured {
+    let mut copies = None;
+    let stored = Stored::of(channels, &mut copies);
+    match candidates {
+        Candidates::Runs {
+            width,
+            height,
+            runs,
+        } => {
+            let mut pieces: Vec<Region<3>> = Vec::new();
+            let params = SplitParams {
+                min_separation_px: scale.px(p.split_min_separation_um),
+                min_radius_px: scale.px(p.split_min_radius_um),
+                neck_ratio: p.split_neck_ratio,
+            };
+            let (labels, _, number) = split_visit_runs(width, height, &runs, &params, |pc| {
+                stored.measure(pc, width, &mut pieces)
+            });
+            // Provisional labels to final ones, in final order.
+            for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
+                r.label = f;
+            }
+            pieces.sort_unstable_by_key(|r| r.label);
+            Measured {
+                labels,
+                regions: pieces,
+            }
+        }
+        Candidates::Mask(mask) => {
+            let (labels, n) = label(&mask);
+            crate::pool::give_image(mask);
+            let regions = stored.regions(&labels, n);
+            Measured { labels, regions }
+        }
+    }
+}
+
+/// A field's three channels as they are stored, for measuring: all
+/// 16-bit, all float, or (a field mixing them, built by hand) float
+/// copies made by [`Stored::of`].
+enum Stored<'a> {
+    U16([&'a [u16]; 3]),
+    F32([&'a [f32]; 3]),
+}
+
+impl<'a> Stored<'a> {
+    /// The channels of `planes`, the float copies made in `copies` when
+    /// the planes mix storage types.
+    fn of(planes: &'a [Plane; 3], copies: &'a mut Option<[FloatImage; 3]>) -> Stored<'a> {
+        match planes {
+            [Plane::U16(a), Plane::U16(b), Plane::U16(c)] => {
+                Stored::U16([a, b, c].map(|p| p.as_raw().as_slice()))
+            }
+            [Plane::F32(a), Plane::F32(b), Plane::F32(c)] => {
+                Stored::F32([a, b, c].map(|p| p.as_raw().as_slice()))
+            }
+            _ => {
+                let f: &'a [FloatImage; 3] = copies.insert(planes.each_ref().map(Plane::to_f32));
+                Stored::F32(f.each_ref().map(|p| p.as_raw().as_slice()))
+            }
+        }
+    }
+
+    /// [`regions`] of a label image.
+    fn regions(&self, labels: &Labels, n: u32) -> Vec<Region<3>> {
+        match *self {
+            Stored::U16(c) => regions(labels, n, c),
+            Stored::F32(c) => regions(labels, n, c),
+        }
+    }
+
+    /// The regions of one split component's pieces, appended to `out`:
+    /// a single piece from its runs, several from its crop.
+    fn measure(&self, pc: Pieces, w: usize, out: &mut Vec<Region<3>>) {
+        fn of<T: crate::Sample>(pc: Pieces, c: [&[T]; 3], w: usize, out: &mut Vec<Region<3>>) {
+            if pc.k == 1 {
+                out.push(region_of_runs(pc.base + 1, pc.runs, c, w));
+            } else {
+                out.extend(regions_of_crop(pc.base + 1, pc.k, pc.lab, pc.crop, c, w));
+            }
+        }
+        match *self {
+            Stored::U16(c) => of(pc, c, w, out),
+            Stored::F32(c) => of(pc, c, w, out),
+        }
+    }
+}

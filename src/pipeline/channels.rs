@@ -1,0 +1,151 @@
+//! Preparing the channels for their thresholds: Gaussian smoothing,
+//! flat-field correction by the illumination profile, background
+//! removal; then the threshold and the mask.
+//!
+//! The steps that write a whole plane run fused, a row at a time, while
+//! the row is still in cache: each smoothed row is flat-fielded, and
+//! handed to the streamed top-hat, as it is made; ranges are found as
+//! rows are written, so a threshold's histogram need not look for them.
+//! The plain, one-step-at-a-time version is the reference in the tests.
+
+use image::GrayImage;
+
+use super::Scale;
+use crate::io::Plane;
+use crate::params::Params;
+use crate::segment::background::{
+    correct_in_place, LargeScale, LargeScaleRows, Method, TopHatRows,
+};
+use crate::segment::smooth::smooth_samples_then;
+use crate::segment::threshold::{mask_at_least, range, threshold_in, Method as Threshold};
+use crate::FloatImage;
+
+/// A channel ready for its threshold: smoothed (and corrected), with the
+/// range of its values when the pass that made it found them.
+pub(super) struct Prepared {
+    /// The channel's plane.
+    pub plane: FloatImage,
+    /// Its least and greatest value, if known.
+    pub range: Option<(f32, f32)>,
+}
+
+/// A channel's mask and the threshold that made it.
+pub(super) struct Mask {
+    /// Pixels at or above the threshold (255), others 0.
+    pub mask: GrayImage,
+    /// The threshold, in smoothed, corrected intensities.
+    pub threshold: f32,
+}
+
+/// Smooths DAPI (σ `nucleus_sigma_um`) and, with `flat_field`, takes its
+/// large-scale mean (σ `flat_field_sigma_um`) as the illumination
+/// profile, from each row as it is smoothed.
+pub(super) fn smooth_dapi(
+    dapi: &Plane,
+    p: &Params,
+    scale: Scale,
+) -> (Prepared, Option<LargeScale>) {
+    let (w, h) = plane_size(dapi);
+    let mut profile = p
+        .flat_field
+        .then(|| LargeScaleRows::new(w, h, scale.px(p.flat_field_sigma_um)));
+    let plane = smooth_plane_then(dapi, scale.px(p.nucleus_sigma_um), |y, made| {
+        if let Some(sums) = profile.as_mut() {
+            sums.row(y, &made[y * w..]);
+        }
+    });
+    let illumination = profile.map(LargeScaleRows::finish);
+    (Prepared { plane, range: None }, illumination)
+}
+
+/// Smooths a channel (σ `sigma_um`), divides it by the `illumination`
+/// profile (normalised, floored at 0.2) and removes its background
+/// (`p.background`, radius `p.effective_background_radius_um()`).
+/// `alongside`, a channel smoothed earlier (DAPI), is flat-fielded in
+/// the same pass: each row of the profile is made once for both.
+pub(super) fn correct_channel(
+    plane: &Plane,
+    sigma_um: f64,
+    illumination: Option<&LargeScale>,
+    p: &Params,
+    scale: Scale,
+    mut alongside: Option<&mut Prepared>,
+) -> Prepared {
+    let (w, h) = plane_size(plane);
+    let radius_px = scale.px(p.effective_background_radius_um());
+    let mut flat = illumination.and_then(|ill| ill.flat_rows(0.2));
+    let mut top_hat = (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, radius_px));
+    let mut alongside_range = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut img = smooth_plane_then(plane, scale.px(sigma_um), |y, made| {
+        if let Some(f) = flat.as_mut() {
+            let row = &mut made[y * w..];
+            match alongside.as_deref_mut() {
+                Some(other) => {
+                    let other: &mut [f32] = &mut other.plane;
+                    // The other plane was made a channel ago: its next
+                    // row is asked for now.
+                    crate::cache::prefetch_range(other, (y + 1) * w, (y + 2) * w);
+                    let other = &mut other[y * w..(y + 1) * w];
+                    f.divide(y, [row, &mut *other]);
+                    let (l, h) = range(other);
+                    alongside_range = (alongside_range.0.min(l), alongside_range.1.max(h));
+                }
+                None => f.divide(y, [row]),
+            }
+        }
+        if let Some(t) = top_hat.as_mut() {
+            t.row(y, made);
+        }
+    });
+    let found = match top_hat {
+        Some(t) => t.finish(&mut img),
+        None => {
+            correct_in_place(&mut img, p.background, radius_px);
+            range(img.as_raw())
+        }
+    };
+    if let (Some(other), Some(_)) = (alongside, flat) {
+        other.range = Some(alongside_range);
+    }
+    Prepared {
+        plane: img,
+        range: Some(found),
+    }
+}
+
+/// The threshold of a prepared channel by `method`.
+pub(super) fn threshold_of(channel: &Prepared, method: Threshold) -> f32 {
+    let found = channel
+        .range
+        .unwrap_or_else(|| range(channel.plane.as_raw()));
+    threshold_in(&channel.plane, method, found)
+}
+
+/// Thresholds a prepared channel and makes its mask; the plane goes
+/// back to the thread's buffer pool.
+pub(super) fn threshold_mask(channel: Prepared, method: Threshold) -> Mask {
+    let threshold = threshold_of(&channel, method);
+    let mask = mask_at_least(&channel.plane, threshold);
+    crate::pool::give_image(channel.plane);
+    Mask { mask, threshold }
+}
+
+/// A plane's width and height, as lengths.
+fn plane_size(plane: &Plane) -> (usize, usize) {
+    let (w, h) = plane.dimensions();
+    (w as usize, h as usize)
+}
+
+/// Gaussian smoothing of a channel, whichever way it is stored, with
+/// `post(y, made)` run as each smoothed row is made (as
+/// [`smooth_samples_then`]).
+pub(super) fn smooth_plane_then(
+    plane: &Plane,
+    sigma_px: f64,
+    post: impl FnMut(usize, &mut [f32]),
+) -> FloatImage {
+    match plane {
+        Plane::U16(i) => smooth_samples_then(i.as_raw(), i.width(), i.height(), sigma_px, post),
+        Plane::F32(i) => smooth_samples_then(i.as_raw(), i.width(), i.height(), sigma_px, post),
+    }
+}

@@ -1,0 +1,369 @@
+//! One field, end to end: the recipe ([`analyze_with_labels`]), one
+//! function per stage, each in the file named for it:
+//!
+//! | stage | file |
+//! |---|---|
+//! | smoothing, flat field, background, thresholds and masks | `pipeline/channels.rs` |
+//! | follicle candidates: opening, hole filling, splitting, measuring | `pipeline/candidates.rs` |
+//! | Sox9+ nuclei and the candidate holding each | `pipeline/nuclei.rs` |
+//! | the follicle rule over every candidate | `pipeline/rule.rs` |
+//!
+//! The kernels they call (and their fast paths) live in [`crate::segment`]
+//! and [`crate::measure`].
+
+mod candidates;
+mod channels;
+mod nuclei;
+mod rule;
+
+use serde::{Deserialize, Serialize};
+
+use crate::follicle::Verdict;
+use crate::io::Field;
+use crate::params::Params;
+use crate::Labels;
+use candidates::{follicle_candidates, split_and_measure};
+use channels::{correct_channel, smooth_dapi, threshold_mask, threshold_of};
+use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
+use rule::apply_rule;
+
+/// One P-cadherin object with its measurements and the rule's verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Object {
+    /// Follicle id (1..) for counted follicles, 0 for rejected objects.
+    pub id: u32,
+    /// Label in the P-cadherin label image.
+    pub label: u32,
+    /// Centroid column, pixels.
+    pub x: f64,
+    /// Centroid row, pixels.
+    pub y: f64,
+    /// Area in pixels.
+    pub area_px: u64,
+    /// Area in µm², when the pixel size is known.
+    pub area_um2: Option<f64>,
+    /// Mean P-cadherin intensity (file units, z max-projection).
+    pub mean_pcad: f64,
+    /// Mean Sox9 intensity.
+    pub mean_sox9: f64,
+    /// Mean DAPI intensity.
+    pub mean_dapi: f64,
+    /// Sox9+ nuclei inside the object.
+    pub sox9_nuclei: u32,
+    /// The counting rule's verdict.
+    pub verdict: Verdict,
+}
+
+/// The analysis of one field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldAnalysis {
+    /// Counted follicles, ids 1..=n in raster order of their first pixel.
+    pub follicles: Vec<Object>,
+    /// P-cadherin objects the rule rejected.
+    pub rejected: Vec<Object>,
+    /// Thresholds used for P-cadherin, Sox9, DAPI (smoothed intensities).
+    pub thresholds: [f32; 3],
+    /// Sox9+ nuclei found in the whole field.
+    pub sox9_nuclei: u32,
+    /// Follicles per mm² of field, when the pixel size is known.
+    pub follicles_per_mm2: Option<f64>,
+}
+
+/// Analyses one field. Length parameters in µm are converted with the
+/// field's pixel size, or read as pixels when it is unknown.
+pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
+    let (analysis, labels) = analyze_with_labels(field, p);
+    // Not needed: the plane goes back to the thread's pool.
+    crate::pool::give_image(labels);
+    analysis
+}
+
+/// [`analyze`], also returning the P-cadherin object labels (object
+/// `label` of each [`Object`]), for overlays.
+///
+/// This is the recipe, one stage a line, in the order the science runs.
+/// Each stage hands the planes it is done with back to the thread's
+/// buffer pool, so a worker holds the field and about two planes at a
+/// time.
+pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels) {
+    let scale = Scale::of(field);
+    let [pcad, sox9, dapi] = &field.channels;
+
+    // Smooth DAPI; its large-scale mean is the illumination profile
+    // (nuclei are everywhere), the flat field of every channel.
+    let (mut dapi, illumination) = smooth_dapi(dapi, p, scale);
+    // P-cadherin: smoothed, flat-fielded (DAPI in the same pass), its
+    // background removed.
+    let pcad = correct_channel(
+        pcad,
+        p.pcad_sigma_um,
+        illumination.as_ref(),
+        p,
+        scale,
+        Some(&mut dapi),
+    );
+    // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
+    let dapi_mask = threshold_mask(dapi, p.threshold_dapi);
+    let pcad_mask = threshold_mask(pcad, p.threshold_pcad);
+    // Follicle candidates: the P-cadherin mask opened, holes filled.
+    let candidates = follicle_candidates(pcad_mask.mask, p, scale);
+    // Sox9: smoothed, flat-fielded, background removed, thresholded.
+    let sox9 = correct_channel(
+        sox9,
+        p.nucleus_sigma_um,
+        illumination.as_ref(),
+        p,
+        scale,
+        None,
+    );
+    let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
+    // Touching follicles split (distance transform + watershed), each
+    // piece measured in the three raw channels.
+    let measured = split_and_measure(candidates, &field.channels, p, scale);
+    // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
+    // corrected Sox9 reaches the Sox9 threshold.
+    let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale);
+    // Each Sox9+ nucleus counts for the candidate it lies in (or near).
+    let counts = nuclei_per_candidate(&measured, &nuclei, p.rim_um / scale.um_per_px);
+    // The follicle rule: area window and enough Sox9+ nuclei.
+    let thresholds = [pcad_mask.threshold, t_sox9, dapi_mask.threshold];
+    let analysis = apply_rule(
+        field,
+        &measured.regions,
+        &counts,
+        thresholds,
+        nuclei.len(),
+        p,
+    );
+    (analysis, measured.labels)
+}
+
+/// The field's scale: parameters are in µm, kernels work in pixels.
+#[derive(Clone, Copy, Debug)]
+struct Scale {
+    /// µm per pixel (1 when the pixel size is unknown: µm read as px).
+    um_per_px: f64,
+}
+
+impl Scale {
+    fn of(field: &Field) -> Scale {
+        Scale {
+            um_per_px: field.pixel_size_um.unwrap_or(1.0),
+        }
+    }
+
+    /// A length in µm, in pixels.
+    fn px(self, um: f64) -> f64 {
+        um / self.um_per_px
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::Plane;
+    use crate::measure::regions;
+    use crate::segment::background::LargeScale;
+    use crate::segment::threshold::mask_at_least;
+    use crate::segment::watershed::{split, SplitParams};
+    use crate::FloatImage;
+    use image::Luma;
+
+    fn smooth_plane(plane: &Plane, sigma_px: f64) -> FloatImage {
+        channels::smooth_plane_then(plane, sigma_px, |_, _| {})
+    }
+
+    fn disc(img: &mut FloatImage, cx: f32, cy: f32, r: f32, v: f32) {
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+            if dx * dx + dy * dy <= r * r {
+                p[0] = p[0].max(v);
+            }
+        }
+    }
+
+    /// A 100×60 field: a P-cadherin disc holding three Sox9+ DAPI+ nuclei
+    /// (a follicle), a second disc whose nuclei are DAPI-only (no), and a
+    /// Sox9+ cluster outside any P-cadherin (no).
+    fn tiny_field() -> Field {
+        let mut pcad = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        let mut sox9 = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        let mut dapi = FloatImage::from_pixel(100, 60, Luma([10.0]));
+        disc(&mut pcad, 20.0, 30.0, 14.0, 200.0);
+        disc(&mut pcad, 55.0, 30.0, 14.0, 200.0);
+        for (x, y) in [(14.0, 26.0), (26.0, 26.0), (20.0, 36.0)] {
+            disc(&mut sox9, x, y, 3.0, 300.0);
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        for (x, y) in [(49.0, 26.0), (61.0, 26.0), (55.0, 36.0)] {
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        for (x, y) in [(85.0, 20.0), (92.0, 28.0), (85.0, 40.0)] {
+            disc(&mut sox9, x, y, 3.0, 300.0);
+            disc(&mut dapi, x, y, 3.0, 300.0);
+        }
+        Field::from_planes([pcad, sox9, dapi], None).unwrap()
+    }
+
+    #[test]
+    fn rule_on_tiny_synthetic_field() {
+        let p = Params {
+            min_area_um2: 200.0,
+            ..Params::default()
+        };
+        let a = analyze(&tiny_field(), &p);
+        assert_eq!(a.follicles.len(), 1, "{a:#?}");
+        let f = &a.follicles[0];
+        assert_eq!((f.id, f.sox9_nuclei), (1, 3));
+        assert!((f.x - 20.0).abs() < 1.0 && (f.y - 30.0).abs() < 1.0);
+        assert_eq!(f.area_um2, None);
+        assert_eq!(a.rejected.len(), 1);
+        assert_eq!(a.rejected[0].verdict, Verdict::TooFewSox9);
+        assert_eq!(a.sox9_nuclei, 6);
+        assert_eq!(a.follicles_per_mm2, None);
+    }
+
+    /// The fused passes (smoothing, flattening DAPI alongside P-cadherin,
+    /// streamed top-hats, ranges found as rows are written) give the three
+    /// thresholds of the steps run one after another on whole images,
+    /// with the flat field on and off.
+    #[test]
+    fn thresholds_equal_the_steps_one_by_one() {
+        use crate::segment::background::{top_hat, LargeScale};
+        use crate::segment::threshold::threshold;
+        use crate::synth::{render, to_image, Scene};
+        let n = 320;
+        let r = render(&Scene::hard(n, n, 1.0, 4));
+        let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
+        let field = Field::from_planes(ch, Some(1.0)).unwrap();
+        for flat_field in [true, false] {
+            let p = Params {
+                flat_field,
+                ..Params::default()
+            };
+            let a = analyze(&field, &p);
+            let [pcad, sox9, dapi] = &field.channels;
+            let mut d = smooth_plane(dapi, p.nucleus_sigma_um);
+            let mut pc = smooth_plane(pcad, p.pcad_sigma_um);
+            let mut s9 = smooth_plane(sox9, p.nucleus_sigma_um);
+            if flat_field {
+                let ill = LargeScale::of(&d, p.flat_field_sigma_um);
+                for img in [&mut d, &mut pc, &mut s9] {
+                    ill.flatten(img, 0.2);
+                }
+            }
+            let radius = p.effective_background_radius_um();
+            let want = [
+                threshold(&top_hat(&pc, radius), p.threshold_pcad),
+                threshold(&top_hat(&s9, radius), p.threshold_sox9),
+                threshold(&d, p.threshold_dapi),
+            ];
+            let bits = |t: [f32; 3]| t.map(f32::to_bits);
+            assert_eq!(bits(a.thresholds), bits(want), "flat field {flat_field}");
+        }
+    }
+
+    /// Splitting only the nuclei a Sox9-bright pixel reaches finds exactly
+    /// the Sox9+ nuclei that splitting every nucleus finds.
+    #[test]
+    fn pruned_nuclei_equal_splitting_every_nucleus() {
+        use crate::segment::background::correct;
+        use crate::synth::{render, to_image, Scene};
+        for seed in [1, 2] {
+            let n = 300;
+            let r = render(&Scene::hard(n, n, 1.0, seed));
+            let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
+            let field = Field::from_planes(ch, Some(1.0)).unwrap();
+            let p = Params::default();
+            let a = analyze(&field, &p);
+            // Reference: the same planes, every nucleus split and measured.
+            let [_, sox9, dapi] = &field.channels;
+            let ill = LargeScale::of(&smooth_plane(dapi, 0.5), p.flat_field_sigma_um);
+            let mut d = smooth_plane(dapi, 0.5);
+            ill.flatten(&mut d, 0.2);
+            let dmask = mask_at_least(&d, a.thresholds[2]);
+            let mut s9 = smooth_plane(sox9, 0.5);
+            ill.flatten(&mut s9, 0.2);
+            let s9 = correct(&s9, p.background, p.effective_background_radius_um());
+            let sp = SplitParams {
+                min_separation_px: p.nucleus_min_separation_um,
+                min_radius_px: 1.0,
+                neck_ratio: p.nucleus_neck_ratio,
+            };
+            let (nl, nn) = split(&dmask, &sp);
+            let want = regions(&nl, nn, [s9.as_raw().as_slice()])
+                .iter()
+                .filter(|r| {
+                    r.area_px as f64 >= p.min_nucleus_area_um2
+                        && r.mean(0) as f32 >= a.thresholds[1]
+                })
+                .count() as u32;
+            assert!(want > 10, "seed {seed}: {want}");
+            assert_eq!(a.sox9_nuclei, want, "seed {seed}");
+        }
+    }
+
+    /// Fixed thresholds at or below every pixel make each mask the whole
+    /// field: one object, no crash (this used to ask for terabytes).
+    #[test]
+    fn thresholds_below_every_pixel_give_one_object() {
+        use crate::segment::threshold::Method;
+        let p = Params {
+            threshold_pcad: Method::Fixed(0.0),
+            threshold_sox9: Method::Fixed(0.0),
+            threshold_dapi: Method::Fixed(0.0),
+            ..Params::default()
+        };
+        let a = analyze(&tiny_field(), &p);
+        assert_eq!(a.follicles.len() + a.rejected.len(), 1, "{a:#?}");
+        assert_eq!(a.sox9_nuclei, 1);
+    }
+
+    /// A field of 16-bit planes and the same values as float planes give
+    /// the same analysis and labels, bit for bit (and a field mixing the
+    /// two is measured the same too).
+    #[test]
+    fn u16_planes_analyse_exactly_as_floats() {
+        use crate::synth::{render, Scene};
+        use crate::U16Image;
+        let n = 256;
+        let r = render(&Scene::hard(n, n, 1.0, 3));
+        let ints: [U16Image; 3] = std::array::from_fn(|c| {
+            let v = r.slices[0][c]
+                .iter()
+                .map(|&x| x.round().clamp(0.0, 65535.0) as u16)
+                .collect();
+            U16Image::from_raw(n as u32, n as u32, v).unwrap()
+        });
+        let floats: [FloatImage; 3] = std::array::from_fn(|c| Plane::U16(ints[c].clone()).to_f32());
+        let p = Params::default();
+        let a = analyze_with_labels(&Field::from_planes(ints.clone(), Some(1.0)).unwrap(), &p);
+        let b = analyze_with_labels(&Field::from_planes(floats.clone(), Some(1.0)).unwrap(), &p);
+        assert!(!a.0.follicles.is_empty());
+        assert_eq!(a, b);
+        let mut mixed = Field::from_planes(ints, Some(1.0)).unwrap();
+        mixed.channels[1] = Plane::F32(floats[1].clone());
+        assert_eq!(analyze_with_labels(&mixed, &p), a);
+    }
+
+    #[test]
+    fn size_window_applies_in_um2_with_pixel_size() {
+        let mut field = tiny_field();
+        field.pixel_size_um = Some(0.5);
+        // Disc area ≈ 616 px = 154 µm² at 0.5 µm/px: below a 200 µm² minimum.
+        let p = Params {
+            min_area_um2: 200.0,
+            pcad_sigma_um: 1.0,
+            nucleus_sigma_um: 0.5,
+            min_nucleus_area_um2: 2.0,
+            open_radius_um: 0.5,
+            ..Params::default()
+        };
+        let a = analyze(&field, &p);
+        assert_eq!(a.follicles.len(), 0);
+        assert!(a.rejected.iter().all(|o| o.verdict == Verdict::TooSmall));
+        let area = a.rejected[0].area_um2.unwrap();
+        assert!((area - a.rejected[0].area_px as f64 * 0.25).abs() < 1e-9);
+        assert_eq!(a.follicles_per_mm2, Some(0.0));
+    }
+}

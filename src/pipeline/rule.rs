@@ -1,0 +1,62 @@
+//! The follicle rule ([`crate::follicle::classify`]) applied to every
+//! measured candidate: counted follicles numbered 1..=n, the rest kept
+//! with the reason they were rejected.
+
+use super::{FieldAnalysis, Object};
+use crate::follicle::{classify, Verdict};
+use crate::io::Field;
+use crate::measure::Region;
+use crate::params::Params;
+
+/// Judges each candidate (`regions`, with `sox9_nuclei[i]` Sox9+ nuclei
+/// in candidate i) by its area in µm² (px² without a pixel size) and its
+/// nuclei; `thresholds` (P-cadherin, Sox9, DAPI) and `sox9_total` (the
+/// field's Sox9+ nuclei) are reported as they are.
+pub(super) fn apply_rule(
+    field: &Field,
+    regions: &[Region<3>],
+    sox9_nuclei: &[u32],
+    thresholds: [f32; 3],
+    sox9_total: usize,
+    p: &Params,
+) -> FieldAnalysis {
+    let um = field.pixel_size_um.unwrap_or(1.0);
+    let px_area = um * um;
+    let mut follicles = Vec::new();
+    let mut rejected = Vec::new();
+    for (r, &n) in regions.iter().zip(sox9_nuclei) {
+        let area = r.area_px as f64 * px_area;
+        let verdict = classify(area, n, p);
+        let (x, y) = r.centroid();
+        let mut o = Object {
+            id: 0,
+            label: r.label,
+            x,
+            y,
+            area_px: r.area_px,
+            area_um2: field.pixel_size_um.map(|_| area),
+            mean_pcad: r.mean(0),
+            mean_sox9: r.mean(1),
+            mean_dapi: r.mean(2),
+            sox9_nuclei: n,
+            verdict,
+        };
+        if verdict == Verdict::Follicle {
+            o.id = follicles.len() as u32 + 1;
+            follicles.push(o);
+        } else {
+            rejected.push(o);
+        }
+    }
+    let follicles_per_mm2 = field.pixel_size_um.map(|um| {
+        let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
+        follicles.len() as f64 / mm2
+    });
+    FieldAnalysis {
+        follicles,
+        rejected,
+        thresholds,
+        sox9_nuclei: sox9_total as u32,
+        follicles_per_mm2,
+    }
+}
