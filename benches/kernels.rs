@@ -17,7 +17,7 @@ use follicount::segment::morph::fill_holes;
 use follicount::segment::smooth::smooth;
 use follicount::segment::threshold::mask_at_least;
 use follicount::segment::threshold::{threshold, Method};
-use follicount::segment::watershed::{split, split_reached, SplitParams};
+use follicount::segment::watershed::{split, split_reached, Objects, SplitParams};
 use follicount::synth::{render, to_image, Scene};
 
 const N: usize = 2048;
@@ -71,7 +71,7 @@ fn kernels(c: &mut Criterion) {
         neck_ratio: 0.85,
     };
     g.bench_function("watershed follicles", |b| {
-        b.iter(|| split(black_box(&mask), &follicle_split))
+        b.iter(|| split(Objects::Mask(black_box(&mask)), &follicle_split, |_| {}))
     });
     let nucleus_split = SplitParams {
         min_separation_px: 4.0,
@@ -79,7 +79,7 @@ fn kernels(c: &mut Criterion) {
         neck_ratio: 1.0,
     };
     g.bench_function("watershed all nuclei", |b| {
-        b.iter(|| split(black_box(&dmask), &nucleus_split))
+        b.iter(|| split(Objects::Mask(black_box(&dmask)), &nucleus_split, |_| {}))
     });
     // What the pipeline does: only nuclei a Sox9-bright pixel reaches.
     g.bench_function("watershed Sox9-reached nuclei", |b| {

@@ -9,7 +9,7 @@ use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
 use crate::params::Params;
 use crate::segment::label::{label, Run};
 use crate::segment::morph::{fill_holes, filled_runs, open};
-use crate::segment::watershed::{split_visit_runs, Pieces, SplitParams};
+use crate::segment::watershed::{split, Objects, Pieces, SplitParams};
 use crate::{FloatImage, Labels};
 
 /// The follicle candidates with their holes filled: as their runs of
@@ -81,16 +81,21 @@ pub(super) fn split_and_measure(
                 min_radius_px: scale.px(p.split_min_radius_um),
                 neck_ratio: p.split_neck_ratio,
             };
-            let (labels, _, number) = split_visit_runs(width, height, &runs, &params, |pc| {
+            let objects = Objects::Runs {
+                width,
+                height,
+                runs: &runs,
+            };
+            let split = split(objects, &params, |pc| {
                 stored.measure(pc, width, &mut pieces)
             });
             // Provisional labels to final ones, in final order.
-            for (r, &f) in pieces.iter_mut().zip(&number[1..]) {
+            for (r, &f) in pieces.iter_mut().zip(&split.final_label[1..]) {
                 r.label = f;
             }
             pieces.sort_unstable_by_key(|r| r.label);
             Measured {
-                labels,
+                labels: split.labels,
                 regions: pieces,
             }
         }

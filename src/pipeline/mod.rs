@@ -165,7 +165,7 @@ mod tests {
     use crate::measure::regions;
     use crate::segment::background::LargeScale;
     use crate::segment::threshold::mask_at_least;
-    use crate::segment::watershed::{split, SplitParams};
+    use crate::segment::watershed::{split, Objects, SplitParams};
     use crate::FloatImage;
     use image::Luma;
 
@@ -290,8 +290,8 @@ mod tests {
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
             };
-            let (nl, nn) = split(&dmask, &sp);
-            let want = regions(&nl, nn, [s9.as_raw().as_slice()])
+            let split = split(Objects::Mask(&dmask), &sp, |_| {});
+            let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])
                 .iter()
                 .filter(|r| {
                     r.area_px as f64 >= p.min_nucleus_area_um2

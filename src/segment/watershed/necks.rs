@@ -1,0 +1,189 @@
+//! The neck test: pieces of one object that meet through a boundary not
+//! clearly narrower than the smaller piece merge again, so an elongated
+//! or bent single object is not cut where it merely narrows.
+
+use super::SplitParams;
+use crate::segment::label::find;
+
+/// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
+/// shared boundary is not clearly narrower than the smaller body merge;
+/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+/// The same merges and numbers as the reference
+/// (`merge_wide_necks_reference`, in `reference.rs`), from one scan of the
+/// labels for each region's depth, first pixel and touching neighbours,
+/// and one table lookup per pixel to renumber.
+pub(super) fn merge_wide_necks(
+    dist: &[f32],
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+) -> u32 {
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    let mut first = vec![usize::MAX; n + 1];
+    // (No neck can be wider than its bodies when the ratio is 1 or more:
+    // every split stands.)
+    let necks = p.neck_ratio < 1.0;
+    let mut body = vec![0f32; n + 1];
+    // Each pair of touching regions (right and lower neighbours) with the
+    // depth of the boundary there; the neck is the deepest. A table for
+    // the few regions of one object, else a list sorted afterwards.
+    const DENSE: usize = 64;
+    let dense = n <= DENSE;
+    let mut table = vec![-1f32; if necks && dense { (n + 1) * (n + 1) } else { 0 }];
+    let mut touching: Vec<((u32, u32), f32)> = Vec::new();
+    let mut meet = |a: u32, b: u32, d: f32| {
+        if b != 0 && b != a {
+            let key = (a.min(b), a.max(b));
+            if dense {
+                let t = &mut table[key.0 as usize * (n + 1) + key.1 as usize];
+                *t = t.max(d);
+            } else {
+                touching.push((key, d));
+            }
+        }
+    };
+    for y in 0..h {
+        let o = y * w;
+        for x in 0..w {
+            let i = o + x;
+            let a = lab[i];
+            if a == 0 {
+                continue;
+            }
+            let ai = a as usize;
+            if first[ai] == usize::MAX {
+                first[ai] = i;
+            }
+            if !necks {
+                continue;
+            }
+            body[ai] = body[ai].max(dist[i]);
+            if x + 1 < w {
+                meet(a, lab[i + 1], dist[i].min(dist[i + 1]));
+            }
+            if y + 1 < h {
+                meet(a, lab[i + w], dist[i].min(dist[i + w]));
+            }
+        }
+    }
+    if necks {
+        // Pairs in order of their labels, each with its deepest boundary.
+        let mut pairs: Vec<((u32, u32), f32)> = Vec::new();
+        if dense {
+            for a in 1..=n {
+                for b in a + 1..=n {
+                    let d = table[a * (n + 1) + b];
+                    if d >= 0.0 {
+                        pairs.push(((a as u32, b as u32), d));
+                    }
+                }
+            }
+        } else {
+            touching.sort_unstable_by_key(|&(k, _)| k);
+            for group in touching.chunk_by(|a, b| a.0 == b.0) {
+                let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
+                pairs.push((group[0].0, deepest));
+            }
+        }
+        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
+    }
+    // Each merged region's first pixel is its members' first; regions are
+    // numbered in that order (regions with no pixel get none).
+    let mut root_first = vec![usize::MAX; n + 1];
+    for l in 1..=n as u32 {
+        let r = find(&mut parent, l) as usize;
+        root_first[r] = root_first[r].min(first[l as usize]);
+    }
+    let mut roots: Vec<usize> = (1..=n).filter(|&r| root_first[r] != usize::MAX).collect();
+    roots.sort_unstable_by_key(|&r| root_first[r]);
+    let mut number = vec![0u32; n + 1];
+    for (k, &r) in roots.iter().enumerate() {
+        number[r] = k as u32 + 1;
+    }
+    let mut renumber = vec![0u32; n + 1];
+    for l in 1..=n as u32 {
+        renumber[l as usize] = number[find(&mut parent, l) as usize];
+    }
+    for v in lab.iter_mut() {
+        *v = renumber.get(*v as usize).copied().unwrap_or(0);
+    }
+    roots.len() as u32
+}
+
+/// The neck test's merges: touching regions `pairs` (labels, deepest
+/// boundary), highest necks first, merge (union-find `parent`, smaller
+/// root kept) where the neck is at least `ratio` × the smaller body
+/// (`body`: each root's deepest pixel), merged groups keeping their
+/// deepest body: a small region sitting in a neck joins one side, and its
+/// other, narrow side still separates the two real bodies.
+pub(super) fn merge_pairs(
+    mut pairs: Vec<((u32, u32), f32)>,
+    body: &mut [f32],
+    parent: &mut [u32],
+    ratio: f64,
+) {
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for ((a, b), nk) in pairs {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        if ra == rb {
+            continue;
+        }
+        let smaller = body[ra as usize].min(body[rb as usize]);
+        if f64::from(nk) >= ratio * f64::from(smaller) {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            parent[hi as usize] = lo;
+            body[lo as usize] = body[lo as usize].max(body[hi as usize]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::reference::{merge_wide_necks_reference, params};
+    use super::*;
+
+    /// The neck test from one scan (a table of necks for a few regions, a
+    /// sorted list for many) merges and numbers regions as the reference
+    /// does: Voronoi regions with background gaps, random depths, a
+    /// region with no pixel, neck ratios that merge none, some and all.
+    #[test]
+    fn neck_merging_equals_the_reference() {
+        let mut rng = crate::synth::Rng::new(41);
+        let (w, h) = (90usize, 70usize);
+        for n in [2usize, 9, 40, 64, 65, 150] {
+            let sites: Vec<(f64, f64)> = (0..n)
+                .map(|_| (rng.unit() * w as f64, rng.unit() * h as f64))
+                .collect();
+            let mut lab = vec![0u32; w * h];
+            for (i, l) in lab.iter_mut().enumerate() {
+                let (x, y) = ((i % w) as f64, (i / w) as f64);
+                let near = (0..n)
+                    .min_by(|&a, &b| {
+                        let da = (x - sites[a].0).hypot(y - sites[a].1);
+                        let db = (x - sites[b].0).hypot(y - sites[b].1);
+                        da.total_cmp(&db)
+                    })
+                    .unwrap();
+                // Label n has no pixel; a few pixels are background.
+                if near + 1 != n && rng.unit() > 0.05 {
+                    *l = near as u32 + 1;
+                }
+            }
+            let dist: Vec<f32> = (0..w * h)
+                .map(|_| (rng.unit() * 64.0).floor() as f32 / 8.0)
+                .collect();
+            for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
+                let p = SplitParams {
+                    neck_ratio: ratio,
+                    ..params()
+                };
+                let (mut a, mut b) = (lab.clone(), lab.clone());
+                let na = merge_wide_necks(&dist, w, h, &mut a, n, &p);
+                let nb = merge_wide_necks_reference(&dist, w, h, &mut b, n, &p);
+                assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}");
+            }
+        }
+    }
+}

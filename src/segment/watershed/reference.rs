@@ -1,0 +1,227 @@
+//! Test oracles for the watershed: the plain versions the fast kernels
+//! must equal (a `VecDeque` flood, a neck test over every pair, the
+//! whole image split at once), and the shapes the tests split.
+
+use std::collections::VecDeque;
+
+use image::{GrayImage, Luma};
+
+use super::markers::markers_into;
+use super::necks::merge_pairs;
+use super::{split, Objects, SplitParams};
+use crate::Labels;
+
+/// [`split`] of a mask: its labels and their number.
+pub(super) fn split_mask(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    let s = split(Objects::Mask(mask), p, |_| {});
+    (s.labels, s.count)
+}
+
+/// Peaks of the distance map used as markers: local maxima (8-neighbour),
+/// strongest first, each object's maximum always, others only when at least
+/// `min_radius_px` deep and `min_separation_px` away from accepted ones.
+pub(super) fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -> Vec<usize> {
+    let (mut cand, mut accepted) = (Vec::new(), Vec::new());
+    markers_into(dist, comps.as_raw(), w, p, &mut cand, &mut accepted);
+    accepted
+}
+
+/// The reference for `flood`: marker-controlled flooding of the set pixels of one object of `mask`
+/// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
+/// the object), deepest first, 4-connected. `buckets` is scratch.
+pub(super) fn flood_reference(
+    dist: &[f32],
+    mask: &[u8],
+    w: usize,
+    h: usize,
+    seeds: &[usize],
+    lab: &mut [u32],
+    buckets: &mut Vec<VecDeque<(u32, u32)>>,
+) {
+    // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
+    // first, first in first out within a bucket (deterministic). A pixel
+    // reached from a lower level than its own waits at that lower level
+    // (Meyer's ordered flooding), so the level only ever goes down.
+    let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
+    // The key grows with the distance: the top key is the deepest pixel's.
+    let deepest = dist.iter().fold(0f32, |a, &d| if d > a { d } else { a });
+    let top = (deepest * 8.0 + 0.5) as usize;
+    if buckets.len() < top + 1 {
+        buckets.resize_with(top + 1, VecDeque::new);
+    }
+    let neighbours = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ]
+    };
+    // A pixel is queued once: the first push is also the first pop, since
+    // the level never rises. QUEUED marks it meanwhile.
+    const QUEUED: u32 = u32::MAX;
+    let (mut cur, mut queued) = (0usize, 0usize);
+    for &i in seeds {
+        for j in neighbours(i).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j);
+                buckets[k].push_back((j as u32, lab[i]));
+                lab[j] = QUEUED;
+                cur = cur.max(k);
+                queued += 1;
+            }
+        }
+    }
+    while queued > 0 {
+        let Some((idx, label)) = buckets[cur].pop_front() else {
+            cur = cur.saturating_sub(1);
+            continue;
+        };
+        queued -= 1;
+        let idx = idx as usize;
+        lab[idx] = label;
+        for j in neighbours(idx).into_iter().flatten() {
+            if mask[j] != 0 && lab[j] == 0 {
+                let k = key(j).min(cur);
+                buckets[k].push_back((j as u32, label));
+                lab[j] = QUEUED;
+                queued += 1;
+            }
+        }
+    }
+}
+
+/// The reference for `merge_wide_necks`: the neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
+/// shared boundary is not clearly narrower than the smaller body merge;
+/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+pub(super) fn merge_wide_necks_reference(
+    dist: &[f32],
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+) -> u32 {
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    if p.neck_ratio < 1.0 && w > 0 {
+        // (No neck can be wider than its bodies when the ratio is 1 or
+        // more: every split stands.)
+        let mut body = vec![0f32; n + 1];
+        for (&l, &d) in lab.iter().zip(dist) {
+            if l > 0 {
+                body[l as usize] = body[l as usize].max(d);
+            }
+        }
+        // Each pair of touching regions (right and lower neighbours) with
+        // the depth of the boundary there; the neck is the deepest.
+        let mut touching: Vec<((u32, u32), f32)> = Vec::new();
+        let mut meet = |i: usize, j: usize| {
+            let (a, b) = (lab[i], lab[j]);
+            if a != 0 && b != 0 && b != a {
+                touching.push(((a.min(b), a.max(b)), dist[i].min(dist[j])));
+            }
+        };
+        for y in 0..h {
+            let o = y * w;
+            for x in 0..w {
+                if x + 1 < w {
+                    meet(o + x, o + x + 1);
+                }
+                if y + 1 < h {
+                    meet(o + x, o + x + w);
+                }
+            }
+        }
+        touching.sort_unstable_by_key(|&(k, _)| k);
+        let mut pairs: Vec<((u32, u32), f32)> = Vec::new();
+        for group in touching.chunk_by(|a, b| a.0 == b.0) {
+            let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
+            pairs.push((group[0].0, deepest));
+        }
+        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
+    }
+    crate::segment::label::relabel(lab, &mut parent)
+}
+
+/// [`split`] of a mask, all at once: the reference the component-wise
+/// driver must equal.
+pub(super) fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
+    split_labelled(mask, crate::segment::label::label(mask).0, p)
+}
+
+/// Splitting given the mask's 8-connected components, all at once.
+fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, u32) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let raw = mask.as_raw();
+    if raw.iter().all(|&v| v != 0) {
+        // One object filling the image: nothing to split.
+        let n = u32::from(w * h > 0);
+        return (comps, n);
+    }
+    let dist = crate::segment::distance::edt(mask);
+    let seeds = markers(&dist, &comps, w, p);
+    let mut lab = vec![0u32; w * h];
+    for (k, &i) in seeds.iter().enumerate() {
+        lab[i] = k as u32 + 1;
+    }
+    // Each object flooded on its own, from its own markers in order.
+    let comp = comps.as_raw();
+    let mut by_comp: Vec<(u32, usize)> = seeds.iter().map(|&i| (comp[i], i)).collect();
+    by_comp.sort_by_key(|&(c, _)| c);
+    let mut buckets = Vec::new();
+    for group in by_comp.chunk_by(|a, b| a.0 == b.0) {
+        let group: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
+        flood_reference(&dist, raw, w, h, &group, &mut lab, &mut buckets);
+    }
+    // Mask pixels reachable only diagonally from their object's markers.
+    let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
+    let mut comp_label = vec![0u32; n_comps + 1];
+    for i in 0..w * h {
+        if lab[i] != 0 && comp_label[comp[i] as usize] == 0 {
+            comp_label[comp[i] as usize] = lab[i];
+        }
+    }
+    for i in 0..w * h {
+        if comp[i] != 0 && lab[i] == 0 {
+            lab[i] = comp_label[comp[i] as usize];
+        }
+    }
+    let n = merge_wide_necks_reference(&dist, w, h, &mut lab, seeds.len(), p);
+    (
+        Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
+        n,
+    )
+}
+
+pub(super) fn params() -> SplitParams {
+    SplitParams {
+        min_separation_px: 6.0,
+        min_radius_px: 4.0,
+        neck_ratio: 0.75,
+    }
+}
+
+pub(super) fn shape(w: u32, h: u32, inside: impl Fn(f64, f64) -> bool) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, y| {
+        Luma([if inside(x as f64, y as f64) { 255 } else { 0 }])
+    })
+}
+
+/// Random blobs: discs of assorted sizes, many touching, some cut by
+/// the image border.
+pub(super) fn blobs(seed: u64, w: u32, h: u32) -> GrayImage {
+    let mut rng = crate::synth::Rng::new(seed);
+    let discs: Vec<(f64, f64, f64)> = (0..25)
+        .map(|_| {
+            (
+                rng.unit() * w as f64,
+                rng.unit() * h as f64,
+                3.0 + rng.unit() * 12.0,
+            )
+        })
+        .collect();
+    shape(w, h, |x, y| {
+        discs.iter().any(|&(cx, cy, r)| (x - cx).hypot(y - cy) <= r)
+    })
+}
