@@ -10,13 +10,14 @@ use follicount::io::Field;
 use follicount::measure::regions;
 use follicount::params::Params;
 use follicount::pipeline::analyze;
-use follicount::segment::background::{top_hat, LargeScale};
 use follicount::segment::distance::squared_edt;
+use follicount::segment::flat_field::LargeScale;
 use follicount::segment::label::label;
 use follicount::segment::morph::fill_holes;
 use follicount::segment::smooth::smooth;
 use follicount::segment::threshold::mask_at_least;
 use follicount::segment::threshold::{threshold, Method};
+use follicount::segment::top_hat::top_hat;
 use follicount::segment::watershed::{split, split_reached, Objects, SplitParams};
 use follicount::synth::{render, to_image, Scene};
 

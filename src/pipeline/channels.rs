@@ -13,11 +13,11 @@ use image::GrayImage;
 use super::Scale;
 use crate::io::Plane;
 use crate::params::Params;
-use crate::segment::background::{
-    correct_in_place, LargeScale, LargeScaleRows, Method, TopHatRows,
-};
+use crate::segment::background::{correct_in_place, Method};
+use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::smooth::smooth_samples_then;
 use crate::segment::threshold::{mask_at_least, range, threshold_in, Method as Threshold};
+use crate::segment::top_hat::TopHatRows;
 use crate::FloatImage;
 
 /// A channel ready for its threshold: smoothed (and corrected), with the

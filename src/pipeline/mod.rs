@@ -163,7 +163,7 @@ mod tests {
     use super::*;
     use crate::io::Plane;
     use crate::measure::regions;
-    use crate::segment::background::LargeScale;
+    use crate::segment::flat_field::LargeScale;
     use crate::segment::threshold::mask_at_least;
     use crate::segment::watershed::{split, Objects, SplitParams};
     use crate::FloatImage;
@@ -229,8 +229,8 @@ mod tests {
     /// with the flat field on and off.
     #[test]
     fn thresholds_equal_the_steps_one_by_one() {
-        use crate::segment::background::{top_hat, LargeScale};
         use crate::segment::threshold::threshold;
+        use crate::segment::top_hat::top_hat;
         use crate::synth::{render, to_image, Scene};
         let n = 320;
         let r = render(&Scene::hard(n, n, 1.0, 4));

@@ -4,10 +4,12 @@
 
 pub mod background;
 pub mod distance;
+pub mod flat_field;
 pub mod gaussian;
 pub mod label;
 pub mod morph;
 pub(crate) mod search;
 pub mod smooth;
 pub mod threshold;
+pub mod top_hat;
 pub mod watershed;

@@ -1,0 +1,568 @@
+//! Flat-field correction: the channels divided by the illumination,
+//! estimated as the large-scale mean of a stain present everywhere
+//! (DAPI: nuclei are everywhere), normalised to its maximum — the
+//! retrospective, per-image illumination estimate of CellProfiler's
+//! CorrectIlluminationCalculate (Singh et al. 2014, J. Microsc. 256).
+//!
+//! The large-scale mean (a Gaussian of σ tens of µm) is computed on a
+//! block-averaged copy and read back by bilinear interpolation, so its
+//! cost and memory do not grow with σ; the division streams row by row
+//! ([`LargeScale::flat_rows`]) while a channel is smoothed.
+
+use super::threshold::range;
+use crate::FloatImage;
+
+/// The local mean of an image at a large scale — a Gaussian of σ
+/// `sigma_px` — kept small: computed on a copy block-averaged by k ≈ σ/4
+/// and read back by bilinear interpolation, so neither the cost nor the
+/// memory grows with σ or with the image.
+#[derive(Clone, Debug)]
+pub struct LargeScale {
+    small: Vec<f32>,
+    k: usize,
+    sw: usize,
+    sh: usize,
+    w: usize,
+    h: usize,
+    max: f32,
+}
+
+impl LargeScale {
+    /// The large-scale mean of `img`.
+    pub fn of(img: &FloatImage, sigma_px: f64) -> LargeScale {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut sums = LargeScaleRows::new(w, h, sigma_px);
+        for (y, row) in img.as_raw().chunks_exact(w.max(1)).enumerate() {
+            sums.row(y, row);
+        }
+        sums.finish()
+    }
+}
+
+/// [`LargeScale::of`] an image taken as its rows are made: [`row`](Self::row)
+/// (Self::row) adds each finished row, in order, to the block sums while
+/// it is still in cache, and [`finish`](Self::finish) makes the profile —
+/// the same arithmetic in the same order, so the same bits.
+pub(crate) struct LargeScaleRows {
+    small: Vec<f32>,
+    count: Vec<u32>,
+    k: usize,
+    sw: usize,
+    sh: usize,
+    w: usize,
+    h: usize,
+    sigma_px: f64,
+}
+
+impl LargeScaleRows {
+    /// For a `w` × `h` image and a Gaussian of σ `sigma_px`.
+    pub(crate) fn new(w: usize, h: usize, sigma_px: f64) -> LargeScaleRows {
+        let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
+        let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
+        LargeScaleRows {
+            small: vec![0f32; sw * sh],
+            count: vec![0u32; sw * sh],
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            sigma_px,
+        }
+    }
+
+    /// Row `y` of the image, finished (rows of another length or past the
+    /// last are ignored).
+    pub(crate) fn row(&mut self, y: usize, row: &[f32]) {
+        if row.len() != self.w || y >= self.h {
+            return;
+        }
+        let o = (y / self.k) * self.sw;
+        for (bx, block) in row.chunks(self.k).enumerate() {
+            self.small[o + bx] += block.iter().sum::<f32>();
+            self.count[o + bx] += block.len() as u32;
+        }
+    }
+
+    /// The profile of the rows given.
+    pub(crate) fn finish(self) -> LargeScale {
+        let LargeScaleRows {
+            mut small,
+            count,
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            sigma_px,
+        } = self;
+        for (s, c) in small.iter_mut().zip(&count) {
+            *s /= (*c).max(1) as f32;
+        }
+        let sigma_small = sigma_px / k as f64;
+        if sigma_small >= 0.3 && sw > 0 && sh > 0 {
+            let mut blurred = vec![0f32; sw * sh];
+            super::gaussian::blur(&small, &mut blurred, sw, sh, sigma_small as f32);
+            small = blurred;
+        }
+        let mut out = LargeScale {
+            small,
+            k,
+            sw,
+            sh,
+            w,
+            h,
+            max: 0.0,
+        };
+        out.max = out.full_max();
+        out
+    }
+}
+
+impl LargeScale {
+    /// Bilinear weights from output coordinate to block centres
+    /// ((k - 1)/2, (3k - 1)/2, …): lower index, upper index, weight of upper.
+    fn axis(&self, n: usize, sn: usize) -> Vec<(usize, usize, f32)> {
+        let k = self.k as f64;
+        (0..n)
+            .map(|x| {
+                let f = ((x as f64 - (k - 1.0) / 2.0) / k).clamp(0.0, (sn.max(1) - 1) as f64);
+                let x0 = f.floor() as usize;
+                (x0, (x0 + 1).min(sn.max(1) - 1), (f - x0 as f64) as f32)
+            })
+            .collect()
+    }
+
+    /// The greatest value of the mean at full resolution, and 0 if none
+    /// is positive: what folding every row of [`rows`](Self::rows) gives,
+    /// without making most of them. The rows between two profile rows are
+    /// blends of those rows' x-interpolations, so no value of such a band
+    /// exceeds the greater line's largest value by more than the blend's
+    /// rounding (three roundings: < 10⁻⁶ of the largest magnitude).
+    /// Bands are made greatest bound first, and once a band's bound is
+    /// below the greatest value found, neither it nor any band after it
+    /// can hold a greater one.
+    fn full_max(&self) -> f32 {
+        let mut max = 0f32;
+        if self.small.is_empty() || self.w == 0 {
+            return max;
+        }
+        let mut rows = ProfileRows::new(self);
+        // Each profile row's x-interpolation: greatest value and largest
+        // magnitude.
+        let mut line = vec![0f32; self.w];
+        let lines: Vec<(f32, f32)> = (0..self.sh)
+            .map(|j| {
+                rows.along_x(j, &mut line);
+                let hi = line.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let mag = line.iter().fold(0f32, |a, &v| a.max(v.abs()));
+                (hi, mag)
+            })
+            .collect();
+        // Bands: runs of output rows between the same two profile rows.
+        let mut bands: Vec<(f32, usize, usize)> = Vec::new();
+        let mut y = 0;
+        while y < self.h {
+            let (y0, y1, _) = rows.ys[y];
+            let end = (y..self.h)
+                .find(|&e| (rows.ys[e].0, rows.ys[e].1) != (y0, y1))
+                .unwrap_or(self.h);
+            let (hi, mag) = (lines[y0].0.max(lines[y1].0), lines[y0].1.max(lines[y1].1));
+            // NaN bounds (a NaN profile) sort last and are made anyway.
+            bands.push((hi + mag * 1e-6, y, end));
+            y = end;
+        }
+        bands.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (bound, start, end) in bands {
+            if bound < max {
+                break;
+            }
+            for y in start..end {
+                max = rows.row(y).iter().cloned().fold(max, f32::max);
+            }
+        }
+        max
+    }
+
+    #[cfg(test)]
+    /// Calls `f(y, row)` with each full-resolution row of the mean, in
+    /// order (see [`ProfileRows`]).
+    fn rows(&self, mut f: impl FnMut(usize, &[f32])) {
+        if self.small.is_empty() {
+            return;
+        }
+        let mut rows = ProfileRows::new(self);
+        for y in 0..self.h {
+            f(y, rows.row(y));
+        }
+    }
+
+    /// The mean as a full-resolution image.
+    #[cfg(test)]
+    pub(crate) fn to_image(&self) -> FloatImage {
+        let mut out = FloatImage::new(self.w as u32, self.h as u32);
+        let (w, data): (usize, &mut [f32]) = (self.w, &mut out);
+        self.rows(|y, row| data[y * w..(y + 1) * w].copy_from_slice(row));
+        out
+    }
+
+    /// The largest value of the mean at full resolution (0 if none is
+    /// positive).
+    pub fn max(&self) -> f32 {
+        self.max
+    }
+
+    /// Flat-field correction: divides `img` (same size), in place, by this
+    /// profile normalised to its maximum and floored at `floor`. With the
+    /// large-scale mean of a stain present everywhere (DAPI), that is the
+    /// illumination. Returns the [`range`] of the image after it (found as
+    /// each row is written).
+    pub fn flatten(&self, img: &mut FloatImage, floor: f32) -> (f32, f32) {
+        let flat = (img.width() as usize == self.w && img.height() as usize == self.h)
+            .then(|| self.flat_rows(floor))
+            .flatten();
+        let Some(mut flat) = flat else {
+            return range(img.as_raw());
+        };
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for (y, row) in img.chunks_exact_mut(self.w.max(1)).enumerate() {
+            flat.divide(y, [&mut *row]);
+            let (l, h) = range(row);
+            (lo, hi) = (lo.min(l), hi.max(h));
+        }
+        (lo, hi)
+    }
+
+    /// [`flatten`](Self::flatten) a row at a time: `f(y, row)` divides row
+    /// y (of this profile's width) in place, rows taken in order, so the
+    /// step can run as each row is made. `None` when the profile is not
+    /// positive anywhere (flattening leaves the image as it is).
+    #[cfg(test)]
+    pub(crate) fn row_flattener(&self, floor: f32) -> Option<impl FnMut(usize, &mut [f32]) + '_> {
+        let mut rows = self.flat_rows(floor)?;
+        Some(move |y: usize, data: &mut [f32]| rows.divide(y, [data]))
+    }
+
+    /// The divisors of [`flatten`](Self::flatten) a row at a time, for
+    /// any number of images at once: each row of the profile is made
+    /// once. `None` when the profile is not positive anywhere.
+    pub(crate) fn flat_rows(&self, floor: f32) -> Option<FlatRows<'_>> {
+        let max = self.max();
+        if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || self.small.is_empty() {
+            return None;
+        }
+        Some(FlatRows {
+            rows: ProfileRows::new(self),
+            max,
+            floor,
+            divisor: vec![0f32; self.w],
+            h: self.h,
+        })
+    }
+}
+
+/// Row-at-a-time flat-field division ([`LargeScale::flat_rows`]).
+pub(crate) struct FlatRows<'a> {
+    rows: ProfileRows<'a>,
+    max: f32,
+    floor: f32,
+    divisor: Vec<f32>,
+    h: usize,
+}
+
+impl FlatRows<'_> {
+    /// Divides row y of each of `rows` (rows of the profile's width) by
+    /// the profile normalised to its maximum and floored: the arithmetic
+    /// of [`LargeScale::flatten`]. Rows taken in order cost one profile
+    /// row each, whatever the number of images.
+    pub(crate) fn divide<const N: usize>(&mut self, y: usize, rows: [&mut [f32]; N]) {
+        if y >= self.h {
+            return;
+        }
+        divisors(&mut self.divisor, self.rows.row(y), self.max, self.floor);
+        for data in rows {
+            divide_by(data, &self.divisor);
+        }
+    }
+}
+
+/// `d[x] = (p[x] / max).max(floor)`: a flat-field divisor row. Compiled
+/// also for AVX2 and AVX-512, chosen at run time (a division and a
+/// maximum per sample, the same bits in every version; no version fuses
+/// anything).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn divisors(d: &mut [f32], p: &[f32], max: f32, floor: f32) {
+    for (d, &p) in d.iter_mut().zip(p) {
+        *d = (p / max).max(floor);
+    }
+}
+
+/// `data[x] /= d[x]`, compiled also for AVX2 and AVX-512 (as
+/// [`divisors`]).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn divide_by(data: &mut [f32], d: &[f32]) {
+    for (v, &d) in data.iter_mut().zip(d) {
+        *v /= d;
+    }
+}
+
+/// `out[x] = top[x] · (1 − t) + bottom[x] · t`: a row between two
+/// profile rows. Compiled also for AVX2 and AVX-512 (two multiplies and
+/// an add per sample, never fused: the same bits in every version).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn blend(out: &mut [f32], top: &[f32], bottom: &[f32], t: f32) {
+    for ((o, &a), &b) in out.iter_mut().zip(top).zip(bottom) {
+        *o = a * (1.0 - t) + b * t;
+    }
+}
+
+/// The full-resolution rows of a [`LargeScale`] profile. The profile's
+/// rows interpolated along x are kept, two at a time, while the output
+/// rows between them are blended (the same arithmetic as interpolating
+/// every sample, a k-th of the work); rows asked for in order cost one
+/// blend each.
+struct ProfileRows<'a> {
+    ls: &'a LargeScale,
+    xs: Vec<(usize, usize, f32)>,
+    ys: Vec<(usize, usize, f32)>,
+    row: Vec<f32>,
+    top: Vec<f32>,
+    bottom: Vec<f32>,
+    have_top: usize,
+    have_bottom: usize,
+}
+
+impl<'a> ProfileRows<'a> {
+    fn new(ls: &'a LargeScale) -> Self {
+        ProfileRows {
+            ls,
+            xs: ls.axis(ls.w, ls.sw),
+            ys: ls.axis(ls.h, ls.sh),
+            row: vec![0f32; ls.w],
+            top: vec![0f32; ls.w],
+            bottom: vec![0f32; ls.w],
+            have_top: usize::MAX,
+            have_bottom: usize::MAX,
+        }
+    }
+
+    /// Profile row j interpolated along x into `line`.
+    fn along_x(&self, j: usize, line: &mut [f32]) {
+        interpolate_x(self.ls, &self.xs, j, line);
+    }
+
+    /// Row y (< the profile's height; the profile is not empty).
+    fn row(&mut self, y: usize) -> &[f32] {
+        let (ls, xs) = (self.ls, &self.xs);
+        let along_x = |j: usize, line: &mut [f32]| interpolate_x(ls, xs, j, line);
+        let (y0, y1, ty) = self.ys[y];
+        if self.have_top != y0 {
+            if self.have_bottom == y0 {
+                std::mem::swap(&mut self.top, &mut self.bottom);
+                self.have_bottom = usize::MAX;
+            } else {
+                along_x(y0, &mut self.top);
+            }
+            self.have_top = y0;
+        }
+        if self.have_bottom != y1 {
+            along_x(y1, &mut self.bottom);
+            self.have_bottom = y1;
+        }
+        blend(&mut self.row, &self.top, &self.bottom, ty);
+        &self.row
+    }
+}
+
+/// Profile row j of `ls` interpolated along x (weights `xs`) into `line`.
+fn interpolate_x(ls: &LargeScale, xs: &[(usize, usize, f32)], j: usize, line: &mut [f32]) {
+    let a = &ls.small[j * ls.sw..(j + 1) * ls.sw];
+    for (o, &(x0, x1, tx)) in line.iter_mut().zip(xs) {
+        *o = a[x0] * (1.0 - tx) + a[x1] * tx;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    /// The large-scale mean (see [`LargeScale`]) as a full-resolution image.
+    fn large_scale_mean(img: &FloatImage, sigma_px: f64) -> FloatImage {
+        LargeScale::of(img, sigma_px).to_image()
+    }
+
+    /// Flat-field correction: divides each image, in place, by `profile`
+    /// (normalised to its maximum, floored at `floor`). With the
+    /// [`large_scale_mean`] of a stain present everywhere (DAPI) as profile,
+    /// that is the illumination.
+    fn flat_field(images: &mut [FloatImage], profile: &FloatImage, floor: f32) {
+        let max = profile.as_raw().iter().cloned().fold(0f32, f32::max);
+        if max.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return;
+        }
+        for img in images.iter_mut() {
+            for (v, p) in img.iter_mut().zip(profile.as_raw()) {
+                *v /= (p / max).max(floor);
+            }
+        }
+    }
+
+    #[test]
+    fn flat_field_evens_out_a_vignette() {
+        // A uniform "DAPI" field under illumination falling to 40 % at the
+        // corners; a P-cad spot in a corner and one at the centre.
+        let illum = |x: u32, y: u32| {
+            let r2 =
+                ((x as f32 - 60.0).powi(2) + (y as f32 - 60.0).powi(2)) / (2.0 * 60.0f32.powi(2));
+            1.0 - 0.6 * r2
+        };
+        let dapi = FloatImage::from_fn(120, 120, |x, y| Luma([100.0 * illum(x, y)]));
+        let spot = |x: u32, y: u32| {
+            if (x.abs_diff(60) < 3 && y.abs_diff(60) < 3) || (x < 6 && y < 6) {
+                50.0
+            } else {
+                0.0
+            }
+        };
+        let pcad = FloatImage::from_fn(120, 120, |x, y| Luma([(10.0 + spot(x, y)) * illum(x, y)]));
+        let mut imgs = [pcad, dapi.clone()];
+        flat_field(&mut imgs, &large_scale_mean(&dapi, 8.0), 0.2);
+        let (corner, centre) = (imgs[0].get_pixel(3, 3)[0], imgs[0].get_pixel(60, 60)[0]);
+        assert!(
+            (corner / centre - 1.0).abs() < 0.15,
+            "corner {corner} centre {centre}"
+        );
+        let flat = &imgs[1];
+        assert!((flat.get_pixel(10, 10)[0] / flat.get_pixel(60, 60)[0] - 1.0).abs() < 0.1);
+        // The large-scale mean of a constant is that constant.
+        let c = large_scale_mean(&FloatImage::from_pixel(50, 30, Luma([7.0])), 20.0);
+        assert!(c.as_raw().iter().all(|v| (v - 7.0).abs() < 1e-4));
+    }
+    /// Flattening row by row while smoothing gives the bits of smoothing
+    /// and then flattening the image, and of dividing by the full-size
+    /// profile; a profile with nothing positive leaves the image alone.
+    #[test]
+    fn row_flattener_fused_into_smoothing_equals_flatten() {
+        use crate::segment::smooth::{smooth, smooth_samples_then};
+        let mut rng = crate::synth::Rng::new(12);
+        let (w, h) = (67u32, 45u32);
+        let dapi = FloatImage::from_fn(w, h, |x, _| Luma([20.0 + x as f32 + rng.unit() as f32]));
+        let pcad = FloatImage::from_fn(w, h, |_, y| Luma([5.0 + y as f32 * rng.unit() as f32]));
+        let ls = LargeScale::of(&dapi, 9.0);
+        let mut want = smooth(&pcad, 1.5);
+        let mut by_profile = [want.clone()];
+        ls.flatten(&mut want, 0.2);
+        let mut flat = ls.row_flattener(0.2).unwrap();
+        let got = smooth_samples_then(pcad.as_raw(), w, h, 1.5, |y, made| {
+            flat(y, &mut made[y * w as usize..]);
+        });
+        let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        flat_field(&mut by_profile, &ls.to_image(), 0.2);
+        assert_eq!(bits(&by_profile[0]), bits(&want));
+        let dark = LargeScale::of(&FloatImage::new(w, h), 9.0);
+        assert!(dark.row_flattener(0.2).is_none());
+        let mut same = pcad.clone();
+        assert_eq!(dark.flatten(&mut same, 0.2), range(pcad.as_raw()));
+        assert_eq!(same, pcad);
+        // The range flatten reports is the flattened image's.
+        let mut again = smooth(&pcad, 1.5);
+        let found = ls.flatten(&mut again, 0.2);
+        assert_eq!(found, range(want.as_raw()));
+        assert!(found.0 < found.1);
+    }
+    /// The profile's block sums taken from each row as smoothing makes it
+    /// give the profile of the smoothed image, bit for bit.
+    #[test]
+    fn large_scale_from_rows_equals_of_the_image() {
+        use crate::segment::smooth::{smooth, smooth_samples_then};
+        let mut rng = crate::synth::Rng::new(29);
+        for (w, h, sigma) in [(91u32, 57u32, 13.0), (40, 64, 50.0), (7, 5, 2.0)] {
+            let img = FloatImage::from_fn(w, h, |x, _| Luma([x as f32 + 50.0 * rng.unit() as f32]));
+            let want = LargeScale::of(&smooth(&img, 0.8), sigma);
+            let mut rows = LargeScaleRows::new(w as usize, h as usize, sigma);
+            let _ = smooth_samples_then(img.as_raw(), w, h, 0.8, |y, made| {
+                rows.row(y, &made[y * w as usize..]);
+            });
+            let got = rows.finish();
+            let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got.to_image()),
+                bits(&want.to_image()),
+                "{w}×{h} σ {sigma}"
+            );
+            assert_eq!(got.max().to_bits(), want.max().to_bits());
+        }
+    }
+    /// The pruned maximum equals folding every full-resolution row, for
+    /// smooth and rough profiles, negative and all-negative ones (0), and
+    /// profiles one block high or wide.
+    #[test]
+    fn full_max_equals_folding_every_row() {
+        let mut rng = crate::synth::Rng::new(12);
+        for (sw, sh, k, shift) in [
+            (9usize, 7usize, 12usize, 0.0f32),
+            (5, 11, 7, -0.5),
+            (1, 6, 10, 0.0),
+            (8, 1, 10, 0.0),
+            (6, 6, 3, -2.0),
+            (20, 14, 12, 0.0),
+        ] {
+            for rough in [false, true] {
+                let small: Vec<f32> = (0..sw * sh)
+                    .map(|i| {
+                        let smooth = ((i % sw) as f32 * 0.3).sin() + ((i / sw) as f32 * 0.2).cos();
+                        let noise = if rough { rng.unit() as f32 } else { 0.0 };
+                        (smooth + noise + shift) * 100.0
+                    })
+                    .collect();
+                let (w, h) = (sw * k - k / 3, sh * k + 1);
+                let ls = LargeScale {
+                    small,
+                    k,
+                    sw,
+                    sh,
+                    w,
+                    h,
+                    max: 0.0,
+                };
+                let mut want = 0f32;
+                ls.rows(|_, row| want = row.iter().cloned().fold(want, f32::max));
+                assert_eq!(
+                    ls.full_max().to_bits(),
+                    want.to_bits(),
+                    "{sw}×{sh} k{k} shift {shift}"
+                );
+            }
+        }
+    }
+    /// The interpolated mean, row by row from cached lines, equals
+    /// bilinear interpolation sample by sample, bit for bit.
+    #[test]
+    fn large_scale_rows_equal_per_sample_interpolation() {
+        let mut rng = crate::synth::Rng::new(4);
+        for (w, h, sigma) in [(97u32, 61u32, 12.0), (40, 130, 9.0), (5, 3, 30.0)] {
+            let img = FloatImage::from_fn(w, h, |_, _| Luma([rng.unit() as f32 * 100.0]));
+            let ls = LargeScale::of(&img, sigma);
+            let (xs, ys) = (ls.axis(ls.w, ls.sw), ls.axis(ls.h, ls.sh));
+            let fast = ls.to_image();
+            let mut max = 0f32;
+            for (y, &(y0, y1, ty)) in ys.iter().enumerate() {
+                for (x, &(x0, x1, tx)) in xs.iter().enumerate() {
+                    let s = |j: usize, i: usize| ls.small[j * ls.sw + i];
+                    let top = s(y0, x0) * (1.0 - tx) + s(y0, x1) * tx;
+                    let bottom = s(y1, x0) * (1.0 - tx) + s(y1, x1) * tx;
+                    let want = top * (1.0 - ty) + bottom * ty;
+                    assert_eq!(
+                        fast.get_pixel(x as u32, y as u32)[0],
+                        want,
+                        "{w}×{h} ({x},{y})"
+                    );
+                    max = max.max(want);
+                }
+            }
+            assert_eq!(ls.max(), max);
+        }
+    }
+}
