@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::batch::{FieldRecord, Input};
+use crate::batch::inputs::Input;
+use crate::run::FieldRecord;
 
 /// One row of the expected table.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -33,6 +33,7 @@ pub mod params;
 pub mod pipeline;
 pub mod pool;
 pub mod report;
+pub mod run;
 pub mod score;
 pub mod segment;
 #[cfg(any(test, feature = "dev"))]

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use follicount::batch::{self, RunOptions};
+use follicount::batch::{self, inputs};
 use follicount::check;
 use follicount::io::{ChannelSpec, LoadOptions};
 use follicount::params::Params;
 use follicount::report::{self, journal};
+use follicount::run::{BatchResult, RunOptions};
 use follicount::score;
 use follicount::segment::background::Method as Background;
 use follicount::segment::threshold::Method as Threshold;
@@ -301,7 +302,7 @@ fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
-fn report_failures(result: &batch::BatchResult) {
+fn report_failures(result: &BatchResult) {
     for r in result.failures() {
         eprintln!(
             "follicount: error: {} (field {}): {}",
@@ -399,7 +400,7 @@ fn count(
             previous = files;
         }
     }
-    let (files, warnings) = batch::collect_inputs(inputs)?;
+    let (files, warnings) = inputs::collect_inputs(inputs)?;
     for w in warnings {
         eprintln!("follicount: warning: {w}");
     }

@@ -363,7 +363,9 @@ fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
 
 #[test]
 fn files_that_vanish_or_change_during_the_run_are_error_rows() {
-    use follicount::batch::{collect_inputs, run, RunOptions};
+    use follicount::batch::inputs::collect_inputs;
+    use follicount::batch::run;
+    use follicount::run::RunOptions;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("in");
     std::fs::create_dir(&dir).unwrap();
@@ -387,7 +389,7 @@ fn files_that_vanish_or_change_during_the_run_are_error_rows() {
         .unwrap();
     drop(f);
     let result = run(&inputs, &RunOptions::default()).unwrap();
-    let by: BTreeMap<&str, &follicount::batch::FieldRecord> = result
+    let by: BTreeMap<&str, &follicount::run::FieldRecord> = result
         .records
         .iter()
         .map(|r| (r.file.as_str(), r))

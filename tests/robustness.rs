@@ -29,7 +29,7 @@ fn damaged_fixtures_never_panic() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| follicount::batch::is_tiff_name(p))
+        .filter(|p| follicount::batch::inputs::is_tiff_name(p))
         .collect();
     files.sort();
     assert_eq!(files.len(), 6);

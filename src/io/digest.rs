@@ -28,6 +28,25 @@ pub struct Digest {
     pub blake3: String,
 }
 
+impl Digest {
+    /// Size and hash of a file read for them alone (none when unreadable).
+    pub fn of_file(path: &std::path::Path) -> Option<Digest> {
+        use std::io::Seek;
+        let mut h = blake3::Hasher::new();
+        // BLAKE3's own reader loop reads 64 KiB at a time, enough for its SIMD
+        // to hash many 1 KiB chunks at once (std::io::copy's 8 KiB reads made
+        // a 200 MB z-stack take 72 ms instead of 50). The position after it is
+        // the byte count.
+        let bytes = std::fs::File::open(path)
+            .and_then(|mut f| h.update_reader(&mut f).and_then(|_| f.stream_position()))
+            .ok()?;
+        Some(Digest {
+            bytes,
+            blake3: h.finalize().to_hex().to_string(),
+        })
+    }
+}
+
 /// A file whose reads also feed a hasher, when there is one.
 pub(crate) struct HashingFile {
     file: File,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::batch::BatchResult;
+use crate::run::BatchResult;
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(s: &str) -> String {

@@ -15,9 +15,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batch::FileResult;
 use crate::error::RunError;
 use crate::params::Params;
+use crate::run::FileResult;
 
 /// The journal's file name inside the output folder.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -49,8 +49,8 @@ impl Header {
 
 #[derive(Serialize, Deserialize)]
 struct Line {
-    file: crate::batch::FileRecord,
-    fields: Vec<crate::batch::FieldRecord>,
+    file: crate::run::FileRecord,
+    fields: Vec<crate::run::FieldRecord>,
 }
 
 /// An open journal, appended to by the batch's workers.

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::batch::{BatchResult, RunOptions};
 use crate::error::RunError;
+use crate::run::{BatchResult, RunOptions};
 
 pub mod html;
 pub mod journal;

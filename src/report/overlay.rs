@@ -211,6 +211,25 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     Ok(out.into_inner())
 }
 
+/// Overlay file name for a field: `<file>.png`, or `<file>.field<k>.png`
+/// for files with several fields.
+pub fn file_name(file: &str, field: usize, fields_in_file: usize) -> String {
+    // Keep it inside overlays/: drop roots, drive prefixes, `.` and `..`.
+    let file: Vec<String> = std::path::Path::new(file)
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let file = file.join("/");
+    if fields_in_file > 1 {
+        format!("overlays/{file}.field{field}.png")
+    } else {
+        format!("overlays/{file}.png")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +279,13 @@ mod tests {
             let f: Vec<f32> = v.iter().map(|&x| f32::from(x)).collect();
             assert_eq!(stretch_u16(&v), stretch(&f), "n {n}");
         }
+    }
+
+    #[test]
+    fn overlay_names_stay_inside_the_output() {
+        assert_eq!(file_name("a.tif", 0, 1), "overlays/a.tif.png");
+        assert_eq!(file_name("d/a.tif", 1, 2), "overlays/d/a.tif.field1.png");
+        assert_eq!(file_name("/abs/x.tif", 0, 1), "overlays/abs/x.tif.png");
+        assert_eq!(file_name("../../x.tif", 0, 1), "overlays/x.tif.png");
     }
 }

@@ -1,0 +1,149 @@
+//! Finding the inputs: files and folders walked for TIFFs, each named
+//! for the tables and stamped (size, modification time) so that a file
+//! changed during the run is caught.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::RunError;
+
+/// One input file and the name it gets in the tables.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Input {
+    /// The `file` column: the path relative to the folder given on the
+    /// command line, or the path as given for a file argument, with `/`.
+    pub name: String,
+    /// Where to read it.
+    pub path: PathBuf,
+    /// Size and modification time when the batch found it; a file that
+    /// differs when it is read, or after, changed during the run.
+    #[serde(skip)]
+    pub stamp: Option<Stamp>,
+}
+
+impl Input {
+    /// An input stamped now.
+    pub fn new(name: String, path: PathBuf) -> Input {
+        let stamp = Stamp::of(&path);
+        Input { name, path, stamp }
+    }
+}
+
+/// What a file looks like from outside: its size and modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    /// The file's stamp, or `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        std::fs::metadata(path).ok().map(|m| Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+
+    /// How `now` differs from `self`, in words.
+    pub(crate) fn change(&self, now: Option<Stamp>) -> Option<String> {
+        match now {
+            None => Some("it vanished or became unreadable".into()),
+            Some(n) if n.len != self.len => Some(format!(
+                "its size went from {} to {} bytes",
+                self.len, n.len
+            )),
+            Some(n) if n.modified != self.modified => Some("its modification time changed".into()),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Whether a file name looks like a TIFF (.tif, .tiff, .ome.tif, any case).
+pub fn is_tiff_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+}
+
+fn slash_path(p: &Path) -> String {
+    // Components joined by `/`; a root is already a `/` of its own
+    // (`/data/a.tif`, not `//data/a.tif`).
+    let mut out = String::new();
+    for c in p.components() {
+        let part = c.as_os_str().to_string_lossy();
+        if !out.is_empty() && !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(&part);
+    }
+    out
+}
+
+/// Expands files and folders (walked recursively, following links, loops
+/// skipped) into a sorted, duplicate-free list of TIFF inputs. TIFF-named
+/// entries that cannot be looked at are kept (they become error rows);
+/// other unreadable directory entries are returned as warnings.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), RunError> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for root in paths {
+        let meta = std::fs::metadata(root).map_err(|e| RunError::Input {
+            path: root.clone(),
+            reason: e.to_string(),
+        })?;
+        if meta.is_file() {
+            out.push(Input::new(slash_path(root), root.clone()));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            match entry {
+                // A TIFF-named entry that cannot even be looked at (a
+                // dangling or looping link, no permission) is still an
+                // input: it gets an error row naming the OS's reason.
+                Err(e)
+                    if e.loop_ancestor().is_none()
+                        && e.depth() > 0
+                        && e.path().is_some_and(is_tiff_name) =>
+                {
+                    let path = e.path().unwrap_or(root).to_path_buf();
+                    let rel = path.strip_prefix(root).unwrap_or(&path);
+                    out.push(Input::new(slash_path(rel), path.clone()));
+                }
+                Err(e) => warnings.push(format!("skipping {e}")),
+                Ok(e) if e.file_type().is_file() && is_tiff_name(e.path()) => {
+                    let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                    out.push(Input::new(slash_path(rel), e.path().to_path_buf()));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    // The same file reached twice (a folder and a file in it, a folder
+    // given twice, a link to a file also present) is analysed once, under
+    // the name it was first reached by.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|i| seen.insert(std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone())));
+    out.sort();
+    Ok((out, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_use_single_slashes() {
+        assert_eq!(
+            slash_path(Path::new("/data/day1/a.tif")),
+            "/data/day1/a.tif"
+        );
+        assert_eq!(slash_path(Path::new("day1/sub/a.tif")), "day1/sub/a.tif");
+        assert_eq!(slash_path(Path::new("a.tif")), "a.tif");
+        assert_eq!(slash_path(Path::new("./a.tif")), "./a.tif");
+    }
+}

@@ -1,0 +1,332 @@
+//! The batch driver: analyses every field of every input file in
+//! parallel (rayon), in a deterministic output order, with overlays
+//! written as fields finish. Inputs are found by [`inputs`].
+
+pub mod inputs;
+mod memory;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::error::RunError;
+use crate::io::{Digest, TiffSource};
+use crate::pipeline::analyze_with_labels;
+use crate::report::{overlay, write_atomic};
+use crate::run::{BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
+use inputs::{Input, Stamp};
+pub use memory::peak_rss_mib;
+
+/// The message of a caught panic.
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Test hook: make the analysis of this field index panic (`usize::MAX`:
+/// none).
+#[cfg(test)]
+static PANIC_AT_FIELD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// Loads, analyses and (optionally) draws field `i` of an open file.
+fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
+    let t = Instant::now();
+    let field = match src.load_field(i, &opts.load) {
+        Ok(f) => f,
+        Err(e) => {
+            return FieldRecord::failed(&input.name, i, e.to_string(), t.elapsed().as_secs_f64())
+        }
+    };
+    #[cfg(test)]
+    if PANIC_AT_FIELD.load(Ordering::SeqCst) == i {
+        panic!("injected panic in field {i}");
+    }
+    let (analysis, labels) = analyze_with_labels(&field, &opts.params);
+    let mut rec = FieldRecord {
+        file: input.name.clone(),
+        field: i,
+        width: Some(field.width),
+        height: Some(field.height),
+        depth: Some(field.depth),
+        pixel_size_um: field.pixel_size_um,
+        channel_source: Some(field.channel_source),
+        analysis: None,
+        error: None,
+        seconds: 0.0,
+        overlay: None,
+    };
+    if let Some(dir) = &opts.overlay_dir {
+        let name = overlay::file_name(&input.name, i, src.field_count());
+        let img = overlay::render(&field, &labels, &analysis);
+        let path = dir.join(name.trim_start_matches("overlays/"));
+        let written = overlay::png_bytes(&img)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                write_atomic(&path, &bytes).map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(()) => rec.overlay = Some(name),
+            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+        }
+    }
+    rec.analysis = Some(analysis);
+    // The planes go back to this worker's pool for its next field.
+    crate::pool::give(labels.into_raw());
+    field.recycle();
+    rec.seconds = t.elapsed().as_secs_f64();
+    rec
+}
+
+/// Analyses every field of one file; never panics outward. A panic inside
+/// one field's analysis becomes that field's error and the file's other
+/// fields go on. A file that changed since the batch found it, or while it
+/// was read, gets an error on every field: its results would describe
+/// bytes no one can find again.
+pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
+    process_file_hashed(input, opts, false).0
+}
+
+/// [`process_file`], with the file's size and BLAKE3 hash when `hash`:
+/// taken from the decoder's own reads where the fields were read one after
+/// the other from one open file, else by reading the file once more.
+pub fn process_file_hashed(
+    input: &Input,
+    opts: &RunOptions,
+    hash: bool,
+) -> (Vec<FieldRecord>, Option<Digest>) {
+    let records = |r| (r, hash.then(|| Digest::of_file(&input.path)).flatten());
+    let t0 = Instant::now();
+    let failed = |field: usize, error: String| {
+        vec![FieldRecord::failed(
+            &input.name,
+            field,
+            error,
+            t0.elapsed().as_secs_f64(),
+        )]
+    };
+    let before = Stamp::of(&input.path);
+    if let Some(why) = input.stamp.and_then(|s| s.change(before)) {
+        return records(failed(
+            0,
+            format!("file changed since the batch started: {why}"),
+        ));
+    }
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        if hash {
+            TiffSource::open_hashed(&input.path, opts.load.limits)
+        } else {
+            TiffSource::open_with_limits(&input.path, opts.load.limits)
+        }
+    }));
+    let mut src = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return records(failed(0, e.to_string())),
+        Err(panic) => {
+            return records(failed(
+                0,
+                format!("internal error: {}", panic_message(panic)),
+            ))
+        }
+    };
+    let n = src.field_count();
+    let one = |src: &mut TiffSource, i: usize| {
+        let t = Instant::now();
+        catch_unwind(AssertUnwindSafe(|| process_field(src, input, i, opts))).unwrap_or_else(
+            |panic| {
+                FieldRecord::failed(
+                    &input.name,
+                    i,
+                    format!("internal error: {}", panic_message(panic)),
+                    t.elapsed().as_secs_f64(),
+                )
+            },
+        )
+    };
+    let mut digest = None;
+    let mut out: Vec<FieldRecord> = if n > 1 && rayon::current_num_threads() > 1 {
+        // The fields of one file in parallel too, so a multi-position
+        // OME-TIFF alone keeps every core busy; each task reads through
+        // a decoder of its own.
+        drop(src);
+        (0..n)
+            .into_par_iter()
+            .map(
+                |i| match TiffSource::open_with_limits(&input.path, opts.load.limits) {
+                    Ok(mut own) => one(&mut own, i),
+                    Err(e) => FieldRecord::failed(&input.name, i, e.to_string(), 0.0),
+                },
+            )
+            .collect()
+    } else {
+        let out = (0..n).map(|i| one(&mut src, i)).collect();
+        digest = src.digest().and_then(Result::ok);
+        out
+    };
+    if let Some(why) = before.and_then(|b| b.change(Stamp::of(&input.path))) {
+        let error = format!("file changed while it was read: {why}");
+        for r in out.iter_mut() {
+            *r = FieldRecord::failed(&input.name, r.field, error.clone(), r.seconds);
+        }
+    }
+    match digest {
+        Some(d) => (out, Some(d)),
+        None => records(out),
+    }
+}
+
+/// Runs the batch on `opts.threads` workers. Output order is independent of
+/// the thread count.
+pub fn run(inputs: &[Input], opts: &RunOptions) -> Result<BatchResult, RunError> {
+    run_controlled(inputs, opts, &AtomicBool::new(false), Vec::new(), &|_| {})
+}
+
+/// [`run`], stoppable and resumable: workers start no new file once `stop`
+/// is set (files under way finish); `done` is called with each finished
+/// file (from the worker that finished it, e.g. to journal it); `previous`
+/// are files finished by an interrupted run, which are not analysed again
+/// and come back in the result as if they had just been.
+pub fn run_controlled(
+    inputs: &[Input],
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    previous: Vec<FileResult>,
+    done: &(dyn Fn(&FileResult) + Sync),
+) -> Result<BatchResult, RunError> {
+    opts.params.validate()?;
+    let t0 = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| RunError::Threads(e.to_string()))?;
+    let threads = pool.current_num_threads();
+    // Carry over only files that are still inputs, read from the same path.
+    let previous: Vec<FileResult> = previous
+        .into_iter()
+        .filter(|(f, _)| inputs.iter().any(|i| i.name == f.file && i.path == f.path))
+        .collect();
+    let todo: Vec<&Input> = inputs
+        .iter()
+        .filter(|i| !previous.iter().any(|(f, _)| f.file == i.name))
+        .collect();
+    let bar = if opts.progress {
+        let b = ProgressBar::new(inputs.len() as u64);
+        b.set_position(previous.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta})",
+        ) {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let per_file: Vec<Option<FileResult>> = pool.install(|| {
+        todo.par_iter()
+            .map(|input| {
+                if stop.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let (r, digest) = process_file_hashed(input, opts, true);
+                let (bytes, blake3) =
+                    digest.map_or((None, None), |d| (Some(d.bytes), Some(d.blake3)));
+                if opts.verbose {
+                    let n: usize = r.iter().map(|f| f.follicle_count()).sum();
+                    let failed = r.iter().filter(|f| f.error.is_some()).count();
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}: {} field(s), {n} follicles, {failed} failed",
+                            input.name,
+                            r.len()
+                        )
+                    });
+                }
+                bar.inc(1);
+                let result = (
+                    FileRecord {
+                        file: input.name.clone(),
+                        path: input.path.clone(),
+                        bytes,
+                        blake3,
+                    },
+                    r,
+                );
+                done(&result);
+                Some(result)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let remaining_files = per_file.iter().filter(|r| r.is_none()).count();
+    let resumed_files = previous.len();
+    let mut all: Vec<FileResult> = previous
+        .into_iter()
+        .chain(per_file.into_iter().flatten())
+        .collect();
+    all.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+    let mut files = Vec::with_capacity(all.len());
+    let mut records: Vec<FieldRecord> = Vec::new();
+    for (f, r) in all {
+        files.push(f);
+        records.extend(r);
+    }
+    records.sort_by(|a, b| (&a.file, a.field).cmp(&(&b.file, b.field)));
+    let finished = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    Ok(BatchResult {
+        records,
+        files,
+        started,
+        finished,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        threads,
+        interrupted: remaining_files > 0,
+        remaining_files,
+        resumed_files,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_one_field_is_that_fields_error_and_the_next_field_goes_on() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let input = Input::new(
+            "ome_two_series.ome.tif".into(),
+            dir.join("ome_two_series.ome.tif"),
+        );
+        let opts = RunOptions::default();
+        let clean = process_file(&input, &opts);
+        assert_eq!(clean.len(), 2);
+        assert!(clean.iter().all(|r| r.error.is_none()));
+        // Fields in parallel (two workers) and one after the other (one).
+        for threads in [2, 1] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            PANIC_AT_FIELD.store(0, Ordering::SeqCst);
+            let hit = pool.install(|| process_file(&input, &opts));
+            PANIC_AT_FIELD.store(usize::MAX, Ordering::SeqCst);
+            assert_eq!(hit.len(), 2);
+            let e = hit[0].error.as_deref().unwrap_or("");
+            assert!(
+                e.starts_with("internal error: injected panic in field 0"),
+                "{e}"
+            );
+            assert_eq!(hit[1], clean[1].clone().with_seconds(hit[1].seconds));
+        }
+    }
+}
