@@ -9,13 +9,16 @@
 
 pub mod channels;
 pub mod digest;
+mod layout;
 pub mod meta;
 mod strips;
 mod tiff_source;
+mod zmax;
 
 pub use channels::{ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
-pub use tiff_source::{FieldInfo, Limits, TiffSource};
+pub use layout::FieldInfo;
+pub use tiff_source::{Limits, TiffSource};
 
 use crate::{FloatImage, U16Image};
 

@@ -5,17 +5,19 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use image::ImageBuffer;
 use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
 use super::channels::resolve;
 use super::digest::{Digest, HashingFile};
-use super::meta::{self, parse_imagej, parse_ome};
+use super::layout::{
+    plan_imagej, plan_ome, plan_plain, sane_pixel_size, FieldInfo, PageInfo, PageKind,
+};
+use super::meta::{self, parse_imagej};
+use super::zmax::ZMax;
 use super::{Field, LoadOptions, Plane};
 use crate::error::LoadError;
-use crate::U16Image;
 
 /// Sanity limits, checked before allocating or decoding anything sized by
 /// the file. The defaults admit a real 4096² × 3-channel × 64-slice 16-bit
@@ -72,54 +74,6 @@ impl Seek for Reader {
             Reader::Memory(r) => r.seek(pos),
         }
     }
-}
-
-#[derive(Clone, Debug)]
-enum PageKind {
-    /// Decodable: `color` channels among `total` samples per pixel of
-    /// `bytes` bytes each.
-    Ok {
-        color: usize,
-        total: usize,
-        bytes: usize,
-        /// Unsigned integer samples (SampleFormat absent or 1).
-        unsigned: bool,
-    },
-    Unsupported(String),
-    /// Its strips or tiles point past the end of the file.
-    Truncated(String),
-}
-
-#[derive(Clone, Debug)]
-struct PageInfo {
-    width: u32,
-    height: u32,
-    kind: PageKind,
-}
-
-/// Where one channel plane of a field lives.
-#[derive(Clone, Copy, Debug)]
-struct PlaneRef {
-    page: usize,
-    sample: usize,
-}
-
-/// What a field is, before decoding it.
-#[derive(Clone, Debug)]
-pub struct FieldInfo {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Number of z slices.
-    pub depth: usize,
-    /// Number of channels.
-    pub n_channels: usize,
-    /// Channel names from the metadata, where there are any.
-    pub channel_names: Vec<Option<String>>,
-    /// µm per pixel from the metadata.
-    pub pixel_size_um: Option<f64>,
-    planes: Vec<Vec<PlaneRef>>,
 }
 
 /// An open TIFF file whose structure has been read.
@@ -223,10 +177,6 @@ fn tag_f64(v: &Value) -> Option<f64> {
         Value::List(l) => l.first().and_then(tag_f64),
         _ => None,
     }
-}
-
-fn sane_pixel_size(um: f64) -> Option<f64> {
-    (um.is_finite() && (1e-3..=100.0).contains(&um)).then_some(um)
 }
 
 impl TiffSource {
@@ -380,35 +330,46 @@ impl TiffSource {
     /// Decodes field `i`: maps channels to roles and max-projects each of
     /// the three over z, reading every needed page once.
     pub fn load_field(&mut self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
+        let info = self.plane_checked(i)?;
+        let (roles, source) =
+            resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let uses = pages_used(&info, &roles);
+        self.check_decode_budget(&info, &uses)?;
+        let channels = self.project(&info, uses)?;
+        Ok(Field {
+            index: i,
+            width: info.width,
+            height: info.height,
+            depth: info.depth,
+            pixel_size_um: opts.pixel_size_um.or(info.pixel_size_um),
+            channel_source: source,
+            channels,
+        })
+    }
+
+    /// Field `i`'s plan, once its plane size is known to be sane.
+    fn plane_checked(&self, i: usize) -> Result<FieldInfo, LoadError> {
         let info = self
             .fields
             .get(i)
             .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
             .clone();
         let (w, h) = (info.width, info.height);
-        let n_px = (w as u64).saturating_mul(h as u64);
         if w == 0 || h == 0 {
             return Err(LoadError::Corrupt(format!("image is {w}×{h} pixels")));
         }
-        if n_px > self.limits.max_plane_pixels {
+        if (w as u64).saturating_mul(h as u64) > self.limits.max_plane_pixels {
             return Err(LoadError::Limit(format!(
                 "{w}×{h} pixels is over max_plane_pixels = {}",
                 self.limits.max_plane_pixels
             )));
         }
-        let (roles, source) =
-            resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        Ok(info)
+    }
 
-        // page -> (sample, role index)
-        let mut uses: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
-        for z in &info.planes {
-            for (r, &c) in roles.iter().enumerate() {
-                let p = z[c];
-                uses.entry(p.page).or_default().push((p.sample, r));
-            }
-        }
-        // What the field will decode, checked before anything is allocated
-        // or read: every page it uses, whole.
+    /// What the field will decode, checked before anything is allocated
+    /// or read: every page it uses, whole.
+    fn check_decode_budget(&self, info: &FieldInfo, uses: &PageUses) -> Result<(), LoadError> {
         let (mut samples, mut bytes) = (0u64, 0u64);
         for &page in uses.keys() {
             let pi = &self.pages[page];
@@ -430,6 +391,7 @@ impl TiffSource {
                 }
             }
         }
+        let (w, h) = (info.width, info.height);
         if samples > self.limits.max_field_samples {
             return Err(LoadError::Limit(format!(
                 "the field decodes {samples} samples ({w}×{h} × {} channel(s) × {} slice(s)), \
@@ -443,24 +405,20 @@ impl TiffSource {
                 self.limits.max_field_bytes
             )));
         }
+        Ok(())
+    }
+
+    /// Decodes each page the field uses, once, max-projecting the samples
+    /// it holds into the channels they are for.
+    fn project(&mut self, info: &FieldInfo, uses: PageUses) -> Result<[Plane; 3], LoadError> {
+        let (w, h) = (info.width, info.height);
+        let n_px = w * h;
         // Unsigned samples of up to 16 bits are projected and kept as
         // 16-bit integers; any other page makes the field floats.
         let small_uint = uses.keys().all(|&p| {
             matches!(self.pages[p].kind, PageKind::Ok { bytes, unsigned: true, .. } if bytes <= 2)
         });
-        // Integer planes are not zeroed: a channel's first slice is copied
-        // in, the others max-projected onto it (`seen`); a channel no page
-        // reached is zeroed at the end.
-        let mut seen = [false; 3];
-        let mut acc = if small_uint {
-            Acc::U16(std::array::from_fn(|_| {
-                crate::pool::take::<u16>(n_px as usize)
-            }))
-        } else {
-            Acc::F32(std::array::from_fn(|_| {
-                vec![f32::NEG_INFINITY; n_px as usize]
-            }))
-        };
+        let mut zmax = ZMax::new(small_uint, n_px);
         let mut buf = DecodingResult::U8(Vec::new());
         // 8/16-bit pages decode into one buffer kept for the whole field
         // and then handed to the pool (the tiff crate's own buffer is
@@ -477,413 +435,87 @@ impl TiffSource {
                     pi.width, pi.height
                 )));
             }
-            self.decoder.seek_to_image(page)?;
-            // 8/16-bit pages decode into `raw` (samples in native byte
-            // order, as the decoder leaves them), other pages into the tiff
-            // crate's typed buffer.
-            let (planar, small) = if let Acc::U16(_) = acc {
-                let layout = self.decoder.image_buffer_layout()?;
-                let len = layout.complete_len;
-                if raw.len() < len.div_ceil(2) {
-                    crate::pool::give(std::mem::take(&mut raw));
-                    raw = crate::pool::take(len.div_ceil(2));
-                }
-                let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut raw);
-                // Deflate strips of 8/16-bit samples decode on the fast path;
-                // anything else, or any strip it cannot decode whole, the
-                // tiff crate's way.
-                let fast = self.fast_strips
-                    && super::strips::plan(&mut self.decoder).is_some_and(|plan| {
-                        plan.len() == len
-                            && super::strips::decode(&plan, self.decoder.inner(), &mut bytes[..len])
-                                .is_ok()
-                    });
-                if !fast {
-                    // Zeroed as a fresh buffer would be, so a page that
-                    // decodes short never shows the page before it (the
-                    // fast path fills it whole or fails).
-                    bytes[..len].fill(0);
-                    self.decoder.seek_to_image(page)?;
-                    self.decoder.read_image_bytes(&mut bytes[..len])?;
-                }
-                (layout.planes > 1, Some((layout.sample_type, len)))
+            let decoded = if zmax.is_integer() {
+                self.decode_small(page, &mut raw)?
             } else {
+                self.decoder.seek_to_image(page)?;
                 let layout = self.decoder.read_image_to_buffer(&mut buf)?;
-                (layout.planes > 1, None)
+                Decoded {
+                    planar: layout.planes > 1,
+                    small: None,
+                }
             };
-            for (sample, r) in list {
-                let (offset, stride) = if planar {
-                    (sample * n_px as usize, 1)
+            for (sample, role) in list {
+                let (offset, stride) = if decoded.planar {
+                    (sample * n_px, 1)
                 } else {
                     (sample, total)
                 };
-                use tiff::decoder::DecodingSampleType as T;
-                let done = match (&mut acc, small) {
-                    (Acc::F32(a), _) => max_into(&mut a[r], &buf, offset, stride),
-                    (Acc::U16(a), Some((Some(T::U8), len))) => {
-                        let v: &[u8] = bytemuck::cast_slice(&raw);
-                        max_samples(&mut a[r], &v[..len], offset, stride, !seen[r], u16::from)
-                    }
-                    (Acc::U16(a), Some((Some(T::U16), len))) => {
-                        max_samples(&mut a[r], &raw[..len / 2], offset, stride, !seen[r], |x| x)
-                    }
-                    (Acc::U16(_), other) => Err(format!(
-                        "samples are {:?}, not the 8- or 16-bit unsigned integers the header declares",
-                        other.and_then(|(t, _)| t)
-                    )),
-                };
-                done.map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
-                seen[r] = true;
+                zmax.add(role, &buf, &raw, decoded.small, offset, stride)
+                    .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
             }
         }
         crate::pool::give(raw);
-        if let Acc::U16(planes) = &mut acc {
-            for (plane, _) in planes.iter_mut().zip(seen).filter(|(_, s)| !s) {
-                plane.fill(0);
-            }
-        }
-        let channels: [Plane; 3] = match acc {
-            Acc::U16(planes) => {
-                let mut out = Vec::with_capacity(3);
-                for v in planes {
-                    out.push(Plane::U16(
-                        U16Image::from_raw(w as u32, h as u32, v)
-                            .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))?,
-                    ));
-                }
-                out.try_into()
-                    .map_err(|_| LoadError::Corrupt("three planes".into()))?
-            }
-            Acc::F32(planes) => {
-                let mut out = Vec::with_capacity(3);
-                for v in planes {
-                    let v: Vec<f32> = v
-                        .into_iter()
-                        .map(|x| if x.is_finite() { x } else { 0.0 })
-                        .collect();
-                    out.push(Plane::F32(
-                        ImageBuffer::from_raw(w as u32, h as u32, v)
-                            .ok_or_else(|| LoadError::Corrupt("plane size mismatch".into()))?,
-                    ));
-                }
-                out.try_into()
-                    .map_err(|_| LoadError::Corrupt("three planes".into()))?
-            }
-        };
-        Ok(Field {
-            index: i,
-            width: w,
-            height: h,
-            depth: info.depth,
-            pixel_size_um: opts.pixel_size_um.or(info.pixel_size_um),
-            channel_source: source,
-            channels,
-        })
+        zmax.into_planes(w, h)
     }
-}
 
-/// The running z maximum of a field's three channels.
-enum Acc {
-    U16([Vec<u16>; 3]),
-    F32([Vec<f32>; 3]),
-}
-
-/// Max-projects samples `offset, offset + stride, …` of `v`, converted by
-/// `f`, into `acc`; with `first`, copies them into it instead (whatever
-/// `acc` held).
-fn max_samples<A: Copy + PartialOrd, T: Copy>(
-    acc: &mut [A],
-    v: &[T],
-    offset: usize,
-    stride: usize,
-    first: bool,
-    f: impl Fn(T) -> A,
-) -> Result<(), String> {
-    let need = offset + (acc.len().saturating_sub(1)) * stride + 1;
-    if v.len() < need {
-        return Err(format!(
-            "decoded {} samples, expected at least {need}",
-            v.len()
-        ));
-    }
-    // Stored whether or not it changed: a conditional store keeps the
-    // loop scalar and, on noisy slices, mispredicted (it was a quarter of
-    // a z-stack batch); this one vectorises. A NaN never replaces the
-    // accumulator, as before.
-    let v = &v[offset..];
-    if first {
-        each_sample(acc, v, stride, |a, x| *a = f(x));
-    } else {
-        each_sample(acc, v, stride, |a, x| {
-            let x = f(x);
-            *a = if x > *a { x } else { *a };
-        });
-    }
-    Ok(())
-}
-
-/// `g(a, x)` for each element of `acc` with samples `0, stride, …` of `v`;
-/// contiguous samples as a plain zip, which vectorises.
-fn each_sample<A, T: Copy>(acc: &mut [A], v: &[T], stride: usize, mut g: impl FnMut(&mut A, T)) {
-    if stride == 1 {
-        for (a, &x) in acc.iter_mut().zip(v) {
-            g(a, x);
+    /// Decodes page `page` of 8/16-bit samples into `raw` (in native byte
+    /// order, as the decoder leaves them): Deflate strips on the fast path
+    /// ([`super::strips`]); anything else, or any strip it cannot decode
+    /// whole, the tiff crate's way.
+    fn decode_small(&mut self, page: usize, raw: &mut Vec<u16>) -> Result<Decoded, LoadError> {
+        self.decoder.seek_to_image(page)?;
+        let layout = self.decoder.image_buffer_layout()?;
+        let len = layout.complete_len;
+        if raw.len() < len.div_ceil(2) {
+            crate::pool::give(std::mem::take(raw));
+            *raw = crate::pool::take(len.div_ceil(2));
         }
-    } else {
-        for (a, &x) in acc.iter_mut().zip(v.iter().step_by(stride)) {
-            g(a, x);
-        }
-    }
-}
-
-/// Max-projects samples `offset, offset+stride, …` of `buf`, whatever its
-/// sample type, into the float accumulator `acc`.
-fn max_into(
-    acc: &mut [f32],
-    buf: &DecodingResult,
-    offset: usize,
-    stride: usize,
-) -> Result<(), String> {
-    macro_rules! go {
-        ($v:expr, $conv:expr) => {
-            max_samples(acc, $v, offset, stride, false, $conv)?
-        };
-    }
-    match buf {
-        DecodingResult::U8(v) => go!(v, f32::from),
-        DecodingResult::U16(v) => go!(v, f32::from),
-        DecodingResult::U32(v) => go!(v, |x: u32| x as f32),
-        DecodingResult::U64(v) => go!(v, |x: u64| x as f32),
-        DecodingResult::I8(v) => go!(v, f32::from),
-        DecodingResult::I16(v) => go!(v, f32::from),
-        DecodingResult::I32(v) => go!(v, |x: i32| x as f32),
-        DecodingResult::I64(v) => go!(v, |x: i64| x as f32),
-        DecodingResult::F16(v) => go!(v, |x: half::f16| x.to_f32()),
-        DecodingResult::F32(v) => go!(v, |x: f32| if x.is_nan() { 0.0 } else { x }),
-        DecodingResult::F64(v) => go!(v, |x: f64| if x.is_nan() { 0.0 } else { x as f32 }),
-    }
-    Ok(())
-}
-
-fn color_of(pages: &[PageInfo], page: usize) -> Result<usize, LoadError> {
-    match pages.get(page).map(|p| &p.kind) {
-        Some(PageKind::Ok { color, .. }) => Ok(*color),
-        Some(PageKind::Truncated(why)) => Err(LoadError::Truncated(format!("page {page}: {why}"))),
-        Some(PageKind::Unsupported(why)) => {
-            Err(LoadError::Unsupported(format!("page {page}: {why}")))
-        }
-        None => Err(LoadError::Metadata(format!(
-            "metadata points to page {page}, the file has {}",
-            pages.len()
-        ))),
-    }
-}
-
-fn plan_ome(xml: &str, pages: &[PageInfo], file_name: &str) -> Result<Vec<FieldInfo>, LoadError> {
-    let images = parse_ome(xml)?;
-    // The file names the planes' TiffData point to. One name that is not
-    // ours is this file renamed (technicians rename files; the XML keeps
-    // the name it was written under); several names are a multi-file
-    // dataset, whose other files this one cannot stand for.
-    let mut named: Vec<&str> = images
-        .iter()
-        .flat_map(|i| i.tiff_data.iter().filter_map(|t| t.file_name.as_deref()))
-        .collect();
-    named.sort_unstable();
-    named.dedup();
-    if named.len() > 1 {
-        let others: Vec<&str> = named.into_iter().filter(|n| *n != file_name).collect();
-        return Err(LoadError::Unsupported(format!(
-            "multi-file OME dataset: planes are also in `{}`",
-            others.join("`, `")
-        )));
-    }
-    let mut fields = Vec::new();
-    let mut cursor = 0usize;
-    for img in &images {
-        let first_ifd = img.tiff_data.first().map_or(cursor, |t| t.ifd);
-        let per_page = color_of(pages, first_ifd)?;
-        let planes_c = if per_page > 1 {
-            if img.size_c % per_page != 0 && img.size_c > per_page {
-                return Err(LoadError::Metadata(format!(
-                    "SizeC={} does not split into {per_page}-sample pages",
-                    img.size_c
-                )));
-            }
-            (img.size_c / per_page).max(1)
-        } else {
-            img.size_c
-        };
-        let n_channels = planes_c * per_page;
-        let total = planes_c * img.size_z * img.size_t;
-        if total > pages.len() {
-            return Err(LoadError::Metadata(format!(
-                "OME-XML declares {total} planes, the file has {} pages",
-                pages.len()
-            )));
-        }
-        let mut ifd_of: Vec<Option<usize>> = vec![None; total];
-        if img.tiff_data.is_empty() {
-            for (p, slot) in ifd_of.iter_mut().enumerate() {
-                *slot = Some(cursor + p);
-            }
-        } else {
-            let single = img.tiff_data.len() == 1;
-            for td in &img.tiff_data {
-                let count =
-                    td.plane_count
-                        .unwrap_or(if single && !td.any_attr { total } else { 1 });
-                let p0 = img.plane_index(td.first[0], td.first[1], td.first[2], planes_c);
-                for k in 0..count.min(total) {
-                    if let Some(slot) = ifd_of.get_mut(p0.saturating_add(k)) {
-                        *slot = Some(td.ifd.saturating_add(k));
-                    }
-                }
-            }
-        }
-        cursor += total;
-        let names = if img.channel_names.len() == n_channels {
-            img.channel_names.clone()
-        } else {
-            vec![None; n_channels]
-        };
-        for t in 0..img.size_t {
-            let mut planes = Vec::with_capacity(img.size_z);
-            for z in 0..img.size_z {
-                let mut row = Vec::with_capacity(n_channels);
-                for c in 0..n_channels {
-                    let p = img.plane_index(c / per_page, z, t, planes_c);
-                    let page = ifd_of[p].ok_or_else(|| {
-                        LoadError::Metadata(format!("no IFD for plane c={c} z={z} t={t}"))
-                    })?;
-                    if page >= pages.len() {
-                        return Err(LoadError::Metadata(format!(
-                            "plane c={c} z={z} t={t} is in IFD {page}, the file has {} pages",
-                            pages.len()
-                        )));
-                    }
-                    row.push(PlaneRef {
-                        page,
-                        sample: c % per_page,
-                    });
-                }
-                planes.push(row);
-            }
-            fields.push(FieldInfo {
-                width: img.size_x,
-                height: img.size_y,
-                depth: img.size_z,
-                n_channels,
-                channel_names: names.clone(),
-                pixel_size_um: img.physical_size_x_um.and_then(sane_pixel_size),
-                planes,
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(raw);
+        let fast = self.fast_strips
+            && super::strips::plan(&mut self.decoder).is_some_and(|plan| {
+                plan.len() == len
+                    && super::strips::decode(&plan, self.decoder.inner(), &mut bytes[..len]).is_ok()
             });
+        if !fast {
+            // Zeroed as a fresh buffer would be, so a page that decodes
+            // short never shows the page before it (the fast path fills
+            // it whole or fails).
+            bytes[..len].fill(0);
+            self.decoder.seek_to_image(page)?;
+            self.decoder.read_image_bytes(&mut bytes[..len])?;
+        }
+        Ok(Decoded {
+            planar: layout.planes > 1,
+            small: Some((layout.sample_type, len)),
+        })
+    }
+}
+
+/// For each page a field reads (in page order), the samples it holds and
+/// the channel role (0 P-cadherin, 1 Sox9, 2 DAPI) each is for.
+type PageUses = BTreeMap<usize, Vec<(usize, usize)>>;
+
+/// The pages of `info`'s planes for the channels `roles` picks.
+fn pages_used(info: &FieldInfo, roles: &[usize; 3]) -> PageUses {
+    let mut uses = PageUses::new();
+    for z in &info.planes {
+        for (r, &c) in roles.iter().enumerate() {
+            let p = z[c];
+            uses.entry(p.page).or_default().push((p.sample, r));
         }
     }
-    Ok(fields)
+    uses
 }
 
-fn plan_imagej(
-    ij: &super::meta::ImageJMeta,
-    pages: &[PageInfo],
-    px: Option<f64>,
-    labels: &[String],
-) -> Result<Vec<FieldInfo>, LoadError> {
-    let per_page = color_of(pages, 0)?;
-    let total = ij.channels * ij.slices * ij.frames;
-    if total > pages.len() {
-        return Err(LoadError::Metadata(format!(
-            "ImageJ description declares {total} images (channels={} slices={} frames={}), \
-             the file has {} pages",
-            ij.channels,
-            ij.slices,
-            ij.frames,
-            pages.len()
-        )));
-    }
-    let n_channels = ij.channels * per_page;
-    // Labels of the first z/t's planes name the channels (grey pages only).
-    let names: Vec<Option<String>> = if per_page == 1 && labels.len() >= ij.channels {
-        labels[..ij.channels]
-            .iter()
-            .map(|l| Some(l.clone()))
-            .collect()
-    } else {
-        vec![None; n_channels]
-    };
-    let (w, h) = (pages[0].width as usize, pages[0].height as usize);
-    let mut fields = Vec::new();
-    for t in 0..ij.frames {
-        let planes = (0..ij.slices)
-            .map(|z| {
-                (0..n_channels)
-                    .map(|c| PlaneRef {
-                        page: (t * ij.slices + z) * ij.channels + c / per_page,
-                        sample: c % per_page,
-                    })
-                    .collect()
-            })
-            .collect();
-        fields.push(FieldInfo {
-            width: w,
-            height: h,
-            depth: ij.slices,
-            n_channels,
-            channel_names: names.clone(),
-            pixel_size_um: px,
-            planes,
-        });
-    }
-    Ok(fields)
-}
-
-fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<FieldInfo>, LoadError> {
-    let per_page = color_of(pages, 0)?;
-    let (w0, h0) = (pages[0].width, pages[0].height);
-    // Thumbnails and pyramid levels have other sizes: only pages shaped
-    // like the first belong to the field.
-    let same: Vec<usize> = pages
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| {
-            p.width == w0
-                && p.height == h0
-                && matches!(p.kind, PageKind::Ok { color, .. } if color == per_page)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let (depth, planes): (usize, Vec<Vec<PlaneRef>>) = if per_page == 1 {
-        // One page per channel.
-        (
-            1,
-            vec![same
-                .iter()
-                .map(|&page| PlaneRef { page, sample: 0 })
-                .collect()],
-        )
-    } else {
-        // Colour pages: each page one z slice holding all channels.
-        (
-            same.len(),
-            same.iter()
-                .map(|&page| {
-                    (0..per_page)
-                        .map(|sample| PlaneRef { page, sample })
-                        .collect()
-                })
-                .collect(),
-        )
-    };
-    let n_channels = planes[0].len();
-    Ok(vec![FieldInfo {
-        width: w0 as usize,
-        height: h0 as usize,
-        depth,
-        n_channels,
-        channel_names: vec![None; n_channels],
-        pixel_size_um: px,
-        planes,
-    }])
+/// How a page came out of the decoder.
+#[derive(Clone, Copy)]
+struct Decoded {
+    /// Samples stored a plane at a time (else interleaved).
+    planar: bool,
+    /// For 8/16-bit pages decoded into the raw buffer: their sample type
+    /// and length in bytes.
+    small: Option<(Option<tiff::decoder::DecodingSampleType>, usize)>,
 }
 
 #[cfg(test)]
@@ -891,35 +523,6 @@ mod tests {
     use super::*;
     use crate::synth::write::{self, Comp, Options, Sample};
     use crate::synth::{render, Scene};
-
-    #[test]
-    fn max_samples_keeps_the_larger_and_skips_nan() {
-        // Contiguous samples.
-        let mut acc = vec![3u16, 0, 7, 65535];
-        max_samples(&mut acc, &[5u16, 0, 2, 1], 0, 1, false, |x| x).unwrap();
-        assert_eq!(acc, [5, 0, 7, 65535]);
-        // Every third sample from the second: 1, 4, 7, 10.
-        let v: Vec<u8> = (0..11).map(|i| (i * 10) as u8).collect();
-        let mut acc = vec![15u16, 15, 100, 0];
-        max_samples(&mut acc, &v, 1, 3, false, u16::from).unwrap();
-        assert_eq!(acc, [15, 40, 100, 100]);
-        // The first slice replaces what the plane held (every third from
-        // the first: 0, 3, 6, 9), the next is max-projected onto it.
-        max_samples(&mut acc, &v, 0, 3, true, u16::from).unwrap();
-        assert_eq!(acc, [0, 30, 60, 90]);
-        max_samples(&mut acc, &v, 1, 3, false, u16::from).unwrap();
-        assert_eq!(acc, [10, 40, 70, 100]);
-        // A NaN sample leaves the accumulator as it was.
-        let mut acc = vec![1f32, f32::NEG_INFINITY, 2.0];
-        max_samples(&mut acc, &[f32::NAN, f32::NAN, 3.0], 0, 1, false, |x| x).unwrap();
-        assert_eq!(acc[0], 1.0);
-        assert_eq!(acc[1], f32::NEG_INFINITY);
-        assert_eq!(acc[2], 3.0);
-        // Too few samples for the plane: an error, the plane untouched.
-        let mut acc = vec![9u16; 4];
-        assert!(max_samples(&mut acc, &[1u16, 2, 3, 4, 5, 6], 0, 2, true, |x| x).is_err());
-        assert_eq!(acc, [9; 4]);
-    }
 
     /// Every field of `path` through the fast strip path and through the
     /// tiff crate alone: the same planes (or both fail). Returns how many
