@@ -1,13 +1,47 @@
 //! follicount: counts regenerated hair follicles in multichannel confocal
 //! images of mouse skin (P-cadherin, Sox9, DAPI).
 //!
-//! The pipeline runs one way: [`io`] loads and max-projects a field,
-//! [`segment`] thresholds and labels it, [`measure`] measures the objects,
-//! [`follicle`] applies the counting rule, [`report`] writes the tables;
-//! [`pipeline`] strings the single-field steps together and [`batch`] runs
-//! many files in parallel, each worker reusing its plane buffers from one
-//! field to the next through [`pool`]. [`synth`] draws synthetic fields with known
-//! answers, for fixtures, tests and benchmarks.
+//! # Where each stage lives
+//!
+//! The recipe for one field is [`pipeline::analyze_with_labels`], one
+//! line per stage, in this order:
+//!
+//! ```text
+//! TIFF
+//!  │  io/            load, channel roles, z max-projection
+//!  │                 (tiff_source.rs, layout.rs, zmax.rs, channels.rs)
+//!  ▼
+//! pipeline/channels.rs    smooth → flat field → background → threshold → mask
+//!  │                 (segment/smooth.rs, gaussian.rs, flat_field.rs,
+//!  │                  background.rs, top_hat.rs, threshold.rs)
+//!  ▼
+//! pipeline/candidates.rs  open → fill holes → split touching follicles → measure
+//!  │                 (segment/morph.rs, label.rs, distance.rs, watershed/;
+//!  │                  measure.rs)
+//!  ▼
+//! pipeline/nuclei.rs      DAPI nuclei, split → Sox9+ → the candidate holding each
+//!  ▼
+//! pipeline/rule.rs        the follicle rule (follicle.rs): counted or rejected
+//!  ▼
+//! report/                 fields.csv, follicles.csv, run.json, report.html, overlays
+//! ```
+//!
+//! - Where is the threshold chosen? The methods (Otsu, Li, Triangle,
+//!   noise, fixed) in `segment/threshold.rs`; applied per channel in
+//!   `pipeline/channels.rs`.
+//! - Where are touching follicles split? `segment/watershed/` (markers,
+//!   flooding, the neck test), called from `pipeline/candidates.rs`.
+//! - Where is a nucleus called Sox9+? `pipeline/nuclei.rs`: a DAPI
+//!   object whose mean corrected Sox9 reaches the Sox9 threshold.
+//! - What is a follicle? `follicle.rs`, the rule alone.
+//!
+//! Around the recipe: [`batch`] runs many files in parallel (inputs found
+//! by [`batch::inputs`]), [`run`] holds the records of a run, [`report`]
+//! writes them, [`check`] compares counts with expected ones, [`score`]
+//! with annotations, [`params`] holds every parameter with its unit. Each
+//! worker reuses its plane buffers from one field to the next through
+//! [`pool`]. The scene simulator (`synth`) and the fuzz entry (`fuzzing`)
+//! are compiled only with the `dev` feature (see CONTRIBUTING.md).
 //!
 //! ```no_run
 //! use follicount::{io::{LoadOptions, TiffSource}, params::Params, pipeline::analyze};

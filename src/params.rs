@@ -83,7 +83,7 @@ pub struct Params {
 }
 
 /// One line of documentation per parameter, in file order.
-pub const PARAM_DOCS: &[(&str, &str)] = &[
+const PARAM_DOCS: &[(&str, &str)] = &[
     ("channels", "Channel roles in file order, e.g. \"dapi,skip,pcad,sox9\"; absent: metadata names, else pcad,sox9,dapi."),
     ("pixel_size_um", "Pixel size (µm) overriding the files' metadata; absent: from metadata."),
     ("pcad_sigma_um", "Gaussian smoothing σ for P-cadherin, µm."),
@@ -258,7 +258,7 @@ impl Params {
     }
 
     /// Reads the `parameters` of a previous run's run.json, to reproduce it.
-    pub fn from_run_json(text: &str) -> Result<Params, ParamError> {
+    fn from_run_json(text: &str) -> Result<Params, ParamError> {
         let err = |reason: String| ParamError {
             name: "parameters".into(),
             reason,

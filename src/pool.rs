@@ -130,7 +130,8 @@ pub fn clear() {
 }
 
 /// Bytes this thread keeps.
-pub fn kept_bytes() -> usize {
+#[cfg(test)]
+fn kept_bytes() -> usize {
     POOL.with(|p| {
         let p = p.borrow();
         p.b1.iter().map(Vec::capacity).sum::<usize>()

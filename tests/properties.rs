@@ -5,7 +5,7 @@ use follicount::params::Params;
 use follicount::pipeline::analyze;
 use follicount::segment::label::label;
 use follicount::segment::morph::fill_holes;
-use follicount::segment::threshold::otsu_threshold;
+use follicount::segment::threshold::{threshold, Method};
 use follicount::synth::{render, to_image, Scene};
 use follicount::FloatImage;
 use image::{GrayImage, Luma};
@@ -117,7 +117,7 @@ proptest! {
     #[test]
     fn otsu_threshold_lies_within_the_data(v in proptest::collection::vec(0f32..65535.0, 2..400)) {
         let img = FloatImage::from_raw(v.len() as u32, 1, v.clone()).unwrap();
-        let t = otsu_threshold(&img);
+        let t = threshold(&img, Method::Otsu);
         let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
         let hi = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         if hi > lo {

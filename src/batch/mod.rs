@@ -92,14 +92,15 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
 /// fields go on. A file that changed since the batch found it, or while it
 /// was read, gets an error on every field: its results would describe
 /// bytes no one can find again.
-pub fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
+#[cfg(test)]
+fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
     process_file_hashed(input, opts, false).0
 }
 
 /// [`process_file`], with the file's size and BLAKE3 hash when `hash`:
 /// taken from the decoder's own reads where the fields were read one after
 /// the other from one open file, else by reading the file once more.
-pub fn process_file_hashed(
+fn process_file_hashed(
     input: &Input,
     opts: &RunOptions,
     hash: bool,

@@ -21,7 +21,7 @@ pub enum Role {
 
 impl Role {
     /// The three roles in the default channel order.
-    pub const ALL: [Role; 3] = [Role::Pcad, Role::Sox9, Role::Dapi];
+    const ALL: [Role; 3] = [Role::Pcad, Role::Sox9, Role::Dapi];
 
     /// Position of the role in `[pcad, sox9, dapi]` arrays.
     pub fn index(self) -> usize {
@@ -35,7 +35,7 @@ impl Role {
     /// Guesses a role from a channel name written by an acquisition
     /// program ("P-cad", "Pcad", "CDH3", "SOX9", "DAPI", "Hoechst 33342"…),
     /// ignoring case and punctuation.
-    pub fn from_name(name: &str) -> Option<Role> {
+    fn from_name(name: &str) -> Option<Role> {
         let n: String = name
             .chars()
             .filter(|c| c.is_alphanumeric())

@@ -7,10 +7,10 @@
 //! then decoded on demand, page by page, into a z max-projection of the
 //! three channels of interest, so a stack never sits in memory whole.
 
-pub mod channels;
-pub mod digest;
+mod channels;
+mod digest;
 mod layout;
-pub mod meta;
+pub(crate) mod meta;
 mod strips;
 mod tiff_source;
 mod zmax;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::run::BatchResult;
 
 /// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -23,7 +23,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Histogram of `values` as an SVG bar chart with `bins` bars.
-pub fn histogram_svg(values: &[f64], bins: usize, unit: &str) -> String {
+fn histogram_svg(values: &[f64], bins: usize, unit: &str) -> String {
     let (w, h, pad) = (600.0, 220.0, 40.0);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"areas\" width=\"{w}\" height=\"{h}\" \

@@ -70,7 +70,7 @@ fn csv_bytes<T: Serialize>(rows: impl Iterator<Item = T>, header: &str) -> Vec<u
 }
 
 /// fields.csv: one row per field, failed ones included.
-pub fn fields_csv(result: &BatchResult) -> Vec<u8> {
+fn fields_csv(result: &BatchResult) -> Vec<u8> {
     let rows = result.records.iter().map(|r| FieldRow {
         file: &r.file,
         field: r.field,
@@ -91,7 +91,7 @@ pub fn fields_csv(result: &BatchResult) -> Vec<u8> {
 }
 
 /// follicles.csv: one row per counted follicle.
-pub fn follicles_csv(result: &BatchResult) -> Vec<u8> {
+fn follicles_csv(result: &BatchResult) -> Vec<u8> {
     let rows = result.records.iter().flat_map(|r| {
         r.analysis
             .iter()
@@ -198,7 +198,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 
 /// The files a `count` run writes into its output folder (besides
 /// `overlays/`).
-pub const OUTPUT_FILES: [&str; 5] = [
+const OUTPUT_FILES: [&str; 5] = [
     "fields.csv",
     "follicles.csv",
     "report.html",

@@ -13,13 +13,13 @@ use crate::{Labels, Sample};
 /// Outline colour of counted follicles.
 pub const COUNTED: Rgb<u8> = Rgb([255, 255, 0]);
 /// Outline colour of rejected candidates.
-pub const REJECTED: Rgb<u8> = Rgb([255, 0, 255]);
+const REJECTED: Rgb<u8> = Rgb([255, 0, 255]);
 /// Colour of follicle numbers.
-pub const NUMBER: Rgb<u8> = Rgb([255, 255, 255]);
+const NUMBER: Rgb<u8> = Rgb([255, 255, 255]);
 /// Colour of rejection codes.
-pub const CODE: Rgb<u8> = Rgb([255, 170, 255]);
+const CODE: Rgb<u8> = Rgb([255, 170, 255]);
 /// Longest side of an overlay, pixels.
-pub const MAX_SIDE: u32 = 2048;
+const MAX_SIDE: u32 = 2048;
 
 /// Brightest composite value: the outline and text colours use 255, so no
 /// image pixel can be mistaken for a drawn one.
@@ -73,7 +73,7 @@ fn stretch_u16(data: &[u16]) -> Vec<u8> {
     scale_to_u8(data, nth(lo_i), nth(hi_i))
 }
 
-/// Size of the overlay of a `w`×`h` field: at most [`MAX_SIDE`] on the
+/// Size of the overlay of a `w`×`h` field: at most 2048 px (`MAX_SIDE`) on the
 /// long side, aspect kept.
 pub fn overlay_size(w: u32, h: u32) -> (u32, u32) {
     let long = w.max(h);

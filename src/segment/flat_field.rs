@@ -7,7 +7,7 @@
 //! The large-scale mean (a Gaussian of σ tens of µm) is computed on a
 //! block-averaged copy and read back by bilinear interpolation, so its
 //! cost and memory do not grow with σ; the division streams row by row
-//! ([`LargeScale::flat_rows`]) while a channel is smoothed.
+//! (`LargeScale::flat_rows`) while a channel is smoothed.
 
 use super::threshold::range;
 use crate::FloatImage;
@@ -215,7 +215,7 @@ impl LargeScale {
     /// Flat-field correction: divides `img` (same size), in place, by this
     /// profile normalised to its maximum and floored at `floor`. With the
     /// large-scale mean of a stain present everywhere (DAPI), that is the
-    /// illumination. Returns the [`range`] of the image after it (found as
+    /// illumination. Returns the range (least, greatest value) of the image after it (found as
     /// each row is written).
     pub fn flatten(&self, img: &mut FloatImage, floor: f32) -> (f32, f32) {
         let flat = (img.width() as usize == self.w && img.height() as usize == self.h)

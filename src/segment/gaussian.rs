@@ -1,4 +1,4 @@
-//! Separable Gaussian blur, written for speed and memory: the same kernel
+//! Separable Gaussian blur, σ in pixels, written for speed and memory: the same kernel
 //! as `imageproc::filter::gaussian_blur_f32` (radius ⌈2σ⌉, normalised,
 //! edges replicated), but the horizontal pass fills a ring of 2r + 1 rows
 //! and the vertical pass reads that ring a whole row at a time, so both

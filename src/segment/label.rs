@@ -1,6 +1,11 @@
-//! Connected-component labelling.
+//! Connected-component labelling, 8-connected: the two-pass algorithm
+//! with a union-find forest of provisional labels (Rosenfeld & Pfaltz,
+//! "Sequential operations in digital picture processing", J. ACM 13,
+//! 1966), and its run-based form, which joins runs of set pixels of
+//! neighbouring rows instead of pixels (He, Chao & Suzuki, IEEE Trans.
+//! Image Process. 17, 2008).
 //!
-//! Our own two-pass union-find labeller: `imageproc`'s
+//! Our own labeller: `imageproc`'s
 //! `connected_components` (0.27) indexes its union-find forest out of bounds
 //! when a 1×1 image is foreground (found by the property tests), and a
 //! file must never be able to panic the pipeline.

@@ -1,4 +1,9 @@
-//! Binary morphology on 0/255 masks.
+//! Binary morphology on 0/255 masks: hole filling (background not
+//! connected to the image border becomes foreground, as
+//! `scipy.ndimage.binary_fill_holes`; Soille, "Morphological Image
+//! Analysis", 2003, §6.3) and opening by a disc (erosion then dilation,
+//! each a threshold of the exact Euclidean distance transform, so the
+//! cost does not grow with the radius; radius in pixels).
 
 use super::distance::squared_edt;
 use image::GrayImage;

@@ -1,16 +1,24 @@
-//! Automatic global thresholds.
+//! Automatic global thresholds, on a 1024-bin histogram of a smoothed,
+//! corrected channel (values in the channel's units): Otsu (N. Otsu, "A
+//! threshold selection method from gray-level histograms", IEEE Trans.
+//! SMC 9, 1979), Li's minimum cross-entropy (C. H. Li & C. K. Lee, Pattern
+//! Recognition 26, 1993; iterative form of C. H. Li & P. K. S. Tam,
+//! Pattern Recognition Letters 19, 1998, as scikit-image's
+//! `threshold_li`), Zack's triangle (G. W. Zack et al., J. Histochem.
+//! Cytochem. 25, 1977), a robust noise level (median + K × 1.4826 × MAD)
+//! or a fixed value.
 
 use image::GrayImage;
 
 use crate::FloatImage;
 
 /// Histogram resolution for float data: fine enough for 12/16-bit images.
-pub const BINS: usize = 1024;
+const BINS: usize = 1024;
 
-/// Otsu's method on a histogram: the bin `k` maximising the between-class
+/// Otsu's method (Otsu 1979) on a histogram: the bin `k` maximising the between-class
 /// variance of `[0..=k]` (background) and `[k+1..]` (foreground). The first
 /// maximum wins; `None` when all counts sit in one bin.
-pub fn otsu_bin(hist: &[u64]) -> Option<usize> {
+fn otsu_bin(hist: &[u64]) -> Option<usize> {
     let total: u64 = hist.iter().sum();
     let sum_all: f64 = hist
         .iter()
@@ -38,17 +46,18 @@ pub fn otsu_bin(hist: &[u64]) -> Option<usize> {
 
 /// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
 /// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
-pub fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
+#[cfg(test)]
+fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
     let (lo, hi) = range(data);
     (histogram_in(data, bins, lo, hi), lo, hi)
 }
 
 /// The least and greatest value of `data` (NaN passed over; +∞ and −∞
-/// when there is none): the span of a [`histogram`], for steps that make
+/// when there is none): the span of a histogram, for steps that make
 /// the data to find as they write it. Compiled also for AVX2 and AVX-512,
 /// chosen at run time (extremes are exact).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub fn range(data: &[f32]) -> (f32, f32) {
+pub(crate) fn range(data: &[f32]) -> (f32, f32) {
     // 64 running extremes (the compiler vectorises them: four independent
     // 16-lane minima and maxima with AVX-512, so no step waits for the one
     // before), folded. 0.047 ns a value on a row in cache, against 0.17
@@ -76,7 +85,7 @@ pub fn range(data: &[f32]) -> (f32, f32) {
 /// `[lo, hi]`: the counts alone. Compiled also for AVX2 and AVX-512,
 /// chosen at run time (same counts).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
+fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
     let bins = bins.clamp(1, 1 << 24);
     let mut hist = vec![0u64; bins];
     // Empty or flat data (NaN-free by construction of the loader).
@@ -146,13 +155,6 @@ pub fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
     hist
 }
 
-/// Otsu threshold of a float image: the lower edge of the first foreground
-/// bin. Pixels `>=` the returned value are foreground. A flat image gets
-/// `+∞` (nothing is foreground).
-pub fn otsu_threshold(img: &FloatImage) -> f32 {
-    threshold(img, Method::Otsu)
-}
-
 /// The lower edge of the bin after `k` of a [`BINS`]-bin histogram of
 /// `[lo, hi]`: the threshold value of a histogram method; `+∞` for no bin
 /// or flat data.
@@ -163,10 +165,11 @@ fn value_after_bin(k: Option<usize>, lo: f32, hi: f32) -> f32 {
     }
 }
 
-/// Li's minimum cross-entropy threshold, iterated on the histogram of
+/// Li's minimum cross-entropy threshold (Li & Lee 1993; the iteration
+/// of Li & Tam 1998), iterated on the histogram of
 /// `[lo, hi]` (values shifted to be positive when they are not). Returns
 /// the threshold as a value; pixels `>=` it are foreground.
-pub fn li_threshold_hist(hist: &[u64], lo: f32, hi: f32) -> f32 {
+fn li_threshold_hist(hist: &[u64], lo: f32, hi: f32) -> f32 {
     let bins = hist.len();
     if bins == 0 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return f32::INFINITY;
@@ -209,11 +212,11 @@ pub fn li_threshold_hist(hist: &[u64], lo: f32, hi: f32) -> f32 {
     (t - shift) as f32
 }
 
-/// Zack's triangle threshold: the bin farthest below the line from the
+/// Zack's triangle threshold (Zack, Rogers & Latt 1977): the bin farthest below the line from the
 /// histogram's peak to the far end of its longer tail. Returns `(k,
 /// tail_right)`: foreground is bins `> k` when the tail is to the right,
 /// `< k` otherwise. `None` for an empty or single-bin histogram.
-pub fn triangle_bin(hist: &[u64]) -> Option<(usize, bool)> {
+fn triangle_bin(hist: &[u64]) -> Option<(usize, bool)> {
     let first = hist.iter().position(|&h| h > 0)?;
     let last = hist.iter().rposition(|&h| h > 0)?;
     if first == last {
@@ -322,7 +325,7 @@ pub fn threshold(img: &FloatImage, method: Method) -> f32 {
 
 /// [`threshold`] of an image whose [`range`] is already known (found by
 /// the step that made it).
-pub fn threshold_in(img: &FloatImage, method: Method, (lo, hi): (f32, f32)) -> f32 {
+pub(crate) fn threshold_in(img: &FloatImage, method: Method, (lo, hi): (f32, f32)) -> f32 {
     let hist = || (histogram_in(img.as_raw(), BINS, lo, hi), lo, hi);
     match method {
         Method::Fixed(v) => v,
@@ -348,7 +351,7 @@ pub fn threshold_in(img: &FloatImage, method: Method, (lo, hi): (f32, f32)) -> f
 }
 
 /// Median and median absolute deviation (exact, by selection).
-pub fn median_mad(data: &[f32]) -> (f32, f32) {
+fn median_mad(data: &[f32]) -> (f32, f32) {
     if data.is_empty() {
         return (0.0, 0.0);
     }
@@ -402,12 +405,12 @@ mod tests {
     #[test]
     fn otsu_threshold_splits_two_levels() {
         let img = FloatImage::from_fn(10, 10, |x, _| Luma([if x < 7 { 100.0 } else { 1000.0 }]));
-        let t = otsu_threshold(&img);
+        let t = threshold(&img, Method::Otsu);
         assert!(t > 100.0 && t <= 1000.0, "{t}");
         let m = mask_at_least(&img, t);
         assert_eq!(m.pixels().filter(|p| p[0] == 255).count(), 30);
         let flat = FloatImage::from_pixel(4, 4, Luma([5.0]));
-        assert_eq!(otsu_threshold(&flat), f32::INFINITY);
+        assert_eq!(threshold(&flat, Method::Otsu), f32::INFINITY);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! The opening is separable (erosion then dilation along x and along y),
 //! each pass a running extreme by van Herk (1992) / Gil & Werman (1993):
-//! three comparisons per sample whatever the radius. [`TopHatRows`]
+//! three comparisons per sample whatever the radius. `TopHatRows`
 //! streams it row by row as an image is made, with ≈ 4 (2r + 1) rows of
 //! scratch; the plain whole-image opening is the tests' reference.
 
