@@ -129,20 +129,19 @@ pub fn clear() {
     POOL.with(|p| *p.borrow_mut() = Pool::default());
 }
 
-/// Bytes this thread keeps.
-#[cfg(test)]
-fn kept_bytes() -> usize {
-    POOL.with(|p| {
-        let p = p.borrow();
-        p.b1.iter().map(Vec::capacity).sum::<usize>()
-            + 2 * p.b2.iter().map(Vec::capacity).sum::<usize>()
-            + 4 * p.b4.iter().map(Vec::capacity).sum::<usize>()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes this thread keeps.
+    fn kept_bytes() -> usize {
+        POOL.with(|p| {
+            let p = p.borrow();
+            p.b1.iter().map(Vec::capacity).sum::<usize>()
+                + 2 * p.b2.iter().map(Vec::capacity).sum::<usize>()
+                + 4 * p.b4.iter().map(Vec::capacity).sum::<usize>()
+        })
+    }
 
     #[test]
     fn a_given_buffer_comes_back_across_types_of_its_size() {

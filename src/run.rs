@@ -72,12 +72,6 @@ impl FieldRecord {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn with_seconds(mut self, s: f64) -> FieldRecord {
-        self.seconds = s;
-        self
-    }
-
     /// Number of counted follicles (0 for failed fields).
     pub fn follicle_count(&self) -> usize {
         self.analysis.as_ref().map_or(0, |a| a.follicles.len())

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 
 use follicount::report::{FIELDS_HEADER, FOLLICLES_HEADER};
-use follicount::synth::write::{self, Comp, Options, Sample};
+use follicount::synth::write::{self, Comp, Options, SampleType};
 use follicount::synth::{render, Scene};
 
 fn run(args: &[&str]) -> Output {
@@ -361,27 +361,27 @@ fn other_sample_formats_and_layouts() {
     let d = tmp.path().join("in");
     std::fs::create_dir(&d).unwrap();
     let planes = write::planes_czt(&r, [0, 1, 2]);
-    let plain = |name: &str, sample: Sample, comp: Comp| {
+    let plain = |name: &str, sample: SampleType, comp: Comp| {
         let o = Options {
             compression: Some(comp),
             ..Options::default()
         };
         write::gray_pages(&d.join(name), 256, 256, &planes, sample, &o).unwrap();
     };
-    plain("u32.tif", Sample::U32(1_000_000), Comp::Deflate);
-    plain("f32.tif", Sample::F32(1.0), Comp::None);
-    plain("u16_raw.tif", Sample::U16(65535), Comp::None);
-    plain("u16_packbits.TIFF", Sample::U16(4095), Comp::PackBits);
+    plain("u32.tif", SampleType::U32(1_000_000), Comp::Deflate);
+    plain("f32.tif", SampleType::F32(1.0), Comp::None);
+    plain("u16_raw.tif", SampleType::U16(65535), Comp::None);
+    plain("u16_packbits.TIFF", SampleType::U16(4095), Comp::PackBits);
     let o = Options {
         compression: Some(Comp::Deflate),
         ..Options::default()
     };
-    write::color_pages(&d.join("rgba16.tif"), &r, Sample::U16(4095), true, &o).unwrap();
-    write::color_pages(&d.join("rgb16.tif"), &r, Sample::U16(4095), false, &o).unwrap();
+    write::color_pages(&d.join("rgba16.tif"), &r, SampleType::U16(4095), true, &o).unwrap();
+    write::color_pages(&d.join("rgb16.tif"), &r, SampleType::U16(4095), false, &o).unwrap();
     write::color_pages(
         &d.join("rgba8.tif"),
         &r,
-        Sample::U8,
+        SampleType::U8,
         true,
         &Options::default(),
     )
@@ -391,7 +391,7 @@ fn other_sample_formats_and_layouts() {
         bigtiff: true,
         ..Options::default()
     };
-    write::color_pages(&d.join("rgb8_big.tif"), &r, Sample::U8, false, &big).unwrap();
+    write::color_pages(&d.join("rgb8_big.tif"), &r, SampleType::U8, false, &big).unwrap();
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
 
     let out_dir = tmp.path().join("out");
@@ -434,7 +434,7 @@ fn channel_roles_from_the_command_line() {
         256,
         256,
         &planes,
-        Sample::U16(4095),
+        SampleType::U16(4095),
         &Options::default(),
     )
     .unwrap();
@@ -514,7 +514,7 @@ fn planar_rgb_and_imagej_frames() {
         256,
         256,
         &planes,
-        Sample::U16(4095),
+        SampleType::U16(4095),
         &o,
     )
     .unwrap();
@@ -577,7 +577,7 @@ fn imagej_channel_labels_name_the_channels() {
         256,
         256,
         &write::planes_czt(&r, [1, 2, 0]),
-        Sample::U16(4095),
+        SampleType::U16(4095),
         &o,
     )
     .unwrap();

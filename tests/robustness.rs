@@ -67,13 +67,13 @@ fn damaged_fixtures_never_panic() {
 
 #[test]
 fn degenerate_sizes_analyse_without_panic() {
-    use follicount::synth::write::{gray_pages, Options, Sample};
+    use follicount::synth::write::{gray_pages, Options, SampleType};
     let tmp = tempfile::tempdir().unwrap();
     for (w, h) in [(1, 1), (1, 7), (9, 1), (2, 2)] {
         let plane = vec![1.0f32; w * h];
         let planes: Vec<&[f32]> = vec![&plane, &plane, &plane];
         let path = tmp.path().join(format!("{w}x{h}.tif"));
-        gray_pages(&path, w, h, &planes, Sample::U8, &Options::default()).unwrap();
+        gray_pages(&path, w, h, &planes, SampleType::U8, &Options::default()).unwrap();
         let got = catch_unwind(AssertUnwindSafe(|| exercise(&path)));
         assert_eq!(got.expect("no panic"), Ok(0), "{w}×{h}");
     }

@@ -99,7 +99,7 @@ fn overlays_outline_exactly_the_counted_follicles() {
 
 #[test]
 fn large_fields_are_downscaled() {
-    use follicount::synth::write::{plain_pages, Options, Sample};
+    use follicount::synth::write::{plain_pages, Options, SampleType};
     use follicount::synth::{render, Scene};
     let mut scene = Scene::new(2400, 1200, 1.0, 77);
     (
@@ -111,7 +111,7 @@ fn large_fields_are_downscaled() {
     let r = render(&scene);
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("wide.tif");
-    plain_pages(&file, &r, Sample::U8, &Options::default()).unwrap();
+    plain_pages(&file, &r, SampleType::U8, &Options::default()).unwrap();
     let out = tmp.path().join("out");
     assert_exit(
         &run(&os(&["count", s(&file), "-o", s(&out), "--overlay"])),

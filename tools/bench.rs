@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use follicount::io::{LoadOptions, TiffSource};
-use follicount::synth::write::{imagej_hyperstack, Comp, Sample};
+use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
 use follicount::synth::{render, Scene};
 use rayon::prelude::*;
 
@@ -50,7 +50,8 @@ fn generate(root: &Path, name: &str, n: usize, depth: usize) -> PathBuf {
         scene.depth = depth;
         let r = render(&scene);
         let path = dir.join(format!("field_{i:03}.tif"));
-        imagej_hyperstack(&path, &r, Sample::U16(4095), Comp::DeflateFast).expect("write field");
+        imagej_hyperstack(&path, &r, SampleType::U16(4095), Comp::DeflateFast)
+            .expect("write field");
     });
     std::fs::write(&marker, b"").expect("marker");
     dir

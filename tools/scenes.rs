@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use follicount::synth::write::{imagej_hyperstack, Comp, Sample};
+use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
 use follicount::synth::{render, Scene};
 use rayon::prelude::*;
 
@@ -33,10 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         };
         scene.depth = if i % 5 == 0 { 3 } else { 1 };
         let sample = [
-            Sample::U16(4095),
-            Sample::U8,
-            Sample::F32(1000.0),
-            Sample::U16(65535),
+            SampleType::U16(4095),
+            SampleType::U8,
+            SampleType::F32(1000.0),
+            SampleType::U16(65535),
         ][(i / 2 % 4) as usize];
         let comp = [Comp::Deflate, Comp::Lzw, Comp::None, Comp::PackBits][(i / 7 % 4) as usize];
         let path = dir.join(format!("scene_{i:04}.tif"));

@@ -91,13 +91,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
 /// one field's analysis becomes that field's error and the file's other
 /// fields go on. A file that changed since the batch found it, or while it
 /// was read, gets an error on every field: its results would describe
-/// bytes no one can find again.
-#[cfg(test)]
-fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
-    process_file_hashed(input, opts, false).0
-}
-
-/// [`process_file`], with the file's size and BLAKE3 hash when `hash`:
+/// bytes no one can find again. With `hash`, also the file's size and BLAKE3 hash:
 /// taken from the decoder's own reads where the fields were read one after
 /// the other from one open file, else by reading the file once more.
 fn process_file_hashed(
@@ -300,6 +294,18 @@ pub fn run_controlled(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields of one file, without the hash.
+    fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
+        process_file_hashed(input, opts, false).0
+    }
+
+    impl FieldRecord {
+        fn with_seconds(mut self, s: f64) -> FieldRecord {
+            self.seconds = s;
+            self
+        }
+    }
 
     #[test]
     fn a_panic_in_one_field_is_that_fields_error_and_the_next_field_goes_on() {

@@ -21,16 +21,16 @@ pub(super) struct StripPlan {
     height: usize,
     rows_per_strip: usize,
     /// Samples per pixel.
-    spp: usize,
+    samples_per_pixel: usize,
     /// Bytes per sample: 1 or 2.
-    bps: usize,
+    bytes_per_sample: usize,
     predictor: bool,
 }
 
 impl StripPlan {
     /// Bytes the decoded page takes.
     pub(super) fn len(&self) -> usize {
-        self.width * self.height * self.spp * self.bps
+        self.width * self.height * self.samples_per_pixel * self.bytes_per_sample
     }
 }
 
@@ -66,17 +66,17 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
     if formats.is_some_and(|f| f.iter().any(|&f| f != 1)) {
         return None;
     }
-    let spp = usize::from(u16_tag(dec, Tag::SamplesPerPixel)?.unwrap_or(1));
+    let samples_per_pixel = usize::from(u16_tag(dec, Tag::SamplesPerPixel)?.unwrap_or(1));
     let bits = dec
         .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
         .ok()?
         .unwrap_or_else(|| vec![1]);
-    let bps = match bits.first() {
+    let bytes_per_sample = match bits.first() {
         Some(&8) => 1,
         Some(&16) => 2,
         _ => return None,
     };
-    if spp == 0 || bits.iter().any(|&b| usize::from(b) != bps * 8) {
+    if samples_per_pixel == 0 || bits.iter().any(|&b| usize::from(b) != bytes_per_sample * 8) {
         return None;
     }
     let (w, h) = dec.dimensions().ok()?;
@@ -100,8 +100,8 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
         width,
         height,
         rows_per_strip,
-        spp,
-        bps,
+        samples_per_pixel,
+        bytes_per_sample,
         predictor,
     })
 }
@@ -118,8 +118,8 @@ pub(super) fn decode<R: Read + Seek>(
     if out.len() != plan.len() {
         return Err("buffer size".into());
     }
-    let row_bytes = plan.width * plan.spp * plan.bps;
-    let lag = plan.spp;
+    let row_bytes = plan.width * plan.samples_per_pixel * plan.bytes_per_sample;
+    let lag = plan.samples_per_pixel;
     let strip_bytes = |k: usize| {
         let row0 = k * plan.rows_per_strip;
         plan.rows_per_strip.min(plan.height - row0) * row_bytes
@@ -178,7 +178,7 @@ fn inflate_strips<R: Read + Seek>(
                 dst.len()
             ));
         }
-        if plan.bps == 2 {
+        if plan.bytes_per_sample == 2 {
             // Little-endian samples; native order on little-endian machines.
             #[cfg(target_endian = "big")]
             for pair in dst.chunks_exact_mut(2) {

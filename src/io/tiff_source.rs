@@ -521,7 +521,7 @@ struct Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::write::{self, Comp, Options, Sample};
+    use crate::synth::write::{self, Comp, Options, SampleType};
     use crate::synth::{render, Scene};
 
     /// Every field of `path` through the fast strip path and through the
@@ -591,12 +591,12 @@ mod tests {
             };
             let d = tmp.path();
             let name = |s: &str| d.join(format!("{s}_{comp:?}_{big}.tif"));
-            write::gray_pages(&name("g16"), 96, 70, &planes, Sample::U16(4095), &o).unwrap();
-            write::gray_pages(&name("g8"), 96, 70, &planes, Sample::U8, &o).unwrap();
-            write::color_pages(&name("rgb16"), &r, Sample::U16(65535), false, &o).unwrap();
-            write::color_pages(&name("rgba16"), &r, Sample::U16(4095), true, &o).unwrap();
-            write::color_pages(&name("rgb8"), &r, Sample::U8, false, &o).unwrap();
-            write::color_pages(&name("rgba8"), &r, Sample::U8, true, &o).unwrap();
+            write::gray_pages(&name("g16"), 96, 70, &planes, SampleType::U16(4095), &o).unwrap();
+            write::gray_pages(&name("g8"), 96, 70, &planes, SampleType::U8, &o).unwrap();
+            write::color_pages(&name("rgb16"), &r, SampleType::U16(65535), false, &o).unwrap();
+            write::color_pages(&name("rgba16"), &r, SampleType::U16(4095), true, &o).unwrap();
+            write::color_pages(&name("rgb8"), &r, SampleType::U8, false, &o).unwrap();
+            write::color_pages(&name("rgba8"), &r, SampleType::U8, true, &o).unwrap();
             for s in ["g16", "g8", "rgb16", "rgba16", "rgb8", "rgba8"] {
                 let q = same_both_ways(&name(s));
                 if matches!(comp, Comp::Deflate | Comp::DeflateFast | Comp::DeflatePlain) {
@@ -621,7 +621,7 @@ mod tests {
             compression: Some(Comp::Deflate),
             ..Options::default()
         };
-        write::color_pages(&path, &r, Sample::U16(4095), false, &o).unwrap();
+        write::color_pages(&path, &r, SampleType::U16(4095), false, &o).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         // Corrupt the middle of the file (strip data, not the header or IFD).
         let mid = bytes.len() / 2;

@@ -86,8 +86,8 @@ pub(super) fn split_and_measure(
                 height,
                 runs: &runs,
             };
-            let split = split(objects, &params, |pc| {
-                stored.measure(pc, width, &mut pieces)
+            let split = split(objects, &params, |object| {
+                stored.measure(object, width, &mut pieces)
             });
             // Provisional labels to final ones, in final order.
             for (r, &f) in pieces.iter_mut().zip(&split.final_label[1..]) {
@@ -144,17 +144,24 @@ impl<'a> Stored<'a> {
 
     /// The regions of one split component's pieces, appended to `out`:
     /// a single piece from its runs, several from its crop.
-    fn measure(&self, pc: Pieces, w: usize, out: &mut Vec<Region<3>>) {
-        fn of<T: crate::Sample>(pc: Pieces, c: [&[T]; 3], w: usize, out: &mut Vec<Region<3>>) {
-            if pc.k == 1 {
-                out.push(region_of_runs(pc.base + 1, pc.runs, c, w));
+    fn measure(&self, object: Pieces, w: usize, out: &mut Vec<Region<3>>) {
+        fn of<T: crate::Sample>(object: Pieces, c: [&[T]; 3], w: usize, out: &mut Vec<Region<3>>) {
+            if object.k == 1 {
+                out.push(region_of_runs(object.base + 1, object.runs, c, w));
             } else {
-                out.extend(regions_of_crop(pc.base + 1, pc.k, pc.lab, pc.crop, c, w));
+                out.extend(regions_of_crop(
+                    object.base + 1,
+                    object.k,
+                    object.lab,
+                    object.crop,
+                    c,
+                    w,
+                ));
             }
         }
         match *self {
-            Stored::U16(c) => of(pc, c, w, out),
-            Stored::F32(c) => of(pc, c, w, out),
+            Stored::U16(c) => of(object, c, w, out),
+            Stored::F32(c) => of(object, c, w, out),
         }
     }
 }

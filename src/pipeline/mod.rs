@@ -281,7 +281,7 @@ mod tests {
             let ill = LargeScale::of(&smooth_plane(dapi, 0.5), p.flat_field_sigma_um);
             let mut d = smooth_plane(dapi, 0.5);
             ill.flatten(&mut d, 0.2);
-            let dmask = mask_at_least(&d, a.thresholds[2]);
+            let dapi_mask = mask_at_least(&d, a.thresholds[2]);
             let mut s9 = smooth_plane(sox9, 0.5);
             ill.flatten(&mut s9, 0.2);
             let s9 = correct(&s9, p.background, p.effective_background_radius_um());
@@ -290,7 +290,7 @@ mod tests {
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
             };
-            let split = split(Objects::Mask(&dmask), &sp, |_| {});
+            let split = split(Objects::Mask(&dapi_mask), &sp, |_| {});
             let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])
                 .iter()
                 .filter(|r| {

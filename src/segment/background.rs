@@ -62,14 +62,6 @@ fn subtract_gaussian_in_place(img: &mut FloatImage, sigma_px: f64) {
     subtract(img, &bg);
 }
 
-/// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0.
-#[cfg(test)]
-fn subtract_gaussian(img: &FloatImage, sigma_px: f64) -> FloatImage {
-    let mut out = img.clone();
-    subtract_gaussian_in_place(&mut out, sigma_px);
-    out
-}
-
 fn subtract(img: &mut FloatImage, bg: &FloatImage) {
     for (a, b) in img.iter_mut().zip(bg.as_raw()) {
         *a = (*a - b).max(0.0);
@@ -80,6 +72,13 @@ fn subtract(img: &mut FloatImage, bg: &FloatImage) {
 mod tests {
     use super::*;
     use image::Luma;
+
+    /// The image minus a Gaussian blur of σ = `sigma_px`, clamped at 0.
+    fn subtract_gaussian(img: &FloatImage, sigma_px: f64) -> FloatImage {
+        let mut out = img.clone();
+        subtract_gaussian_in_place(&mut out, sigma_px);
+        out
+    }
 
     #[test]
     fn gaussian_subtraction_removes_a_ramp_and_keeps_a_spot() {

@@ -184,28 +184,6 @@ impl LargeScale {
         max
     }
 
-    #[cfg(test)]
-    /// Calls `f(y, row)` with each full-resolution row of the mean, in
-    /// order (see [`ProfileRows`]).
-    fn rows(&self, mut f: impl FnMut(usize, &[f32])) {
-        if self.small.is_empty() {
-            return;
-        }
-        let mut rows = ProfileRows::new(self);
-        for y in 0..self.h {
-            f(y, rows.row(y));
-        }
-    }
-
-    /// The mean as a full-resolution image.
-    #[cfg(test)]
-    pub(crate) fn to_image(&self) -> FloatImage {
-        let mut out = FloatImage::new(self.w as u32, self.h as u32);
-        let (w, data): (usize, &mut [f32]) = (self.w, &mut out);
-        self.rows(|y, row| data[y * w..(y + 1) * w].copy_from_slice(row));
-        out
-    }
-
     /// The largest value of the mean at full resolution (0 if none is
     /// positive).
     pub fn max(&self) -> f32 {
@@ -231,16 +209,6 @@ impl LargeScale {
             (lo, hi) = (lo.min(l), hi.max(h));
         }
         (lo, hi)
-    }
-
-    /// [`flatten`](Self::flatten) a row at a time: `f(y, row)` divides row
-    /// y (of this profile's width) in place, rows taken in order, so the
-    /// step can run as each row is made. `None` when the profile is not
-    /// positive anywhere (flattening leaves the image as it is).
-    #[cfg(test)]
-    pub(crate) fn row_flattener(&self, floor: f32) -> Option<impl FnMut(usize, &mut [f32]) + '_> {
-        let mut rows = self.flat_rows(floor)?;
-        Some(move |y: usize, data: &mut [f32]| rows.divide(y, [data]))
     }
 
     /// The divisors of [`flatten`](Self::flatten) a row at a time, for
@@ -386,6 +354,42 @@ fn interpolate_x(ls: &LargeScale, xs: &[(usize, usize, f32)], j: usize, line: &m
 mod tests {
     use super::*;
     use image::Luma;
+
+    /// Whole-image forms of the profile, for the tests here and in the
+    /// modules that stream it.
+    impl LargeScale {
+        /// Calls `f(y, row)` with each full-resolution row of the mean, in
+        /// order (see [`ProfileRows`]).
+        pub(crate) fn rows(&self, mut f: impl FnMut(usize, &[f32])) {
+            if self.small.is_empty() {
+                return;
+            }
+            let mut rows = ProfileRows::new(self);
+            for y in 0..self.h {
+                f(y, rows.row(y));
+            }
+        }
+
+        /// The mean as a full-resolution image.
+        pub(crate) fn to_image(&self) -> FloatImage {
+            let mut out = FloatImage::new(self.w as u32, self.h as u32);
+            let (w, data): (usize, &mut [f32]) = (self.w, &mut out);
+            self.rows(|y, row| data[y * w..(y + 1) * w].copy_from_slice(row));
+            out
+        }
+
+        /// [`flatten`](Self::flatten) a row at a time: `f(y, row)` divides row
+        /// y (of this profile's width) in place, rows taken in order, so the
+        /// step can run as each row is made. `None` when the profile is not
+        /// positive anywhere (flattening leaves the image as it is).
+        pub(crate) fn row_flattener(
+            &self,
+            floor: f32,
+        ) -> Option<impl FnMut(usize, &mut [f32]) + '_> {
+            let mut rows = self.flat_rows(floor)?;
+            Some(move |y: usize, data: &mut [f32]| rows.divide(y, [data]))
+        }
+    }
 
     /// The large-scale mean (see [`LargeScale`]) as a full-resolution image.
     fn large_scale_mean(img: &FloatImage, sigma_px: f64) -> FloatImage {

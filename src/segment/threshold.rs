@@ -44,14 +44,6 @@ fn otsu_bin(hist: &[u64]) -> Option<usize> {
     best.map(|(k, _)| k)
 }
 
-/// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
-/// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
-#[cfg(test)]
-fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
-    let (lo, hi) = range(data);
-    (histogram_in(data, bins, lo, hi), lo, hi)
-}
-
 /// The least and greatest value of `data` (NaN passed over; +∞ and −∞
 /// when there is none): the span of a histogram, for steps that make
 /// the data to find as they write it. Compiled also for AVX2 and AVX-512,
@@ -386,6 +378,13 @@ fn at_least(mask: &mut [u8], data: &[f32], t: f32) {
 mod tests {
     use super::*;
     use image::Luma;
+
+    /// Histogram of `data` over `[min, max]` in `bins` bins, with min and max.
+    /// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
+    fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
+        let (lo, hi) = range(data);
+        (histogram_in(data, bins, lo, hi), lo, hi)
+    }
 
     #[test]
     fn otsu_on_hand_made_histogram() {

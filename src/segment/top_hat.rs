@@ -359,43 +359,6 @@ fn line_extreme<const MAX: bool>(
     }
 }
 
-/// The running extreme along every row of `src` into `dst` (both h × w).
-#[cfg(test)]
-fn rows_extreme(
-    src: &[f32],
-    dst: &mut [f32],
-    w: usize,
-    r: usize,
-    max: bool,
-    a: &mut Vec<f32>,
-    b: &mut Vec<f32>,
-) {
-    if w == 0 {
-        return;
-    }
-    for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
-        line_pass(max, s, d, r, a, b);
-    }
-}
-
-#[cfg(test)]
-/// Grey-level opening of `img` by a (2r+1)² square.
-pub fn opening(img: &FloatImage, r: usize) -> FloatImage {
-    let w = img.width() as usize;
-    let mut out = FloatImage::new(img.width(), img.height());
-    if w == 0 {
-        return out;
-    }
-    let mut open = OpenRows::new(w, r, false);
-    let dst: &mut [f32] = &mut out;
-    let mut put = |y: usize, row: &[f32]| dst[y * w..(y + 1) * w].copy_from_slice(row);
-    for row in img.chunks_exact(w) {
-        open.push(row, &mut put);
-    }
-    open.finish(&mut put);
-    out
-}
-
 /// White top-hat: the image minus its opening by a (2r+1)² square, r =
 /// `radius_px` (px) rounded, at least 1.
 pub fn top_hat(img: &FloatImage, radius_px: f64) -> FloatImage {
@@ -499,6 +462,41 @@ mod tests {
     use super::*;
     use crate::segment::flat_field::LargeScale;
     use image::Luma;
+
+    /// Grey-level opening of `img` by a (2r+1)² square.
+    fn opening(img: &FloatImage, r: usize) -> FloatImage {
+        let w = img.width() as usize;
+        let mut out = FloatImage::new(img.width(), img.height());
+        if w == 0 {
+            return out;
+        }
+        let mut open = OpenRows::new(w, r, false);
+        let dst: &mut [f32] = &mut out;
+        let mut put = |y: usize, row: &[f32]| dst[y * w..(y + 1) * w].copy_from_slice(row);
+        for row in img.chunks_exact(w) {
+            open.push(row, &mut put);
+        }
+        open.finish(&mut put);
+        out
+    }
+
+    /// The running extreme along every row of `src` into `dst` (both h × w).
+    fn rows_extreme(
+        src: &[f32],
+        dst: &mut [f32],
+        w: usize,
+        r: usize,
+        max: bool,
+        a: &mut Vec<f32>,
+        b: &mut Vec<f32>,
+    ) {
+        if w == 0 {
+            return;
+        }
+        for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
+            line_pass(max, s, d, r, a, b);
+        }
+    }
 
     /// Brute-force running extreme of a line.
     fn brute(src: &[f32], r: usize, max: bool) -> Vec<f32> {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use tiff::tags::ResolutionUnit;
 
-use super::write::{self, Comp, OmeSeries, Options, Sample};
+use super::write::{self, Comp, OmeSeries, Options, SampleType};
 use super::{render, Rendered, Rng, Scene};
 
 /// Result of the fixture writers.
@@ -41,7 +41,7 @@ pub fn write_all(dir: &Path) -> Res {
     // ImageJ hyperstack CYX, 16-bit (12-bit data), Deflate, 1 µm/px.
     let r = render(&Scene::new(320, 320, 1.0, 1));
     let f = "imagej_cyx_deflate.tif";
-    write::imagej_hyperstack(&dir.join(f), &r, Sample::U16(4095), Comp::Deflate)?;
+    write::imagej_hyperstack(&dir.join(f), &r, SampleType::U16(4095), Comp::Deflate)?;
     t.add(f, 0, &r);
 
     // ImageJ hyperstack ZCYX, 3 slices, LZW, 10-bit data, 1.25 µm/px.
@@ -49,7 +49,7 @@ pub fn write_all(dir: &Path) -> Res {
     s.depth = 3;
     let r = render(&s);
     let f = "imagej_zcyx_lzw.tif";
-    write::imagej_hyperstack(&dir.join(f), &r, Sample::U16(1023), Comp::Lzw)?;
+    write::imagej_hyperstack(&dir.join(f), &r, SampleType::U16(1023), Comp::Lzw)?;
     t.add(f, 0, &r);
 
     // OME-TIFF with two series, channels stored DAPI, P-cadherin, SOX9 and
@@ -81,7 +81,7 @@ pub fn write_all(dir: &Path) -> Res {
         compression: Some(Comp::PackBits),
         ..Options::default()
     };
-    write::plain_pages(&dir.join(f), &r, Sample::U8, &o)?;
+    write::plain_pages(&dir.join(f), &r, SampleType::U8, &o)?;
     t.add(f, 0, &r);
 
     // RGB 8-bit interleaved, LZW, pixel size in the TIFF resolution tags (cm).
@@ -92,7 +92,7 @@ pub fn write_all(dir: &Path) -> Res {
         resolution: Some((ResolutionUnit::Centimeter, 1e4 / r.pixel_size_um)),
         ..Options::default()
     };
-    write::color_pages(&dir.join(f), &r, Sample::U8, false, &o)?;
+    write::color_pages(&dir.join(f), &r, SampleType::U8, false, &o)?;
     t.add(f, 0, &r);
 
     // BigTIFF, plain pages, 16-bit, Deflate.
@@ -103,7 +103,7 @@ pub fn write_all(dir: &Path) -> Res {
         bigtiff: true,
         ..Options::default()
     };
-    write::plain_pages(&dir.join(f), &r, Sample::U16(4095), &o)?;
+    write::plain_pages(&dir.join(f), &r, SampleType::U16(4095), &o)?;
     t.add(f, 0, &r);
 
     write_bad(&dir.join("bad"), &dir.join("imagej_cyx_deflate.tif"))?;
@@ -123,7 +123,7 @@ pub fn write_fuzz_seeds(dir: &Path) -> Res {
     write::imagej_hyperstack(
         &dir.join("imagej_cyx.tif"),
         &r,
-        Sample::U16(4095),
+        SampleType::U16(4095),
         Comp::Deflate,
     )?;
     let mut s = Scene::new(n, n, 1.25, 12);
@@ -132,7 +132,7 @@ pub fn write_fuzz_seeds(dir: &Path) -> Res {
     write::imagej_hyperstack(
         &dir.join("imagej_zcyx.tif"),
         &z,
-        Sample::U16(1023),
+        SampleType::U16(1023),
         Comp::Lzw,
     )?;
     let series = [OmeSeries {
@@ -145,23 +145,23 @@ pub fn write_fuzz_seeds(dir: &Path) -> Res {
         compression: Some(Comp::PackBits),
         ..Options::default()
     };
-    write::plain_pages(&dir.join("plain_packbits.tif"), &r, Sample::U8, &o)?;
+    write::plain_pages(&dir.join("plain_packbits.tif"), &r, SampleType::U8, &o)?;
     let o = Options {
         compression: Some(Comp::Lzw),
         resolution: Some((ResolutionUnit::Centimeter, 1e4)),
         ..Options::default()
     };
-    write::color_pages(&dir.join("rgb8.tif"), &r, Sample::U8, false, &o)?;
+    write::color_pages(&dir.join("rgb8.tif"), &r, SampleType::U8, false, &o)?;
     let o = Options {
         compression: Some(Comp::Deflate),
         bigtiff: true,
         ..Options::default()
     };
-    write::plain_pages(&dir.join("bigtiff.tif"), &r, Sample::U16(4095), &o)?;
+    write::plain_pages(&dir.join("bigtiff.tif"), &r, SampleType::U16(4095), &o)?;
     write::plain_pages(
         &dir.join("plain_raw16.tif"),
         &r,
-        Sample::U16(4095),
+        SampleType::U16(4095),
         &Options::default(),
     )?;
     write_bad(dir, &dir.join("imagej_cyx.tif"))?;
@@ -183,7 +183,7 @@ pub fn write_hard(dir: &Path) -> Res {
     for i in 0..HARD_FIELDS {
         let r = render(&Scene::hard(320, 320, 1.0, 500 + i));
         let f = format!("hard_{i:02}.tif");
-        write::imagej_hyperstack(&dir.join(&f), &r, Sample::U8, Comp::Deflate)?;
+        write::imagej_hyperstack(&dir.join(&f), &r, SampleType::U8, Comp::Deflate)?;
         t.add(&f, 0, &r);
     }
     std::fs::write(dir.join("expected.csv"), t.expected)?;
@@ -202,6 +202,13 @@ fn write_bad(bad: &Path, good: &Path) -> Res {
     let r = render(&Scene::new(64, 64, 1.0, 8));
     let o = Options::default();
     let two: Vec<&[f32]> = vec![&r.slices[0][0], &r.slices[0][1]];
-    write::gray_pages(&bad.join("two_channels.tif"), 64, 64, &two, Sample::U8, &o)?;
+    write::gray_pages(
+        &bad.join("two_channels.tif"),
+        64,
+        64,
+        &two,
+        SampleType::U8,
+        &o,
+    )?;
     Ok(())
 }

@@ -38,7 +38,7 @@ pub enum Comp {
 /// Sample type of the written planes; intensities 0..1 are scaled to the
 /// given full-scale value (floats are written as `value * scale`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Sample {
+pub enum SampleType {
     /// 8-bit unsigned, full scale 255.
     U8,
     /// 16-bit unsigned with this full-scale value (4095 for 12-bit data).
@@ -164,19 +164,19 @@ pub fn gray_pages(
     w: usize,
     h: usize,
     planes: &[&[f32]],
-    sample: Sample,
+    sample: SampleType,
     o: &Options,
 ) -> WriteResult {
     match sample {
-        Sample::U8 => {
+        SampleType::U8 => {
             let pages: Vec<Vec<u8>> = planes.iter().map(|p| super::quantize_u8(p)).collect();
             dispatch::<colortype::Gray8>(path, w, h, &pages, o, false)
         }
-        Sample::U16(max) => {
+        SampleType::U16(max) => {
             let pages: Vec<Vec<u16>> = planes.iter().map(|p| super::quantize_u16(p, max)).collect();
             dispatch::<colortype::Gray16>(path, w, h, &pages, o, false)
         }
-        Sample::U32(max) => {
+        SampleType::U32(max) => {
             let pages: Vec<Vec<u32>> = planes
                 .iter()
                 .map(|p| {
@@ -187,7 +187,7 @@ pub fn gray_pages(
                 .collect();
             dispatch::<colortype::Gray32>(path, w, h, &pages, o, false)
         }
-        Sample::F32(scale) => {
+        SampleType::F32(scale) => {
             let pages: Vec<Vec<f32>> = planes
                 .iter()
                 .map(|p| p.iter().map(|&v| v * scale).collect())
@@ -199,7 +199,7 @@ pub fn gray_pages(
 
 /// Plain multi-page: one grey page per channel (P-cad, Sox9, DAPI) and z
 /// slice, no metadata unless `o` adds some.
-pub fn plain_pages(path: &Path, r: &Rendered, sample: Sample, o: &Options) -> WriteResult {
+pub fn plain_pages(path: &Path, r: &Rendered, sample: SampleType, o: &Options) -> WriteResult {
     gray_pages(
         path,
         r.width,
@@ -215,7 +215,7 @@ pub fn plain_pages(path: &Path, r: &Rendered, sample: Sample, o: &Options) -> Wr
 pub fn color_pages(
     path: &Path,
     r: &Rendered,
-    sample: Sample,
+    sample: SampleType,
     alpha: bool,
     o: &Options,
 ) -> WriteResult {
@@ -238,7 +238,7 @@ pub fn color_pages(
     };
     let (w, h) = (r.width, r.height);
     match sample {
-        Sample::U8 => {
+        SampleType::U8 => {
             let p: Vec<Vec<u8>> = pages(255.0)
                 .into_iter()
                 .map(|v| v.into_iter().map(|x| x as u8).collect())
@@ -249,7 +249,7 @@ pub fn color_pages(
                 dispatch::<colortype::RGB8>(path, w, h, &p, o, false)
             }
         }
-        Sample::U16(max) => {
+        SampleType::U16(max) => {
             let p: Vec<Vec<u16>> = pages(f32::from(max))
                 .into_iter()
                 .map(|v| v.into_iter().map(|x| x as u16).collect())
@@ -276,7 +276,7 @@ pub fn planes_czt(r: &Rendered, order: [usize; 3]) -> Vec<&[f32]> {
 
 /// An ImageJ hyperstack (`CYX`, or `ZCYX` when the scene has z slices)
 /// with the pixel size in the ImageJ way (pixels per micron, unit=micron).
-pub fn imagej_hyperstack(path: &Path, r: &Rendered, sample: Sample, comp: Comp) -> WriteResult {
+pub fn imagej_hyperstack(path: &Path, r: &Rendered, sample: SampleType, comp: Comp) -> WriteResult {
     let depth = r.slices.len();
     let mut desc = format!("ImageJ=1.54f\nimages={}\nchannels=3\n", 3 * depth);
     if depth > 1 {
@@ -353,5 +353,5 @@ pub fn ome_tiff(path: &Path, series: &[OmeSeries<'_>], max: u16, comp: Comp) -> 
         description: Some(xml),
         ..Options::default()
     };
-    gray_pages(path, w, h, &planes, Sample::U16(max), &o)
+    gray_pages(path, w, h, &planes, SampleType::U16(max), &o)
 }
