@@ -3,6 +3,20 @@
 //! partage des eaux", 1991; Beucher & Meyer 1993) from the markers,
 //! deepest level first.
 
+/// One object to flood, in its crop: the distance map (px) and the mask
+/// (non-zero: the object), both `w` × `h`.
+#[derive(Clone, Copy)]
+pub(super) struct Basin<'a> {
+    /// Distance of each pixel to the background, px.
+    pub dist: &'a [f32],
+    /// The object's pixels (non-zero).
+    pub mask: &'a [u8],
+    /// Width, px.
+    pub w: usize,
+    /// Height, px.
+    pub h: usize,
+}
+
 /// Marker-controlled flooding of the set pixels of one object of `mask`
 /// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
 /// the object), deepest first, 4-connected. `buckets` is scratch (left
@@ -16,14 +30,12 @@
 /// from a moving head. The same order of pushes and pops as the
 /// reference (`flood_reference`, in `reference.rs`).
 pub(super) fn flood(
-    dist: &[f32],
-    mask: &[u8],
-    w: usize,
-    h: usize,
+    basin: Basin<'_>,
     seeds: &[usize],
     lab: &mut [u32],
     buckets: &mut Vec<Vec<(u32, u32)>>,
 ) {
+    let Basin { mask, w, h, .. } = basin;
     if w == 0 || h == 0 {
         return;
     }
@@ -37,9 +49,9 @@ pub(super) fn flood(
         && mask[(h - 1) * w..].iter().all(|&v| v == 0)
         && rows().all(|r| r[0] == 0 && r[w - 1] == 0);
     if bordered {
-        flood_in::<true>(dist, mask, w, h, seeds, lab, buckets);
+        flood_in::<true>(basin, seeds, lab, buckets);
     } else {
-        flood_in::<false>(dist, mask, w, h, seeds, lab, buckets);
+        flood_in::<false>(basin, seeds, lab, buckets);
     }
 }
 
@@ -47,14 +59,12 @@ pub(super) fn flood(
 /// the crop's edge).
 #[inline(always)]
 fn flood_in<const BORDERED: bool>(
-    dist: &[f32],
-    mask: &[u8],
-    w: usize,
-    h: usize,
+    basin: Basin<'_>,
     seeds: &[usize],
     lab: &mut [u32],
     buckets: &mut Vec<Vec<(u32, u32)>>,
 ) {
+    let Basin { dist, mask, w, h } = basin;
     let key = |i: usize| (dist[i].max(0.0) * 8.0 + 0.5) as usize;
     let neighbours = |i: usize| {
         if BORDERED {
@@ -158,11 +168,17 @@ mod tests {
                 }
                 let (mut a, mut again, mut b) = (start.clone(), start.clone(), start);
                 let mut buckets = Vec::new();
-                flood(&dist, mask.as_raw(), w, h, &seeds, &mut a, &mut buckets);
+                let basin = Basin {
+                    dist: &dist,
+                    mask: mask.as_raw(),
+                    w,
+                    h,
+                };
+                flood(basin, &seeds, &mut a, &mut buckets);
                 assert!(buckets.iter().all(Vec::is_empty));
                 // Reused scratch gives the same again.
-                flood(&dist, mask.as_raw(), w, h, &seeds, &mut again, &mut buckets);
-                flood_reference(&dist, mask.as_raw(), w, h, &seeds, &mut b, &mut Vec::new());
+                flood(basin, &seeds, &mut again, &mut buckets);
+                flood_reference(basin, &seeds, &mut b, &mut Vec::new());
                 assert_eq!(a, b, "seed {seed}, {w} wide");
                 assert_eq!(again, b, "seed {seed}, {w} wide, reused");
             }

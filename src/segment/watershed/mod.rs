@@ -23,7 +23,7 @@ use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
-use flood::flood;
+use flood::{flood, Basin};
 use markers::markers_into;
 use necks::merge_wide_necks;
 
@@ -158,7 +158,7 @@ impl Scratch {
         for (k, &i) in seeds.iter().enumerate() {
             lab[i] = k as u32 + 1;
         }
-        flood(dist, mask, w, h, seeds, lab, &mut self.buckets);
+        flood(Basin { dist, mask, w, h }, seeds, lab, &mut self.buckets);
         // Mask pixels reachable only diagonally from the markers.
         let first = lab.iter().copied().find(|&l| l != 0).unwrap_or(0);
         for (l, &m) in lab.iter_mut().zip(mask.iter()) {

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use image::{GrayImage, Luma};
 
+use super::flood::Basin;
 use super::markers::markers_into;
 use super::necks::merge_pairs;
 use super::{split, Objects, SplitParams};
@@ -30,14 +31,12 @@ pub(super) fn markers(dist: &[f32], comps: &Labels, w: usize, p: &SplitParams) -
 /// from its `seeds`, whose labels are already in `lab` (0 elsewhere in
 /// the object), deepest first, 4-connected. `buckets` is scratch.
 pub(super) fn flood_reference(
-    dist: &[f32],
-    mask: &[u8],
-    w: usize,
-    h: usize,
+    basin: Basin<'_>,
     seeds: &[usize],
     lab: &mut [u32],
     buckets: &mut Vec<VecDeque<(u32, u32)>>,
 ) {
+    let Basin { dist, mask, w, h } = basin;
     // A bucket queue keyed by distance in 1/8 px: O(1) per pixel, deepest
     // first, first in first out within a bucket (deterministic). A pixel
     // reached from a lower level than its own waits at that lower level
@@ -172,7 +171,13 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
     let mut buckets = Vec::new();
     for group in by_comp.chunk_by(|a, b| a.0 == b.0) {
         let group: Vec<usize> = group.iter().map(|&(_, i)| i).collect();
-        flood_reference(&dist, raw, w, h, &group, &mut lab, &mut buckets);
+        let basin = Basin {
+            dist: &dist,
+            mask: raw,
+            w,
+            h,
+        };
+        flood_reference(basin, &group, &mut lab, &mut buckets);
     }
     // Mask pixels reachable only diagonally from their object's markers.
     let n_comps = comp.iter().copied().max().unwrap_or(0) as usize;
