@@ -58,12 +58,43 @@ pub(super) fn smooth_dapi(
     (Prepared { plane, range: None }, illumination)
 }
 
-/// Smooths a channel (σ `sigma_um`), divides it by the `illumination`
-/// profile (normalised, floored at 0.2) and removes its background
-/// (`p.background`, radius `p.effective_background_radius_um()`).
-/// `alongside`, a channel smoothed earlier (DAPI), is flat-fielded in
-/// the same pass: each row of the profile is made once for both.
-pub(super) fn correct_channel(
+/// How every channel but DAPI is corrected: divided by the
+/// `illumination` profile (normalised, floored at 0.2; none without a
+/// flat field), its background removed (`params.background`, radius
+/// `params.effective_background_radius_um()`).
+pub(super) struct Correction<'a> {
+    /// The illumination profile, with a flat field.
+    pub illumination: Option<&'a LargeScale>,
+    /// The analysis parameters.
+    pub params: &'a Params,
+    /// µm to pixels.
+    pub scale: Scale,
+}
+
+impl Correction<'_> {
+    /// Smooths a channel (σ `sigma_um`), flat-fields it and removes its
+    /// background. `alongside`, a channel smoothed earlier (DAPI), is
+    /// flat-fielded in the same pass: each row of the profile is made once
+    /// for both.
+    pub(super) fn apply(
+        &self,
+        plane: &Plane,
+        sigma_um: f64,
+        alongside: Option<&mut Prepared>,
+    ) -> Prepared {
+        correct_channel(
+            plane,
+            sigma_um,
+            self.illumination,
+            self.params,
+            self.scale,
+            alongside,
+        )
+    }
+}
+
+/// [`Correction::apply`].
+fn correct_channel(
     plane: &Plane,
     sigma_um: f64,
     illumination: Option<&LargeScale>,

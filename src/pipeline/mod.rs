@@ -23,9 +23,9 @@ use crate::io::Field;
 use crate::params::Params;
 use crate::Labels;
 use candidates::{follicle_candidates, split_and_measure};
-use channels::{correct_channel, smooth_dapi, threshold_mask, threshold_of};
+use channels::{smooth_dapi, threshold_mask, threshold_of, Correction};
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
-use rule::apply_rule;
+use rule::{apply_rule, Found};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,28 +94,19 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     let (mut dapi, illumination) = smooth_dapi(dapi, p, scale);
     // P-cadherin: smoothed, flat-fielded (DAPI in the same pass), its
     // background removed.
-    let pcad = correct_channel(
-        pcad,
-        p.pcad_sigma_um,
-        illumination.as_ref(),
-        p,
+    let correction = Correction {
+        illumination: illumination.as_ref(),
+        params: p,
         scale,
-        Some(&mut dapi),
-    );
+    };
+    let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
     // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
     let dapi_mask = threshold_mask(dapi, p.threshold_dapi);
     let pcad_mask = threshold_mask(pcad, p.threshold_pcad);
     // Follicle candidates: the P-cadherin mask opened, holes filled.
     let candidates = follicle_candidates(pcad_mask.mask, p, scale);
     // Sox9: smoothed, flat-fielded, background removed, thresholded.
-    let sox9 = correct_channel(
-        sox9,
-        p.nucleus_sigma_um,
-        illumination.as_ref(),
-        p,
-        scale,
-        None,
-    );
+    let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
     let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
     // Touching follicles split (distance transform + watershed), each
     // piece measured in the three raw channels.
@@ -124,17 +115,14 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // corrected Sox9 reaches the Sox9 threshold.
     let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale);
     // Each Sox9+ nucleus counts for the candidate it lies in (or near).
-    let counts = nuclei_per_candidate(&measured, &nuclei, p.rim_um / scale.um_per_px);
+    let counts = nuclei_per_candidate(&measured, &nuclei, scale.px(p.rim_um));
     // The follicle rule: area window and enough Sox9+ nuclei.
     let thresholds = [pcad_mask.threshold, t_sox9, dapi_mask.threshold];
-    let analysis = apply_rule(
-        field,
-        &measured.regions,
-        &counts,
+    let found = Found {
         thresholds,
-        nuclei.len(),
-        p,
-    );
+        sox9_nuclei: nuclei.len(),
+    };
+    let analysis = apply_rule(field, &measured.regions, &counts, found, p);
     (analysis, measured.labels)
 }
 

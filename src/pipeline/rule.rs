@@ -8,16 +8,22 @@ use crate::io::Field;
 use crate::measure::Region;
 use crate::params::Params;
 
+/// What the field's stages found besides the candidates, reported as it is.
+pub(super) struct Found {
+    /// Thresholds of P-cadherin, Sox9, DAPI (smoothed, corrected units).
+    pub thresholds: [f32; 3],
+    /// The field's Sox9+ nuclei.
+    pub sox9_nuclei: usize,
+}
+
 /// Judges each candidate (`regions`, with `sox9_nuclei[i]` Sox9+ nuclei
 /// in candidate i) by its area in µm² (px² without a pixel size) and its
-/// nuclei; `thresholds` (P-cadherin, Sox9, DAPI) and `sox9_total` (the
-/// field's Sox9+ nuclei) are reported as they are.
+/// nuclei.
 pub(super) fn apply_rule(
     field: &Field,
     regions: &[Region<3>],
     sox9_nuclei: &[u32],
-    thresholds: [f32; 3],
-    sox9_total: usize,
+    found: Found,
     p: &Params,
 ) -> FieldAnalysis {
     let um = field.pixel_size_um.unwrap_or(1.0);
@@ -55,8 +61,8 @@ pub(super) fn apply_rule(
     FieldAnalysis {
         follicles,
         rejected,
-        thresholds,
-        sox9_nuclei: sox9_total as u32,
+        thresholds: found.thresholds,
+        sox9_nuclei: found.sox9_nuclei as u32,
         follicles_per_mm2,
     }
 }
