@@ -53,7 +53,7 @@ pub fn regions<const N: usize, T: Sample>(
 /// Compiled also for AVX2 and AVX-512, chosen at run time (the same
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub fn region_of_runs<const N: usize, T: Sample>(
+pub(crate) fn region_of_runs<const N: usize, T: Sample>(
     label: u32,
     runs: &mut [(u32, u32, u32)],
     channels: [&[T]; N],
@@ -88,7 +88,7 @@ pub fn region_of_runs<const N: usize, T: Sample>(
 /// Compiled also for AVX2 and AVX-512, chosen at run time (the same
 /// operations in the same order in every version: the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub fn regions_of_crop<const N: usize, T: Sample>(
+pub(crate) fn regions_of_crop<const N: usize, T: Sample>(
     first_label: u32,
     k: u32,
     lab: &[u32],

@@ -9,7 +9,8 @@ use super::distance::squared_edt;
 use image::GrayImage;
 
 /// Fills holes: background pixels not 4-connected to the image border
-/// become foreground (see [`filled_runs`]).
+/// become foreground (the runs of the result are found without drawing
+/// it by `filled_runs`).
 pub fn fill_holes(mask: &GrayImage) -> GrayImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     if w == 0 || h == 0 {
@@ -31,7 +32,7 @@ pub fn fill_holes(mask: &GrayImage) -> GrayImage {
 /// (union-find over runs, a few tens of thousands on a 2048² field, not
 /// millions of pixels); the foreground is what lies between the runs of
 /// the components that reach the border.
-pub fn filled_runs(mask: &GrayImage) -> Vec<super::label::Run> {
+pub(crate) fn filled_runs(mask: &GrayImage) -> Vec<super::label::Run> {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     if w == 0 || h == 0 {
         return Vec::new();

@@ -176,9 +176,8 @@ pub enum Objects<'a> {
     /// The set (non-zero) pixels of a mask, 8-connected.
     Mask(&'a GrayImage),
     /// The set pixels of a `width` × `height` mask given as every maximal
-    /// run of every row, in raster order (as
-    /// [`filled_runs`](super::morph::filled_runs) gives them, without a
-    /// mask drawn and read again).
+    /// run of every row, in raster order (as hole filling finds them,
+    /// without a mask drawn and read again).
     Runs {
         /// The mask's width, px.
         width: usize,
