@@ -418,7 +418,9 @@ pub fn parse_ij_labels(counts: &[u32], data: &[u8]) -> Option<Vec<String>> {
 }
 
 /// Builds ImageJ binary metadata holding `labels` (little-endian, as
-/// tifffile writes on little-endian machines): (byte counts, data).
+/// tifffile writes on little-endian machines): (byte counts, data). For
+/// the simulator's writer and the tests.
+#[cfg(any(test, feature = "dev"))]
 pub fn build_ij_labels(labels: &[String]) -> (Vec<u32>, Vec<u8>) {
     let mut data = b"JIJI".to_vec();
     data.extend(u32::from_be_bytes(*b"labl").to_le_bytes());
