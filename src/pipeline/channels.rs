@@ -62,6 +62,7 @@ pub(super) fn smooth_dapi(
 /// `illumination` profile (normalised, floored at 0.2; none without a
 /// flat field), its background removed (`params.background`, radius
 /// `params.effective_background_radius_um()`).
+#[derive(Clone, Copy)]
 pub(super) struct Correction<'a> {
     /// The illumination profile, with a flat field.
     pub illumination: Option<&'a LargeScale>,
@@ -80,67 +81,54 @@ impl Correction<'_> {
         &self,
         plane: &Plane,
         sigma_um: f64,
-        alongside: Option<&mut Prepared>,
+        mut alongside: Option<&mut Prepared>,
     ) -> Prepared {
-        correct_channel(
-            plane,
-            sigma_um,
-            self.illumination,
-            self.params,
-            self.scale,
-            alongside,
-        )
-    }
-}
-
-/// [`Correction::apply`].
-fn correct_channel(
-    plane: &Plane,
-    sigma_um: f64,
-    illumination: Option<&LargeScale>,
-    p: &Params,
-    scale: Scale,
-    mut alongside: Option<&mut Prepared>,
-) -> Prepared {
-    let (w, h) = plane_size(plane);
-    let radius_px = scale.px(p.effective_background_radius_um());
-    let mut flat = illumination.and_then(|ill| ill.flat_rows(0.2));
-    let mut top_hat = (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, radius_px));
-    let mut alongside_range = (f32::INFINITY, f32::NEG_INFINITY);
-    let mut img = smooth_plane_then(plane, scale.px(sigma_um), |y, made| {
-        if let Some(f) = flat.as_mut() {
-            let row = &mut made[y * w..];
-            match alongside.as_deref_mut() {
-                Some(other) => {
-                    let other: &mut [f32] = &mut other.plane;
-                    // The other plane was made a channel ago: its next
-                    // row is asked for now.
-                    crate::cache::prefetch_range(other, (y + 1) * w, (y + 2) * w);
-                    let other = &mut other[y * w..(y + 1) * w];
-                    f.divide(y, [row, &mut *other]);
-                    let (l, h) = range(other);
-                    alongside_range = (alongside_range.0.min(l), alongside_range.1.max(h));
+        let Correction {
+            illumination,
+            params: p,
+            scale,
+        } = *self;
+        let (w, h) = plane_size(plane);
+        let radius_px = scale.px(p.effective_background_radius_um());
+        let mut flat = illumination.and_then(|ill| ill.flat_rows(0.2));
+        let mut top_hat =
+            (p.background == Method::TopHat).then(|| TopHatRows::new(w, h, radius_px));
+        let mut alongside_range = (f32::INFINITY, f32::NEG_INFINITY);
+        let mut img = smooth_plane_then(plane, scale.px(sigma_um), |y, made| {
+            if let Some(f) = flat.as_mut() {
+                let row = &mut made[y * w..];
+                match alongside.as_deref_mut() {
+                    Some(other) => {
+                        let other: &mut [f32] = &mut other.plane;
+                        // The other plane was made a channel ago: its next
+                        // row is asked for now.
+                        crate::cache::prefetch_range(other, (y + 1) * w, (y + 2) * w);
+                        let other = &mut other[y * w..(y + 1) * w];
+                        f.divide(y, [row, &mut *other]);
+                        let (l, h) = range(other);
+                        alongside_range = (alongside_range.0.min(l), alongside_range.1.max(h));
+                    }
+                    None => f.divide(y, [row]),
                 }
-                None => f.divide(y, [row]),
             }
+            if let Some(t) = top_hat.as_mut() {
+                t.row(y, made);
+            }
+        });
+        let found = match top_hat {
+            Some(t) => t.finish(&mut img),
+            None => {
+                correct_in_place(&mut img, p.background, radius_px);
+                range(img.as_raw())
+            }
+        };
+        if let (Some(other), Some(_)) = (alongside, flat) {
+            other.range = Some(alongside_range);
         }
-        if let Some(t) = top_hat.as_mut() {
-            t.row(y, made);
+        Prepared {
+            plane: img,
+            range: Some(found),
         }
-    });
-    let found = match top_hat {
-        Some(t) => t.finish(&mut img),
-        None => {
-            correct_in_place(&mut img, p.background, radius_px);
-            range(img.as_raw())
-        }
-    };
-    if let (Some(other), Some(_)) = (alongside, flat) {
-        other.range = Some(alongside_range);
-    }
-    Prepared {
-        plane: img,
-        range: Some(found),
     }
 }
 

@@ -122,7 +122,7 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
         thresholds,
         sox9_nuclei: nuclei.len(),
     };
-    let analysis = apply_rule(field, &measured.regions, &counts, found, p);
+    let analysis = apply_rule(field, scale, &measured.regions, &counts, found, p);
     (analysis, measured.labels)
 }
 
@@ -143,6 +143,11 @@ impl Scale {
     /// A length in µm, in pixels.
     fn px(self, um: f64) -> f64 {
         um / self.um_per_px
+    }
+
+    /// An area of `px` pixels, in µm².
+    fn um2(self, px: u64) -> f64 {
+        px as f64 * (self.um_per_px * self.um_per_px)
     }
 }
 

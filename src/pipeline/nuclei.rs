@@ -27,13 +27,12 @@ pub(super) fn sox9_positive_nuclei(
     p: &Params,
     scale: Scale,
 ) -> Vec<(f64, f64)> {
-    let px_area = scale.um_per_px * scale.um_per_px;
     let mut found: Vec<(f64, f64)> = Vec::new();
     // One nucleus: area (px), centroid and mean Sox9 decide whether it is
     // a Sox9+ nucleus.
     let mut tally = |area_px: u64, (cx, cy): (f64, f64), mean_sox9: f64| {
         let sox9_pos = (mean_sox9 as f32) >= t_sox9;
-        if (area_px as f64) * px_area >= p.min_nucleus_area_um2 && sox9_pos {
+        if scale.um2(area_px) >= p.min_nucleus_area_um2 && sox9_pos {
             found.push((cx, cy));
         }
     };

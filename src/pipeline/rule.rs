@@ -2,7 +2,7 @@
 //! measured candidate: counted follicles numbered 1..=n, the rest kept
 //! with the reason they were rejected.
 
-use super::{FieldAnalysis, Object};
+use super::{FieldAnalysis, Object, Scale};
 use crate::follicle::{classify, Verdict};
 use crate::io::Field;
 use crate::measure::Region;
@@ -21,17 +21,16 @@ pub(super) struct Found {
 /// nuclei.
 pub(super) fn apply_rule(
     field: &Field,
+    scale: Scale,
     regions: &[Region<3>],
     sox9_nuclei: &[u32],
     found: Found,
     p: &Params,
 ) -> FieldAnalysis {
-    let um = field.pixel_size_um.unwrap_or(1.0);
-    let px_area = um * um;
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
     for (r, &n) in regions.iter().zip(sox9_nuclei) {
-        let area = r.area_px as f64 * px_area;
+        let area = scale.um2(r.area_px);
         let verdict = classify(area, n, p);
         let (x, y) = r.centroid();
         let mut o = Object {
