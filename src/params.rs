@@ -67,6 +67,10 @@ pub struct Params {
     /// A split is kept only where the neck's half-width is below this
     /// fraction of the smaller body's inscribed radius.
     pub split_neck_ratio: f64,
+    /// A split is also kept where one body's core is at least this many
+    /// times as bright (corrected P-cadherin) as the other's: follicles
+    /// touching broadly whose stains differ (∞: off).
+    pub split_step_ratio: f64,
     /// Two nucleus centres closer than this are one nucleus, µm.
     pub nucleus_min_separation_um: f64,
     /// Neck test for nuclei (see `split_neck_ratio`).
@@ -105,6 +109,7 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_min_separation_um", "Follicle centres closer than this are one follicle, µm."),
     ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
+    ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's (touching follicles of unequal brightness)."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
     ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
     ("max_plane_pixels", "Limit: most pixels in one plane (width × height); larger files are error rows."),
@@ -137,6 +142,7 @@ impl Default for Params {
             split_min_separation_um: 12.0,
             split_min_radius_um: 6.0,
             split_neck_ratio: 0.85,
+            split_step_ratio: 1.5,
             nucleus_min_separation_um: 4.0,
             nucleus_neck_ratio: 1.0,
             max_plane_pixels: Limits::default().max_plane_pixels,
@@ -190,6 +196,11 @@ impl Params {
             "nucleus_neck_ratio",
             self.nucleus_neck_ratio.is_finite() && (0.0..=1.0).contains(&self.nucleus_neck_ratio),
             "must be between 0 and 1",
+        )?;
+        check(
+            "split_step_ratio",
+            self.split_step_ratio >= 1.0,
+            "must be a number ≥ 1 (inf: off)",
         )?;
         check(
             "split_neck_ratio",

@@ -57,12 +57,15 @@ pub(super) fn follicle_candidates(pcad_mask: GrayImage, p: &Params, scale: Scale
     filled
 }
 
-/// Splits touching candidates where they meet through a narrow neck
-/// (with `p.split`; see [`crate::segment::watershed`]) and measures
+/// Splits touching candidates where they meet through a narrow neck or
+/// where pieces of distinct brightness in `pcad` (the corrected
+/// P-cadherin) meet (with `p.split`; see [`crate::segment::watershed`])
+/// and measures
 /// every piece in `channels`, as the split finds it (from its runs, or
 /// its crop), with no pass over the label plane.
 pub(super) fn split_and_measure(
     candidates: Candidates,
+    pcad: &FloatImage,
     channels: &[Plane; 3],
     p: &Params,
     scale: Scale,
@@ -80,13 +83,14 @@ pub(super) fn split_and_measure(
                 min_separation_px: scale.px(p.split_min_separation_um),
                 min_radius_px: scale.px(p.split_min_radius_um),
                 neck_ratio: p.split_neck_ratio,
+                step_ratio: p.split_step_ratio,
             };
             let objects = Objects::Runs {
                 width,
                 height,
                 runs: &runs,
             };
-            let split = split(objects, &params, |object| {
+            let split = split(objects, &params, Some(pcad.as_raw()), |object| {
                 stored.measure(object, width, &mut pieces)
             });
             // Provisional labels to final ones, in final order.

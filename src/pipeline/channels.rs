@@ -140,12 +140,10 @@ pub(super) fn threshold_of(channel: &Prepared, method: Threshold) -> f32 {
     threshold_in(&channel.plane, method, found)
 }
 
-/// Thresholds a prepared channel and makes its mask; the plane goes
-/// back to the thread's buffer pool.
-pub(super) fn threshold_mask(channel: Prepared, method: Threshold) -> Mask {
-    let threshold = threshold_of(&channel, method);
+/// Thresholds a prepared channel and makes its mask.
+pub(super) fn threshold_mask(channel: &Prepared, method: Threshold) -> Mask {
+    let threshold = threshold_of(channel, method);
     let mask = mask_at_least(&channel.plane, threshold);
-    crate::pool::give_image(channel.plane);
     Mask { mask, threshold }
 }
 

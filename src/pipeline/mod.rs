@@ -101,16 +101,19 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     };
     let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
     // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
-    let dapi_mask = threshold_mask(dapi, p.threshold_dapi);
-    let pcad_mask = threshold_mask(pcad, p.threshold_pcad);
+    let dapi_mask = threshold_mask(&dapi, p.threshold_dapi);
+    crate::pool::give_image(dapi.plane);
+    let pcad_mask = threshold_mask(&pcad, p.threshold_pcad);
     // Follicle candidates: the P-cadherin mask opened, holes filled.
     let candidates = follicle_candidates(pcad_mask.mask, p, scale);
     // Sox9: smoothed, flat-fielded, background removed, thresholded.
     let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
     let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
-    // Touching follicles split (distance transform + watershed), each
-    // piece measured in the three raw channels.
-    let measured = split_and_measure(candidates, &field.channels, p, scale);
+    // Touching follicles split (distance transform + watershed, and where
+    // bodies of distinct P-cadherin brightness meet), each piece measured
+    // in the three raw channels.
+    let measured = split_and_measure(candidates, &pcad.plane, &field.channels, p, scale);
+    crate::pool::give_image(pcad.plane);
     // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
     // corrected Sox9 reaches the Sox9 threshold.
     let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale);
@@ -282,8 +285,9 @@ mod tests {
                 min_separation_px: p.nucleus_min_separation_um,
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
+                step_ratio: f64::INFINITY,
             };
-            let split = split(Objects::Mask(&dapi_mask), &sp, |_| {});
+            let split = split(Objects::Mask(&dapi_mask), &sp, None, |_| {});
             let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])
                 .iter()
                 .filter(|r| {

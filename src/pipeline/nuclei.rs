@@ -46,6 +46,7 @@ pub(super) fn sox9_positive_nuclei(
             min_separation_px: scale.px(p.nucleus_min_separation_um),
             min_radius_px: 1.0,
             neck_ratio: p.nucleus_neck_ratio,
+            step_ratio: f64::INFINITY,
         };
         let seeds = positions_at_least(sox9_px, t_sox9);
         split_reached(&mut dapi_mask, seeds, &params, |crop, lab, k| {

@@ -36,8 +36,13 @@ pub struct SplitParams {
     /// object's strongest marker is always kept.
     pub min_radius_px: f64,
     /// A watershed line is kept only where the neck's half-width is below
-    /// `neck_ratio` × the inscribed radius of the smaller body.
+    /// `neck_ratio` × the inscribed radius of the smaller body — or, when
+    /// [`split`] is given an intensity plane, where one piece's core is at
+    /// least `step_ratio` × as bright as the other's.
     pub neck_ratio: f64,
+    /// The intensity step that keeps a wide-necked split (brighter core
+    /// mean ÷ dimmer core mean; `f64::INFINITY`: never).
+    pub step_ratio: f64,
 }
 
 /// Splits each 8-connected component of `mask` that holds one of the
@@ -66,7 +71,7 @@ pub fn split_reached(
         }
         fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
         let crop = crop_of_runs(&s.runs, w, h, &mut s.mask);
-        let k = s.split_crop(crop.w, crop.h, p);
+        let k = s.split_crop(crop.w, crop.h, p, false);
         visit(&crop, &s.lab, k);
     }
 }
@@ -102,6 +107,8 @@ struct Scratch {
     seeds: Vec<usize>,
     lab: Vec<u32>,
     buckets: Vec<Vec<(u32, u32)>>,
+    /// The crop's intensities, when splits weigh them.
+    intensity: Vec<f32>,
 }
 
 /// The crop of the component in `runs` (its bounding box grown by one
@@ -134,9 +141,11 @@ fn crop_of_runs(runs: &[Run], w: usize, h: usize, mask: &mut Vec<u8>) -> Crop {
 impl Scratch {
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
     /// `lab`, labels 1..=n in raster order of first pixel; returns n.
-    /// The same steps as the whole-image reference (`split_labelled`, in
-    /// `reference.rs`) with a single component.
-    fn split_crop(&mut self, w: usize, h: usize, p: &SplitParams) -> u32 {
+    /// With `weigh`, the crop's intensities in `intensity` keep splits
+    /// between pieces of distinct brightness. The same steps as the
+    /// whole-image reference (`split_labelled`, in `reference.rs`) with a
+    /// single component.
+    fn split_crop(&mut self, w: usize, h: usize, p: &SplitParams, weigh: bool) -> u32 {
         let mask = &self.mask;
         self.lab.clear();
         self.lab.extend(mask.iter().map(|&v| u32::from(v != 0)));
@@ -166,7 +175,8 @@ impl Scratch {
                 *l = first;
             }
         }
-        merge_wide_necks(dist, w, h, lab, seeds.len(), p)
+        let intensity = weigh.then_some(self.intensity.as_slice());
+        merge_wide_necks(dist, intensity, w, h, lab, seeds.len(), p)
     }
 }
 
@@ -216,15 +226,21 @@ pub struct Pieces<'a> {
 }
 
 /// Splits the 8-connected `objects` where they touch through a narrow
-/// neck, handing `visit` each object as it is split (so that its pieces
-/// can be measured while they are in cache).
+/// neck (or, given an `intensity` plane of the same size, where pieces of
+/// distinct brightness meet), handing `visit` each object as it is split
+/// (so that its pieces can be measured while they are in cache).
 ///
 /// Objects are found as runs of pixels in one pass (no label plane) and
 /// split one at a time in their crops; the pieces get provisional labels,
 /// renumbered in raster order of their first pixels at the end — within
 /// the crops of the objects whose pieces change number, not over the
 /// whole image.
-pub fn split(objects: Objects<'_>, p: &SplitParams, visit: impl FnMut(Pieces)) -> Split {
+pub fn split(
+    objects: Objects<'_>,
+    p: &SplitParams,
+    intensity: Option<&[f32]>,
+    visit: impl FnMut(Pieces),
+) -> Split {
     // Every object's runs, objects in raster order of first pixel.
     let (mut all, mut starts) = (Vec::new(), Vec::new());
     let (w, h) = match objects {
@@ -242,7 +258,7 @@ pub fn split(objects: Objects<'_>, p: &SplitParams, visit: impl FnMut(Pieces)) -
             (width, height)
         }
     };
-    split_components(w, h, all, &starts, p, visit)
+    split_components(w, h, all, &starts, p, intensity, visit)
 }
 
 /// [`split`] of objects given as runs (`all[starts[c]..
@@ -253,6 +269,7 @@ fn split_components(
     mut all: Vec<Run>,
     starts: &[usize],
     p: &SplitParams,
+    intensity: Option<&[f32]>,
     mut visit: impl FnMut(Pieces),
 ) -> Split {
     let mut out = crate::pool::take_zeroed::<u32>(w * h);
@@ -264,7 +281,14 @@ fn split_components(
     for c in starts.windows(2) {
         let runs = &mut all[c[0]..c[1]];
         let crop = crop_of_runs(runs, w, h, &mut s.mask);
-        let k = s.split_crop(crop.w, crop.h, p);
+        if let Some(plane) = intensity {
+            s.intensity.clear();
+            for y in crop.y0..crop.y0 + crop.h {
+                let o = y * w + crop.x0;
+                s.intensity.extend_from_slice(&plane[o..o + crop.w]);
+            }
+        }
+        let k = s.split_crop(crop.w, crop.h, p, intensity.is_some());
         let lab = &s.lab;
         let base = first.len() as u32;
         if k == 1 {
@@ -356,7 +380,7 @@ mod tests {
     #[test]
     fn all_foreground_is_one_object() {
         let m = GrayImage::from_pixel(300, 200, Luma([255]));
-        for (lab, n) in [split_mask(&m, &params()), split_dense(&m, &params())] {
+        for (lab, n) in [split_mask(&m, &params()), split_dense(&m, None, &params())] {
             assert_eq!(n, 1);
             assert!(lab.as_raw().iter().all(|&l| l == 1));
         }
@@ -426,7 +450,7 @@ mod tests {
                 },
             ] {
                 let (a, na) = split_mask(&m, &p);
-                let (b, nb) = split_dense(&m, &p);
+                let (b, nb) = split_dense(&m, None, &p);
                 assert_eq!(na, nb, "seed {seed}");
                 assert_eq!(a.as_raw(), b.as_raw(), "seed {seed}");
             }
@@ -446,8 +470,8 @@ mod tests {
                 height: 61,
                 runs: &runs,
             };
-            let a = split(from_runs, &params(), |_| {});
-            let b = split(Objects::Mask(&filled), &params(), |_| {});
+            let a = split(from_runs, &params(), None, |_| {});
+            let b = split(Objects::Mask(&filled), &params(), None, |_| {});
             assert_eq!(a, b, "seed {seed}");
         }
     }

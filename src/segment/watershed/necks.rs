@@ -1,19 +1,25 @@
 //! The neck test: pieces of one object that meet through a boundary not
 //! clearly narrower than the smaller piece merge again, so an elongated
-//! or bent single object is not cut where it merely narrows.
+//! or bent single object is not cut where it merely narrows — unless,
+//! given intensities, the two pieces differ clearly in brightness (two
+//! follicles touching broadly, one brighter than the other: a single
+//! follicle's level changes slowly across it).
 
 use super::SplitParams;
 use crate::segment::label::find;
 
 /// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
-/// shared boundary is not clearly narrower than the smaller body merge;
-/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+/// shared boundary is not clearly narrower than the smaller body merge,
+/// unless their cores' mean `intensity` differ by `p.step_ratio` or more
+/// (see [`Cores`]); `lab` is relabelled 1..=m in raster order of first
+/// pixel; returns m.
 /// The same merges and numbers as the reference
 /// (`merge_wide_necks_reference`, in `reference.rs`), from one scan of the
 /// labels for each region's depth, first pixel and touching neighbours,
 /// and one table lookup per pixel to renumber.
 pub(super) fn merge_wide_necks(
     dist: &[f32],
+    intensity: Option<&[f32]>,
     w: usize,
     h: usize,
     lab: &mut [u32],
@@ -87,7 +93,8 @@ pub(super) fn merge_wide_necks(
                 pairs.push((group[0].0, deepest));
             }
         }
-        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
+        let mut cores = Cores::of(intensity, dist, lab, &body);
+        merge_pairs(pairs, &mut body, &mut parent, &mut cores, p);
     }
     // Each merged region's first pixel is its members' first; regions are
     // numbered in that order (regions with no pixel get none).
@@ -112,17 +119,74 @@ pub(super) fn merge_wide_necks(
     roots.len() as u32
 }
 
+/// The brightness of each region's core — its pixels at least half as
+/// deep as its deepest, away from a boundary the flood may have drawn a
+/// little off the true one — as sums and counts; empty without
+/// intensities.
+#[derive(Default)]
+pub(super) struct Cores {
+    /// Sum of the core's intensities (index: label).
+    sum: Vec<f64>,
+    /// Number of core pixels.
+    n: Vec<u64>,
+}
+
+impl Cores {
+    /// The cores of regions `lab` (1..=n) whose deepest pixels are
+    /// `body`, over `dist`; none without `intensity`.
+    pub(super) fn of(intensity: Option<&[f32]>, dist: &[f32], lab: &[u32], body: &[f32]) -> Cores {
+        let Some(intensity) = intensity else {
+            return Cores::default();
+        };
+        let mut c = Cores {
+            sum: vec![0.0; body.len()],
+            n: vec![0; body.len()],
+        };
+        for ((&l, &d), &v) in lab.iter().zip(dist).zip(intensity) {
+            if l != 0 && d >= 0.5 * body[l as usize] {
+                c.sum[l as usize] += f64::from(v);
+                c.n[l as usize] += 1;
+            }
+        }
+        c
+    }
+
+    /// Whether roots `a` and `b` differ in brightness by `step` or more
+    /// (the brighter core's mean ÷ the dimmer's; a core with no signal
+    /// above background is distinct from one with).
+    fn distinct(&self, a: u32, b: u32, step: f64) -> bool {
+        if self.n.is_empty() {
+            return false;
+        }
+        let mean = |r: u32| self.sum[r as usize] / self.n[r as usize].max(1) as f64;
+        let (ma, mb) = (mean(a), mean(b));
+        let (lo, hi) = (ma.min(mb), ma.max(mb));
+        hi > 0.0 && hi >= step * lo.max(0.0)
+    }
+
+    /// Root `from` merged into root `into`.
+    fn merge(&mut self, into: u32, from: u32) {
+        if !self.n.is_empty() {
+            self.sum[into as usize] += self.sum[from as usize];
+            self.n[into as usize] += self.n[from as usize];
+        }
+    }
+}
+
 /// The neck test's merges: touching regions `pairs` (labels, deepest
 /// boundary), highest necks first, merge (union-find `parent`, smaller
-/// root kept) where the neck is at least `ratio` × the smaller body
-/// (`body`: each root's deepest pixel), merged groups keeping their
-/// deepest body: a small region sitting in a neck joins one side, and its
-/// other, narrow side still separates the two real bodies.
+/// root kept) where the neck is at least `p.neck_ratio` × the smaller body
+/// (`body`: each root's deepest pixel) and the two `cores` are not
+/// distinct in brightness (`p.step_ratio`), merged groups keeping their
+/// deepest body and pooling their cores: a small region sitting in a neck
+/// joins one side, and its other, narrow side still separates the two
+/// real bodies.
 pub(super) fn merge_pairs(
     mut pairs: Vec<((u32, u32), f32)>,
     body: &mut [f32],
     parent: &mut [u32],
-    ratio: f64,
+    cores: &mut Cores,
+    p: &SplitParams,
 ) {
     pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     for ((a, b), nk) in pairs {
@@ -131,10 +195,13 @@ pub(super) fn merge_pairs(
             continue;
         }
         let smaller = body[ra as usize].min(body[rb as usize]);
-        if f64::from(nk) >= ratio * f64::from(smaller) {
+        if f64::from(nk) >= p.neck_ratio * f64::from(smaller)
+            && !cores.distinct(ra, rb, p.step_ratio)
+        {
             let (lo, hi) = (ra.min(rb), ra.max(rb));
             parent[hi as usize] = lo;
             body[lo as usize] = body[lo as usize].max(body[hi as usize]);
+            cores.merge(lo, hi);
         }
     }
 }
@@ -174,15 +241,26 @@ mod tests {
             let dist: Vec<f32> = (0..w * h)
                 .map(|_| (rng.unit() * 64.0).floor() as f32 / 8.0)
                 .collect();
+            // Each site's brightness, a little noise on it.
+            let level: Vec<f32> = (0..n).map(|_| (rng.unit() * 4.0) as f32).collect();
+            let intensity: Vec<f32> = (0..w * h)
+                .map(|i| match lab[i] {
+                    0 => 0.0,
+                    l => level[l as usize - 1] + 0.1 * rng.unit() as f32,
+                })
+                .collect();
             for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
-                let p = SplitParams {
-                    neck_ratio: ratio,
-                    ..params()
-                };
-                let (mut a, mut b) = (lab.clone(), lab.clone());
-                let na = merge_wide_necks(&dist, w, h, &mut a, n, &p);
-                let nb = merge_wide_necks_reference(&dist, w, h, &mut b, n, &p);
-                assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}");
+                for (step, weigh) in [(f64::INFINITY, None), (1.5, Some(&intensity[..]))] {
+                    let p = SplitParams {
+                        neck_ratio: ratio,
+                        step_ratio: step,
+                        ..params()
+                    };
+                    let (mut a, mut b) = (lab.clone(), lab.clone());
+                    let na = merge_wide_necks(&dist, weigh, w, h, &mut a, n, &p);
+                    let nb = merge_wide_necks_reference(&dist, weigh, w, h, &mut b, n, &p);
+                    assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}, step {step}");
+                }
             }
         }
     }

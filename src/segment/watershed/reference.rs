@@ -8,13 +8,13 @@ use image::{GrayImage, Luma};
 
 use super::flood::Basin;
 use super::markers::markers_into;
-use super::necks::merge_pairs;
+use super::necks::{merge_pairs, Cores};
 use super::{split, Objects, SplitParams};
 use crate::Labels;
 
 /// [`split`] of a mask: its labels and their number.
 pub(super) fn split_mask(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    let s = split(Objects::Mask(mask), p, |_| {});
+    let s = split(Objects::Mask(mask), p, None, |_| {});
     (s.labels, s.count)
 }
 
@@ -96,6 +96,7 @@ pub(super) fn flood_reference(
 /// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
 pub(super) fn merge_wide_necks_reference(
     dist: &[f32],
+    intensity: Option<&[f32]>,
     w: usize,
     h: usize,
     lab: &mut [u32],
@@ -138,19 +139,29 @@ pub(super) fn merge_wide_necks_reference(
             let deepest = group.iter().fold(0f32, |m, &(_, v)| m.max(v));
             pairs.push((group[0].0, deepest));
         }
-        merge_pairs(pairs, &mut body, &mut parent, p.neck_ratio);
+        let mut cores = Cores::of(intensity, dist, lab, &body);
+        merge_pairs(pairs, &mut body, &mut parent, &mut cores, p);
     }
     crate::segment::label::relabel(lab, &mut parent)
 }
 
 /// [`split`] of a mask, all at once: the reference the component-wise
 /// driver must equal.
-pub(super) fn split_dense(mask: &GrayImage, p: &SplitParams) -> (Labels, u32) {
-    split_labelled(mask, crate::segment::label::label(mask).0, p)
+pub(super) fn split_dense(
+    mask: &GrayImage,
+    intensity: Option<&[f32]>,
+    p: &SplitParams,
+) -> (Labels, u32) {
+    split_labelled(mask, crate::segment::label::label(mask).0, intensity, p)
 }
 
 /// Splitting given the mask's 8-connected components, all at once.
-fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, u32) {
+fn split_labelled(
+    mask: &GrayImage,
+    comps: Labels,
+    intensity: Option<&[f32]>,
+    p: &SplitParams,
+) -> (Labels, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let raw = mask.as_raw();
     if raw.iter().all(|&v| v != 0) {
@@ -192,7 +203,7 @@ fn split_labelled(mask: &GrayImage, comps: Labels, p: &SplitParams) -> (Labels, 
             lab[i] = comp_label[comp[i] as usize];
         }
     }
-    let n = merge_wide_necks_reference(&dist, w, h, &mut lab, seeds.len(), p);
+    let n = merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, seeds.len(), p);
     (
         Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
         n,
@@ -204,6 +215,7 @@ pub(super) fn params() -> SplitParams {
         min_separation_px: 6.0,
         min_radius_px: 4.0,
         neck_ratio: 0.75,
+        step_ratio: f64::INFINITY,
     }
 }
 
