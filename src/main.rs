@@ -170,7 +170,8 @@ struct Common {
     #[arg(long, value_name = "UM")]
     background_radius: Option<f64>,
     /// Threshold per channel: otsu, li, triangle, noise[:K] or a fixed
-    /// value, e.g. `pcad=li,sox9=otsu,dapi=200` [default: pcad=li,
+    /// value, e.g. `pcad=li,sox9=otsu,dapi=200` [default: pcad=triangle
+    /// (a floor; each follicle is also cut at 0.3 of its own brightness),
     /// sox9=otsu, dapi=otsu].
     #[arg(long, value_name = "LIST")]
     threshold: Option<String>,

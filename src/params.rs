@@ -41,6 +41,12 @@ pub struct Params {
     pub background_radius_um: Option<f64>,
     /// Threshold method for P-cadherin (otsu, li, triangle or a value).
     pub threshold_pcad: Threshold,
+    /// A P-cadherin pixel must also reach this fraction of the brightest
+    /// corrected P-cadherin within `pcad_local_radius_um` of it (a local
+    /// contrast threshold: each follicle cut at its own level; 0: off).
+    pub pcad_local_fraction: f64,
+    /// The window of that local threshold (half-side of a square), µm.
+    pub pcad_local_radius_um: f64,
     /// Threshold method for Sox9.
     pub threshold_sox9: Threshold,
     /// Threshold method for DAPI.
@@ -98,6 +104,8 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("background", "Background correction of P-cadherin and Sox9: \"none\", \"top_hat\" or \"gaussian\"."),
     ("background_radius_um", "Top-hat half-side or Gaussian σ, µm; absent: √(max_area_um2/π)/2."),
     ("threshold_pcad", "P-cadherin threshold: \"otsu\", \"li\", \"triangle\", \"noise:K\" or a number."),
+    ("pcad_local_fraction", "A P-cadherin pixel must also reach this fraction of the brightest within pcad_local_radius_um (0 = off)."),
+    ("pcad_local_radius_um", "Half-side of that local window, µm."),
     ("threshold_sox9", "Sox9 threshold (same choices)."),
     ("threshold_dapi", "DAPI threshold (same choices)."),
     ("min_area_um2", "Smallest follicle area, µm²."),
@@ -130,7 +138,9 @@ impl Default for Params {
             flat_field_sigma_um: 50.0,
             background: Background::TopHat,
             background_radius_um: None,
-            threshold_pcad: Threshold::Li,
+            threshold_pcad: Threshold::Triangle,
+            pcad_local_fraction: 0.3,
+            pcad_local_radius_um: 8.0,
             threshold_sox9: Threshold::Otsu,
             threshold_dapi: Threshold::Otsu,
             min_area_um2: 400.0,
@@ -175,6 +185,7 @@ impl Params {
             ("min_area_um2", self.min_area_um2),
             ("min_nucleus_area_um2", self.min_nucleus_area_um2),
             ("rim_um", self.rim_um),
+            ("pcad_local_radius_um", self.pcad_local_radius_um),
             ("flat_field_sigma_um", self.flat_field_sigma_um),
             ("split_min_separation_um", self.split_min_separation_um),
             ("split_min_radius_um", self.split_min_radius_um),
@@ -195,6 +206,11 @@ impl Params {
         check(
             "nucleus_neck_ratio",
             self.nucleus_neck_ratio.is_finite() && (0.0..=1.0).contains(&self.nucleus_neck_ratio),
+            "must be between 0 and 1",
+        )?;
+        check(
+            "pcad_local_fraction",
+            (0.0..=1.0).contains(&self.pcad_local_fraction),
             "must be between 0 and 1",
         )?;
         check(

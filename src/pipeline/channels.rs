@@ -15,6 +15,7 @@ use crate::io::Plane;
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, Method};
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
+use crate::segment::local::mask_local;
 use crate::segment::smooth::smooth_samples_then;
 use crate::segment::threshold::{mask_at_least, range, threshold_in, Method as Threshold};
 use crate::segment::top_hat::TopHatRows;
@@ -138,6 +139,25 @@ pub(super) fn threshold_of(channel: &Prepared, method: Threshold) -> f32 {
         .range
         .unwrap_or_else(|| range(channel.plane.as_raw()));
     threshold_in(&channel.plane, method, found)
+}
+
+/// Thresholds a prepared channel locally: its pixels at or above the
+/// threshold by `method` and at or above `fraction` × the brightest
+/// within `radius_px` (see [`mask_local`]; `fraction` 0: the threshold
+/// alone).
+pub(super) fn local_threshold_mask(
+    channel: &Prepared,
+    method: Threshold,
+    fraction: f64,
+    radius_px: f64,
+) -> Mask {
+    let threshold = threshold_of(channel, method);
+    let mask = if fraction > 0.0 {
+        mask_local(&channel.plane, threshold, fraction as f32, radius_px)
+    } else {
+        mask_at_least(&channel.plane, threshold)
+    };
+    Mask { mask, threshold }
 }
 
 /// Thresholds a prepared channel and makes its mask.

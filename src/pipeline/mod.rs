@@ -23,7 +23,7 @@ use crate::io::Field;
 use crate::params::Params;
 use crate::Labels;
 use candidates::{follicle_candidates, split_and_measure};
-use channels::{smooth_dapi, threshold_mask, threshold_of, Correction};
+use channels::{local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, Correction};
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
 use rule::{apply_rule, Found};
 
@@ -103,7 +103,13 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
     let dapi_mask = threshold_mask(&dapi, p.threshold_dapi);
     crate::pool::give_image(dapi.plane);
-    let pcad_mask = threshold_mask(&pcad, p.threshold_pcad);
+    // P-cadherin locally too: each follicle at its own level.
+    let pcad_mask = local_threshold_mask(
+        &pcad,
+        p.threshold_pcad,
+        p.pcad_local_fraction,
+        scale.px(p.pcad_local_radius_um),
+    );
     // Follicle candidates: the P-cadherin mask opened, holes filled.
     let candidates = follicle_candidates(pcad_mask.mask, p, scale);
     // Sox9: smoothed, flat-fielded, background removed, thresholded.

@@ -7,6 +7,7 @@ pub mod distance;
 pub mod flat_field;
 pub mod gaussian;
 pub mod label;
+pub mod local;
 pub mod morph;
 pub(crate) mod search;
 pub mod smooth;

@@ -314,7 +314,7 @@ fn open_rows_step(o: &mut OpenRows, row: Option<&[f32]>, emit: &mut dyn FnMut(us
 /// are scratch. Compiled also for AVX2 and AVX-512, chosen at run time
 /// (extremes are exact, so every version gives the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-fn line_extreme<const MAX: bool>(
+pub(crate) fn line_extreme<const MAX: bool>(
     src: &[f32],
     dst: &mut [f32],
     r: usize,
