@@ -58,8 +58,16 @@ enum Command {
         /// reason code: small, large, sox9).
         #[arg(long)]
         overlay: bool,
+        /// Save what the pipeline saw, per field, to DIR/masks/ as label
+        /// TIFFs for Fiji or napari: <file>.candidates.tif (P-cadherin
+        /// objects, numbered as the `label` in run.json), .follicles.tif
+        /// (counted follicles by id, as in follicles.csv), .nuclei.tif (DAPI
+        /// objects), .sox9_nuclei.tif (the Sox9+ nuclei counted).
+        #[arg(long)]
+        save_masks: bool,
         /// Replace the results of an earlier run in the output folder
-        /// (fields.csv, follicles.csv, run.json, report.html, overlays/).
+        /// (fields.csv, follicles.csv, run.json, report.html, overlays/,
+        /// masks/).
         #[arg(long, conflicts_with = "resume")]
         force: bool,
         /// Finish an interrupted run in the output folder: files already in
@@ -292,6 +300,7 @@ impl Common {
             progress: std::io::stderr().is_terminal(),
             verbose: self.verbose,
             overlay_dir: None,
+            masks_dir: None,
         })
     }
 }
@@ -358,12 +367,16 @@ fn count(
     inputs: &[PathBuf],
     out: &Path,
     overlay: bool,
+    save_masks: bool,
     existing: Existing,
     common: &Common,
 ) -> Result<ExitCode> {
     let mut opts = common.options()?;
     if overlay {
         opts.overlay_dir = Some(out.join("overlays"));
+    }
+    if save_masks {
+        opts.masks_dir = Some(out.to_path_buf());
     }
     // Refuse an unusable output folder, or one holding another run's
     // results, before any work starts.
@@ -390,9 +403,9 @@ fn count(
                 );
             }
             let (header, files) = journal::read(out).map_err(anyhow::Error::msg)?;
-            if header != journal::Header::new(&opts.params, overlay) {
+            if header != journal::Header::new(&opts.params, overlay, save_masks) {
                 bail!(
-                    "{} was written with other parameters or overlay setting (version {}); \
+                    "{} was written with other parameters, overlay or mask setting (version {}); \
                      resume with the same settings, or use --force to start over",
                     out.join(journal::JOURNAL).display(),
                     header.version
@@ -417,7 +430,10 @@ fn count(
     let journal = if existing == Existing::Resume {
         journal::Journal::reopen(out)?
     } else {
-        journal::Journal::create(out, &journal::Header::new(&opts.params, overlay))?
+        journal::Journal::create(
+            out,
+            &journal::Header::new(&opts.params, overlay, save_masks),
+        )?
     };
     install_interrupt_handler();
     let result = batch::run_controlled(&files, &opts, &STOP, previous, &|r| journal.record(r))?;
@@ -550,6 +566,7 @@ fn main() -> ExitCode {
             inputs,
             out,
             overlay,
+            save_masks,
             force,
             resume,
             common,
@@ -557,6 +574,7 @@ fn main() -> ExitCode {
             inputs,
             out,
             *overlay,
+            *save_masks,
             Existing::from_flags(*force, *resume),
             common,
         ),

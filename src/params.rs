@@ -57,6 +57,12 @@ pub struct Params {
     pub max_area_um2: f64,
     /// A follicle must hold at least this many Sox9-positive nuclei.
     pub min_sox9_nuclei: u32,
+    /// A follicle's mean corrected P-cadherin is at least this many times
+    /// that of its surroundings (the pixels within `contrast_ring_um` of
+    /// it outside every candidate); fainter objects are haze.
+    pub min_contrast: f64,
+    /// The width of those surroundings, µm.
+    pub contrast_ring_um: f64,
     /// DAPI objects smaller than this (µm²) are noise, not nuclei.
     pub min_nucleus_area_um2: f64,
     /// A Sox9+ nucleus belongs to a follicle when its centre lies inside
@@ -111,6 +117,8 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("min_area_um2", "Smallest follicle area, µm²."),
     ("max_area_um2", "Largest follicle area, µm²."),
     ("min_sox9_nuclei", "Fewest Sox9+ nuclei in a follicle."),
+    ("min_contrast", "Least P-cadherin contrast of a follicle against its surroundings (mean inside ÷ median around)."),
+    ("contrast_ring_um", "Width of those surroundings, µm."),
     ("min_nucleus_area_um2", "Smaller DAPI objects are not nuclei, µm²."),
     ("rim_um", "A Sox9+ nucleus within this distance of a follicle's rim belongs to it, µm."),
     ("split", "Split touching follicles and crowded nuclei (distance transform + watershed)."),
@@ -146,6 +154,8 @@ impl Default for Params {
             min_area_um2: 400.0,
             max_area_um2: 15_000.0,
             min_sox9_nuclei: 3,
+            min_contrast: 3.0,
+            contrast_ring_um: 6.0,
             min_nucleus_area_um2: 8.0,
             rim_um: 3.0,
             split: true,
@@ -185,6 +195,8 @@ impl Params {
             ("min_area_um2", self.min_area_um2),
             ("min_nucleus_area_um2", self.min_nucleus_area_um2),
             ("rim_um", self.rim_um),
+            ("min_contrast", self.min_contrast),
+            ("contrast_ring_um", self.contrast_ring_um),
             ("pcad_local_radius_um", self.pcad_local_radius_um),
             ("flat_field_sigma_um", self.flat_field_sigma_um),
             ("split_min_separation_um", self.split_min_separation_um),

@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Write QC overlays into this folder (the run's `overlays/`).
     pub overlay_dir: Option<PathBuf>,
+    /// Save every field's label images under this folder (the run's
+    /// output folder; they go to its `masks/`).
+    pub masks_dir: Option<PathBuf>,
 }
 
 /// The outcome for one field (or for a whole file that could not be opened,
@@ -53,6 +56,9 @@ pub struct FieldRecord {
     pub seconds: f64,
     /// The overlay, relative to the output folder, when one was written.
     pub overlay: Option<String>,
+    /// The saved label images, relative to the output folder.
+    #[serde(default)]
+    pub masks: Vec<String>,
 }
 
 impl FieldRecord {
@@ -69,6 +75,7 @@ impl FieldRecord {
             error: Some(error.replace(['\n', '\r'], " ")),
             seconds,
             overlay: None,
+            masks: Vec::new(),
         }
     }
 

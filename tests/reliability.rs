@@ -560,8 +560,11 @@ fn resume_refuses_other_parameters() {
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     // A journal as an interrupted default run leaves it, with no files done.
-    let header =
-        follicount::report::journal::Header::new(&follicount::params::Params::default(), false);
+    let header = follicount::report::journal::Header::new(
+        &follicount::params::Params::default(),
+        false,
+        false,
+    );
     let mut line = serde_json::to_string(&header).unwrap();
     line.push('\n');
     std::fs::write(out.join("journal.jsonl"), &line).unwrap();

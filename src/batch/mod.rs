@@ -14,8 +14,8 @@ use rayon::prelude::*;
 
 use crate::error::RunError;
 use crate::io::{Digest, TiffSource};
-use crate::pipeline::analyze_with_labels;
-use crate::report::{overlay, write_atomic};
+use crate::pipeline::{analyze_with_labels, analyze_with_masks, Masks};
+use crate::report::{masks, overlay, write_atomic};
 use crate::run::{BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
 use inputs::{Input, Stamp};
 pub use memory::peak_rss_mib;
@@ -48,7 +48,18 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
     if PANIC_AT_FIELD.load(Ordering::SeqCst) == i {
         panic!("injected panic in field {i}");
     }
-    let (analysis, labels) = analyze_with_labels(&field, &opts.params);
+    let (analysis, masks) = if opts.masks_dir.is_some() {
+        analyze_with_masks(&field, &opts.params)
+    } else {
+        let (analysis, candidates) = analyze_with_labels(&field, &opts.params);
+        let masks = Masks {
+            candidates,
+            nuclei: None,
+            sox9_nuclei: None,
+        };
+        (analysis, masks)
+    };
+    let labels = &masks.candidates;
     let mut rec = FieldRecord {
         file: input.name.clone(),
         field: i,
@@ -61,10 +72,11 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         error: None,
         seconds: 0.0,
         overlay: None,
+        masks: Vec::new(),
     };
     if let Some(dir) = &opts.overlay_dir {
         let name = overlay::file_name(&input.name, i, src.field_count());
-        let img = overlay::render(&field, &labels, &analysis);
+        let img = overlay::render(&field, labels, &analysis);
         let path = dir.join(name.trim_start_matches("overlays/"));
         let written = overlay::png_bytes(&img)
             .map_err(|e| e.to_string())
@@ -79,9 +91,25 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
             Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
         }
     }
+    if let Some(dir) = &opts.masks_dir {
+        let n = src.field_count();
+        let saved = masks::save(
+            dir,
+            &input.name,
+            i,
+            n,
+            &analysis,
+            &masks,
+            field.pixel_size_um,
+        );
+        match saved {
+            Ok(names) => rec.masks = names,
+            Err(e) => rec.error = Some(format!("cannot save masks: {e}")),
+        }
+    }
     rec.analysis = Some(analysis);
     // The planes go back to this worker's pool for its next field.
-    crate::pool::give(labels.into_raw());
+    crate::pool::give(masks.candidates.into_raw());
     field.recycle();
     rec.seconds = t.elapsed().as_secs_f64();
     rec

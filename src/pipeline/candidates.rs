@@ -8,6 +8,7 @@ use crate::io::Plane;
 use crate::measure::{region_of_runs, regions, regions_of_crop, Region};
 use crate::params::Params;
 use crate::segment::label::{label, Run};
+use crate::segment::local::local_max;
 use crate::segment::morph::{fill_holes, filled_runs, open};
 use crate::segment::watershed::{split, Objects, Pieces, SplitParams};
 use crate::{FloatImage, Labels};
@@ -168,4 +169,56 @@ impl<'a> Stored<'a> {
             Stored::F32(c) => of(object, c, w, out),
         }
     }
+}
+
+/// Each candidate's contrast against its surroundings: the mean of
+/// `pcad` (the corrected P-cadherin) over the candidate ÷ its median over
+/// the pixels within `ring_px` of it that belong to no candidate (index:
+/// label − 1; `None` for a candidate with no such pixel, or with its
+/// surroundings' median at the background's level, 0: nothing to compare
+/// with, so nothing it could be fainter than). A follicle stands out from the dermis around it; a patch of
+/// haze barely does. (The median: a neighbour's blurred edge in the ring
+/// does not raise it.)
+pub(super) fn contrast_with_surroundings(
+    candidates: &Measured,
+    pcad: &FloatImage,
+    ring_px: f64,
+) -> Vec<Option<f64>> {
+    let labels = &candidates.labels;
+    let n = candidates.regions.len();
+    // The candidate near each pixel (the greatest label within the ring,
+    // where two are), by a running maximum of the labels, exact in f32
+    // below 2^24 (larger labels are never near anything: no ring).
+    let exact = |l: u32| if l < 1 << 24 { l as f32 } else { 0.0 };
+    let as_f32 = FloatImage::from_fn(labels.width(), labels.height(), |x, y| {
+        image::Luma([exact(labels.get_pixel(x, y)[0])])
+    });
+    let near = local_max(&as_f32, ring_px);
+    let mut inside = vec![(0f64, 0u64); n + 1];
+    let mut ring: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
+    for ((&l, &v), &r) in labels.as_raw().iter().zip(pcad.as_raw()).zip(near.as_raw()) {
+        if l != 0 {
+            if let Some(s) = inside.get_mut(l as usize) {
+                s.0 += f64::from(v);
+                s.1 += 1;
+            }
+        } else if r != 0.0 {
+            if let Some(values) = ring.get_mut(r as usize) {
+                values.push(v);
+            }
+        }
+    }
+    crate::pool::give_image(near);
+    (1..=n)
+        .map(|i| {
+            let values = &mut ring[i];
+            if values.is_empty() {
+                return None;
+            }
+            let mid = values.len() / 2;
+            let (_, &mut median, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
+            let (sum, count) = inside[i];
+            (median > 0.0).then(|| sum / count.max(1) as f64 / f64::from(median))
+        })
+        .collect()
 }

@@ -21,11 +21,12 @@ use serde::{Deserialize, Serialize};
 use crate::follicle::Verdict;
 use crate::io::Field;
 use crate::params::Params;
+use crate::segment::label::label;
 use crate::Labels;
-use candidates::{follicle_candidates, split_and_measure};
+use candidates::{contrast_with_surroundings, follicle_candidates, split_and_measure};
 use channels::{local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, Correction};
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
-use rule::{apply_rule, Found};
+use rule::{apply_rule, Candidates, Found};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,9 @@ pub struct Object {
     pub mean_dapi: f64,
     /// Sox9+ nuclei inside the object.
     pub sox9_nuclei: u32,
+    /// Mean corrected P-cadherin over the object ÷ the median around it
+    /// (`None`: nothing around it to compare with).
+    pub contrast: Option<f64>,
     /// The counting rule's verdict.
     pub verdict: Verdict,
 }
@@ -80,12 +84,60 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
 
 /// [`analyze`], also returning the P-cadherin object labels (object
 /// `label` of each [`Object`]), for overlays.
+pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels) {
+    let (analysis, masks) = recipe(field, p, false);
+    (analysis, masks.candidates)
+}
+
+/// What the pipeline saw in a field, as label images the size of the
+/// field, for a person to check a surprising count.
+pub struct Masks {
+    /// The P-cadherin candidates after splitting, labelled 1..=n (each
+    /// [`Object`]'s `label`); counted or not.
+    pub candidates: Labels,
+    /// The field's DAPI objects (nuclei, touching ones together),
+    /// labelled 1..=n; with [`analyze_with_masks`].
+    pub nuclei: Option<Labels>,
+    /// The Sox9+ nuclei, labelled 1..=n; with [`analyze_with_masks`].
+    pub sox9_nuclei: Option<Labels>,
+}
+
+impl Masks {
+    /// The counted follicles alone, each pixel its follicle's id (1..=n,
+    /// as in follicles.csv), 0 elsewhere.
+    pub fn follicles(&self, analysis: &FieldAnalysis) -> Labels {
+        let n = analysis
+            .follicles
+            .iter()
+            .chain(&analysis.rejected)
+            .map(|o| o.label)
+            .max();
+        let mut id = vec![0u32; n.unwrap_or(0) as usize + 1];
+        for f in &analysis.follicles {
+            id[f.label as usize] = f.id;
+        }
+        let mut out = self.candidates.clone();
+        for v in out.iter_mut() {
+            *v = id.get(*v as usize).copied().unwrap_or(0);
+        }
+        out
+    }
+}
+
+/// [`analyze`], also returning every label image the pipeline made:
+/// candidates, nuclei and Sox9+ nuclei (slower: the nuclei are labelled
+/// over the whole field).
+pub fn analyze_with_masks(field: &Field, p: &Params) -> (FieldAnalysis, Masks) {
+    recipe(field, p, true)
+}
+
+/// The recipe, one stage a line, in the order the science runs; with
+/// `inspect`, the nuclei's label images too.
 ///
-/// This is the recipe, one stage a line, in the order the science runs.
 /// Each stage hands the planes it is done with back to the thread's
 /// buffer pool, so a worker holds the field and about two planes at a
 /// time.
-pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels) {
+fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     let scale = Scale::of(field);
     let [pcad, sox9, dapi] = &field.channels;
 
@@ -119,20 +171,33 @@ pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels)
     // bodies of distinct P-cadherin brightness meet), each piece measured
     // in the three raw channels.
     let measured = split_and_measure(candidates, &pcad.plane, &field.channels, p, scale);
+    // Each candidate's contrast against the dermis around it.
+    let contrast = contrast_with_surroundings(&measured, &pcad.plane, scale.px(p.contrast_ring_um));
     crate::pool::give_image(pcad.plane);
-    // Nuclei: DAPI objects, split where they crowd; Sox9+ when their mean
-    // corrected Sox9 reaches the Sox9 threshold.
-    let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale);
+    // (For inspection: every DAPI object.)
+    let all_nuclei = inspect.then(|| label(&dapi_mask.mask).0);
+    // Nuclei: DAPI objects within the Sox9 mask, split where they crowd.
+    let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale, inspect);
     // Each Sox9+ nucleus counts for the candidate it lies in (or near).
-    let counts = nuclei_per_candidate(&measured, &nuclei, scale.px(p.rim_um));
-    // The follicle rule: area window and enough Sox9+ nuclei.
+    let counts = nuclei_per_candidate(&measured, &nuclei.centroids, scale.px(p.rim_um));
+    // The follicle rule: area window, contrast and enough Sox9+ nuclei.
     let thresholds = [pcad_mask.threshold, t_sox9, dapi_mask.threshold];
     let found = Found {
         thresholds,
-        sox9_nuclei: nuclei.len(),
+        sox9_nuclei: nuclei.centroids.len(),
     };
-    let analysis = apply_rule(field, scale, &measured.regions, &counts, found, p);
-    (analysis, measured.labels)
+    let evidence = Candidates {
+        regions: &measured.regions,
+        sox9_nuclei: &counts,
+        contrast: &contrast,
+    };
+    let analysis = apply_rule(field, scale, evidence, found, p);
+    let masks = Masks {
+        candidates: measured.labels,
+        nuclei: all_nuclei,
+        sox9_nuclei: nuclei.labels,
+    };
+    (analysis, masks)
 }
 
 /// The field's scale: parameters are in µm, kernels work in pixels.
@@ -265,8 +330,9 @@ mod tests {
         }
     }
 
-    /// Splitting only the nuclei a Sox9-bright pixel reaches finds exactly
-    /// the Sox9+ nuclei that splitting every nucleus finds.
+    /// Splitting the Sox9-bright DAPI objects as their seeds reach them
+    /// finds exactly the Sox9+ nuclei that splitting the whole mask of
+    /// DAPI ∧ Sox9 at once finds.
     #[test]
     fn pruned_nuclei_equal_splitting_every_nucleus() {
         use crate::segment::background::correct;
@@ -283,10 +349,15 @@ mod tests {
             let ill = LargeScale::of(&smooth_plane(dapi, 0.5), p.flat_field_sigma_um);
             let mut d = smooth_plane(dapi, 0.5);
             ill.flatten(&mut d, 0.2);
-            let dapi_mask = mask_at_least(&d, a.thresholds[2]);
             let mut s9 = smooth_plane(sox9, 0.5);
             ill.flatten(&mut s9, 0.2);
             let s9 = correct(&s9, p.background, p.effective_background_radius_um());
+            let mut dapi_mask = mask_at_least(&d, a.thresholds[2]);
+            for (m, &v) in dapi_mask.iter_mut().zip(s9.as_raw()) {
+                if v < a.thresholds[1] {
+                    *m = 0;
+                }
+            }
             let sp = SplitParams {
                 min_separation_px: p.nucleus_min_separation_um,
                 min_radius_px: 1.0,
@@ -296,10 +367,7 @@ mod tests {
             let split = split(Objects::Mask(&dapi_mask), &sp, None, |_| {});
             let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])
                 .iter()
-                .filter(|r| {
-                    r.area_px as f64 >= p.min_nucleus_area_um2
-                        && r.mean(0) as f32 >= a.thresholds[1]
-                })
+                .filter(|r| r.area_px as f64 >= p.min_nucleus_area_um2)
                 .count() as u32;
             assert!(want > 10, "seed {seed}: {want}");
             assert_eq!(a.sox9_nuclei, want, "seed {seed}");
@@ -315,6 +383,9 @@ mod tests {
             threshold_pcad: Method::Fixed(0.0),
             threshold_sox9: Method::Fixed(0.0),
             threshold_dapi: Method::Fixed(0.0),
+            // (The threshold alone: no pixel also measured against its
+            // neighbours.)
+            pcad_local_fraction: 0.0,
             ..Params::default()
         };
         let a = analyze(&tiny_field(), &p);

@@ -14,34 +14,51 @@ use crate::params::Params;
 use crate::segment::label::label;
 use crate::segment::search::positions_at_least;
 use crate::segment::watershed::{split_reached, SplitParams};
-use crate::Labels;
+use crate::{Crop, Labels};
 
-/// The centroids (x, y in px) of the Sox9+ nuclei: objects of the DAPI
-/// mask at least `min_nucleus_area_um2` large (split with `p.split`)
-/// whose mean corrected Sox9 is at or above `t_sox9`. The mask and the
-/// Sox9 plane go back to the buffer pool.
+/// The Sox9+ nuclei of a field.
+pub(super) struct Nuclei {
+    /// Their centroids (x, y in px).
+    pub centroids: Vec<(f64, f64)>,
+    /// Their pixels labelled 1..=n in the order of `centroids`, when
+    /// asked for (to be saved for inspection).
+    pub labels: Option<Labels>,
+}
+
+/// The Sox9+ nuclei: objects of the DAPI mask within the Sox9 mask
+/// (corrected Sox9 at or above `t_sox9`), at least
+/// `min_nucleus_area_um2` large (split with `p.split`); with `paint`,
+/// also their label image. The mask and the Sox9 plane go back to the
+/// buffer pool.
 pub(super) fn sox9_positive_nuclei(
     mut dapi_mask: GrayImage,
     sox9: Prepared,
     t_sox9: f32,
     p: &Params,
     scale: Scale,
-) -> Vec<(f64, f64)> {
-    let mut found: Vec<(f64, f64)> = Vec::new();
-    // One nucleus: area (px), centroid and mean Sox9 decide whether it is
-    // a Sox9+ nucleus.
-    let mut tally = |area_px: u64, (cx, cy): (f64, f64), mean_sox9: f64| {
-        let sox9_pos = (mean_sox9 as f32) >= t_sox9;
-        if scale.um2(area_px) >= p.min_nucleus_area_um2 && sox9_pos {
-            found.push((cx, cy));
-        }
+    paint: bool,
+) -> Nuclei {
+    let (w, h) = dapi_mask.dimensions();
+    let mut labels = paint.then(|| Labels::new(w, h));
+    let mut centroids: Vec<(f64, f64)> = Vec::new();
+    // One nucleus (all its pixels Sox9-bright) counts when large enough;
+    // its number, if it does.
+    let mut tally = |area_px: u64, (cx, cy): (f64, f64)| {
+        let counts = scale.um2(area_px) >= p.min_nucleus_area_um2;
+        counts.then(|| {
+            centroids.push((cx, cy));
+            centroids.len() as u32
+        })
     };
     let sox9_px = sox9.plane.as_raw().as_slice();
+    // Only the Sox9-bright part of a DAPI object can be a Sox9+ nucleus:
+    // where nuclei crowd (a follicle's packed DAPI) the DAPI mask joins a
+    // Sox9+ nucleus to its Sox9− neighbours, whose dark pixels would
+    // dilute its mean below the threshold.
+    keep_at_least(&mut dapi_mask, sox9_px, t_sox9);
     if p.split {
-        // Only DAPI objects holding a pixel at or above the Sox9 threshold
-        // can hold a nucleus whose mean reaches it: the others (most
-        // nuclei of the dermis and epidermis) are never split.
-        let w = dapi_mask.width() as usize;
+        // The objects are found from their Sox9-bright pixels, and split
+        // one at a time in their crops, with no label plane.
         let params = SplitParams {
             min_separation_px: scale.px(p.nucleus_min_separation_um),
             min_radius_px: 1.0,
@@ -49,22 +66,57 @@ pub(super) fn sox9_positive_nuclei(
             step_ratio: f64::INFINITY,
         };
         let seeds = positions_at_least(sox9_px, t_sox9);
+        let mut numbers = Vec::new();
         split_reached(&mut dapi_mask, seeds, &params, |crop, lab, k| {
             // The sums `regions` would take, from the crop alone.
-            for n in regions_of_crop(1, k, lab, *crop, [sox9_px], w) {
-                tally(n.area_px, n.centroid(), n.mean(0));
+            numbers.clear();
+            numbers.push(0);
+            for n in regions_of_crop(1, k, lab, *crop, [sox9_px], w as usize) {
+                numbers.push(tally(n.area_px, n.centroid()).unwrap_or(0));
+            }
+            if let Some(out) = labels.as_mut() {
+                paint_crop(out, crop, lab, &numbers);
             }
         });
     } else {
-        let (labels, n) = label(&dapi_mask);
-        for r in regions(&labels, n, [sox9_px]) {
-            tally(r.area_px, r.centroid(), r.mean(0));
+        let (found, n) = label(&dapi_mask);
+        let mut numbers = vec![0u32];
+        for r in regions(&found, n, [sox9_px]) {
+            numbers.push(tally(r.area_px, r.centroid()).unwrap_or(0));
         }
-        crate::pool::give_image(labels);
+        if let Some(out) = labels.as_mut() {
+            for (o, &l) in out.iter_mut().zip(found.as_raw()) {
+                *o = numbers[l as usize];
+            }
+        }
+        crate::pool::give_image(found);
     }
     crate::pool::give_image(dapi_mask);
     crate::pool::give_image(sox9.plane);
-    found
+    Nuclei { centroids, labels }
+}
+
+/// Writes the pieces `lab` (1..) of one crop into `out` as `numbers[l]`.
+fn paint_crop(out: &mut Labels, crop: &Crop, lab: &[u32], numbers: &[u32]) {
+    let w = out.width() as usize;
+    let out = &mut **out;
+    for (cy, row) in lab.chunks(crop.w).enumerate() {
+        let o = (crop.y0 + cy) * w + crop.x0;
+        for (cx, &l) in row.iter().enumerate() {
+            if l != 0 {
+                out[o + cx] = numbers[l as usize];
+            }
+        }
+    }
+}
+
+/// Clears the pixels of `mask` whose `values` are below `t`.
+fn keep_at_least(mask: &mut GrayImage, values: &[f32], t: f32) {
+    for (m, &v) in mask.iter_mut().zip(values) {
+        if v < t {
+            *m = 0;
+        }
+    }
 }
 
 /// How many of `nuclei` (centroids, px) each candidate holds: the

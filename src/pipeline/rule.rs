@@ -3,7 +3,7 @@
 //! with the reason they were rejected.
 
 use super::{FieldAnalysis, Object, Scale};
-use crate::follicle::{classify, Verdict};
+use crate::follicle::{classify, Evidence, Verdict};
 use crate::io::Field;
 use crate::measure::Region;
 use crate::params::Params;
@@ -16,22 +16,40 @@ pub(super) struct Found {
     pub sox9_nuclei: usize,
 }
 
-/// Judges each candidate (`regions`, with `sox9_nuclei[i]` Sox9+ nuclei
-/// in candidate i) by its area in µm² (px² without a pixel size) and its
-/// nuclei.
+/// The candidates and what was found in each (index: label − 1).
+pub(super) struct Candidates<'a> {
+    /// Their measurements.
+    pub regions: &'a [Region<3>],
+    /// Their Sox9+ nuclei.
+    pub sox9_nuclei: &'a [u32],
+    /// Their contrast against their surroundings.
+    pub contrast: &'a [Option<f64>],
+}
+
+/// Judges each candidate by its area in µm² (px² without a pixel size),
+/// its contrast and its nuclei.
 pub(super) fn apply_rule(
     field: &Field,
     scale: Scale,
-    regions: &[Region<3>],
-    sox9_nuclei: &[u32],
+    candidates: Candidates,
     found: Found,
     p: &Params,
 ) -> FieldAnalysis {
     let mut follicles = Vec::new();
     let mut rejected = Vec::new();
-    for (r, &n) in regions.iter().zip(sox9_nuclei) {
+    let Candidates {
+        regions,
+        sox9_nuclei,
+        contrast,
+    } = candidates;
+    for ((r, &n), &contrast) in regions.iter().zip(sox9_nuclei).zip(contrast) {
         let area = scale.um2(r.area_px);
-        let verdict = classify(area, n, p);
+        let evidence = Evidence {
+            area,
+            sox9_nuclei: n,
+            contrast,
+        };
+        let verdict = classify(evidence, p);
         let (x, y) = r.centroid();
         let mut o = Object {
             id: 0,
@@ -44,6 +62,7 @@ pub(super) fn apply_rule(
             mean_sox9: r.mean(1),
             mean_dapi: r.mean(2),
             sox9_nuclei: n,
+            contrast,
             verdict,
         };
         if verdict == Verdict::Follicle {

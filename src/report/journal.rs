@@ -33,16 +33,20 @@ pub struct Header {
     pub parameters: Params,
     /// Whether the run draws overlays.
     pub overlay: bool,
+    /// Whether the run saves label images (absent in older journals).
+    #[serde(default)]
+    pub masks: bool,
 }
 
 impl Header {
     /// The header for a run with these settings.
-    pub fn new(parameters: &Params, overlay: bool) -> Header {
+    pub fn new(parameters: &Params, overlay: bool, masks: bool) -> Header {
         Header {
             journal: "follicount journal".into(),
             version: crate::VERSION.into(),
             parameters: parameters.clone(),
             overlay,
+            masks,
         }
     }
 }

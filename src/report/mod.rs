@@ -12,6 +12,7 @@ use crate::run::{BatchResult, RunOptions};
 
 pub mod html;
 pub mod journal;
+pub mod masks;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
@@ -133,6 +134,7 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
                 "pixel_size_um": r.pixel_size_um,
                 "seconds": round(r.seconds, 4),
                 "overlay": r.overlay,
+                "masks": r.masks,
                 "error": r.error,
             })
         })
@@ -215,6 +217,9 @@ pub fn existing_outputs(dir: &Path) -> Vec<&'static str> {
     if dir.join("overlays").exists() {
         found.push("overlays/");
     }
+    if dir.join("masks").exists() {
+        found.push("masks/");
+    }
     found
 }
 
@@ -248,9 +253,11 @@ pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
             std::fs::remove_file(&p).map_err(err(p.clone()))?;
         }
     }
-    let o = dir.join("overlays");
-    if o.exists() {
-        std::fs::remove_dir_all(&o).map_err(err(o.clone()))?;
+    for sub in ["overlays", "masks"] {
+        let o = dir.join(sub);
+        if o.exists() {
+            std::fs::remove_dir_all(&o).map_err(err(o.clone()))?;
+        }
     }
     Ok(())
 }

@@ -45,7 +45,11 @@ pub fn mask_local(img: &FloatImage, floor: f32, fraction: f32, radius_px: f64) -
     let (w, h) = img.dimensions();
     let mut data = crate::pool::take::<u8>(img.as_raw().len());
     for ((m, &v), &p) in data.iter_mut().zip(img.as_raw()).zip(peak.as_raw()) {
-        *m = if v >= floor && v >= fraction * p { 255 } else { 0 };
+        *m = if v >= floor && v >= fraction * p {
+            255
+        } else {
+            0
+        };
     }
     crate::pool::give_image(peak);
     GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))

@@ -259,7 +259,11 @@ mod tests {
                     let (mut a, mut b) = (lab.clone(), lab.clone());
                     let na = merge_wide_necks(&dist, weigh, w, h, &mut a, n, &p);
                     let nb = merge_wide_necks_reference(&dist, weigh, w, h, &mut b, n, &p);
-                    assert_eq!((na, &a), (nb, &b), "{n} regions, ratio {ratio}, step {step}");
+                    assert_eq!(
+                        (na, &a),
+                        (nb, &b),
+                        "{n} regions, ratio {ratio}, step {step}"
+                    );
                 }
             }
         }
