@@ -70,17 +70,33 @@ fn kernels(c: &mut Criterion) {
         min_separation_px: 12.0,
         min_radius_px: 6.0,
         neck_ratio: 0.85,
+        step_ratio: f64::INFINITY,
     };
     g.bench_function("watershed follicles", |b| {
-        b.iter(|| split(Objects::Mask(black_box(&mask)), &follicle_split, |_| {}))
+        b.iter(|| {
+            split(
+                Objects::Mask(black_box(&mask)),
+                &follicle_split,
+                None,
+                |_| {},
+            )
+        })
     });
     let nucleus_split = SplitParams {
         min_separation_px: 4.0,
         min_radius_px: 1.0,
         neck_ratio: 1.0,
+        step_ratio: f64::INFINITY,
     };
     g.bench_function("watershed all nuclei", |b| {
-        b.iter(|| split(Objects::Mask(black_box(&dmask)), &nucleus_split, |_| {}))
+        b.iter(|| {
+            split(
+                Objects::Mask(black_box(&dmask)),
+                &nucleus_split,
+                None,
+                |_| {},
+            )
+        })
     });
     // What the pipeline does: only nuclei a Sox9-bright pixel reaches.
     g.bench_function("watershed Sox9-reached nuclei", |b| {

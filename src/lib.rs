@@ -3,8 +3,9 @@
 //!
 //! # Where each stage lives
 //!
-//! The recipe for one field is [`pipeline::analyze_with_labels`], one
-//! line per stage, in this order:
+//! The recipe for one field is `recipe` in `src/pipeline/mod.rs` (behind
+//! [`pipeline::analyze`], [`pipeline::analyze_with_labels`] and
+//! [`pipeline::analyze_with_masks`]), one line per stage, in this order:
 //!
 //! ```text
 //! TIFF
@@ -13,26 +14,29 @@
 //!  ▼
 //! pipeline/channels.rs    smooth → flat field → background → threshold → mask
 //!  │                 (segment/smooth.rs, gaussian.rs, flat_field.rs,
-//!  │                  background.rs, top_hat.rs, threshold.rs)
+//!  │                  background.rs, top_hat.rs, threshold.rs, local.rs)
 //!  ▼
 //! pipeline/candidates.rs  open → fill holes → split touching follicles → measure
+//!  │                 → contrast against the surroundings
 //!  │                 (segment/morph.rs, label.rs, distance.rs, watershed/;
 //!  │                  measure.rs)
 //!  ▼
-//! pipeline/nuclei.rs      DAPI nuclei, split → Sox9+ → the candidate holding each
+//! pipeline/nuclei.rs      DAPI ∧ Sox9 nuclei, split → the candidate holding each
 //!  ▼
 //! pipeline/rule.rs        the follicle rule (follicle.rs): counted or rejected
 //!  ▼
-//! report/                 fields.csv, follicles.csv, run.json, report.html, overlays
+//! report/                 fields.csv, follicles.csv, run.json, report.html,
+//!                         overlays, masks
 //! ```
 //!
 //! - Where is the threshold chosen? The methods (Otsu, Li, Triangle,
-//!   noise, fixed) in `segment/threshold.rs`; applied per channel in
-//!   `pipeline/channels.rs`.
+//!   noise, fixed) in `segment/threshold.rs`, P-cadherin's local one in
+//!   `segment/local.rs`; applied per channel in `pipeline/channels.rs`.
 //! - Where are touching follicles split? `segment/watershed/` (markers,
-//!   flooding, the neck test), called from `pipeline/candidates.rs`.
-//! - Where is a nucleus called Sox9+? `pipeline/nuclei.rs`: a DAPI
-//!   object whose mean corrected Sox9 reaches the Sox9 threshold.
+//!   flooding, the neck and brightness tests), called from
+//!   `pipeline/candidates.rs`.
+//! - Where is a nucleus called Sox9+? `pipeline/nuclei.rs`: the part of a
+//!   DAPI object where corrected Sox9 reaches the Sox9 threshold.
 //! - What is a follicle? `follicle.rs`, the rule alone.
 //!
 //! Around the recipe: [`batch`] runs many files in parallel (inputs found

@@ -55,13 +55,14 @@ enum Command {
         out: PathBuf,
         /// Write a QC picture per field to DIR/overlays/ (counted follicles
         /// outlined yellow and numbered, rejected candidates magenta with a
-        /// reason code: small, large, sox9).
+        /// reason code: small, large, faint, sox9).
         #[arg(long)]
         overlay: bool,
         /// Save what the pipeline saw, per field, to DIR/masks/ as label
         /// TIFFs for Fiji or napari: <file>.candidates.tif (P-cadherin
-        /// objects, numbered as the `label` in run.json), .follicles.tif
-        /// (counted follicles by id, as in follicles.csv), .nuclei.tif (DAPI
+        /// objects, counted or not, each row of masks/candidates.csv by its
+        /// label, with its verdict and contrast), .follicles.tif (counted
+        /// follicles by id, as in follicles.csv), .nuclei.tif (DAPI
         /// objects), .sox9_nuclei.tif (the Sox9+ nuclei counted).
         #[arg(long)]
         save_masks: bool,

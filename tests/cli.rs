@@ -704,3 +704,125 @@ fn score_reports_counts_only_truth_and_rejects_bad_input() {
         2,
     );
 }
+
+/// A saved label image, as 32-bit labels.
+fn read_labels(path: &Path) -> (u32, u32, Vec<u32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut dec = tiff::decoder::Decoder::new(std::io::Cursor::new(bytes)).unwrap();
+    let (w, h) = dec.dimensions().unwrap();
+    let data = match dec.read_image().unwrap() {
+        tiff::decoder::DecodingResult::U16(v) => v.into_iter().map(u32::from).collect(),
+        tiff::decoder::DecodingResult::U32(v) => v,
+        _ => panic!("{}: not a label image", path.display()),
+    };
+    (w, h, data)
+}
+
+/// `--save-masks` saves, per field, label images that agree with the
+/// tables: each counted follicle's pixels in follicles.tif give its row
+/// of follicles.csv (area, centroid); each candidate's pixels in
+/// candidates.tif give its row of masks/candidates.csv, whose verdicts
+/// say which were counted; the Sox9+ nuclei number as many as run.json
+/// says and lie inside DAPI objects.
+#[test]
+fn saved_masks_agree_with_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = [
+        fixtures().join("hard/hard_03.tif"),
+        fixtures().join("imagej_zcyx_lzw.tif"),
+        fixtures().join("ome_two_series.ome.tif"),
+    ];
+    let inputs: Vec<&Path> = inputs.iter().map(|p| p.as_path()).collect();
+    let out = count(tmp.path(), &inputs, &["--save-masks"]);
+    assert_exit(&out, 0);
+    let masks = tmp.path().join("masks");
+    let mut candidates = csv::Reader::from_path(masks.join("candidates.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = candidates.records().map(|r| r.unwrap()).collect();
+    let mut follicles = csv::Reader::from_path(tmp.path().join("follicles.csv")).unwrap();
+    let follicle_rows: Vec<csv::StringRecord> = follicles.records().map(|r| r.unwrap()).collect();
+    let json = run_json(tmp.path());
+    let mut fields = 0;
+    for field in json["fields"].as_array().unwrap() {
+        let file = field["file"].as_str().unwrap();
+        let index = field["field"].as_u64().unwrap() as usize;
+        let saved: Vec<&str> = field["masks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(saved.len(), 4, "{file}: {saved:?}");
+        let path = |kind: &str| {
+            let name = saved
+                .iter()
+                .find(|n| n.ends_with(&format!(".{kind}.tif")))
+                .unwrap();
+            tmp.path().join(name)
+        };
+        let (w, h, cand) = read_labels(&path("candidates"));
+        let (_, _, foll) = read_labels(&path("follicles"));
+        let (_, _, nuclei) = read_labels(&path("nuclei"));
+        let (_, _, sox9) = read_labels(&path("sox9_nuclei"));
+        for plane in [&foll, &nuclei, &sox9] {
+            assert_eq!(plane.len(), (w * h) as usize);
+        }
+        // Pixels, centroid sums of each label of a plane.
+        let tally = |plane: &[u32]| {
+            let mut t: BTreeMap<u32, (u64, f64, f64)> = BTreeMap::new();
+            for (i, &l) in plane.iter().enumerate() {
+                if l != 0 {
+                    let e = t.entry(l).or_default();
+                    e.0 += 1;
+                    e.1 += (i as u32 % w) as f64;
+                    e.2 += (i as u32 / w) as f64;
+                }
+            }
+            t
+        };
+        let near = |a: f64, b: &str| (a - b.parse::<f64>().unwrap()).abs() < 0.011;
+        let mine =
+            |r: &&csv::StringRecord| &r[0] == file && r[1].parse::<usize>().unwrap() == index;
+        // Candidates.
+        let by_label = tally(&cand);
+        let field_rows: Vec<_> = rows.iter().filter(mine).collect();
+        assert_eq!(field_rows.len(), by_label.len(), "{file}");
+        let mut counted = 0;
+        for r in &field_rows {
+            let (n, sx, sy) = by_label[&r[2].parse::<u32>().unwrap()];
+            assert_eq!(n, r[7].parse::<u64>().unwrap(), "{file}: {r:?}");
+            assert!(
+                near(sx / n as f64, &r[5]) && near(sy / n as f64, &r[6]),
+                "{r:?}"
+            );
+            assert_eq!(&r[4] == "ok", &r[3] != "0", "{r:?}");
+            counted += usize::from(&r[4] == "ok");
+        }
+        // Follicles.
+        let by_id = tally(&foll);
+        let field_follicles: Vec<_> = follicle_rows.iter().filter(mine).collect();
+        assert_eq!(by_id.len(), field_follicles.len(), "{file}");
+        assert_eq!(counted, field_follicles.len(), "{file}");
+        assert!(counted > 0, "{file}: no follicle to check");
+        for r in &field_follicles {
+            let (n, sx, sy) = by_id[&r[2].parse::<u32>().unwrap()];
+            assert_eq!(n, r[5].parse::<u64>().unwrap(), "{r:?}");
+            assert!(
+                near(sx / n as f64, &r[3]) && near(sy / n as f64, &r[4]),
+                "{r:?}"
+            );
+        }
+        // Sox9+ nuclei: as many as reported, each inside a DAPI object.
+        let sox9_labels = tally(&sox9);
+        assert_eq!(
+            sox9_labels.len() as u64,
+            field["sox9_nuclei"].as_u64().unwrap()
+        );
+        assert_eq!(
+            sox9_labels.keys().last().copied(),
+            Some(sox9_labels.len() as u32)
+        );
+        assert!(sox9.iter().zip(&nuclei).all(|(&s, &n)| s == 0 || n != 0));
+        fields += 1;
+    }
+    assert_eq!(fields, 4);
+}

@@ -22,6 +22,11 @@ pub const FIELDS_HEADER: &str =
 pub const FOLLICLES_HEADER: &str =
     "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei";
 
+/// Header of masks/candidates.csv (with `--save-masks`): every
+/// P-cadherin candidate, counted or not, by its label in
+/// `<file>.candidates.tif`.
+pub const CANDIDATES_HEADER: &str = "file,field,label,id,verdict,x,y,area_px,area_um2,contrast,sox9_nuclei,mean_pcad,mean_sox9,mean_dapi";
+
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
@@ -89,6 +94,53 @@ fn fields_csv(result: &BatchResult) -> Vec<u8> {
         error: r.error.as_deref().unwrap_or(""),
     });
     csv_bytes(rows, FIELDS_HEADER)
+}
+
+#[derive(Serialize)]
+struct CandidateRow<'a> {
+    file: &'a str,
+    field: usize,
+    label: u32,
+    id: u32,
+    verdict: &'static str,
+    x: f64,
+    y: f64,
+    area_px: u64,
+    area_um2: Option<f64>,
+    contrast: Option<f64>,
+    sox9_nuclei: u32,
+    mean_pcad: f64,
+    mean_sox9: f64,
+    mean_dapi: f64,
+}
+
+/// masks/candidates.csv: one row per candidate, in label order.
+fn candidates_csv(result: &BatchResult) -> Vec<u8> {
+    let rows = result.records.iter().flat_map(|r| {
+        let mut objects: Vec<_> = r
+            .analysis
+            .iter()
+            .flat_map(|a| a.follicles.iter().chain(&a.rejected))
+            .collect();
+        objects.sort_by_key(|o| o.label);
+        objects.into_iter().map(|o| CandidateRow {
+            file: &r.file,
+            field: r.field,
+            label: o.label,
+            id: o.id,
+            verdict: o.verdict.code(),
+            x: round(o.x, 2),
+            y: round(o.y, 2),
+            area_px: o.area_px,
+            area_um2: o.area_um2.map(|a| round(a, 2)),
+            contrast: o.contrast.map(|c| round(c, 2)),
+            sox9_nuclei: o.sox9_nuclei,
+            mean_pcad: round(o.mean_pcad, 2),
+            mean_sox9: round(o.mean_sox9, 2),
+            mean_dapi: round(o.mean_dapi, 2),
+        })
+    });
+    csv_bytes(rows, CANDIDATES_HEADER)
 }
 
 /// follicles.csv: one row per counted follicle.
@@ -263,7 +315,8 @@ pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
 }
 
 /// Writes fields.csv, follicles.csv, report.html and run.json into `dir`
-/// (created if missing).
+/// (created if missing), and masks/candidates.csv when the run saves
+/// masks.
 pub fn write_outputs(
     dir: &Path,
     result: &BatchResult,
@@ -276,6 +329,14 @@ pub fn write_outputs(
     })?;
     write_atomic(&dir.join("fields.csv"), &fields_csv(result))?;
     write_atomic(&dir.join("follicles.csv"), &follicles_csv(result))?;
+    if opts.masks_dir.is_some() {
+        let masks = dir.join("masks");
+        std::fs::create_dir_all(&masks).map_err(|source| RunError::Output {
+            path: masks.clone(),
+            source,
+        })?;
+        write_atomic(&masks.join("candidates.csv"), &candidates_csv(result))?;
+    }
     write_atomic(
         &dir.join("report.html"),
         html::report_html(result).as_bytes(),

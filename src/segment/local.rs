@@ -7,7 +7,7 @@
 //! the brightest in the field; a global floor keeps the noise out.
 //!
 //! The window's maximum is separable, a running maximum along rows and
-//! then columns (van Herk 1992 / Gil & Werman 1993, [`line_extreme`]).
+//! then columns (van Herk 1992 / Gil & Werman 1993, the top-hat's kernel).
 
 use image::GrayImage;
 
@@ -69,7 +69,7 @@ mod tests {
             let img = FloatImage::from_fn(w, h, |_, _| Luma([(rng.unit() * 100.0) as f32]));
             for r in [0.0, 1.0, 2.4, 6.0, 50.0] {
                 let got = local_max(&img, r);
-                let ri = (r as f64).round() as i64;
+                let ri = f64::round(r) as i64;
                 for y in 0..h as i64 {
                     for x in 0..w as i64 {
                         let mut m = f32::NEG_INFINITY;
