@@ -153,6 +153,15 @@ pub fn read_results(dir: &Path) -> Result<BTreeMap<Key, ResultField>, String> {
 /// closer than the radius, shortest first, each point used once. Returns the
 /// number of matches (true positives).
 pub fn match_points(detected: &[(f64, f64)], truth: &[(f64, f64)], radius: f64) -> usize {
+    match_pairs(detected, truth, radius).len()
+}
+
+/// The pairs (detection, truth) of [`match_points`]' matching.
+pub fn match_pairs(
+    detected: &[(f64, f64)],
+    truth: &[(f64, f64)],
+    radius: f64,
+) -> Vec<(usize, usize)> {
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
     for (i, d) in detected.iter().enumerate() {
         for (j, t) in truth.iter().enumerate() {
@@ -164,15 +173,15 @@ pub fn match_points(detected: &[(f64, f64)], truth: &[(f64, f64)], radius: f64) 
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let (mut used_d, mut used_t) = (vec![false; detected.len()], vec![false; truth.len()]);
-    let mut tp = 0;
+    let mut matched = Vec::new();
     for (_, i, j) in pairs {
         if !used_d[i] && !used_t[j] {
             used_d[i] = true;
             used_t[j] = true;
-            tp += 1;
+            matched.push((i, j));
         }
     }
-    tp
+    matched
 }
 
 /// Scores of one field.

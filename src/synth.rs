@@ -716,5 +716,6 @@ pub fn to_image(plane: &[f32], w: usize, h: usize) -> FloatImage {
     })
 }
 
+pub mod confocal;
 pub mod fixtures;
 pub mod write;
