@@ -8,13 +8,16 @@
 //! rows are written, so a threshold's histogram need not look for them.
 //! The plain, one-step-at-a-time version is the reference in the tests.
 
+use std::borrow::Cow;
+
 use image::GrayImage;
 
 use super::Scale;
-use crate::io::Plane;
+use crate::io::{Field, Plane};
 use crate::params::Params;
 use crate::segment::background::{correct_in_place, Method};
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
+use crate::segment::hot_pixels;
 use crate::segment::local::mask_local;
 use crate::segment::smooth::smooth_samples_then;
 use crate::segment::threshold::{mask_at_least, range, threshold_in, Method as Threshold};
@@ -36,6 +39,51 @@ pub(super) struct Mask {
     pub mask: GrayImage,
     /// The threshold, in smoothed, corrected intensities.
     pub threshold: f32,
+}
+
+/// The field with every channel's hot pixels (single pixels over twice
+/// their brightest neighbour) replaced by that neighbour (see
+/// [`crate::segment::hot_pixels`]); the field itself when it has none.
+pub(super) fn without_hot_pixels(field: &Field) -> Cow<'_, Field> {
+    let (w, h) = (field.width, field.height);
+    let found = field.channels.each_ref().map(|c| match c {
+        Plane::U16(i) => Hot::U16(hot_pixels::find(i.as_raw(), w, h)),
+        Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h)),
+    });
+    if found.iter().all(Hot::is_empty) {
+        return Cow::Borrowed(field);
+    }
+    let mut clean = field.clone();
+    for (plane, hot) in clean.channels.iter_mut().zip(found) {
+        match (plane, hot) {
+            (Plane::U16(i), Hot::U16(list)) => replace(i, &list),
+            (Plane::F32(i), Hot::F32(list)) => replace(i, &list),
+            _ => {}
+        }
+    }
+    Cow::Owned(clean)
+}
+
+/// A channel's hot pixels, in its sample type.
+enum Hot {
+    U16(Vec<(usize, u16)>),
+    F32(Vec<(usize, f32)>),
+}
+
+impl Hot {
+    fn is_empty(&self) -> bool {
+        match self {
+            Hot::U16(v) => v.is_empty(),
+            Hot::F32(v) => v.is_empty(),
+        }
+    }
+}
+
+/// Writes each (index, value) into the image.
+fn replace<T: Copy>(img: &mut [T], list: &[(usize, T)]) {
+    for &(i, v) in list {
+        img[i] = v;
+    }
 }
 
 /// Smooths DAPI (σ `nucleus_sigma_um`) and, with `flat_field`, takes its

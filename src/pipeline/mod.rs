@@ -24,7 +24,9 @@ use crate::params::Params;
 use crate::segment::label::label;
 use crate::Labels;
 use candidates::{contrast_with_surroundings, follicle_candidates, split_and_measure};
-use channels::{local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, Correction};
+use channels::{
+    local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, without_hot_pixels, Correction,
+};
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
 use rule::{apply_rule, Candidates, Found};
 
@@ -139,6 +141,8 @@ pub fn analyze_with_masks(field: &Field, p: &Params) -> (FieldAnalysis, Masks) {
 /// time.
 fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     let scale = Scale::of(field);
+    // Hot pixels (single camera pixels far above their neighbours) out.
+    let field = &*without_hot_pixels(field);
     let [pcad, sox9, dapi] = &field.channels;
 
     // Smooth DAPI; its large-scale mean is the illumination profile

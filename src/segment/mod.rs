@@ -6,6 +6,7 @@ pub mod background;
 pub mod distance;
 pub mod flat_field;
 pub mod gaussian;
+pub mod hot_pixels;
 pub mod label;
 pub mod local;
 pub mod morph;

@@ -1,0 +1,130 @@
+//! Hot pixels: single camera pixels far brighter than every neighbour
+//! (a stuck or saturated photosite, a cosmic ray). No structure in a
+//! confocal image is one pixel wide — the optics spread even a point
+//! over its neighbours — so a pixel more than twice the brightest of
+//! its 8 neighbours is not signal. Left in, one saturated pixel sets the
+//! top of a channel's histogram and drags Otsu's threshold above every
+//! nucleus. Each is replaced by that brightest neighbour, as ImageJ's
+//! "Remove Outliers" replaces outliers by a local value (here the
+//! maximum, which never darkens a real edge).
+
+use crate::Sample;
+
+/// The hot pixels of a w × h plane and their replacements: (index, the
+/// brightest of its 8 neighbours), in raster order. A pixel is hot when
+/// it is above 2 × that neighbour (and the neighbour is not negative).
+pub fn find<T: Sample>(data: &[T], w: usize, h: usize) -> Vec<(usize, T)> {
+    let mut hot = Vec::new();
+    if w == 0 || h == 0 || data.len() < w * h {
+        return hot;
+    }
+    for y in 0..h {
+        let row = &data[y * w..(y + 1) * w];
+        for x in 0..w {
+            let v = row[x].to_f32();
+            // Cheap test first: the row neighbours alone.
+            let l = if x > 0 {
+                row[x - 1].to_f32()
+            } else {
+                f32::NEG_INFINITY
+            };
+            let r = if x + 1 < w {
+                row[x + 1].to_f32()
+            } else {
+                f32::NEG_INFINITY
+            };
+            if !(v > 2.0 * l.max(r).max(0.0)) {
+                continue;
+            }
+            if let Some(n) = brightest_neighbour(data, w, h, x, y) {
+                let m = n.to_f32();
+                if m >= 0.0 && v > 2.0 * m {
+                    hot.push((y * w + x, n));
+                }
+            }
+        }
+    }
+    hot
+}
+
+/// The brightest of the up to 8 neighbours of (x, y) (`None` in a 1 × 1
+/// plane).
+fn brightest_neighbour<T: Sample>(data: &[T], w: usize, h: usize, x: usize, y: usize) -> Option<T> {
+    let mut best: Option<T> = None;
+    for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+        for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+            if (nx, ny) == (x, y) {
+                continue;
+            }
+            let v = data[ny * w + nx];
+            if best.is_none_or(|b| v.to_f32() > b.to_f32()) {
+                best = Some(v);
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain rule, pixel by pixel, over every neighbour.
+    fn brute(data: &[f32], w: usize, h: usize) -> Vec<(usize, f32)> {
+        let mut out = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let mut m = f32::NEG_INFINITY;
+                for dy in -1i64..=1 {
+                    for dx in -1i64..=1 {
+                        let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                        if (dx, dy) != (0, 0)
+                            && nx >= 0
+                            && ny >= 0
+                            && nx < w as i64
+                            && ny < h as i64
+                        {
+                            m = m.max(data[ny as usize * w + nx as usize]);
+                        }
+                    }
+                }
+                let v = data[y * w + x];
+                if m > f32::NEG_INFINITY && m >= 0.0 && v > 2.0 * m {
+                    out.push((y * w + x, m));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_what_the_plain_rule_finds() {
+        let mut rng = crate::synth::Rng::new(5);
+        for (w, h) in [(1, 1), (1, 9), (9, 1), (17, 13), (40, 31)] {
+            let mut data: Vec<f32> = (0..w * h)
+                .map(|_| 100.0 + 20.0 * rng.unit() as f32)
+                .collect();
+            // Hot pixels, a hot pair (not single: kept), a bright 3×3 spot
+            // (kept), edges and corners.
+            for &i in &[0usize, w * h - 1, w * h / 2, w * h / 3] {
+                data[i] = 4095.0;
+            }
+            let got = find(&data, w, h);
+            assert_eq!(got, brute(&data, w, h), "{w}x{h}");
+        }
+        // A 3 × 3 bright spot and a hot pair are not hot pixels.
+        let (w, h) = (20, 20);
+        let mut data = vec![100f32; w * h];
+        for y in 5..8 {
+            for x in 5..8 {
+                data[y * w + x] = 3000.0;
+            }
+        }
+        data[15 * w + 15] = 4095.0;
+        data[15 * w + 16] = 4095.0;
+        data[2 * w + 17] = 4095.0;
+        assert_eq!(find(&data, w, h), vec![(2 * w + 17, 100.0)]);
+        let ints: Vec<u16> = data.iter().map(|&v| v as u16).collect();
+        assert_eq!(find(&ints, w, h), vec![(2 * w + 17, 100u16)]);
+    }
+}
