@@ -411,17 +411,18 @@ pub fn render(setting: &Setting) -> Confocal {
             let (ax, ay) = shape.anchor();
             let shape = shape.moved(-ax, -ay);
             let shape = match shapes.last() {
-                None => shape,
+                None => Some(shape),
                 Some(prev) => {
                     let phi = rng.range(0.0, std::f64::consts::TAU);
-                    let (px, py) = prev.anchor();
-                    let d = (prev.extent(phi) + shape.extent(phi + std::f64::consts::PI))
-                        * rng.range(0.88, 1.0);
-                    shape.moved(px + d * phi.cos(), py + d * phi.sin())
+                    let most = rng.range(0.02, 0.1);
+                    touching(prev, &shapes, &shape, phi, most)
                 }
             };
-            shapes.push(shape);
+            if let Some(shape) = shape {
+                shapes.push(shape);
+            }
         }
+        let group = shapes.len();
         made += group;
         let (mx, my) = shapes.iter().fold((0.0, 0.0), |(x, y), sh| {
             let (ax, ay) = sh.anchor();
@@ -678,6 +679,62 @@ pub fn render(setting: &Setting) -> Confocal {
         follicles,
         setting: s.clone(),
     }
+}
+
+/// `shape` moved to touch `prev` from direction `phi` (from prev's
+/// anchor), overlapping it — and every other of `group` — by at most
+/// `most` of the smaller's area: follicles meet, they do not grow
+/// through each other. `None` when no such place is found.
+fn touching(prev: &Shape, group: &[Shape], shape: &Shape, phi: f64, most: f64) -> Option<Shape> {
+    let (px, py) = prev.anchor();
+    let (c, s) = (phi.cos(), phi.sin());
+    let start = prev.extent(phi) + shape.extent(phi + std::f64::consts::PI);
+    let at = |d: f64| shape.moved(px + d * c, py + d * s);
+    // Step out from well inside until the overlap with every member is
+    // small; the first such place touches.
+    let mut d = 0.5 * start;
+    while d < 2.0 * start + 20.0 {
+        let cand = at(d);
+        let shares: Vec<f64> = group.iter().map(|g| overlap(g, &cand)).collect();
+        if shares.iter().all(|&o| o <= most) {
+            return (overlap(prev, &cand) > 0.0).then_some(cand);
+        }
+        d += 0.5;
+    }
+    None
+}
+
+/// The area both shapes cover, as a fraction of the smaller one's (on a
+/// 0.5 µm grid).
+fn overlap(a: &Shape, b: &Shape) -> f64 {
+    let (bx, by) = b.anchor();
+    let r = b.reach() + 1.0;
+    let (mut both, mut only_b) = (0usize, 0usize);
+    let mut y = by - r;
+    while y <= by + r {
+        let mut x = bx - r;
+        while x <= bx + r {
+            if b.inside(x, y) {
+                only_b += 1;
+                both += usize::from(a.inside(x, y));
+            }
+            x += 0.5;
+        }
+        y += 0.5;
+    }
+    let (ax, ay) = a.anchor();
+    let ra = a.reach() + 1.0;
+    let mut only_a = 0usize;
+    let mut y = ay - ra;
+    while y <= ay + ra {
+        let mut x = ax - ra;
+        while x <= ax + ra {
+            only_a += usize::from(a.inside(x, y));
+            x += 0.5;
+        }
+        y += 0.5;
+    }
+    both as f64 / only_a.min(only_b).max(1) as f64
 }
 
 /// A body with its stain drawn: membrane cells ~8 µm apart, or mottling.
