@@ -71,6 +71,7 @@ fn kernels(c: &mut Criterion) {
         min_radius_px: 6.0,
         neck_ratio: 0.85,
         step_ratio: f64::INFINITY,
+        notch_px: f64::INFINITY,
     };
     g.bench_function("watershed follicles", |b| {
         b.iter(|| {
@@ -87,6 +88,7 @@ fn kernels(c: &mut Criterion) {
         min_radius_px: 1.0,
         neck_ratio: 1.0,
         step_ratio: f64::INFINITY,
+        notch_px: f64::INFINITY,
     };
     g.bench_function("watershed all nuclei", |b| {
         b.iter(|| {

@@ -83,6 +83,10 @@ pub struct Params {
     /// times as bright (corrected P-cadherin) as the other's: follicles
     /// touching broadly whose stains differ (∞: off).
     pub split_step_ratio: f64,
+    /// A split is also kept where both ends of the cut lie at least this
+    /// deep inside the two bodies' convex hull — two follicles meeting
+    /// between notches of their outline — µm (∞: off).
+    pub split_notch_um: f64,
     /// Two nucleus centres closer than this are one nucleus, µm.
     pub nucleus_min_separation_um: f64,
     /// Neck test for nuclei (see `split_neck_ratio`).
@@ -126,6 +130,7 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
     ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's (touching follicles of unequal brightness)."),
+    ("split_notch_um", "Also keep a split whose cut runs between two notches of the outline at least this deep, µm."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
     ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
     ("max_plane_pixels", "Limit: most pixels in one plane (width × height); larger files are error rows."),
@@ -163,6 +168,7 @@ impl Default for Params {
             split_min_radius_um: 6.0,
             split_neck_ratio: 0.85,
             split_step_ratio: 1.5,
+            split_notch_um: 4.0,
             nucleus_min_separation_um: 4.0,
             nucleus_neck_ratio: 1.0,
             max_plane_pixels: Limits::default().max_plane_pixels,
@@ -224,6 +230,11 @@ impl Params {
             "pcad_local_fraction",
             (0.0..=1.0).contains(&self.pcad_local_fraction),
             "must be between 0 and 1",
+        )?;
+        check(
+            "split_notch_um",
+            self.split_notch_um >= 0.0,
+            "must be a number ≥ 0 (inf: off)",
         )?;
         check(
             "split_step_ratio",

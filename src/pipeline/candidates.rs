@@ -85,6 +85,7 @@ pub(super) fn split_and_measure(
                 min_radius_px: scale.px(p.split_min_radius_um),
                 neck_ratio: p.split_neck_ratio,
                 step_ratio: p.split_step_ratio,
+                notch_px: scale.px(p.split_notch_um),
             };
             let objects = Objects::Runs {
                 width,

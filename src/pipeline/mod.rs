@@ -367,6 +367,7 @@ mod tests {
                 min_radius_px: 1.0,
                 neck_ratio: p.nucleus_neck_ratio,
                 step_ratio: f64::INFINITY,
+                notch_px: f64::INFINITY,
             };
             let split = split(Objects::Mask(&dapi_mask), &sp, None, |_| {});
             let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])

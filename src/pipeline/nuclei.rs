@@ -64,6 +64,7 @@ pub(super) fn sox9_positive_nuclei(
             min_radius_px: 1.0,
             neck_ratio: p.nucleus_neck_ratio,
             step_ratio: f64::INFINITY,
+            notch_px: f64::INFINITY,
         };
         let seeds = positions_at_least(sox9_px, t_sox9);
         let mut numbers = Vec::new();

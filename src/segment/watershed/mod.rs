@@ -3,7 +3,9 @@
 //! watershed of the distance map (`flood.rs`; Beucher & Lantuéjoul 1979,
 //! with Meyer's ordered flooding, Meyer 1991 / Beucher & Meyer 1993), and
 //! a neck test that merges pieces meeting through a wide neck, so that an
-//! elongated single object stays whole (`necks.rs`). This file drives
+//! elongated single object stays whole (`necks.rs`) — unless the pieces
+//! differ in brightness, or their cut runs between two notches of the
+//! outline (`notches.rs`). This file drives
 //! them one object at a time, inside the object's crop.
 //!
 //! Two entry points: [`split`] labels every piece of every object;
@@ -14,6 +16,7 @@
 mod flood;
 mod markers;
 mod necks;
+mod notches;
 #[cfg(test)]
 mod reference;
 
@@ -43,6 +46,10 @@ pub struct SplitParams {
     /// The intensity step that keeps a wide-necked split (brighter core
     /// mean ÷ dimmer core mean; `f64::INFINITY`: never).
     pub step_ratio: f64,
+    /// A wide-necked split is also kept where both ends of the cut lie
+    /// at least this deep (px) inside the two pieces' convex hull: two
+    /// bodies meeting between notches (`f64::INFINITY`: never).
+    pub notch_px: f64,
 }
 
 /// Splits each 8-connected component of `mask` that holds one of the

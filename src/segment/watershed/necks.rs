@@ -5,6 +5,7 @@
 //! follicles touching broadly, one brighter than the other: a single
 //! follicle's level changes slowly across it).
 
+use super::notches::notch_depths;
 use super::SplitParams;
 use crate::segment::label::find;
 
@@ -94,7 +95,8 @@ pub(super) fn merge_wide_necks(
             }
         }
         let mut cores = Cores::of(intensity, dist, lab, &body);
-        merge_pairs(pairs, &mut body, &mut parent, &mut cores, p);
+        let notches = notch_depths_if(lab, w, h, &pairs, p);
+        merge_pairs(pairs, &notches, &mut body, &mut parent, &mut cores, p);
     }
     // Each merged region's first pixel is its members' first; regions are
     // numbered in that order (regions with no pixel get none).
@@ -117,6 +119,22 @@ pub(super) fn merge_wide_necks(
         *v = renumber.get(*v as usize).copied().unwrap_or(0);
     }
     roots.len() as u32
+}
+
+/// [`notch_depths`] of `pairs` when `p` tests notches, else none.
+pub(super) fn notch_depths_if(
+    lab: &[u32],
+    w: usize,
+    h: usize,
+    pairs: &[((u32, u32), f32)],
+    p: &SplitParams,
+) -> Vec<f32> {
+    if p.notch_px.is_finite() {
+        let keys: Vec<(u32, u32)> = pairs.iter().map(|&(k, _)| k).collect();
+        notch_depths(lab, w, h, &keys)
+    } else {
+        Vec::new()
+    }
 }
 
 /// The brightness of each region's core — its pixels at least half as
@@ -182,14 +200,19 @@ impl Cores {
 /// joins one side, and its other, narrow side still separates the two
 /// real bodies.
 pub(super) fn merge_pairs(
-    mut pairs: Vec<((u32, u32), f32)>,
+    pairs: Vec<((u32, u32), f32)>,
+    notches: &[f32],
     body: &mut [f32],
     parent: &mut [u32],
     cores: &mut Cores,
     p: &SplitParams,
 ) {
-    pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    for ((a, b), nk) in pairs {
+    let mut pairs: Vec<(((u32, u32), f32), f32)> = pairs
+        .into_iter()
+        .zip(notches.iter().copied().chain(std::iter::repeat(0.0)))
+        .collect();
+    pairs.sort_by(|a, b| b.0 .1.total_cmp(&a.0 .1).then(a.0 .0.cmp(&b.0 .0)));
+    for (((a, b), nk), notch) in pairs {
         let (ra, rb) = (find(parent, a), find(parent, b));
         if ra == rb {
             continue;
@@ -197,6 +220,7 @@ pub(super) fn merge_pairs(
         let smaller = body[ra as usize].min(body[rb as usize]);
         if f64::from(nk) >= p.neck_ratio * f64::from(smaller)
             && !cores.distinct(ra, rb, p.step_ratio)
+            && f64::from(notch) < p.notch_px
         {
             let (lo, hi) = (ra.min(rb), ra.max(rb));
             parent[hi as usize] = lo;
@@ -250,10 +274,16 @@ mod tests {
                 })
                 .collect();
             for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
-                for (step, weigh) in [(f64::INFINITY, None), (1.5, Some(&intensity[..]))] {
+                let cases = [
+                    (f64::INFINITY, None, f64::INFINITY),
+                    (1.5, Some(&intensity[..]), f64::INFINITY),
+                    (f64::INFINITY, None, 2.0),
+                ];
+                for (step, weigh, notch) in cases {
                     let p = SplitParams {
                         neck_ratio: ratio,
                         step_ratio: step,
+                        notch_px: notch,
                         ..params()
                     };
                     let (mut a, mut b) = (lab.clone(), lab.clone());
@@ -262,7 +292,7 @@ mod tests {
                     assert_eq!(
                         (na, &a),
                         (nb, &b),
-                        "{n} regions, ratio {ratio}, step {step}"
+                        "{n} regions, ratio {ratio}, step {step}, notch {notch}"
                     );
                 }
             }

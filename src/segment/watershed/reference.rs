@@ -8,7 +8,7 @@ use image::{GrayImage, Luma};
 
 use super::flood::Basin;
 use super::markers::markers_into;
-use super::necks::{merge_pairs, Cores};
+use super::necks::{merge_pairs, notch_depths_if, Cores};
 use super::{split, Objects, SplitParams};
 use crate::Labels;
 
@@ -140,7 +140,8 @@ pub(super) fn merge_wide_necks_reference(
             pairs.push((group[0].0, deepest));
         }
         let mut cores = Cores::of(intensity, dist, lab, &body);
-        merge_pairs(pairs, &mut body, &mut parent, &mut cores, p);
+        let notches = notch_depths_if(lab, w, h, &pairs, p);
+        merge_pairs(pairs, &notches, &mut body, &mut parent, &mut cores, p);
     }
     crate::segment::label::relabel(lab, &mut parent)
 }
@@ -216,6 +217,7 @@ pub(super) fn params() -> SplitParams {
         min_radius_px: 4.0,
         neck_ratio: 0.75,
         step_ratio: f64::INFINITY,
+        notch_px: f64::INFINITY,
     }
 }
 

@@ -1,0 +1,182 @@
+//! The notch test: two bodies that merely touch meet between two notches
+//! of their joint outline — the cut between them runs from a concave
+//! corner to a concave corner — where a single bent or elongated body,
+//! cut by the flooding, has at most one (a bend's inner side). The depth
+//! of a cut's shallower end below the convex hull of the two pieces
+//! measures it (the concave points of clump-splitting methods, e.g.
+//! Kumar et al. 2006, Wang et al. 2012, tested at the two ends of the
+//! cut the watershed proposes).
+
+/// For each pair (a, b) of touching regions of `lab` (w × h, 0 the
+/// background, the crop's border all background), how deep the
+/// shallower end of their shared boundary lies inside the convex hull
+/// of a ∪ b, px (0 when the boundary has fewer than two ends).
+pub(super) fn notch_depths(lab: &[u32], w: usize, h: usize, pairs: &[(u32, u32)]) -> Vec<f32> {
+    pairs
+        .iter()
+        .map(|&(a, b)| notch_depth(lab, w, h, a, b))
+        .collect()
+}
+
+fn notch_depth(lab: &[u32], w: usize, h: usize, a: u32, b: u32) -> f32 {
+    let at = |x: i64, y: i64| -> u32 {
+        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+            0
+        } else {
+            lab[y as usize * w + x as usize]
+        }
+    };
+    let mut ends: Vec<(i64, i64)> = Vec::new();
+    let mut outline: Vec<(i64, i64)> = Vec::new();
+    for y in 0..h as i64 {
+        for x in 0..w as i64 {
+            let l = at(x, y);
+            if l != a && l != b {
+                continue;
+            }
+            let four = [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)];
+            if four.iter().any(|&(nx, ny)| {
+                let m = at(nx, ny);
+                m != a && m != b
+            }) {
+                outline.push((x, y));
+            }
+            if l == a && four.iter().any(|&(nx, ny)| at(nx, ny) == b) {
+                let bare = (-1..=1).any(|dy| (-1..=1).any(|dx| at(x + dx, y + dy) == 0));
+                if bare {
+                    ends.push((x, y));
+                }
+            }
+        }
+    }
+    // The cut's two ends: its two bare points farthest apart.
+    let mut best = (0i64, None);
+    for (i, &p) in ends.iter().enumerate() {
+        for &q in &ends[i + 1..] {
+            let d = (p.0 - q.0).pow(2) + (p.1 - q.1).pow(2);
+            if d > best.0 {
+                best = (d, Some((p, q)));
+            }
+        }
+    }
+    let Some((p, q)) = best.1 else {
+        return 0.0;
+    };
+    // Two ends a pixel or two apart are one end.
+    if best.0 <= 8 {
+        return 0.0;
+    }
+    let hull = convex_hull(&mut outline);
+    depth_in(&hull, p).min(depth_in(&hull, q))
+}
+
+/// The convex hull of `points` (Andrew's monotone chain), counter-
+/// clockwise, no repeated first point.
+fn convex_hull(points: &mut [(i64, i64)]) -> Vec<(i64, i64)> {
+    points.sort_unstable();
+    let cross = |o: (i64, i64), a: (i64, i64), b: (i64, i64)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
+    let mut hull: Vec<(i64, i64)> = Vec::with_capacity(points.len() + 1);
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &(i64, i64)>> = if pass == 0 {
+            Box::new(points.iter())
+        } else {
+            Box::new(points.iter().rev())
+        };
+        for &p in iter {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+/// Distance from `p` to the outline of the convex polygon `hull`, px.
+fn depth_in(hull: &[(i64, i64)], p: (i64, i64)) -> f32 {
+    if hull.len() < 2 {
+        return 0.0;
+    }
+    let (px, py) = (p.0 as f64, p.1 as f64);
+    let mut best = f64::INFINITY;
+    for i in 0..hull.len() {
+        let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
+        let (ax, ay, bx, by) = (a.0 as f64, a.1 as f64, b.0 as f64, b.1 as f64);
+        let (dx, dy) = (bx - ax, by - ay);
+        let len2 = dx * dx + dy * dy;
+        let t = if len2 == 0.0 {
+            0.0
+        } else {
+            (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0)
+        };
+        best = best.min((px - ax - t * dx).hypot(py - ay - t * dy));
+    }
+    best as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(w: usize, h: usize, f: impl Fn(f64, f64) -> u32) -> Vec<u32> {
+        (0..w * h)
+            .map(|i| f((i % w) as f64, (i / w) as f64))
+            .collect()
+    }
+
+    /// Two discs meeting: the cut ends in two notches, as deep as a
+    /// hand computation says; a bent band cut across: its outer end lies
+    /// on the hull, no notch; a bar cut across: none.
+    #[test]
+    fn two_bodies_meet_between_notches_one_bent_body_does_not() {
+        let (w, h) = (80, 60);
+        // Discs of radius 15 at x = 25 and 52 (overlap 3 px), split at x = 38.5.
+        let discs = draw(w, h, |x, y| {
+            let (d1, d2) = ((x - 25.0).hypot(y - 30.0), (x - 52.0).hypot(y - 30.0));
+            match (d1 <= 15.0, d2 <= 15.0) {
+                (false, false) => 0,
+                _ if x <= 38.0 => 1,
+                _ => 2,
+            }
+        });
+        let d = notch_depths(&discs, w, h, &[(1, 2)])[0];
+        // The cut's ends, at x = 38, y = 30 ± ~6.6; the hull's edge is the
+        // tangent line y = 30 ± 15: about 8 px deep.
+        assert!((6.0..=10.0).contains(&d), "{d}");
+        // A quarter ring of radii 20..34 about (5, 5), cut at 45°.
+        let band = draw(w, h, |x, y| {
+            let r = (x - 5.0).hypot(y - 5.0);
+            if !(20.0..=34.0).contains(&r) {
+                0
+            } else if y - 5.0 < x - 5.0 {
+                1
+            } else {
+                2
+            }
+        });
+        let d = notch_depths(&band, w, h, &[(1, 2)])[0];
+        assert!(d <= 1.5, "{d}");
+        let bar = draw(w, h, |x, y| match (x, y) {
+            (x, y) if (10.0..70.0).contains(&x) && (20.0..35.0).contains(&y) => {
+                1 + u32::from(x >= 40.0)
+            }
+            _ => 0,
+        });
+        assert!(notch_depths(&bar, w, h, &[(1, 2)])[0] <= 1.0);
+    }
+
+    #[test]
+    fn hull_of_a_square_and_depths() {
+        let mut pts = vec![(0, 0), (4, 0), (4, 4), (0, 4), (2, 2), (1, 3)];
+        let hull = convex_hull(&mut pts);
+        assert_eq!(hull.len(), 4);
+        assert_eq!(depth_in(&hull, (2, 2)), 2.0);
+        assert_eq!(depth_in(&hull, (4, 1)), 0.0);
+    }
+}
