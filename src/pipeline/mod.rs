@@ -313,7 +313,9 @@ mod tests {
                 ..Params::default()
             };
             let a = analyze(&field, &p);
-            let [pcad, sox9, dapi] = &field.channels;
+            // (The recipe's first step, its own kernel, tested there.)
+            let clean = without_hot_pixels(&field);
+            let [pcad, sox9, dapi] = &clean.channels;
             let mut d = smooth_plane(dapi, p.nucleus_sigma_um);
             let mut pc = smooth_plane(pcad, p.pcad_sigma_um);
             let mut s9 = smooth_plane(sox9, p.nucleus_sigma_um);

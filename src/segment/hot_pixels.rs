@@ -33,7 +33,7 @@ pub fn find<T: Sample>(data: &[T], w: usize, h: usize) -> Vec<(usize, T)> {
             } else {
                 f32::NEG_INFINITY
             };
-            if !(v > 2.0 * l.max(r).max(0.0)) {
+            if v.is_nan() || v <= 2.0 * l.max(r).max(0.0) {
                 continue;
             }
             if let Some(n) = brightest_neighbour(data, w, h, x, y) {
@@ -89,7 +89,7 @@ mod tests {
                     }
                 }
                 let v = data[y * w + x];
-                if m > f32::NEG_INFINITY && m >= 0.0 && v > 2.0 * m {
+                if m >= 0.0 && v > 2.0 * m {
                     out.push((y * w + x, m));
                 }
             }

@@ -207,12 +207,24 @@ pub(super) fn merge_pairs(
     cores: &mut Cores,
     p: &SplitParams,
 ) {
-    let mut pairs: Vec<(((u32, u32), f32), f32)> = pairs
+    /// A touching pair: labels, neck depth, notch depth.
+    struct Pair {
+        key: (u32, u32),
+        neck: f32,
+        notch: f32,
+    }
+    let mut pairs: Vec<Pair> = pairs
         .into_iter()
         .zip(notches.iter().copied().chain(std::iter::repeat(0.0)))
+        .map(|((key, neck), notch)| Pair { key, neck, notch })
         .collect();
-    pairs.sort_by(|a, b| b.0 .1.total_cmp(&a.0 .1).then(a.0 .0.cmp(&b.0 .0)));
-    for (((a, b), nk), notch) in pairs {
+    pairs.sort_by(|a, b| b.neck.total_cmp(&a.neck).then(a.key.cmp(&b.key)));
+    for Pair {
+        key: (a, b),
+        neck: nk,
+        notch,
+    } in pairs
+    {
         let (ra, rb) = (find(parent, a), find(parent, b));
         if ra == rb {
             continue;
