@@ -172,10 +172,10 @@ impl<'a> Stored<'a> {
     }
 }
 
-/// Each candidate's contrast against its surroundings: the mean of
+/// Each `wanted` candidate's contrast against its surroundings: the mean of
 /// `pcad` (the corrected P-cadherin) over the candidate ÷ its median over
 /// the pixels within `ring_px` of it that belong to no candidate (index:
-/// label − 1; `None` for a candidate with no such pixel, or with its
+/// label − 1; `None` for a candidate not wanted, with no such pixel, or with its
 /// surroundings' median at the background's level, 0: nothing to compare
 /// with, so nothing it could be fainter than). A follicle stands out from the dermis around it; a patch of
 /// haze barely does. (The median: a neighbour's blurred edge in the ring
@@ -184,17 +184,27 @@ pub(super) fn contrast_with_surroundings(
     candidates: &Measured,
     pcad: &FloatImage,
     ring_px: f64,
+    wanted: impl Fn(&Region<3>) -> bool,
 ) -> Vec<Option<f64>> {
     let labels = &candidates.labels;
     let n = candidates.regions.len();
+    // (Only the candidates the rule will weigh: the others' rings would
+    // cost as much and decide nothing.)
+    let want: Vec<bool> = std::iter::once(false)
+        .chain(candidates.regions.iter().map(&wanted))
+        .collect();
     // The candidate near each pixel (the greatest label within the ring,
     // where two are), by a running maximum of the labels, exact in f32
     // below 2^24 (larger labels are never near anything: no ring).
     let exact = |l: u32| if l < 1 << 24 { l as f32 } else { 0.0 };
-    let as_f32 = FloatImage::from_fn(labels.width(), labels.height(), |x, y| {
-        image::Luma([exact(labels.get_pixel(x, y)[0])])
-    });
+    let mut as_f32 = crate::pool::take::<f32>(labels.as_raw().len());
+    for (o, &l) in as_f32.iter_mut().zip(labels.as_raw()) {
+        *o = exact(l);
+    }
+    let as_f32 = FloatImage::from_raw(labels.width(), labels.height(), as_f32)
+        .unwrap_or_else(|| FloatImage::new(0, 0));
     let near = local_max(&as_f32, ring_px);
+    crate::pool::give_image(as_f32);
     let mut inside = vec![(0f64, 0u64); n + 1];
     let mut ring: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
     for ((&l, &v), &r) in labels.as_raw().iter().zip(pcad.as_raw()).zip(near.as_raw()) {
@@ -203,10 +213,8 @@ pub(super) fn contrast_with_surroundings(
                 s.0 += f64::from(v);
                 s.1 += 1;
             }
-        } else if r != 0.0 {
-            if let Some(values) = ring.get_mut(r as usize) {
-                values.push(v);
-            }
+        } else if r != 0.0 && want.get(r as usize) == Some(&true) {
+            ring[r as usize].push(v);
         }
     }
     crate::pool::give_image(near);

@@ -176,7 +176,11 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     // in the three raw channels.
     let measured = split_and_measure(candidates, &pcad.plane, &field.channels, p, scale);
     // Each candidate's contrast against the dermis around it.
-    let contrast = contrast_with_surroundings(&measured, &pcad.plane, scale.px(p.contrast_ring_um));
+    let sized = |r: &crate::measure::Region<3>| {
+        (p.min_area_um2..=p.max_area_um2).contains(&scale.um2(r.area_px))
+    };
+    let ring = scale.px(p.contrast_ring_um);
+    let contrast = contrast_with_surroundings(&measured, &pcad.plane, ring, sized);
     crate::pool::give_image(pcad.plane);
     // (For inspection: every DAPI object.)
     let all_nuclei = inspect.then(|| label(&dapi_mask.mask).0);

@@ -7,35 +7,18 @@
 //! the brightest in the field; a global floor keeps the noise out.
 //!
 //! The window's maximum is separable, a running maximum along rows and
-//! then columns (van Herk 1992 / Gil & Werman 1993, the top-hat's kernel).
+//! then columns (van Herk 1992 / Gil & Werman 1993, the top-hat's kernels).
 
 use image::GrayImage;
 
-use super::top_hat::line_extreme;
+use super::top_hat::dilate_square;
 use crate::FloatImage;
 
 /// The greatest value within the (2r + 1)² square around each pixel
-/// (clamped at the borders), r = `radius_px` rounded: a grey dilation.
+/// (clamped at the borders), r = `radius_px` rounded: a grey dilation,
+/// streamed a row at a time (the top-hat's running maxima).
 pub fn local_max(img: &FloatImage, radius_px: f64) -> FloatImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let r = radius_px.round().max(0.0) as usize;
-    let mut out = crate::pool::take::<f32>(w * h);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for (src, dst) in img.as_raw().chunks(w).zip(out.chunks_mut(w)) {
-        line_extreme::<true>(src, dst, r, &mut a, &mut b);
-    }
-    // Columns a strip at a time, gathered into lines.
-    let (mut col, mut res) = (vec![0f32; h], vec![0f32; h]);
-    for x in 0..w {
-        for (y, c) in col.iter_mut().enumerate() {
-            *c = out[y * w + x];
-        }
-        line_extreme::<true>(&col, &mut res, r, &mut a, &mut b);
-        for (y, &v) in res.iter().enumerate() {
-            out[y * w + x] = v;
-        }
-    }
-    FloatImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| FloatImage::new(0, 0))
+    dilate_square(img, radius_px.round().max(0.0) as usize)
 }
 
 /// The mask (255 / 0) of the pixels of `img` at or above `floor` and at

@@ -314,7 +314,7 @@ fn open_rows_step(o: &mut OpenRows, row: Option<&[f32]>, emit: &mut dyn FnMut(us
 /// are scratch. Compiled also for AVX2 and AVX-512, chosen at run time
 /// (extremes are exact, so every version gives the same result).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-pub(crate) fn line_extreme<const MAX: bool>(
+fn line_extreme<const MAX: bool>(
     src: &[f32],
     dst: &mut [f32],
     r: usize,
@@ -357,6 +357,35 @@ pub(crate) fn line_extreme<const MAX: bool>(
     for ((o, &x), &y) in dst[..n].iter_mut().zip(&a[..n]).zip(&a[k - s..]) {
         *o = pick(x, y);
     }
+}
+
+/// The grey-level dilation of `img` by a (2r + 1)² square (each pixel
+/// the greatest value within r of it, clamped at the borders): each row
+/// dilated along x, then through one running vertical maximum
+/// ([`WindowRows`], ≈ 2 (2r + 1) rows of scratch that stay in cache).
+pub(crate) fn dilate_square(img: &FloatImage, r: usize) -> FloatImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut out = crate::pool::take::<f32>(w * h);
+    if w > 0 && h > 0 {
+        let mut rows = WindowRows::new();
+        rows.start(w, r, true);
+        let (mut line, mut a, mut b) = (vec![0f32; w], Vec::new(), Vec::new());
+        let emit = |y: Option<usize>, rows: &WindowRows, out: &mut [f32]| {
+            if let Some(y) = y {
+                rows.result_into(y, &mut out[y * w..(y + 1) * w]);
+            }
+        };
+        for src in img.as_raw().chunks(w) {
+            line_pass(true, src, &mut line, r, &mut a, &mut b);
+            let y = rows.push(Some(&line));
+            emit(y, &rows, &mut out);
+        }
+        for _ in 0..r {
+            let y = rows.push(None);
+            emit(y, &rows, &mut out);
+        }
+    }
+    FloatImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| FloatImage::new(0, 0))
 }
 
 /// White top-hat: the image minus its opening by a (2r+1)² square, r =

@@ -11,45 +11,65 @@
 /// background, the crop's border all background), how deep the
 /// shallower end of their shared boundary lies inside the convex hull
 /// of a ∪ b, px (0 when the boundary has fewer than two ends).
+///
+/// One scan of the labels finds every region's outline (hulled once per
+/// region: the hull of a ∪ b is the hull of the two hulls) and every
+/// pair's bare boundary points.
 pub(super) fn notch_depths(lab: &[u32], w: usize, h: usize, pairs: &[(u32, u32)]) -> Vec<f32> {
-    pairs
-        .iter()
-        .map(|&(a, b)| notch_depth(lab, w, h, a, b))
-        .collect()
-}
-
-fn notch_depth(lab: &[u32], w: usize, h: usize, a: u32, b: u32) -> f32 {
-    let at = |x: i64, y: i64| -> u32 {
-        if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
-            0
-        } else {
-            lab[y as usize * w + x as usize]
-        }
-    };
-    let mut ends: Vec<(i64, i64)> = Vec::new();
-    let mut outline: Vec<(i64, i64)> = Vec::new();
-    for y in 0..h as i64 {
-        for x in 0..w as i64 {
+    if pairs.is_empty() {
+        return Vec::new();
+    }
+    let n = pairs.iter().map(|&(a, b)| a.max(b)).max().unwrap_or(0) as usize;
+    let mut outline: Vec<Vec<(i64, i64)>> = vec![Vec::new(); n + 1];
+    let mut ends: std::collections::HashMap<(u32, u32), Vec<(i64, i64)>> =
+        pairs.iter().map(|&k| (k, Vec::new())).collect();
+    let at = |x: usize, y: usize| lab[y * w + x];
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
             let l = at(x, y);
-            if l != a && l != b {
+            if l == 0 || l as usize > n {
                 continue;
             }
-            let four = [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)];
-            if four.iter().any(|&(nx, ny)| {
-                let m = at(nx, ny);
-                m != a && m != b
-            }) {
-                outline.push((x, y));
+            let four = [at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1)];
+            if four.iter().all(|&m| m == l) {
+                continue;
             }
-            if l == a && four.iter().any(|&(nx, ny)| at(nx, ny) == b) {
-                let bare = (-1..=1).any(|dy| (-1..=1).any(|dx| at(x + dx, y + dy) == 0));
-                if bare {
-                    ends.push((x, y));
+            outline[l as usize].push((x as i64, y as i64));
+            let bare = (y - 1..=y + 1).any(|ny| (x - 1..=x + 1).any(|nx| at(nx, ny) == 0));
+            if !bare {
+                continue;
+            }
+            for &m in &four {
+                if m != 0 && m != l {
+                    if let Some(list) = ends.get_mut(&(l.min(m), l.max(m))) {
+                        // The end as seen from the smaller label's side.
+                        if l < m && list.last() != Some(&(x as i64, y as i64)) {
+                            list.push((x as i64, y as i64));
+                        }
+                    }
                 }
             }
         }
     }
-    // The cut's two ends: its two bare points farthest apart.
+    let hulls: Vec<Vec<(i64, i64)>> = outline.iter_mut().map(|o| convex_hull(o)).collect();
+    pairs
+        .iter()
+        .map(|&(a, b)| {
+            let mut both: Vec<(i64, i64)> = hulls[a as usize]
+                .iter()
+                .chain(&hulls[b as usize])
+                .copied()
+                .collect();
+            let hull = convex_hull(&mut both);
+            deepest_pair_of_ends(&ends[&(a, b)], &hull)
+        })
+        .collect()
+}
+
+/// The shallower depth (in `hull`) of a cut's two ends: its two bare
+/// points farthest apart (0 with fewer than two, or two a pixel or two
+/// apart: one end).
+fn deepest_pair_of_ends(ends: &[(i64, i64)], hull: &[(i64, i64)]) -> f32 {
     let mut best = (0i64, None);
     for (i, &p) in ends.iter().enumerate() {
         for &q in &ends[i + 1..] {
@@ -59,15 +79,10 @@ fn notch_depth(lab: &[u32], w: usize, h: usize, a: u32, b: u32) -> f32 {
             }
         }
     }
-    let Some((p, q)) = best.1 else {
-        return 0.0;
-    };
-    // Two ends a pixel or two apart are one end.
-    if best.0 <= 8 {
-        return 0.0;
+    match best {
+        (d, Some((p, q))) if d > 8 => depth_in(hull, p).min(depth_in(hull, q)),
+        _ => 0.0,
     }
-    let hull = convex_hull(&mut outline);
-    depth_in(&hull, p).min(depth_in(&hull, q))
 }
 
 /// The convex hull of `points` (Andrew's monotone chain), counter-
