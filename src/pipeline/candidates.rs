@@ -174,12 +174,16 @@ impl<'a> Stored<'a> {
 
 /// Each `wanted` candidate's contrast against its surroundings: the mean of
 /// `pcad` (the corrected P-cadherin) over the candidate ÷ its median over
-/// the pixels within `ring_px` of it that belong to no candidate (index:
-/// label − 1; `None` for a candidate not wanted, with no such pixel, or with its
-/// surroundings' median at the background's level, 0: nothing to compare
-/// with, so nothing it could be fainter than). A follicle stands out from the dermis around it; a patch of
+/// the pixels within `ring_px` of it (a square) that belong to no
+/// candidate (index: label − 1; `None` for a candidate not wanted, with
+/// no such pixel, or with its surroundings' median at the background's
+/// level, 0: nothing to compare with, so nothing it could be fainter
+/// than). A follicle stands out from the dermis around it; a patch of
 /// haze barely does. (The median: a neighbour's blurred edge in the ring
 /// does not raise it.)
+///
+/// Each candidate's ring is found in its own crop (its box grown by the
+/// ring), its mask dilated there: no image-sized plane.
 pub(super) fn contrast_with_surroundings(
     candidates: &Measured,
     pcad: &FloatImage,
@@ -187,46 +191,64 @@ pub(super) fn contrast_with_surroundings(
     wanted: impl Fn(&Region<3>) -> bool,
 ) -> Vec<Option<f64>> {
     let labels = &candidates.labels;
+    let (w, h) = (labels.width() as usize, labels.height() as usize);
     let n = candidates.regions.len();
+    let r = ring_px.round().max(0.0) as usize;
     // (Only the candidates the rule will weigh: the others' rings would
-    // cost as much and decide nothing.)
+    // cost as much and decide nothing.) Their boxes and sums, one scan.
     let want: Vec<bool> = std::iter::once(false)
         .chain(candidates.regions.iter().map(&wanted))
         .collect();
-    // The candidate near each pixel (the greatest label within the ring,
-    // where two are), by a running maximum of the labels, exact in f32
-    // below 2^24 (larger labels are never near anything: no ring).
-    let exact = |l: u32| if l < 1 << 24 { l as f32 } else { 0.0 };
-    let mut as_f32 = crate::pool::take::<f32>(labels.as_raw().len());
-    for (o, &l) in as_f32.iter_mut().zip(labels.as_raw()) {
-        *o = exact(l);
-    }
-    let as_f32 = FloatImage::from_raw(labels.width(), labels.height(), as_f32)
-        .unwrap_or_else(|| FloatImage::new(0, 0));
-    let near = local_max(&as_f32, ring_px);
-    crate::pool::give_image(as_f32);
+    let mut boxes = vec![(usize::MAX, usize::MAX, 0usize, 0usize); n + 1];
     let mut inside = vec![(0f64, 0u64); n + 1];
-    let mut ring: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
-    for ((&l, &v), &r) in labels.as_raw().iter().zip(pcad.as_raw()).zip(near.as_raw()) {
-        if l != 0 {
-            if let Some(s) = inside.get_mut(l as usize) {
-                s.0 += f64::from(v);
-                s.1 += 1;
+    let (lab, values) = (labels.as_raw(), pcad.as_raw());
+    for (y, (lrow, vrow)) in lab.chunks(w).zip(values.chunks(w)).enumerate() {
+        for (x, (&l, &v)) in lrow.iter().zip(vrow).enumerate() {
+            if want.get(l as usize) == Some(&true) {
+                let b = &mut boxes[l as usize];
+                *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+                inside[l as usize].0 += f64::from(v);
+                inside[l as usize].1 += 1;
             }
-        } else if r != 0.0 && want.get(r as usize) == Some(&true) {
-            ring[r as usize].push(v);
         }
     }
-    crate::pool::give_image(near);
+    let mut ring: Vec<f32> = Vec::new();
     (1..=n)
-        .map(|i| {
-            let values = &mut ring[i];
-            if values.is_empty() {
+        .map(|l| {
+            let (x0, y0, x1, y1) = boxes[l];
+            if !want[l] || x0 == usize::MAX {
                 return None;
             }
-            let mid = values.len() / 2;
-            let (_, &mut median, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
-            let (sum, count) = inside[i];
+            let (cx0, cy0) = (x0.saturating_sub(r), y0.saturating_sub(r));
+            let (cx1, cy1) = ((x1 + r).min(w - 1), (y1 + r).min(h - 1));
+            let (cw, ch) = (cx1 - cx0 + 1, cy1 - cy0 + 1);
+            let mut mine = crate::pool::take::<f32>(cw * ch);
+            for (dst, src) in mine.chunks_mut(cw).zip(lab[cy0 * w..].chunks(w)) {
+                for (d, &s) in dst.iter_mut().zip(&src[cx0..cx0 + cw]) {
+                    *d = if s == l as u32 { 1.0 } else { 0.0 };
+                }
+            }
+            let mine = FloatImage::from_raw(cw as u32, ch as u32, mine)
+                .unwrap_or_else(|| FloatImage::new(0, 0));
+            let near = local_max(&mine, r as f64);
+            ring.clear();
+            for (cy, near_row) in near.as_raw().chunks(cw).enumerate() {
+                let o = (cy0 + cy) * w + cx0;
+                let (lrow, vrow) = (&lab[o..o + cw], &values[o..o + cw]);
+                for ((&d, &l), &v) in near_row.iter().zip(lrow).zip(vrow) {
+                    if d > 0.0 && l == 0 {
+                        ring.push(v);
+                    }
+                }
+            }
+            crate::pool::give_image(near);
+            crate::pool::give_image(mine);
+            if ring.is_empty() {
+                return None;
+            }
+            let mid = ring.len() / 2;
+            let (_, &mut median, _) = ring.select_nth_unstable_by(mid, f32::total_cmp);
+            let (sum, count) = inside[l];
             (median > 0.0).then(|| sum / count.max(1) as f64 / f64::from(median))
         })
         .collect()

@@ -47,8 +47,11 @@ pub(super) struct Mask {
 pub(super) fn without_hot_pixels(field: &Field) -> Cow<'_, Field> {
     let (w, h) = (field.width, field.height);
     let found = field.channels.each_ref().map(|c| match c {
-        Plane::U16(i) => Hot::U16(hot_pixels::find(i.as_raw(), w, h)),
-        Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h)),
+        Plane::U16(i) => {
+            let span = hot_pixels::range_u16(i.as_raw());
+            Hot::U16(hot_pixels::find(i.as_raw(), w, h, span))
+        }
+        Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h, range(i.as_raw()))),
     });
     if found.iter().all(Hot::is_empty) {
         return Cow::Borrowed(field);

@@ -168,9 +168,6 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     );
     // Follicle candidates: the P-cadherin mask opened, holes filled.
     let candidates = follicle_candidates(pcad_mask.mask, p, scale);
-    // Sox9: smoothed, flat-fielded, background removed, thresholded.
-    let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
-    let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
     // Touching follicles split (distance transform + watershed, and where
     // bodies of distinct P-cadherin brightness meet), each piece measured
     // in the three raw channels.
@@ -182,6 +179,9 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     let ring = scale.px(p.contrast_ring_um);
     let contrast = contrast_with_surroundings(&measured, &pcad.plane, ring, sized);
     crate::pool::give_image(pcad.plane);
+    // Sox9: smoothed, flat-fielded, background removed, thresholded.
+    let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+    let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
     // (For inspection: every DAPI object.)
     let all_nuclei = inspect.then(|| label(&dapi_mask.mask).0);
     // Nuclei: DAPI objects within the Sox9 mask, split where they crowd.
