@@ -129,12 +129,20 @@ fn background_correction_and_splitting_each_earn_their_place() {
 /// The broad simulator (`synth::confocal`: pixel sizes 0.4–1.0 µm,
 /// z-stacks, membrane and solid stains, dim, touching and curved
 /// follicles, 12-bit camera counts with hot pixels), a set small enough
-/// for CI: F1 overall and in every condition at least the bounds below
-/// (README, Accuracy, has the 200-field table these stand for).
+/// for CI: 18 fields of 0.16 mm², a third in each pixel-size band (every
+/// other setting drawn from its range); F1 overall and in every
+/// condition at least the bounds below (README, Accuracy, has the
+/// 200-field table these stand for).
 #[test]
 fn broad_simulator_meets_the_condition_bounds() {
-    let fields: Vec<confocal::Confocal> = (0..16u64)
-        .map(|i| confocal::render(&Setting::draw(384, 384, 71_000 + i)))
+    let fields: Vec<confocal::Confocal> = (0..18u64)
+        .map(|i| {
+            let px = [0.5, 0.7, 0.9][i as usize % 3];
+            let side = (400.0 / px) as usize;
+            let mut s = Setting::draw(side, side, 71_000 + i);
+            s.pixel_size_um = px;
+            confocal::render(&s)
+        })
         .collect();
     let detected: Vec<Vec<(f64, f64)>> = fields
         .iter()
@@ -160,13 +168,17 @@ fn broad_simulator_meets_the_condition_bounds() {
         .collect();
     let all = &rows[0];
     assert_eq!(all.condition, "all");
-    assert!(all.truth >= 40, "too few follicles drawn: {table:?}");
+    assert!(all.truth >= 120, "too few follicles drawn: {table:?}");
     assert!(all.f1() >= ALL_F1, "{table:?}");
-    assert!(all.rel_count_error().unwrap_or(1.0) <= 0.06, "{table:?}");
+    let rel = all.rel_count_error().unwrap_or(1.0);
+    assert!(rel <= 0.10, "count error {rel:.3}: {table:?}");
     for r in &rows {
-        if r.truth >= 5 {
-            assert!(r.f1() >= CONDITION_F1, "{}: {table:?}", r.condition);
-        }
+        assert!(
+            r.truth >= 20,
+            "{}: too few follicles: {table:?}",
+            r.condition
+        );
+        assert!(r.f1() >= CONDITION_F1, "{}: {table:?}", r.condition);
     }
 }
 
