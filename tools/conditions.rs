@@ -1,15 +1,17 @@
 //! The broad simulated set and its per-condition table (issue 17).
 //!
-//!     conditions write DIR [count] [first_seed] [side]
-//!         fields drawn by `synth::confocal` (every setting from its
-//!         range), as 12-bit ImageJ hyperstacks and OME-TIFFs (DAPI
-//!         first, named channels), with DIR/truth.csv (for `follicount
-//!         score`) and DIR/details.csv (each follicle's conditions)
-//!     conditions score DIR OUT [OUT…]
-//!         F1, precision, recall and count error per condition (dim,
-//!         membrane, touching, curved, pixel-size band, z-stack) of each
-//!         output folder — `follicount count` or `skimage_peer.py --out`
-//!         — as a Markdown table
+//! ```text
+//! conditions write DIR [count] [first_seed] [side]
+//!     fields drawn by `synth::confocal` (every setting from its range),
+//!     as 12-bit ImageJ hyperstacks and OME-TIFFs (DAPI first, named
+//!     channels), with DIR/truth.csv (for `follicount score`) and
+//!     DIR/details.csv (each follicle's conditions)
+//! conditions score DIR OUT [OUT…]
+//!     F1, precision, recall and count error per condition (dim,
+//!     membrane, touching, curved, pixel-size band, z-stack) of each
+//!     output folder — `follicount count` or `skimage_peer.py --out` —
+//!     as a Markdown table
+//! ```
 //!
 //! Deterministic: the same arguments give byte-identical files.
 
