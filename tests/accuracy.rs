@@ -57,10 +57,9 @@ fn counts_equal_truth_on_random_scenes() {
     );
 }
 
-/// Runs `count` on the shipped hard set with extra flags, then `score`
-/// against the generator's truth; returns (F1, mean relative count error).
-fn hard_set_score(extra: &[&str]) -> (f64, f64) {
-    let fx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hard");
+/// Runs `count` on `dir` with extra flags, then `score --json` against
+/// `dir/truth.csv`; both must exit 0. Returns the score's JSON.
+fn count_and_score(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let run = |args: Vec<&std::ffi::OsStr>| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
@@ -77,13 +76,13 @@ fn hard_set_score(extra: &[&str]) -> (f64, f64) {
     };
     let mut count: Vec<&std::ffi::OsStr> = vec![
         "count".as_ref(),
-        fx.as_os_str(),
+        dir.as_os_str(),
         "-o".as_ref(),
         tmp.path().as_os_str(),
     ];
     count.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
     run(count);
-    let truth = fx.join("truth.csv");
+    let truth = dir.join("truth.csv");
     let out = run(vec![
         "score".as_ref(),
         tmp.path().as_os_str(),
@@ -91,7 +90,14 @@ fn hard_set_score(extra: &[&str]) -> (f64, f64) {
         truth.as_os_str(),
         "--json".as_ref(),
     ]);
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `count` on the shipped hard set with extra flags, then `score`
+/// against the generator's truth; returns (F1, mean relative count error).
+fn hard_set_score(extra: &[&str]) -> (f64, f64) {
+    let fx = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hard");
+    let j = count_and_score(&fx, extra);
     assert_eq!(j["fields"].as_array().unwrap().len(), 8);
     (
         j["f1"].as_f64().unwrap(),
@@ -196,33 +202,7 @@ fn dev_sample_meets_todays_bounds() {
         eprintln!("skipped: no {}", dev.display());
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let count = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
-        .args([
-            "count".as_ref(),
-            dev.as_os_str(),
-            "-o".as_ref(),
-            tmp.path().as_os_str(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        count.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&count.stderr)
-    );
-    let score = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
-        .args([
-            "score".as_ref(),
-            tmp.path().as_os_str(),
-            "--truth".as_ref(),
-            dev.join("truth.csv").as_os_str(),
-            "--json".as_ref(),
-        ])
-        .output()
-        .unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&score.stdout).unwrap();
+    let j = count_and_score(&dev, &[]);
     let (f1, precision) = (j["f1"].as_f64().unwrap(), j["precision"].as_f64().unwrap());
     let rel = j["mean_rel_count_error"].as_f64().unwrap();
     assert!(f1 >= 0.94, "F1 {f1:.3}");

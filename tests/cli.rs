@@ -787,13 +787,18 @@ fn saved_masks_agree_with_the_tables() {
         let field_rows: Vec<_> = rows.iter().filter(mine).collect();
         assert_eq!(field_rows.len(), by_label.len(), "{file}");
         let mut counted = 0;
-        for r in &field_rows {
-            let (n, sx, sy) = by_label[&r[2].parse::<u32>().unwrap()];
-            assert_eq!(n, r[7].parse::<u64>().unwrap(), "{file}: {r:?}");
+        // A row's object, by its label in column `key`, has the row's
+        // area (column `area`) and centroid (columns `x`, `x + 1`).
+        let agrees = |by: &BTreeMap<u32, (u64, f64, f64)>, r: &csv::StringRecord, key, area, x| {
+            let (n, sx, sy) = by[&r[key].parse::<u32>().unwrap()];
+            assert_eq!(n, r[area].parse::<u64>().unwrap(), "{file}: {r:?}");
             assert!(
-                near(sx / n as f64, &r[5]) && near(sy / n as f64, &r[6]),
+                near(sx / n as f64, &r[x]) && near(sy / n as f64, &r[x + 1]),
                 "{r:?}"
             );
+        };
+        for r in &field_rows {
+            agrees(&by_label, r, 2, 7, 5);
             assert_eq!(&r[4] == "ok", &r[3] != "0", "{r:?}");
             counted += usize::from(&r[4] == "ok");
         }
@@ -804,12 +809,7 @@ fn saved_masks_agree_with_the_tables() {
         assert_eq!(counted, field_follicles.len(), "{file}");
         assert!(counted > 0, "{file}: no follicle to check");
         for r in &field_follicles {
-            let (n, sx, sy) = by_id[&r[2].parse::<u32>().unwrap()];
-            assert_eq!(n, r[5].parse::<u64>().unwrap(), "{r:?}");
-            assert!(
-                near(sx / n as f64, &r[3]) && near(sy / n as f64, &r[4]),
-                "{r:?}"
-            );
+            agrees(&by_id, r, 2, 5, 3);
         }
         // Sox9+ nuclei: as many as reported, each inside a DAPI object.
         let sox9_labels = tally(&sox9);

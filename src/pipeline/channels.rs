@@ -211,11 +211,10 @@ pub(super) fn local_threshold_mask(
     Mask { mask, threshold }
 }
 
-/// Thresholds a prepared channel and makes its mask.
+/// Thresholds a prepared channel and makes its mask (the threshold
+/// alone: [`local_threshold_mask`] with no local part).
 pub(super) fn threshold_mask(channel: &Prepared, method: Threshold) -> Mask {
-    let threshold = threshold_of(channel, method);
-    let mask = mask_at_least(&channel.plane, threshold);
-    Mask { mask, threshold }
+    local_threshold_mask(channel, method, 0.0, 0.0)
 }
 
 /// A plane's width and height, as lengths.

@@ -3,9 +3,9 @@
 //! confocal image is one pixel wide — the optics spread even a point
 //! over its neighbours — so a pixel more than twice the brightest of
 //! its 8 neighbours, and above it by more than a quarter of the
-//! channel's range (not a flicker of noise in the dark), is not signal. Left in, one saturated pixel sets the
-//! top of a channel's histogram and drags Otsu's threshold above every
-//! nucleus. Each is replaced by that brightest neighbour, as ImageJ's
+//! channel's range (not a flicker of noise in the dark), is not signal.
+//! Left in, one saturated pixel sets the top of a channel's histogram and
+//! drags Otsu's threshold above every nucleus. Each is replaced by that brightest neighbour, as ImageJ's
 //! "Remove Outliers" replaces outliers by a local value (here the
 //! maximum, which never darkens a real edge).
 

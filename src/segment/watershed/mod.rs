@@ -78,7 +78,7 @@ pub fn split_reached(
         }
         fill_runs(m, w, seed, &mut s.runs, &mut s.stack);
         let crop = crop_of_runs(&s.runs, w, h, &mut s.mask);
-        let k = s.split_crop(crop.w, crop.h, p, false);
+        let k = s.split_crop(&crop, p, None);
         visit(&crop, &s.lab, k);
     }
 }
@@ -148,11 +148,18 @@ fn crop_of_runs(runs: &[Run], w: usize, h: usize, mask: &mut Vec<u8>) -> Crop {
 impl Scratch {
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
     /// `lab`, labels 1..=n in raster order of first pixel; returns n.
-    /// With `weigh`, the crop's intensities in `intensity` keep splits
-    /// between pieces of distinct brightness. The same steps as the
-    /// whole-image reference (`split_labelled`, in `reference.rs`) with a
-    /// single component.
-    fn split_crop(&mut self, w: usize, h: usize, p: &SplitParams, weigh: bool) -> u32 {
+    /// Given the image-sized `intensity` plane (`width` wide), the crop's
+    /// intensities — copied into `self.intensity` only when there are
+    /// pieces to weigh — keep splits between pieces of distinct
+    /// brightness. The same steps as the whole-image reference
+    /// (`split_labelled`, in `reference.rs`) with a single component.
+    fn split_crop(
+        &mut self,
+        crop: &Crop,
+        p: &SplitParams,
+        intensity: Option<(&[f32], usize)>,
+    ) -> u32 {
+        let (w, h) = (crop.w, crop.h);
         let mask = &self.mask;
         self.lab.clear();
         self.lab.extend(mask.iter().map(|&v| u32::from(v != 0)));
@@ -182,7 +189,14 @@ impl Scratch {
                 *l = first;
             }
         }
-        let intensity = weigh.then_some(self.intensity.as_slice());
+        let intensity = intensity.map(|(plane, width)| {
+            self.intensity.clear();
+            for y in crop.y0..crop.y0 + h {
+                let o = y * width + crop.x0;
+                self.intensity.extend_from_slice(&plane[o..o + w]);
+            }
+            self.intensity.as_slice()
+        });
         merge_wide_necks(dist, intensity, w, h, lab, seeds.len(), p)
     }
 }
@@ -288,14 +302,7 @@ fn split_components(
     for c in starts.windows(2) {
         let runs = &mut all[c[0]..c[1]];
         let crop = crop_of_runs(runs, w, h, &mut s.mask);
-        if let Some(plane) = intensity {
-            s.intensity.clear();
-            for y in crop.y0..crop.y0 + crop.h {
-                let o = y * w + crop.x0;
-                s.intensity.extend_from_slice(&plane[o..o + crop.w]);
-            }
-        }
-        let k = s.split_crop(crop.w, crop.h, p, intensity.is_some());
+        let k = s.split_crop(&crop, p, intensity.map(|plane| (plane, w)));
         let lab = &s.lab;
         let base = first.len() as u32;
         if k == 1 {
