@@ -71,7 +71,10 @@ fn kernels(c: &mut Criterion) {
         min_radius_px: 6.0,
         neck_ratio: 0.85,
         step_ratio: f64::INFINITY,
-        notch_px: f64::INFINITY,
+        notch_px: 4.0,
+        pinch_ratio: 0.07,
+        cut_ratio: 0.67,
+        min_area_px: 400.0,
     };
     g.bench_function("watershed follicles", |b| {
         b.iter(|| {
@@ -89,6 +92,9 @@ fn kernels(c: &mut Criterion) {
         neck_ratio: 1.0,
         step_ratio: f64::INFINITY,
         notch_px: f64::INFINITY,
+        pinch_ratio: 0.0,
+        cut_ratio: 0.0,
+        min_area_px: 0.0,
     };
     g.bench_function("watershed all nuclei", |b| {
         b.iter(|| {

@@ -79,6 +79,11 @@ pub struct Params {
     /// A split is kept only where the neck's half-width is below this
     /// fraction of the smaller body's inscribed radius.
     pub split_neck_ratio: f64,
+    /// A split kept on its narrow neck alone must be pinched on both
+    /// sides: both ends of the cut lie at least this fraction of the
+    /// smaller body's inscribed radius inside the two bodies' convex hull
+    /// (a bent follicle's outer side does not dip; 0: off).
+    pub split_pinch_ratio: f64,
     /// A split is also kept where one body's core is at least this many
     /// times as bright (corrected P-cadherin) as the other's: follicles
     /// touching broadly whose stains differ (∞: off).
@@ -87,6 +92,12 @@ pub struct Params {
     /// deep inside the two bodies' convex hull — two follicles meeting
     /// between notches of their outline — µm (∞: off).
     pub split_notch_um: f64,
+    /// A piece is also cut along the line between two notches of its
+    /// outline (each `split_notch_um` deep or more) whose depths sum to at
+    /// least this fraction of the line's length, where both parts are
+    /// follicle-sized (`min_area_um2`, `split_min_radius_um`): bodies side
+    /// by side (0: off).
+    pub split_cut_ratio: f64,
     /// Two nucleus centres closer than this are one nucleus, µm.
     pub nucleus_min_separation_um: f64,
     /// Neck test for nuclei (see `split_neck_ratio`).
@@ -130,7 +141,9 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
     ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's (touching follicles of unequal brightness)."),
+    ("split_pinch_ratio", "A narrow-neck split stands only if both ends of the cut dip into the outline by this fraction of the smaller body's inscribed radius (a bend's outer side does not; 0: off)."),
     ("split_notch_um", "Also keep a split whose cut runs between two notches of the outline at least this deep, µm."),
+    ("split_cut_ratio", "Also cut a piece between two notches (each split_notch_um deep) whose depths sum to this fraction of the cut's length, if both parts are follicle-sized (0: off)."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
     ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
     ("max_plane_pixels", "Limit: most pixels in one plane (width × height); larger files are error rows."),
@@ -168,7 +181,9 @@ impl Default for Params {
             split_min_radius_um: 6.0,
             split_neck_ratio: 0.85,
             split_step_ratio: 1.5,
+            split_pinch_ratio: 0.07,
             split_notch_um: 4.0,
+            split_cut_ratio: 0.67,
             nucleus_min_separation_um: 4.0,
             nucleus_neck_ratio: 1.0,
             max_plane_pixels: Limits::default().max_plane_pixels,
@@ -230,6 +245,16 @@ impl Params {
             "pcad_local_fraction",
             (0.0..=1.0).contains(&self.pcad_local_fraction),
             "must be between 0 and 1",
+        )?;
+        check(
+            "split_pinch_ratio",
+            self.split_pinch_ratio.is_finite() && (0.0..=1.0).contains(&self.split_pinch_ratio),
+            "must be between 0 and 1",
+        )?;
+        check(
+            "split_cut_ratio",
+            self.split_cut_ratio >= 0.0,
+            "must be a number ≥ 0 (0: off)",
         )?;
         check(
             "split_notch_um",

@@ -227,6 +227,11 @@ impl Scale {
         um / self.um_per_px
     }
 
+    /// An area in µm², in pixels.
+    fn px2(self, um2: f64) -> f64 {
+        um2 / (self.um_per_px * self.um_per_px)
+    }
+
     /// An area of `px` pixels, in µm².
     fn um2(self, px: u64) -> f64 {
         px as f64 * (self.um_per_px * self.um_per_px)
@@ -374,6 +379,9 @@ mod tests {
                 neck_ratio: p.nucleus_neck_ratio,
                 step_ratio: f64::INFINITY,
                 notch_px: f64::INFINITY,
+                pinch_ratio: 0.0,
+                cut_ratio: 0.0,
+                min_area_px: 0.0,
             };
             let split = split(Objects::Mask(&dapi_mask), &sp, None, |_| {});
             let want = regions(&split.labels, split.count, [s9.as_raw().as_slice()])

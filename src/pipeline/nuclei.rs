@@ -65,6 +65,9 @@ pub(super) fn sox9_positive_nuclei(
             neck_ratio: p.nucleus_neck_ratio,
             step_ratio: f64::INFINITY,
             notch_px: f64::INFINITY,
+            pinch_ratio: 0.0,
+            cut_ratio: 0.0,
+            min_area_px: 0.0,
         };
         let seeds = positions_at_least(sox9_px, t_sox9);
         let mut numbers = Vec::new();

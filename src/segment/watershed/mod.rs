@@ -13,6 +13,7 @@
 //! image-sized label plane (most DAPI objects hold no Sox9+ pixel and
 //! are never split).
 
+mod cuts;
 mod flood;
 mod markers;
 mod necks;
@@ -26,6 +27,7 @@ use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
+use cuts::cut_at_notch_pairs;
 use flood::{flood, Basin};
 use markers::markers_into;
 use necks::merge_wide_necks;
@@ -50,6 +52,20 @@ pub struct SplitParams {
     /// at least this deep (px) inside the two pieces' convex hull: two
     /// bodies meeting between notches (`f64::INFINITY`: never).
     pub notch_px: f64,
+    /// A cut that stands on a narrow neck alone must be pinched: once the
+    /// wide necks are merged, both its ends lie at least `pinch_ratio` ×
+    /// the smaller body's inscribed radius inside the two bodies' convex
+    /// hull. A bent body cut at its bend fails (the bend's outer side lies
+    /// on the hull); 0: never tested.
+    pub pinch_ratio: f64,
+    /// A piece is also cut along the line between two notches of its
+    /// outline, each at least `notch_px` deep inside its convex hull,
+    /// whose depths sum to at least `cut_ratio` × the line's length,
+    /// where both parts keep `min_area_px` pixels and `min_radius_px`
+    /// inscribed radius (bodies side by side; 0: never).
+    pub cut_ratio: f64,
+    /// The least area of a part such a cut leaves, px.
+    pub min_area_px: f64,
 }
 
 /// Splits each 8-connected component of `mask` that holds one of the
@@ -147,13 +163,27 @@ fn crop_of_runs(runs: &[Run], w: usize, h: usize, mask: &mut Vec<u8>) -> Crop {
 
 impl Scratch {
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
-    /// `lab`, labels 1..=n in raster order of first pixel; returns n.
+    /// `lab`, labels 1..=n in raster order of first pixel, then cuts its
+    /// pieces between notch pairs (`cuts.rs`); returns n.
+    fn split_crop(
+        &mut self,
+        crop: &Crop,
+        p: &SplitParams,
+        intensity: Option<(&[f32], usize)>,
+    ) -> u32 {
+        let n = self.split_at_necks(crop, p, intensity);
+        cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p)
+    }
+
+    /// Splits the one 8-connected component drawn in `mask` (w × h) into
+    /// `lab` at its necks (markers, flooding, neck test), labels 1..=n in
+    /// raster order of first pixel; returns n.
     /// Given the image-sized `intensity` plane (`width` wide), the crop's
     /// intensities — copied into `self.intensity` only when there are
     /// pieces to weigh — keep splits between pieces of distinct
     /// brightness. The same steps as the whole-image reference
     /// (`split_labelled`, in `reference.rs`) with a single component.
-    fn split_crop(
+    fn split_at_necks(
         &mut self,
         crop: &Crop,
         p: &SplitParams,
@@ -454,21 +484,46 @@ mod tests {
 
     #[test]
     fn component_wise_split_equals_splitting_the_whole_image() {
+        // Pieces with and without cuts between notch pairs, over all seeds.
+        let (mut plain, mut cut) = (0, 0);
         for seed in 0..12 {
             let m = blobs(seed, 97, 83);
-            for p in [
+            for (k, p) in [
                 params(),
                 SplitParams {
                     neck_ratio: 1.0,
                     ..params()
                 },
-            ] {
+                SplitParams {
+                    neck_ratio: 0.9,
+                    pinch_ratio: 0.2,
+                    ..params()
+                },
+                SplitParams {
+                    notch_px: 2.0,
+                    cut_ratio: 0.5,
+                    min_area_px: 40.0,
+                    ..params()
+                },
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 let (a, na) = split_mask(&m, &p);
                 let (b, nb) = split_dense(&m, None, &p);
                 assert_eq!(na, nb, "seed {seed}");
                 assert_eq!(a.as_raw(), b.as_raw(), "seed {seed}");
+                match k {
+                    0 => plain += na,
+                    3 => cut += na,
+                    _ => {}
+                }
             }
         }
+        assert!(
+            cut > plain,
+            "the cuts were tested: {cut} pieces, {plain} without"
+        );
     }
 
     /// Splitting the runs of a filled mask gives what splitting the mask
@@ -564,6 +619,43 @@ mod tests {
             let (_, n) = split_mask(&m, &params());
             assert_eq!(n, 1, "theta {theta}");
         }
+    }
+
+    /// A bent body thick at its ends and its bend: the neck test alone
+    /// cuts it at a narrowing, the pinch test sees the cut's outer end on
+    /// the hull and keeps it whole; two discs meeting stay two.
+    #[test]
+    fn a_bent_body_stays_whole_where_two_discs_stay_two() {
+        // A quarter ring about (16, 16), centre line radius 50, half-width
+        // 12, thickened on its inner side at its ends and its bend (discs
+        // of radius 14 touching the outer edge from inside).
+        let (c, r) = (16.0, 50.0);
+        let d = r - 2.0;
+        let bend = c + d * std::f64::consts::FRAC_1_SQRT_2;
+        let m = shape(90, 90, |x, y| {
+            let ring = (x >= c && y >= c) && ((x - c).hypot(y - c) - r).abs() <= 12.0;
+            ring || (x - c - d).hypot(y - c) <= 14.0
+                || (x - c).hypot(y - c - d) <= 14.0
+                || (x - bend).hypot(y - bend) <= 14.0
+        });
+        assert_eq!(label(&m).1, 1);
+        let unpinched = SplitParams {
+            neck_ratio: 0.9,
+            ..params()
+        };
+        let pinched = SplitParams {
+            pinch_ratio: 0.08,
+            ..unpinched
+        };
+        assert!(
+            split_mask(&m, &unpinched).1 >= 2,
+            "the neck test alone cuts it"
+        );
+        assert_eq!(split_mask(&m, &pinched).1, 1);
+        let discs = shape(60, 40, |x, y| {
+            (x - 20.0).hypot(y - 20.0) <= 10.0 || (x - 37.0).hypot(y - 20.0) <= 10.0
+        });
+        assert_eq!(split_mask(&discs, &pinched).1, 2);
     }
 
     #[test]

@@ -12,12 +12,13 @@ use crate::segment::label::find;
 /// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
 /// shared boundary is not clearly narrower than the smaller body merge,
 /// unless their cores' mean `intensity` differ by `p.step_ratio` or more
-/// (see [`Cores`]); `lab` is relabelled 1..=m in raster order of first
-/// pixel; returns m.
+/// (see [`Cores`]) or their cut runs between notches (`p.notch_px`); then,
+/// with `p.pinch_ratio`, the bodies so merged are tested once more, and a
+/// cut that stood on a narrow neck alone stands only if both its ends dip
+/// into their joint outline (a bend's outer side does not). `lab` is
+/// relabelled 1..=m in raster order of first pixel; returns m.
 /// The same merges and numbers as the reference
-/// (`merge_wide_necks_reference`, in `reference.rs`), from one scan of the
-/// labels for each region's depth, first pixel and touching neighbours,
-/// and one table lookup per pixel to renumber.
+/// (`merge_wide_necks_reference`, in `reference.rs`).
 pub(super) fn merge_wide_necks(
     dist: &[f32],
     intensity: Option<&[f32]>,
@@ -26,6 +27,30 @@ pub(super) fn merge_wide_necks(
     lab: &mut [u32],
     n: usize,
     p: &SplitParams,
+) -> u32 {
+    let m = merge_pass(dist, intensity, w, h, lab, n, p, 0.0);
+    if m >= 2 && p.pinch_ratio > 0.0 {
+        merge_pass(dist, intensity, w, h, lab, m as usize, p, p.pinch_ratio)
+    } else {
+        m
+    }
+}
+
+/// One pass of the neck test, where a narrow neck cuts only if both ends
+/// of the cut lie at least `pinch` × the smaller body deep in the two
+/// bodies' hull (0: always): one scan of the labels for each region's
+/// depth, first pixel and touching neighbours, and one table lookup per
+/// pixel to renumber.
+#[allow(clippy::too_many_arguments)]
+fn merge_pass(
+    dist: &[f32],
+    intensity: Option<&[f32]>,
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+    pinch: f64,
 ) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
     let mut first = vec![usize::MAX; n + 1];
@@ -95,8 +120,16 @@ pub(super) fn merge_wide_necks(
             }
         }
         let mut cores = Cores::of(intensity, dist, lab, &body);
-        let notches = notch_depths_if(lab, w, h, &pairs, p);
-        merge_pairs(pairs, &notches, &mut body, &mut parent, &mut cores, p);
+        let notches = notch_depths_if(lab, w, h, &pairs, p, pinch);
+        merge_pairs(
+            pairs,
+            &notches,
+            &mut body,
+            &mut parent,
+            &mut cores,
+            p,
+            pinch,
+        );
     }
     // Each merged region's first pixel is its members' first; regions are
     // numbered in that order (regions with no pixel get none).
@@ -121,15 +154,17 @@ pub(super) fn merge_wide_necks(
     roots.len() as u32
 }
 
-/// [`notch_depths`] of `pairs` when `p` tests notches, else none.
+/// [`notch_depths`] of `pairs` when `p` tests notches or the pass tests
+/// `pinch`, else none.
 pub(super) fn notch_depths_if(
     lab: &[u32],
     w: usize,
     h: usize,
     pairs: &[((u32, u32), f32)],
     p: &SplitParams,
-) -> Vec<f32> {
-    if p.notch_px.is_finite() {
+    pinch: f64,
+) -> Vec<Option<f32>> {
+    if p.notch_px.is_finite() || pinch > 0.0 {
         let keys: Vec<(u32, u32)> = pairs.iter().map(|&(k, _)| k).collect();
         notch_depths(lab, w, h, &keys)
     } else {
@@ -194,28 +229,32 @@ impl Cores {
 /// The neck test's merges: touching regions `pairs` (labels, deepest
 /// boundary), highest necks first, merge (union-find `parent`, smaller
 /// root kept) where the neck is at least `p.neck_ratio` × the smaller body
-/// (`body`: each root's deepest pixel) and the two `cores` are not
-/// distinct in brightness (`p.step_ratio`), merged groups keeping their
+/// (`body`: each root's deepest pixel) — or narrower but not pinched: a
+/// cut end (`notches`, the shallower end's depth in the pair's hull)
+/// shallower than `pinch` × the smaller body — and the two `cores` are
+/// not distinct in brightness (`p.step_ratio`) and the cut does not run
+/// between notches (`p.notch_px`), merged groups keeping their
 /// deepest body and pooling their cores: a small region sitting in a neck
 /// joins one side, and its other, narrow side still separates the two
 /// real bodies.
 pub(super) fn merge_pairs(
     pairs: Vec<((u32, u32), f32)>,
-    notches: &[f32],
+    notches: &[Option<f32>],
     body: &mut [f32],
     parent: &mut [u32],
     cores: &mut Cores,
     p: &SplitParams,
+    pinch: f64,
 ) {
     /// A touching pair: labels, neck depth, notch depth.
     struct Pair {
         key: (u32, u32),
         neck: f32,
-        notch: f32,
+        notch: Option<f32>,
     }
     let mut pairs: Vec<Pair> = pairs
         .into_iter()
-        .zip(notches.iter().copied().chain(std::iter::repeat(0.0)))
+        .zip(notches.iter().copied().chain(std::iter::repeat(None)))
         .map(|((key, neck), notch)| Pair { key, neck, notch })
         .collect();
     pairs.sort_by(|a, b| b.neck.total_cmp(&a.neck).then(a.key.cmp(&b.key)));
@@ -230,9 +269,13 @@ pub(super) fn merge_pairs(
             continue;
         }
         let smaller = body[ra as usize].min(body[rb as usize]);
-        if f64::from(nk) >= p.neck_ratio * f64::from(smaller)
+        // A narrow neck cuts where both ends of the cut dip into the
+        // outline (a cut with one end or none: no outline to judge by).
+        let pinched = notch.is_none_or(|d| f64::from(d) >= pinch * f64::from(smaller));
+        let narrow = f64::from(nk) < p.neck_ratio * f64::from(smaller) && pinched;
+        if !narrow
             && !cores.distinct(ra, rb, p.step_ratio)
-            && f64::from(notch) < p.notch_px
+            && f64::from(notch.unwrap_or(0.0)) < p.notch_px
         {
             let (lo, hi) = (ra.min(rb), ra.max(rb));
             parent[hi as usize] = lo;
@@ -287,15 +330,18 @@ mod tests {
                 .collect();
             for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
                 let cases = [
-                    (f64::INFINITY, None, f64::INFINITY),
-                    (1.5, Some(&intensity[..]), f64::INFINITY),
-                    (f64::INFINITY, None, 2.0),
+                    (f64::INFINITY, None, f64::INFINITY, 0.0),
+                    (1.5, Some(&intensity[..]), f64::INFINITY, 0.0),
+                    (f64::INFINITY, None, 2.0, 0.0),
+                    (f64::INFINITY, None, f64::INFINITY, 0.3),
+                    (1.5, Some(&intensity[..]), 2.0, 0.1),
                 ];
-                for (step, weigh, notch) in cases {
+                for (step, weigh, notch, pinch) in cases {
                     let p = SplitParams {
                         neck_ratio: ratio,
                         step_ratio: step,
                         notch_px: notch,
+                        pinch_ratio: pinch,
                         ..params()
                     };
                     let (mut a, mut b) = (lab.clone(), lab.clone());
@@ -304,7 +350,7 @@ mod tests {
                     assert_eq!(
                         (na, &a),
                         (nb, &b),
-                        "{n} regions, ratio {ratio}, step {step}, notch {notch}"
+                        "{n} regions, ratio {ratio}, step {step}, notch {notch}, pinch {pinch}"
                     );
                 }
             }

@@ -10,12 +10,18 @@
 /// For each pair (a, b) of touching regions of `lab` (w × h, 0 the
 /// background, the crop's border all background), how deep the
 /// shallower end of their shared boundary lies inside the convex hull
-/// of a ∪ b, px (0 when the boundary has fewer than two ends).
+/// of a ∪ b, px (`None` when the boundary has fewer than two ends: it
+/// runs into a third region, or is closed).
 ///
 /// One scan of the labels finds every region's outline (hulled once per
 /// region: the hull of a ∪ b is the hull of the two hulls) and every
 /// pair's bare boundary points.
-pub(super) fn notch_depths(lab: &[u32], w: usize, h: usize, pairs: &[(u32, u32)]) -> Vec<f32> {
+pub(super) fn notch_depths(
+    lab: &[u32],
+    w: usize,
+    h: usize,
+    pairs: &[(u32, u32)],
+) -> Vec<Option<f32>> {
     if pairs.is_empty() {
         return Vec::new();
     }
@@ -67,9 +73,9 @@ pub(super) fn notch_depths(lab: &[u32], w: usize, h: usize, pairs: &[(u32, u32)]
 }
 
 /// The shallower depth (in `hull`) of a cut's two ends: its two bare
-/// points farthest apart (0 with fewer than two, or two a pixel or two
-/// apart: one end).
-fn deepest_pair_of_ends(ends: &[(i64, i64)], hull: &[(i64, i64)]) -> f32 {
+/// points farthest apart (`None` with fewer than two, or two a pixel or
+/// two apart: one end).
+fn deepest_pair_of_ends(ends: &[(i64, i64)], hull: &[(i64, i64)]) -> Option<f32> {
     let mut best = (0i64, None);
     for (i, &p) in ends.iter().enumerate() {
         for &q in &ends[i + 1..] {
@@ -80,14 +86,14 @@ fn deepest_pair_of_ends(ends: &[(i64, i64)], hull: &[(i64, i64)]) -> f32 {
         }
     }
     match best {
-        (d, Some((p, q))) if d > 8 => depth_in(hull, p).min(depth_in(hull, q)),
-        _ => 0.0,
+        (d, Some((p, q))) if d > 8 => Some(depth_in(hull, p).min(depth_in(hull, q))),
+        _ => None,
     }
 }
 
 /// The convex hull of `points` (Andrew's monotone chain), counter-
 /// clockwise, no repeated first point.
-fn convex_hull(points: &mut [(i64, i64)]) -> Vec<(i64, i64)> {
+pub(super) fn convex_hull(points: &mut [(i64, i64)]) -> Vec<(i64, i64)> {
     points.sort_unstable();
     let cross = |o: (i64, i64), a: (i64, i64), b: (i64, i64)| {
         (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
@@ -114,7 +120,7 @@ fn convex_hull(points: &mut [(i64, i64)]) -> Vec<(i64, i64)> {
 }
 
 /// Distance from `p` to the outline of the convex polygon `hull`, px.
-fn depth_in(hull: &[(i64, i64)], p: (i64, i64)) -> f32 {
+pub(super) fn depth_in(hull: &[(i64, i64)], p: (i64, i64)) -> f32 {
     if hull.len() < 2 {
         return 0.0;
     }
@@ -160,7 +166,7 @@ mod tests {
                 _ => 2,
             }
         });
-        let d = notch_depths(&discs, w, h, &[(1, 2)])[0];
+        let d = notch_depths(&discs, w, h, &[(1, 2)])[0].unwrap();
         // The cut's ends, at x = 38, y = 30 ± ~6.6; the hull's edge is the
         // tangent line y = 30 ± 15: about 8 px deep.
         assert!((6.0..=10.0).contains(&d), "{d}");
@@ -175,7 +181,7 @@ mod tests {
                 2
             }
         });
-        let d = notch_depths(&band, w, h, &[(1, 2)])[0];
+        let d = notch_depths(&band, w, h, &[(1, 2)])[0].unwrap();
         assert!(d <= 1.5, "{d}");
         let bar = draw(w, h, |x, y| match (x, y) {
             (x, y) if (10.0..70.0).contains(&x) && (20.0..35.0).contains(&y) => {
@@ -183,7 +189,7 @@ mod tests {
             }
             _ => 0,
         });
-        assert!(notch_depths(&bar, w, h, &[(1, 2)])[0] <= 1.0);
+        assert!(notch_depths(&bar, w, h, &[(1, 2)])[0].unwrap() <= 1.0);
     }
 
     #[test]

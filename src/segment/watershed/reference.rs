@@ -103,6 +103,27 @@ pub(super) fn merge_wide_necks_reference(
     n: usize,
     p: &SplitParams,
 ) -> u32 {
+    let m = merge_pass_reference(dist, intensity, w, h, lab, n, p, 0.0);
+    if m >= 2 && p.pinch_ratio > 0.0 {
+        merge_pass_reference(dist, intensity, w, h, lab, m as usize, p, p.pinch_ratio)
+    } else {
+        m
+    }
+}
+
+/// One pass of the neck test over every pair, narrow necks cutting only
+/// where pinched by `pinch` (see `merge_pairs`).
+#[allow(clippy::too_many_arguments)]
+fn merge_pass_reference(
+    dist: &[f32],
+    intensity: Option<&[f32]>,
+    w: usize,
+    h: usize,
+    lab: &mut [u32],
+    n: usize,
+    p: &SplitParams,
+    pinch: f64,
+) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
     if p.neck_ratio < 1.0 && w > 0 {
         // (No neck can be wider than its bodies when the ratio is 1 or
@@ -140,8 +161,16 @@ pub(super) fn merge_wide_necks_reference(
             pairs.push((group[0].0, deepest));
         }
         let mut cores = Cores::of(intensity, dist, lab, &body);
-        let notches = notch_depths_if(lab, w, h, &pairs, p);
-        merge_pairs(pairs, &notches, &mut body, &mut parent, &mut cores, p);
+        let notches = notch_depths_if(lab, w, h, &pairs, p, pinch);
+        merge_pairs(
+            pairs,
+            &notches,
+            &mut body,
+            &mut parent,
+            &mut cores,
+            p,
+            pinch,
+        );
     }
     crate::segment::label::relabel(lab, &mut parent)
 }
@@ -205,6 +234,7 @@ fn split_labelled(
         }
     }
     let n = merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, seeds.len(), p);
+    let n = super::cuts::cut_at_notch_pairs(&mut lab, w, h, n, p);
     (
         Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
         n,
@@ -218,6 +248,9 @@ pub(super) fn params() -> SplitParams {
         neck_ratio: 0.75,
         step_ratio: f64::INFINITY,
         notch_px: f64::INFINITY,
+        pinch_ratio: 0.0,
+        cut_ratio: 0.0,
+        min_area_px: 0.0,
     }
 }
 

@@ -1,0 +1,564 @@
+//! Cuts between notch pairs: two bodies lying side by side, or meeting
+//! end to end at an angle, make one blob with no narrow neck for the
+//! watershed to find, but their joint outline dips in at the two ends of
+//! their contact. A region is cut along the straight line between two
+//! deep notches of its outline when the notches are deep for the cut's
+//! length and both parts are bodies in their own right — the concave
+//! point pairing of clump-splitting methods (Kumar et al. 2006, "A
+//! rule-based approach for robust clump splitting", Pattern Recognition
+//! 39; Farhan et al. 2013, "A novel method for splitting clumps of
+//! convex objects incorporating image intensity and using rectangular
+//! window-based concavity point-pair search", Pattern Recognition 46).
+//!
+//! A single body bent into an arc or a kidney has one notch (its inner
+//! side), an ellipse none: neither is cut.
+
+use super::notches::{convex_hull, depth_in};
+use super::SplitParams;
+use crate::segment::distance::{edt_into, EdtScratch};
+
+/// Outline pixels this deep inside their region's convex hull or deeper
+/// are in a notch, px: a digitised convex outline lies within about a
+/// pixel of its hull.
+const NOTCH_FLOOR_PX: f32 = 1.5;
+
+/// Two notches face each other across a cut when each opens (towards
+/// the nearest point of the hull) within about 45° of the cut's line, on
+/// average: the cosines' mean is at least this.
+const FACING: f64 = std::f64::consts::FRAC_1_SQRT_2;
+
+/// Cuts the regions of `lab` (w × h, labels 1..=n, 0 the background)
+/// between notch pairs where `p` says (`p.cut_ratio`, `p.notch_px`,
+/// `p.min_area_px`, `p.min_radius_px`), each part tried again; labels
+/// are renumbered 1..=m in raster order of first pixel; returns m.
+/// Pixels outside the crop count as background.
+pub(super) fn cut_at_notch_pairs(
+    lab: &mut [u32],
+    w: usize,
+    h: usize,
+    n: u32,
+    p: &SplitParams,
+) -> u32 {
+    if p.cut_ratio <= 0.0 || !p.notch_px.is_finite() || n == 0 {
+        return n;
+    }
+    let mut s = Scratch::default();
+    let mut next = n;
+    // Each cut leaves two smaller, non-empty parts: this ends.
+    let mut todo: Vec<u32> = (1..=n).collect();
+    while let Some(r) = todo.pop() {
+        if let Some(part) = s.cut_once(lab, w, h, r, p) {
+            next += 1;
+            for &i in &part {
+                lab[i] = next;
+            }
+            todo.push(r);
+            todo.push(next);
+        }
+    }
+    if next == n {
+        return n;
+    }
+    renumber(lab, next)
+}
+
+/// Relabels `lab` (labels 1..=n) 1..=m in raster order of first pixel.
+fn renumber(lab: &mut [u32], n: u32) -> u32 {
+    let mut number = vec![0u32; n as usize + 1];
+    let mut m = 0;
+    for v in lab.iter_mut() {
+        if *v != 0 {
+            let k = &mut number[*v as usize];
+            if *k == 0 {
+                m += 1;
+                *k = m;
+            }
+            *v = *k;
+        }
+    }
+    m
+}
+
+/// A notch: the deepest pixel of a run of outline pixels inside the hull.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Notch {
+    x: i64,
+    y: i64,
+    /// Depth inside the region's convex hull, px.
+    depth: f32,
+    /// The unit direction the notch opens in: towards the mean of the
+    /// pixels outside the region within `depth` of it (all inside the
+    /// hull: the pocket's bottom).
+    opens: (f64, f64),
+}
+
+impl Notch {
+    /// How squarely notches `a` and `b` face each other across the line
+    /// between them: the mean cosine of the angles between each one's
+    /// opening and the line leaving the body through it (1: head on).
+    fn facing(a: &Notch, b: &Notch) -> f64 {
+        let (dx, dy) = ((b.x - a.x) as f64, (b.y - a.y) as f64);
+        let len = dx.hypot(dy).max(1e-9);
+        let (ux, uy) = (dx / len, dy / len);
+        let at_a = -(a.opens.0 * ux + a.opens.1 * uy);
+        let at_b = b.opens.0 * ux + b.opens.1 * uy;
+        (at_a + at_b) / 2.0
+    }
+}
+
+/// Buffers for cutting one region after another.
+#[derive(Default)]
+struct Scratch {
+    outline: Vec<(i64, i64)>,
+    depth: Vec<f32>,
+    group: Vec<u32>,
+    stack: Vec<usize>,
+    part: Vec<u32>,
+    mask: Vec<u8>,
+    dist: Vec<f32>,
+    edt: EdtScratch,
+}
+
+impl Scratch {
+    /// Tries the best cut of region `r` of `lab`: returns the pixels
+    /// (indices) of the part to relabel, or `None` when no notch pair
+    /// qualifies.
+    fn cut_once(
+        &mut self,
+        lab: &[u32],
+        w: usize,
+        h: usize,
+        r: u32,
+        p: &SplitParams,
+    ) -> Option<Vec<usize>> {
+        let area = lab.iter().filter(|&&l| l == r).count();
+        if (area as f64) < 2.0 * p.min_area_px {
+            return None;
+        }
+        let notches = self.notches(lab, w, h, r);
+        // Pairs of deep notches, deep for the cut's length, facing each
+        // other; the most squarely facing first (a bent body's inner
+        // notch, deep but opening sideways to the cut, comes last), ties
+        // in the notches' order.
+        let mut pairs: Vec<(f64, Notch, Notch)> = Vec::new();
+        for (i, a) in notches.iter().enumerate() {
+            for b in &notches[i + 1..] {
+                let len = ((a.x - b.x) as f64).hypot((a.y - b.y) as f64);
+                let deep = f64::from(a.depth) + f64::from(b.depth);
+                let facing = Notch::facing(a, b);
+                if f64::from(a.depth.min(b.depth)) >= p.notch_px
+                    && deep >= p.cut_ratio * len
+                    && facing >= FACING
+                {
+                    pairs.push((facing, *a, *b));
+                }
+            }
+        }
+        pairs.sort_by(|x, y| y.0.total_cmp(&x.0));
+        for (_, a, b) in pairs {
+            if let Some(part) = self.try_cut(lab, w, h, r, a, b, p) {
+                return Some(part);
+            }
+        }
+        None
+    }
+
+    /// The notches of region `r`: runs (8-connected) of outline pixels
+    /// at least [`NOTCH_FLOOR_PX`] inside the region's convex hull, each
+    /// as its deepest pixel, in raster order of that pixel.
+    fn notches(&mut self, lab: &[u32], w: usize, h: usize, r: u32) -> Vec<Notch> {
+        let at = |x: i64, y: i64| {
+            if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+                0
+            } else {
+                lab[y as usize * w + x as usize]
+            }
+        };
+        self.outline.clear();
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                if at(x, y) == r
+                    && [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
+                        .iter()
+                        .any(|&(u, v)| at(u, v) != r)
+                {
+                    self.outline.push((x, y));
+                }
+            }
+        }
+        let mut pts = self.outline.clone();
+        let hull = convex_hull(&mut pts);
+        self.depth.clear();
+        self.depth
+            .extend(self.outline.iter().map(|&q| depth_in(&hull, q)));
+        // Group the deep outline pixels (8-connected): group ids + 1 in a
+        // crop-sized plane, 0 for none.
+        self.group.clear();
+        self.group.resize(w * h, 0);
+        const DEEP: u32 = u32::MAX;
+        for (&(x, y), &d) in self.outline.iter().zip(&self.depth) {
+            if d >= NOTCH_FLOOR_PX {
+                self.group[y as usize * w + x as usize] = DEEP;
+            }
+        }
+        let mut notches: Vec<Notch> = Vec::new();
+        for (&(x, y), &depth) in self.outline.iter().zip(&self.depth) {
+            let i = y as usize * w + x as usize;
+            let here = Notch {
+                x,
+                y,
+                depth,
+                opens: (0.0, 0.0),
+            };
+            if self.group[i] != DEEP {
+                if let Some(g) = self.group[i].checked_sub(1) {
+                    let best = &mut notches[g as usize];
+                    if depth > best.depth {
+                        *best = here;
+                    }
+                }
+                continue;
+            }
+            // A new run: mark it all, its deepest pixel found as the scan
+            // reaches its pixels (raster order).
+            let g = notches.len() as u32 + 1;
+            notches.push(here);
+            self.group[i] = g;
+            self.stack.clear();
+            self.stack.push(i);
+            while let Some(j) = self.stack.pop() {
+                let (jx, jy) = ((j % w) as i64, (j / w) as i64);
+                for v in jy - 1..=jy + 1 {
+                    for u in jx - 1..=jx + 1 {
+                        if u >= 0 && v >= 0 && u < w as i64 && v < h as i64 {
+                            let k = v as usize * w + u as usize;
+                            if self.group[k] == DEEP {
+                                self.group[k] = g;
+                                self.stack.push(k);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let (mut stack, mut seen) = (Vec::new(), Vec::new());
+        for n in &mut notches {
+            n.opens = opening(lab, w, h, r, n, &mut stack, &mut seen);
+        }
+        notches
+    }
+
+    /// Cuts region `r` along the line from `a` to `b` if the line lies in
+    /// it and leaves two parts of at least `p.min_area_px` pixels and
+    /// `p.min_radius_px` inscribed radius: returns the smaller part's
+    /// pixels, the line and any crumbs staying with the larger.
+    #[allow(clippy::too_many_arguments)]
+    fn try_cut(
+        &mut self,
+        lab: &[u32],
+        w: usize,
+        h: usize,
+        r: u32,
+        a: Notch,
+        b: Notch,
+        p: &SplitParams,
+    ) -> Option<Vec<usize>> {
+        let line = line_pixels((a.x, a.y), (b.x, b.y));
+        let index = |(x, y): (i64, i64)| y as usize * w + x as usize;
+        if line.iter().any(|&q| lab[index(q)] != r) {
+            return None;
+        }
+        // The region without the line, in 4-connected parts (an
+        // 8-connected line separates them): part ids in `self.part`.
+        self.part.clear();
+        self.part.extend(lab.iter().map(|&l| u32::from(l == r)));
+        for &q in &line {
+            self.part[index(q)] = 0;
+        }
+        let mut sizes: Vec<(usize, u32)> = Vec::new();
+        for i in 0..w * h {
+            if self.part[i] != 1 {
+                continue;
+            }
+            let id = sizes.len() as u32 + 2;
+            let mut n = 0;
+            self.stack.clear();
+            self.stack.push(i);
+            self.part[i] = id;
+            while let Some(j) = self.stack.pop() {
+                n += 1;
+                let (x, y) = (j % w, j / w);
+                let mut visit = |k: usize| {
+                    if self.part[k] == 1 {
+                        self.part[k] = id;
+                        self.stack.push(k);
+                    }
+                };
+                if x > 0 {
+                    visit(j - 1);
+                }
+                if x + 1 < w {
+                    visit(j + 1);
+                }
+                if y > 0 {
+                    visit(j - w);
+                }
+                if y + 1 < h {
+                    visit(j + w);
+                }
+            }
+            sizes.push((n, id));
+        }
+        if sizes.len() < 2 {
+            return None;
+        }
+        sizes.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        let (big, small) = (sizes[0], sizes[1]);
+        for &(n, id) in &[big, small] {
+            if (n as f64) < p.min_area_px || self.inscribed_radius(w, h, id) < p.min_radius_px {
+                return None;
+            }
+        }
+        Some((0..w * h).filter(|&i| self.part[i] == small.1).collect())
+    }
+
+    /// The inscribed radius of part `id` of `self.part`, px.
+    fn inscribed_radius(&mut self, w: usize, h: usize, id: u32) -> f64 {
+        self.mask.clear();
+        self.mask
+            .extend(self.part.iter().map(|&v| if v == id { 255 } else { 0 }));
+        edt_into(&self.mask, w, h, &mut self.dist, &mut self.edt);
+        f64::from(self.dist.iter().fold(0f32, |m, &d| m.max(d)))
+    }
+}
+
+/// The unit direction notch `n` of region `r` opens in: towards the
+/// mean of the pixels not in `r` (background, or another piece) that are
+/// closer to it than its depth and reached from it without crossing `r`
+/// — the bottom of its pocket, all inside the hull; (0, 0) when there
+/// are none.
+fn opening(
+    lab: &[u32],
+    w: usize,
+    h: usize,
+    r: u32,
+    n: &Notch,
+    stack: &mut Vec<(i64, i64)>,
+    seen: &mut Vec<bool>,
+) -> (f64, f64) {
+    let d = f64::from(n.depth);
+    let k = d.ceil() as i64;
+    let side = 2 * k as usize + 1;
+    seen.clear();
+    seen.resize(side * side, false);
+    let slot = |x: i64, y: i64| (y - n.y + k) as usize * side + (x - n.x + k) as usize;
+    let open = |x: i64, y: i64| {
+        x >= 0
+            && y >= 0
+            && x < w as i64
+            && y < h as i64
+            && ((x - n.x) as f64).hypot((y - n.y) as f64) < d
+            && lab[y as usize * w + x as usize] != r
+    };
+    stack.clear();
+    for (x, y) in [
+        (n.x - 1, n.y),
+        (n.x + 1, n.y),
+        (n.x, n.y - 1),
+        (n.x, n.y + 1),
+    ] {
+        if open(x, y) && !seen[slot(x, y)] {
+            seen[slot(x, y)] = true;
+            stack.push((x, y));
+        }
+    }
+    let (mut sx, mut sy) = (0.0, 0.0);
+    while let Some((x, y)) = stack.pop() {
+        sx += (x - n.x) as f64;
+        sy += (y - n.y) as f64;
+        for (u, v) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] {
+            if open(u, v) && !seen[slot(u, v)] {
+                seen[slot(u, v)] = true;
+                stack.push((u, v));
+            }
+        }
+    }
+    let len = sx.hypot(sy);
+    if len > 0.0 {
+        (sx / len, sy / len)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+/// The pixels of the 8-connected digital line from `a` to `b`, both
+/// included (Bresenham 1965).
+fn line_pixels(a: (i64, i64), b: (i64, i64)) -> Vec<(i64, i64)> {
+    let (dx, dy) = ((b.0 - a.0).abs(), -(b.1 - a.1).abs());
+    let (sx, sy) = ((b.0 - a.0).signum(), (b.1 - a.1).signum());
+    let (mut x, mut y, mut err) = (a.0, a.1, dx + dy);
+    let mut out = Vec::with_capacity((dx - dy) as usize + 1);
+    loop {
+        out.push((x, y));
+        if (x, y) == b {
+            return out;
+        }
+        let e2 = 2 * err;
+        if e2 >= dy {
+            err += dy;
+            x += sx;
+        }
+        if e2 <= dx {
+            err += dx;
+            y += sy;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> SplitParams {
+        SplitParams {
+            min_separation_px: 6.0,
+            min_radius_px: 6.0,
+            neck_ratio: 1.0,
+            step_ratio: f64::INFINITY,
+            notch_px: 4.0,
+            pinch_ratio: 0.0,
+            cut_ratio: 0.67,
+            min_area_px: 300.0,
+        }
+    }
+
+    /// One region drawn where `inside` holds, w × h.
+    fn draw(w: usize, h: usize, inside: impl Fn(f64, f64) -> bool) -> Vec<u32> {
+        (0..w * h)
+            .map(|i| u32::from(inside((i % w) as f64, (i / w) as f64)))
+            .collect()
+    }
+
+    fn ellipse(x: f64, y: f64, (cx, cy): (f64, f64), (a, b): (f64, f64), theta: f64) -> bool {
+        let (s, c) = theta.sin_cos();
+        let (dx, dy) = (x - cx, y - cy);
+        let (u, v) = (dx * c + dy * s, -dx * s + dy * c);
+        (u / a).powi(2) + (v / b).powi(2) <= 1.0
+    }
+
+    fn cut(mut lab: Vec<u32>, w: usize, h: usize) -> (Vec<u32>, u32) {
+        let n = cut_at_notch_pairs(&mut lab, w, h, 1, &params());
+        (lab, n)
+    }
+
+    /// Two ellipses lying side by side, overlapping along their length:
+    /// no neck, two notches facing each other: cut in two, each centre
+    /// in its own part.
+    #[test]
+    fn bodies_side_by_side_are_cut_apart() {
+        let (w, h) = (120, 80);
+        let lab = draw(w, h, |x, y| {
+            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
+                || ellipse(x, y, (60.0, 53.0), (40.0, 14.0), 0.0)
+        });
+        let (lab, n) = cut(lab, w, h);
+        assert_eq!(n, 2);
+        assert_ne!(lab[27 * w + 60], lab[53 * w + 60]);
+        assert!(lab[27 * w + 60] != 0 && lab[53 * w + 60] != 0);
+    }
+
+    /// A disc, an ellipse, a kidney (one notch) and a shallow-dented body
+    /// stay whole.
+    #[test]
+    fn single_bodies_stay_whole() {
+        let (w, h) = (120, 100);
+        let shapes: Vec<Box<dyn Fn(f64, f64) -> bool>> = vec![
+            Box::new(|x, y| (x - 60.0).hypot(y - 50.0) <= 30.0),
+            Box::new(|x, y| ellipse(x, y, (60.0, 50.0), (45.0, 16.0), 0.7)),
+            // A kidney: a disc with a bite out of one side.
+            Box::new(|x, y| {
+                (x - 60.0).hypot(y - 50.0) <= 35.0 && (x - 60.0).hypot(y - 95.0) > 25.0
+            }),
+            // An ellipse with two shallow dents (3 px, under notch_px 4).
+            Box::new(|x, y| {
+                ellipse(x, y, (60.0, 50.0), (45.0, 20.0), 0.0)
+                    && (x - 60.0).hypot(y - 27.0) > 6.0
+                    && (x - 60.0).hypot(y - 73.0) > 6.0
+            }),
+        ];
+        for (k, inside) in shapes.iter().enumerate() {
+            let (_, n) = cut(draw(w, h, inside), w, h);
+            assert_eq!(n, 1, "shape {k}");
+        }
+    }
+
+    /// A bent body (a shallow smile, its inner side one deep notch)
+    /// lying on an ellipse: the notches where the two meet face each
+    /// other across the contact, the smile's own notch opens sideways to
+    /// any cut from it; the cut runs along the contact, and the smile
+    /// stays whole.
+    #[test]
+    fn the_cut_runs_between_facing_notches_not_through_a_bend() {
+        let (w, h) = (200, 90);
+        let smile =
+            |x: f64, y: f64| y >= 20.0 && (100.0..=115.0).contains(&(x - 100.0).hypot(y + 60.0));
+        let lab = draw(w, h, |x, y| {
+            smile(x, y) || ellipse(x, y, (100.0, 66.0), (55.0, 14.0), 0.0)
+        });
+        let (lab, n) = cut(lab, w, h);
+        assert_eq!(n, 2);
+        // The smile's two arms and its middle share a label; the
+        // ellipse's centre has the other.
+        let arm = lab[22 * w + 27];
+        assert_ne!(arm, 0);
+        assert_eq!(lab[22 * w + 173], arm);
+        assert_eq!(lab[47 * w + 100], arm);
+        assert_ne!(lab[68 * w + 100], arm);
+    }
+
+    /// Parts smaller than `min_area_px` or thinner than `min_radius_px`
+    /// are not cut off.
+    #[test]
+    fn small_or_thin_parts_are_not_cut_off() {
+        let (w, h) = (120, 80);
+        let lab = draw(w, h, |x, y| {
+            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
+                || ellipse(x, y, (60.0, 53.0), (40.0, 14.0), 0.0)
+        });
+        let mut p = params();
+        p.min_radius_px = 15.0;
+        let mut a = lab.clone();
+        assert_eq!(cut_at_notch_pairs(&mut a, w, h, 1, &p), 1);
+        assert_eq!(a, lab);
+        p = params();
+        p.min_area_px = 2000.0;
+        let mut b = lab.clone();
+        assert_eq!(cut_at_notch_pairs(&mut b, w, h, 1, &p), 1);
+    }
+
+    #[test]
+    fn digital_lines_are_8_connected_and_end_where_asked() {
+        for &(a, b) in &[
+            ((0, 0), (7, 3)),
+            ((5, 9), (1, 0)),
+            ((3, 3), (3, 3)),
+            ((0, 4), (9, 4)),
+        ] {
+            let l = line_pixels(a, b);
+            assert_eq!((l[0], *l.last().unwrap()), (a, b));
+            for s in l.windows(2) {
+                let (dx, dy) = ((s[1].0 - s[0].0).abs(), (s[1].1 - s[0].1).abs());
+                assert!(dx <= 1 && dy <= 1 && dx + dy >= 1, "{s:?}");
+            }
+            let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()) as usize;
+            assert_eq!(l.len(), steps + 1);
+        }
+    }
+
+    #[test]
+    fn renumbering_follows_the_first_pixels() {
+        let mut lab = vec![0, 3, 3, 1, 0, 2, 1, 3];
+        assert_eq!(renumber(&mut lab, 3), 3);
+        assert_eq!(lab, vec![0, 1, 1, 2, 0, 3, 2, 1]);
+    }
+}
