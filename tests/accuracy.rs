@@ -172,6 +172,7 @@ fn broad_simulator_meets_the_condition_bounds() {
         .iter()
         .map(|r| format!("{}: {} follicles, F1 {:.3}", r.condition, r.truth, r.f1()))
         .collect();
+    eprintln!("{table:#?}");
     let all = &rows[0];
     assert_eq!(all.condition, "all");
     assert!(all.truth >= 120, "too few follicles drawn: {table:?}");
@@ -189,8 +190,8 @@ fn broad_simulator_meets_the_condition_bounds() {
 }
 
 /// The bounds the CI-sized broad set is held to.
-const ALL_F1: f64 = 0.93;
-const CONDITION_F1: f64 = 0.85;
+const ALL_F1: f64 = 0.945;
+const CONDITION_F1: f64 = 0.87;
 
 /// The independent simulator's annotated sample (`../shared/dev-sample`,
 /// beside the repository in CI): the bounds we reach today, so that a
@@ -205,11 +206,11 @@ fn dev_sample_meets_todays_bounds() {
     let j = count_and_score(&dev, &[]);
     let (f1, precision) = (j["f1"].as_f64().unwrap(), j["precision"].as_f64().unwrap());
     let rel = j["mean_rel_count_error"].as_f64().unwrap();
-    assert!(f1 >= 0.94, "F1 {f1:.3}");
-    assert!(precision >= 0.95, "precision {precision:.3}");
+    assert!(f1 >= 0.96, "F1 {f1:.3}");
+    assert!(precision >= 0.97, "precision {precision:.3}");
     assert!(rel <= 0.03, "mean relative count error {rel:.3}");
     for field in j["fields"].as_array().unwrap() {
         let f = field["f1"].as_f64().unwrap();
-        assert!(f >= 0.8, "{}: F1 {f:.3}", field["file"]);
+        assert!(f >= 0.9, "{}: F1 {f:.3}", field["file"]);
     }
 }
