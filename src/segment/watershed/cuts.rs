@@ -347,6 +347,7 @@ fn opening(
     seen: &mut Vec<bool>,
 ) -> (f64, f64) {
     let d = f64::from(n.depth);
+    let d2 = (d * d).ceil() as i64;
     let k = d.ceil() as i64;
     let side = 2 * k as usize + 1;
     seen.clear();
@@ -357,7 +358,7 @@ fn opening(
             && y >= 0
             && x < w as i64
             && y < h as i64
-            && ((x - n.x) as f64).hypot((y - n.y) as f64) < d
+            && (x - n.x).pow(2) + (y - n.y).pow(2) < d2
             && lab[y as usize * w + x as usize] != r
     };
     stack.clear();

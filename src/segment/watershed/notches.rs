@@ -136,9 +136,10 @@ pub(super) fn depth_in(hull: &[(i64, i64)], p: (i64, i64)) -> f32 {
         } else {
             (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0)
         };
-        best = best.min((px - ax - t * dx).hypot(py - ay - t * dy));
+        let (ex, ey) = (px - ax - t * dx, py - ay - t * dy);
+        best = best.min(ex * ex + ey * ey);
     }
-    best as f32
+    best.sqrt() as f32
 }
 
 #[cfg(test)]
