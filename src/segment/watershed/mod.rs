@@ -5,8 +5,11 @@
 //! a neck test that merges pieces meeting through a wide neck, so that an
 //! elongated single object stays whole (`necks.rs`) — unless the pieces
 //! differ in brightness, or their cut runs between two notches of the
-//! outline (`notches.rs`). This file drives
-//! them one object at a time, inside the object's crop.
+//! outline (`notches.rs`), and which keeps a narrow-necked cut only where
+//! both its ends dip into the outline (a bend's outer side does not);
+//! last, cuts between two facing notches for bodies side by side, with
+//! no neck at all (`cuts.rs`). This file drives them one object at a
+//! time, inside the object's crop.
 //!
 //! Two entry points: [`split`] labels every piece of every object;
 //! [`split_reached`] splits only the objects some seeds reach, with no
