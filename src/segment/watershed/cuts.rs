@@ -3,7 +3,9 @@
 //! watershed to find, but their joint outline dips in at the two ends of
 //! their contact. A region is cut along the straight line between two
 //! deep notches of its outline when the notches are deep for the cut's
-//! length and both parts are bodies in their own right — the concave
+//! length and face each other across it (of several such pairs, the
+//! most squarely facing), and both parts are bodies in their own right
+//! — the concave
 //! point pairing of clump-splitting methods (Kumar et al. 2006, "A
 //! rule-based approach for robust clump splitting", Pattern Recognition
 //! 39; Farhan et al. 2013, "A novel method for splitting clumps of
@@ -23,7 +25,7 @@ use crate::segment::distance::{edt_into, EdtScratch};
 const NOTCH_FLOOR_PX: f32 = 1.5;
 
 /// Two notches face each other across a cut when each opens (towards
-/// the nearest point of the hull) within about 45° of the cut's line, on
+/// the bottom of its pocket) within about 45° of the cut's line, on
 /// average: the cosines' mean is at least this.
 const FACING: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
@@ -87,8 +89,8 @@ struct Notch {
     /// Depth inside the region's convex hull, px.
     depth: f32,
     /// The unit direction the notch opens in: towards the mean of the
-    /// pixels outside the region within `depth` of it (all inside the
-    /// hull: the pocket's bottom).
+    /// pixels outside the region within `depth` of it that are reached
+    /// without crossing the region (the bottom of its pocket).
     opens: (f64, f64),
 }
 
