@@ -449,6 +449,15 @@ mod tests {
         (u / a).powi(2) + (v / b).powi(2) <= 1.0
     }
 
+    /// Two ellipses (40 × 14 px semi-axes) side by side, centres 26 px
+    /// apart, in 120 × 80.
+    fn side_by_side() -> Vec<u32> {
+        draw(120, 80, |x, y| {
+            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
+                || ellipse(x, y, (60.0, 53.0), (40.0, 14.0), 0.0)
+        })
+    }
+
     fn cut(mut lab: Vec<u32>, w: usize, h: usize) -> (Vec<u32>, u32) {
         let n = cut_at_notch_pairs(&mut lab, w, h, 1, &params());
         (lab, n)
@@ -460,10 +469,7 @@ mod tests {
     #[test]
     fn bodies_side_by_side_are_cut_apart() {
         let (w, h) = (120, 80);
-        let lab = draw(w, h, |x, y| {
-            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
-                || ellipse(x, y, (60.0, 53.0), (40.0, 14.0), 0.0)
-        });
+        let lab = side_by_side();
         let (lab, n) = cut(lab, w, h);
         assert_eq!(n, 2);
         assert_ne!(lab[27 * w + 60], lab[53 * w + 60]);
@@ -524,10 +530,7 @@ mod tests {
     #[test]
     fn small_or_thin_parts_are_not_cut_off() {
         let (w, h) = (120, 80);
-        let lab = draw(w, h, |x, y| {
-            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
-                || ellipse(x, y, (60.0, 53.0), (40.0, 14.0), 0.0)
-        });
+        let lab = side_by_side();
         let mut p = params();
         p.min_radius_px = 15.0;
         let mut a = lab.clone();

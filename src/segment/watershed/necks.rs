@@ -28,9 +28,23 @@ pub(super) fn merge_wide_necks(
     n: usize,
     p: &SplitParams,
 ) -> u32 {
-    let m = merge_pass(dist, intensity, w, h, lab, n, p, 0.0);
+    in_two_passes(n, p, |n, pinch| {
+        merge_pass(dist, intensity, w, h, lab, n, p, pinch)
+    })
+}
+
+/// The neck test's two passes, `pass(n, pinch)` merging n labels and
+/// returning how many are left: the neck test with every narrow neck
+/// cutting, then — with `p.pinch_ratio`, where pieces are left to weigh
+/// — again on the merged bodies, a narrow neck cutting only if pinched.
+pub(super) fn in_two_passes(
+    n: usize,
+    p: &SplitParams,
+    mut pass: impl FnMut(usize, f64) -> u32,
+) -> u32 {
+    let m = pass(n, 0.0);
     if m >= 2 && p.pinch_ratio > 0.0 {
-        merge_pass(dist, intensity, w, h, lab, m as usize, p, p.pinch_ratio)
+        pass(m as usize, p.pinch_ratio)
     } else {
         m
     }

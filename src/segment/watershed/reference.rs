@@ -103,12 +103,9 @@ pub(super) fn merge_wide_necks_reference(
     n: usize,
     p: &SplitParams,
 ) -> u32 {
-    let m = merge_pass_reference(dist, intensity, w, h, lab, n, p, 0.0);
-    if m >= 2 && p.pinch_ratio > 0.0 {
-        merge_pass_reference(dist, intensity, w, h, lab, m as usize, p, p.pinch_ratio)
-    } else {
-        m
-    }
+    super::necks::in_two_passes(n, p, |n, pinch| {
+        merge_pass_reference(dist, intensity, w, h, lab, n, p, pinch)
+    })
 }
 
 /// One pass of the neck test over every pair, narrow necks cutting only
