@@ -33,18 +33,18 @@ const FACING: f64 = std::f64::consts::FRAC_1_SQRT_2;
 /// between notch pairs where `p` says (`p.cut_ratio`, `p.notch_px`,
 /// `p.min_area_px`, `p.min_radius_px`), each part tried again; labels
 /// are renumbered 1..=m in raster order of first pixel; returns m.
-/// Pixels outside the crop count as background.
+/// Pixels outside the crop count as background; `s` is scratch.
 pub(super) fn cut_at_notch_pairs(
     lab: &mut [u32],
     w: usize,
     h: usize,
     n: u32,
     p: &SplitParams,
+    s: &mut Cuts,
 ) -> u32 {
     if p.cut_ratio <= 0.0 || !p.notch_px.is_finite() || n == 0 {
         return n;
     }
-    let mut s = Scratch::default();
     let mut next = n;
     // Each cut leaves two smaller, non-empty parts: this ends.
     let mut todo: Vec<u32> = (1..=n).collect();
@@ -108,10 +108,14 @@ impl Notch {
     }
 }
 
-/// Buffers for cutting one region after another.
+/// Buffers for cutting one region after another, kept from object to
+/// object so that a field's objects allocate nothing once warm.
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Cuts {
     outline: Vec<(i64, i64)>,
+    /// A pocket's pixels still to visit, and those seen (a notch's box).
+    pocket: Vec<(i64, i64)>,
+    seen: Vec<bool>,
     depth: Vec<f32>,
     group: Vec<u32>,
     stack: Vec<usize>,
@@ -121,7 +125,7 @@ struct Scratch {
     edt: EdtScratch,
 }
 
-impl Scratch {
+impl Cuts {
     /// Tries the best cut of region `r` of `lab`: returns the pixels
     /// (indices) of the part to relabel, or `None` when no notch pair
     /// qualifies.
@@ -243,9 +247,8 @@ impl Scratch {
                 }
             }
         }
-        let (mut stack, mut seen) = (Vec::new(), Vec::new());
         for n in &mut notches {
-            n.opens = opening(lab, w, h, r, n, &mut stack, &mut seen);
+            n.opens = opening(lab, w, h, r, n, &mut self.pocket, &mut self.seen);
         }
         notches
     }
@@ -459,7 +462,7 @@ mod tests {
     }
 
     fn cut(mut lab: Vec<u32>, w: usize, h: usize) -> (Vec<u32>, u32) {
-        let n = cut_at_notch_pairs(&mut lab, w, h, 1, &params());
+        let n = cut_at_notch_pairs(&mut lab, w, h, 1, &params(), &mut Cuts::default());
         (lab, n)
     }
 
@@ -534,12 +537,18 @@ mod tests {
         let mut p = params();
         p.min_radius_px = 15.0;
         let mut a = lab.clone();
-        assert_eq!(cut_at_notch_pairs(&mut a, w, h, 1, &p), 1);
+        assert_eq!(
+            cut_at_notch_pairs(&mut a, w, h, 1, &p, &mut Cuts::default()),
+            1
+        );
         assert_eq!(a, lab);
         p = params();
         p.min_area_px = 2000.0;
         let mut b = lab.clone();
-        assert_eq!(cut_at_notch_pairs(&mut b, w, h, 1, &p), 1);
+        assert_eq!(
+            cut_at_notch_pairs(&mut b, w, h, 1, &p, &mut Cuts::default()),
+            1
+        );
     }
 
     #[test]

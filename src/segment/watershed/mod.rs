@@ -30,10 +30,10 @@ use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
-use cuts::cut_at_notch_pairs;
+use cuts::{cut_at_notch_pairs, Cuts};
 use flood::{flood, Basin};
 use markers::markers_into;
-use necks::merge_wide_necks;
+use necks::{in_two_passes, merge_wide_necks};
 
 /// How to split touching objects; lengths in pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,6 +135,8 @@ struct Scratch {
     buckets: Vec<Vec<(u32, u32)>>,
     /// The crop's intensities, when splits weigh them.
     intensity: Vec<f32>,
+    /// The cuts between notch pairs' buffers.
+    cuts: Cuts,
 }
 
 /// The crop of the component in `runs` (its bounding box grown by one
@@ -175,7 +177,7 @@ impl Scratch {
         intensity: Option<(&[f32], usize)>,
     ) -> u32 {
         let n = self.split_at_necks(crop, p, intensity);
-        cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p)
+        cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p, &mut self.cuts)
     }
 
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
@@ -230,7 +232,9 @@ impl Scratch {
             }
             self.intensity.as_slice()
         });
-        merge_wide_necks(dist, intensity, w, h, lab, seeds.len(), p)
+        in_two_passes(seeds.len(), p, |n, pinch| {
+            merge_wide_necks(dist, intensity, w, h, lab, n, p, pinch)
+        })
     }
 }
 

@@ -9,34 +9,12 @@ use super::notches::notch_depths;
 use super::SplitParams;
 use crate::segment::label::find;
 
-/// The neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
-/// shared boundary is not clearly narrower than the smaller body merge,
-/// unless their cores' mean `intensity` differ by `p.step_ratio` or more
-/// (see [`Cores`]) or their cut runs between notches (`p.notch_px`); then,
-/// with `p.pinch_ratio`, the bodies so merged are tested once more, and a
-/// cut that stood on a narrow neck alone stands only if both its ends dip
-/// into their joint outline (a bend's outer side does not). `lab` is
-/// relabelled 1..=m in raster order of first pixel; returns m.
-/// The same merges and numbers as the reference
-/// (`merge_wide_necks_reference`, in `reference.rs`).
-pub(super) fn merge_wide_necks(
-    dist: &[f32],
-    intensity: Option<&[f32]>,
-    w: usize,
-    h: usize,
-    lab: &mut [u32],
-    n: usize,
-    p: &SplitParams,
-) -> u32 {
-    in_two_passes(n, p, |n, pinch| {
-        merge_pass(dist, intensity, w, h, lab, n, p, pinch)
-    })
-}
-
-/// The neck test's two passes, `pass(n, pinch)` merging n labels and
-/// returning how many are left: the neck test with every narrow neck
-/// cutting, then — with `p.pinch_ratio`, where pieces are left to weigh
-/// — again on the merged bodies, a narrow neck cutting only if pinched.
+/// The neck test's two passes, `pass(n, pinch)` being one pass of
+/// [`merge_wide_necks`] over n labels: first every narrow neck cuts;
+/// then — with `p.pinch_ratio`, where pieces are left to weigh — the
+/// bodies so merged are tested again, and a cut that stood on a narrow
+/// neck alone stands only if both its ends dip into their joint outline
+/// (a bend's outer side does not). Returns how many labels are left.
 pub(super) fn in_two_passes(
     n: usize,
     p: &SplitParams,
@@ -50,13 +28,19 @@ pub(super) fn in_two_passes(
     }
 }
 
-/// One pass of the neck test, where a narrow neck cuts only if both ends
-/// of the cut lie at least `pinch` × the smaller body deep in the two
-/// bodies' hull (0: always): one scan of the labels for each region's
-/// depth, first pixel and touching neighbours, and one table lookup per
-/// pixel to renumber.
+/// One pass of the neck test on flooded labels `lab` (1..=n, w × h):
+/// neighbours whose shared boundary is not clearly narrower than the
+/// smaller body merge — nor narrower but unpinched, an end of the cut
+/// less than `pinch` × the smaller body deep in their hull (0: never) —
+/// unless their cores' mean `intensity` differ by `p.step_ratio` or more
+/// (see [`Cores`]) or their cut runs between notches (`p.notch_px`).
+/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
+/// The same merges and numbers as the reference
+/// (`merge_wide_necks_reference`, in `reference.rs`), from one scan of the
+/// labels for each region's depth, first pixel and touching neighbours,
+/// and one table lookup per pixel to renumber.
 #[allow(clippy::too_many_arguments)]
-fn merge_pass(
+pub(super) fn merge_wide_necks(
     dist: &[f32],
     intensity: Option<&[f32]>,
     w: usize,
@@ -359,8 +343,12 @@ mod tests {
                         ..params()
                     };
                     let (mut a, mut b) = (lab.clone(), lab.clone());
-                    let na = merge_wide_necks(&dist, weigh, w, h, &mut a, n, &p);
-                    let nb = merge_wide_necks_reference(&dist, weigh, w, h, &mut b, n, &p);
+                    let na = in_two_passes(n, &p, |n, pinch| {
+                        merge_wide_necks(&dist, weigh, w, h, &mut a, n, &p, pinch)
+                    });
+                    let nb = in_two_passes(n, &p, |n, pinch| {
+                        merge_wide_necks_reference(&dist, weigh, w, h, &mut b, n, &p, pinch)
+                    });
                     assert_eq!(
                         (na, &a),
                         (nb, &b),

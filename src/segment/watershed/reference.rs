@@ -8,7 +8,7 @@ use image::{GrayImage, Luma};
 
 use super::flood::Basin;
 use super::markers::markers_into;
-use super::necks::{merge_pairs, notch_depths_if, Cores};
+use super::necks::{in_two_passes, merge_pairs, notch_depths_if, Cores};
 use super::{split, Objects, SplitParams};
 use crate::Labels;
 
@@ -91,27 +91,12 @@ pub(super) fn flood_reference(
     }
 }
 
-/// The reference for `merge_wide_necks`: the neck test on flooded labels `lab` (1..=n, w × h): neighbours whose
-/// shared boundary is not clearly narrower than the smaller body merge;
-/// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
-pub(super) fn merge_wide_necks_reference(
-    dist: &[f32],
-    intensity: Option<&[f32]>,
-    w: usize,
-    h: usize,
-    lab: &mut [u32],
-    n: usize,
-    p: &SplitParams,
-) -> u32 {
-    super::necks::in_two_passes(n, p, |n, pinch| {
-        merge_pass_reference(dist, intensity, w, h, lab, n, p, pinch)
-    })
-}
-
-/// One pass of the neck test over every pair, narrow necks cutting only
-/// where pinched by `pinch` (see `merge_pairs`).
+/// The reference for `merge_wide_necks`: one pass of the neck test
+/// over every pair, narrow necks cutting only where pinched by `pinch`
+/// (see `merge_pairs`); `lab` is relabelled 1..=m in raster order of
+/// first pixel; returns m.
 #[allow(clippy::too_many_arguments)]
-fn merge_pass_reference(
+pub(super) fn merge_wide_necks_reference(
     dist: &[f32],
     intensity: Option<&[f32]>,
     w: usize,
@@ -230,8 +215,10 @@ fn split_labelled(
             lab[i] = comp_label[comp[i] as usize];
         }
     }
-    let n = merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, seeds.len(), p);
-    let n = super::cuts::cut_at_notch_pairs(&mut lab, w, h, n, p);
+    let n = in_two_passes(seeds.len(), p, |n, pinch| {
+        merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, n, p, pinch)
+    });
+    let n = super::cuts::cut_at_notch_pairs(&mut lab, w, h, n, p, &mut Default::default());
     (
         Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
         n,
