@@ -33,8 +33,8 @@
 //!   noise, fixed) in `segment/threshold.rs`, P-cadherin's local one in
 //!   `segment/local.rs`; applied per channel in `pipeline/channels.rs`.
 //! - Where are touching follicles split? `segment/watershed/` (markers,
-//!   flooding, the neck and brightness tests), called from
-//!   `pipeline/candidates.rs`.
+//!   flooding, the neck, brightness, notch and pinch tests, cuts between
+//!   notch pairs), called from `pipeline/candidates.rs`.
 //! - Where is a nucleus called Sox9+? `pipeline/nuclei.rs`: the part of a
 //!   DAPI object where corrected Sox9 reaches the Sox9 threshold.
 //! - What is a follicle? `follicle.rs`, the rule alone.
