@@ -72,7 +72,8 @@ fn kernels(c: &mut Criterion) {
         neck_ratio: 0.85,
         step_ratio: f64::INFINITY,
         notch_px: 4.0,
-        pinch_ratio: 0.07,
+        bend_ratio: 0.75,
+        pinch_px: 2.5,
         cut_ratio: 0.67,
         min_area_px: 400.0,
     };
@@ -92,7 +93,8 @@ fn kernels(c: &mut Criterion) {
         neck_ratio: 1.0,
         step_ratio: f64::INFINITY,
         notch_px: f64::INFINITY,
-        pinch_ratio: 0.0,
+        bend_ratio: 1.0,
+        pinch_px: 0.0,
         cut_ratio: 0.0,
         min_area_px: 0.0,
     };

@@ -79,11 +79,17 @@ pub struct Params {
     /// A split is kept only where the neck's half-width is below this
     /// fraction of the smaller body's inscribed radius.
     pub split_neck_ratio: f64,
-    /// A split kept on its narrow neck alone must be pinched on both
-    /// sides: both ends of the cut lie at least this fraction of the
-    /// smaller body's inscribed radius inside the two bodies' convex hull
-    /// (a bent follicle's outer side does not dip; 0: off).
-    pub split_pinch_ratio: f64,
+    /// A neck narrower than `split_neck_ratio` but at least this fraction
+    /// of the smaller body's inscribed radius may be the thickened corner
+    /// of one bent follicle: such a split stands on its neck only if both
+    /// ends of the cut are pinched (`split_pinch_px`); narrower necks
+    /// split on their own (≥ `split_neck_ratio`: off).
+    pub split_bend_ratio: f64,
+    /// How deep both ends of a bend-like split must lie inside the two
+    /// bodies' convex hull, px: deeper than the roughness a noisy edge
+    /// gives a thresholded outline on the pixel grid (a bent follicle's
+    /// outer side does not dip).
+    pub split_pinch_px: f64,
     /// A split is also kept where one body's core is at least this many
     /// times as bright (corrected P-cadherin) as the other's: follicles
     /// touching broadly whose stains differ (∞: off).
@@ -141,7 +147,8 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
     ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's (touching follicles of unequal brightness)."),
-    ("split_pinch_ratio", "A narrow-neck split stands only if both ends of the cut dip into the outline by this fraction of the smaller body's inscribed radius (a bend's outer side does not; 0: off)."),
+    ("split_bend_ratio", "A neck at least this fraction of the smaller body's inscribed radius (but below split_neck_ratio) may be a bent follicle's corner: it splits only if pinched (≥ split_neck_ratio: off)."),
+    ("split_pinch_px", "Both ends of a bend-like split must lie this deep inside the two bodies' convex hull, px: deeper than a noisy outline's roughness (a bend's outer side does not dip)."),
     ("split_notch_um", "Also keep a split whose cut runs between two notches of the outline at least this deep, µm."),
     ("split_cut_ratio", "Also cut a piece between two notches (each split_notch_um deep) whose depths sum to this fraction of the cut's length, if both parts are follicle-sized (0: off)."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
@@ -181,7 +188,8 @@ impl Default for Params {
             split_min_radius_um: 6.0,
             split_neck_ratio: 0.85,
             split_step_ratio: 1.5,
-            split_pinch_ratio: 0.07,
+            split_bend_ratio: 0.75,
+            split_pinch_px: 2.5,
             split_notch_um: 4.0,
             split_cut_ratio: 0.67,
             nucleus_min_separation_um: 4.0,
@@ -247,9 +255,14 @@ impl Params {
             "must be between 0 and 1",
         )?;
         check(
-            "split_pinch_ratio",
-            self.split_pinch_ratio.is_finite() && (0.0..=1.0).contains(&self.split_pinch_ratio),
+            "split_bend_ratio",
+            self.split_bend_ratio.is_finite() && (0.0..=1.0).contains(&self.split_bend_ratio),
             "must be between 0 and 1",
+        )?;
+        check(
+            "split_pinch_px",
+            self.split_pinch_px.is_finite() && self.split_pinch_px >= 0.0,
+            "must be a number of pixels ≥ 0",
         )?;
         check(
             "split_cut_ratio",

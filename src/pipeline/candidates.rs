@@ -86,7 +86,8 @@ pub(super) fn split_and_measure(
                 neck_ratio: p.split_neck_ratio,
                 step_ratio: p.split_step_ratio,
                 notch_px: scale.px(p.split_notch_um),
-                pinch_ratio: p.split_pinch_ratio,
+                bend_ratio: p.split_bend_ratio,
+                pinch_px: p.split_pinch_px,
                 cut_ratio: p.split_cut_ratio,
                 min_area_px: scale.px2(p.min_area_um2),
             };

@@ -379,7 +379,8 @@ mod tests {
                 neck_ratio: p.nucleus_neck_ratio,
                 step_ratio: f64::INFINITY,
                 notch_px: f64::INFINITY,
-                pinch_ratio: 0.0,
+                bend_ratio: 1.0,
+                pinch_px: 0.0,
                 cut_ratio: 0.0,
                 min_area_px: 0.0,
             };

@@ -432,7 +432,8 @@ mod tests {
             neck_ratio: 1.0,
             step_ratio: f64::INFINITY,
             notch_px: 4.0,
-            pinch_ratio: 0.0,
+            bend_ratio: 1.0,
+            pinch_px: 0.0,
             cut_ratio: 0.67,
             min_area_px: 300.0,
         }

@@ -5,8 +5,9 @@
 //! a neck test that merges pieces meeting through a wide neck, so that an
 //! elongated single object stays whole (`necks.rs`) — unless the pieces
 //! differ in brightness, or their cut runs between two notches of the
-//! outline (`notches.rs`), and which keeps a narrow-necked cut only where
-//! both its ends dip into the outline (a bend's outer side does not);
+//! outline (`notches.rs`), and which keeps a cut through a bend-like
+//! neck (narrow, not clearly so) only where both its ends dip into the
+//! outline (a bend's outer side does not);
 //! last, cuts between two facing notches for bodies side by side, with
 //! no neck at all (`cuts.rs`). This file drives them one object at a
 //! time, inside the object's crop.
@@ -55,12 +56,16 @@ pub struct SplitParams {
     /// at least this deep (px) inside the two pieces' convex hull: two
     /// bodies meeting between notches (`f64::INFINITY`: never).
     pub notch_px: f64,
-    /// A cut that stands on a narrow neck alone must be pinched: once the
-    /// wide necks are merged, both its ends lie at least `pinch_ratio` ×
-    /// the smaller body's inscribed radius inside the two bodies' convex
-    /// hull. A bent body cut at its bend fails (the bend's outer side lies
-    /// on the hull); 0: never tested.
-    pub pinch_ratio: f64,
+    /// A narrow neck at least `bend_ratio` × the smaller body's inscribed
+    /// radius (and below `neck_ratio`) may be the thickened corner of one
+    /// bent body: such a cut stands on its neck only if, once the wide
+    /// necks are merged, both its ends lie at least `pinch_px` inside the
+    /// two bodies' convex hull (a bend's outer side lies on it). Narrower
+    /// necks cut on their own; `bend_ratio` ≥ `neck_ratio`: never tested.
+    pub bend_ratio: f64,
+    /// How deep both ends of a bend-like cut must dip into the outline,
+    /// px: deeper than the outline's own roughness.
+    pub pinch_px: f64,
     /// A piece is also cut along the line between two notches of its
     /// outline, each at least `notch_px` deep inside its convex hull,
     /// whose depths sum to at least `cut_ratio` × the line's length,
@@ -503,7 +508,8 @@ mod tests {
                 },
                 SplitParams {
                     neck_ratio: 0.9,
-                    pinch_ratio: 0.2,
+                    bend_ratio: 0.7,
+                    pinch_px: 2.0,
                     ..params()
                 },
                 SplitParams {
@@ -651,7 +657,8 @@ mod tests {
             ..params()
         };
         let pinched = SplitParams {
-            pinch_ratio: 0.08,
+            bend_ratio: 0.75,
+            pinch_px: 2.0,
             ..unpinched
         };
         assert!(

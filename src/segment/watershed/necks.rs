@@ -11,18 +11,19 @@ use crate::segment::label::find;
 
 /// The neck test's two passes, `pass(n, pinch)` being one pass of
 /// [`merge_wide_necks`] over n labels: first every narrow neck cuts;
-/// then — with `p.pinch_ratio`, where pieces are left to weigh — the
-/// bodies so merged are tested again, and a cut that stood on a narrow
-/// neck alone stands only if both its ends dip into their joint outline
-/// (a bend's outer side does not). Returns how many labels are left.
+/// then — when `p` tests bends, where pieces are left to weigh — the
+/// bodies so merged are tested again (`pinch` true), and a cut that
+/// stands on a bend-like neck alone stands only if both its ends dip
+/// into their joint outline (a bend's outer side does not). Returns how
+/// many labels are left.
 pub(super) fn in_two_passes(
     n: usize,
     p: &SplitParams,
-    mut pass: impl FnMut(usize, f64) -> u32,
+    mut pass: impl FnMut(usize, bool) -> u32,
 ) -> u32 {
-    let m = pass(n, 0.0);
-    if m >= 2 && p.pinch_ratio > 0.0 {
-        pass(m as usize, p.pinch_ratio)
+    let m = pass(n, false);
+    if m >= 2 && p.bend_ratio < p.neck_ratio && p.pinch_px > 0.0 {
+        pass(m as usize, true)
     } else {
         m
     }
@@ -30,8 +31,9 @@ pub(super) fn in_two_passes(
 
 /// One pass of the neck test on flooded labels `lab` (1..=n, w × h):
 /// neighbours whose shared boundary is not clearly narrower than the
-/// smaller body merge — nor narrower but unpinched, an end of the cut
-/// less than `pinch` × the smaller body deep in their hull (0: never) —
+/// smaller body merge — nor, with `pinch`, narrower but bend-like and
+/// unpinched (an end of the cut less than `p.pinch_px` deep in their
+/// hull) —
 /// unless their cores' mean `intensity` differ by `p.step_ratio` or more
 /// (see [`Cores`]) or their cut runs between notches (`p.notch_px`).
 /// `lab` is relabelled 1..=m in raster order of first pixel; returns m.
@@ -48,7 +50,7 @@ pub(super) fn merge_wide_necks(
     lab: &mut [u32],
     n: usize,
     p: &SplitParams,
-    pinch: f64,
+    pinch: bool,
 ) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
     let mut first = vec![usize::MAX; n + 1];
@@ -160,9 +162,9 @@ pub(super) fn notch_depths_if(
     h: usize,
     pairs: &[((u32, u32), f32)],
     p: &SplitParams,
-    pinch: f64,
+    pinch: bool,
 ) -> Vec<Option<f32>> {
-    if p.notch_px.is_finite() || pinch > 0.0 {
+    if p.notch_px.is_finite() || pinch {
         let keys: Vec<(u32, u32)> = pairs.iter().map(|&(k, _)| k).collect();
         notch_depths(lab, w, h, &keys)
     } else {
@@ -227,9 +229,10 @@ impl Cores {
 /// The neck test's merges: touching regions `pairs` (labels, deepest
 /// boundary), highest necks first, merge (union-find `parent`, smaller
 /// root kept) where the neck is at least `p.neck_ratio` × the smaller body
-/// (`body`: each root's deepest pixel) — or narrower but not pinched: a
-/// cut end (`notches`, the shallower end's depth in the pair's hull)
-/// shallower than `pinch` × the smaller body — and the two `cores` are
+/// (`body`: each root's deepest pixel) — or, with `pinch`, narrower but
+/// bend-like (at least `p.bend_ratio` × the smaller body) and not
+/// pinched: a cut end (`notches`, the shallower end's depth in the pair's
+/// hull) shallower than `p.pinch_px` — and the two `cores` are
 /// not distinct in brightness (`p.step_ratio`) and the cut does not run
 /// between notches (`p.notch_px`), merged groups keeping their
 /// deepest body and pooling their cores: a small region sitting in a neck
@@ -242,7 +245,7 @@ pub(super) fn merge_pairs(
     parent: &mut [u32],
     cores: &mut Cores,
     p: &SplitParams,
-    pinch: f64,
+    pinch: bool,
 ) {
     /// A touching pair: labels, neck depth, notch depth.
     struct Pair {
@@ -266,11 +269,15 @@ pub(super) fn merge_pairs(
         if ra == rb {
             continue;
         }
-        let smaller = body[ra as usize].min(body[rb as usize]);
-        // A narrow neck cuts where both ends of the cut dip into the
+        let (neck, smaller) = (
+            f64::from(nk),
+            f64::from(body[ra as usize].min(body[rb as usize])),
+        );
+        // A bend-like neck cuts where both ends of the cut dip into the
         // outline (a cut with one end or none: no outline to judge by).
-        let pinched = notch.is_none_or(|d| f64::from(d) >= pinch * f64::from(smaller));
-        let narrow = f64::from(nk) < p.neck_ratio * f64::from(smaller) && pinched;
+        let bend_like = pinch && neck >= p.bend_ratio * smaller;
+        let pinched = !bend_like || notch.is_none_or(|d| f64::from(d) >= p.pinch_px);
+        let narrow = neck < p.neck_ratio * smaller && pinched;
         if !narrow
             && !cores.distinct(ra, rb, p.step_ratio)
             && f64::from(notch.unwrap_or(0.0)) < p.notch_px
@@ -287,6 +294,47 @@ pub(super) fn merge_pairs(
 mod tests {
     use super::super::reference::{merge_wide_necks_reference, params};
     use super::*;
+
+    /// The bend rule on one pair of bodies of inscribed radius 10: a
+    /// neck of half-width 6 (clearly narrow) cuts unpinched; one of 8
+    /// (narrow, but bend-like: ≥ 0.75 × 10) cuts in the pinch pass only
+    /// where both ends dip ≥ 2 px into the outline — or where the cut has
+    /// fewer than two ends to judge by; one of 9 (≥ 0.85 × 10) never cuts.
+    #[test]
+    fn a_bend_like_neck_cuts_only_where_pinched() {
+        let p = SplitParams {
+            neck_ratio: 0.85,
+            bend_ratio: 0.75,
+            pinch_px: 2.0,
+            ..params()
+        };
+        let cut = |neck: f32, notch: Option<f32>, pinch: bool| {
+            let mut body = vec![0.0, 10.0, 10.0];
+            let mut parent = vec![0, 1, 2];
+            let pairs = vec![((1, 2), neck)];
+            merge_pairs(
+                pairs,
+                &[notch],
+                &mut body,
+                &mut parent,
+                &mut Cores::default(),
+                &p,
+                pinch,
+            );
+            find(&mut parent, 2) == 2
+        };
+        for pinch in [false, true] {
+            assert!(cut(6.0, Some(0.0), pinch), "a clear neck cuts");
+            assert!(!cut(9.0, Some(5.0), pinch), "a wide neck never cuts");
+        }
+        assert!(
+            cut(8.0, Some(0.5), false),
+            "first pass: every narrow neck cuts"
+        );
+        assert!(!cut(8.0, Some(1.9), true), "a bend's rough outer side");
+        assert!(cut(8.0, Some(2.0), true), "pinched at both ends");
+        assert!(cut(8.0, None, true), "no two ends to judge by");
+    }
 
     /// The neck test from one scan (a table of necks for a few regions, a
     /// sorted list for many) merges and numbers regions as the reference
@@ -327,19 +375,22 @@ mod tests {
                 })
                 .collect();
             for ratio in [0.0, 0.3, 0.75, 0.95, 1.0] {
+                // (step, intensities, notch, bend ratio, pinch)
                 let cases = [
-                    (f64::INFINITY, None, f64::INFINITY, 0.0),
-                    (1.5, Some(&intensity[..]), f64::INFINITY, 0.0),
-                    (f64::INFINITY, None, 2.0, 0.0),
-                    (f64::INFINITY, None, f64::INFINITY, 0.3),
-                    (1.5, Some(&intensity[..]), 2.0, 0.1),
+                    (f64::INFINITY, None, f64::INFINITY, 1.0, 0.0),
+                    (1.5, Some(&intensity[..]), f64::INFINITY, 1.0, 0.0),
+                    (f64::INFINITY, None, 2.0, 1.0, 0.0),
+                    (f64::INFINITY, None, f64::INFINITY, 0.5, 2.0),
+                    (f64::INFINITY, None, f64::INFINITY, 0.0, 1.0),
+                    (1.5, Some(&intensity[..]), 2.0, 0.6, 1.5),
                 ];
-                for (step, weigh, notch, pinch) in cases {
+                for (step, weigh, notch, bend, pinch) in cases {
                     let p = SplitParams {
                         neck_ratio: ratio,
                         step_ratio: step,
                         notch_px: notch,
-                        pinch_ratio: pinch,
+                        bend_ratio: bend,
+                        pinch_px: pinch,
                         ..params()
                     };
                     let (mut a, mut b) = (lab.clone(), lab.clone());
@@ -352,7 +403,7 @@ mod tests {
                     assert_eq!(
                         (na, &a),
                         (nb, &b),
-                        "{n} regions, ratio {ratio}, step {step}, notch {notch}, pinch {pinch}"
+                        "{n} regions, ratio {ratio}, step {step}, notch {notch}, bend {bend}, pinch {pinch}"
                     );
                 }
             }

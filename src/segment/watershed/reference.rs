@@ -92,8 +92,8 @@ pub(super) fn flood_reference(
 }
 
 /// The reference for `merge_wide_necks`: one pass of the neck test
-/// over every pair, narrow necks cutting only where pinched by `pinch`
-/// (see `merge_pairs`); `lab` is relabelled 1..=m in raster order of
+/// over every pair, with `pinch` bend-like narrow necks cutting only
+/// where pinched (see `merge_pairs`); `lab` is relabelled 1..=m in raster order of
 /// first pixel; returns m.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn merge_wide_necks_reference(
@@ -104,7 +104,7 @@ pub(super) fn merge_wide_necks_reference(
     lab: &mut [u32],
     n: usize,
     p: &SplitParams,
-    pinch: f64,
+    pinch: bool,
 ) -> u32 {
     let mut parent: Vec<u32> = (0..=n as u32).collect();
     if p.neck_ratio < 1.0 && w > 0 {
@@ -232,7 +232,8 @@ pub(super) fn params() -> SplitParams {
         neck_ratio: 0.75,
         step_ratio: f64::INFINITY,
         notch_px: f64::INFINITY,
-        pinch_ratio: 0.0,
+        bend_ratio: 1.0,
+        pinch_px: 0.0,
         cut_ratio: 0.0,
         min_area_px: 0.0,
     }
