@@ -36,7 +36,7 @@ fn kernels(c: &mut Criterion) {
     let dmask = mask_at_least(&dapi, threshold(&dapi, Method::Otsu));
     let sox9 = top_hat(&smooth(&chans[1], 0.5), 34.5);
     let sox9_t = threshold(&sox9, Method::Otsu);
-    let field = Field::from_planes(chans.clone(), Some(1.0)).expect("same sizes");
+    let field = Field::from_planes(chans.clone(), 1.0).expect("same sizes");
 
     let mut g = c.benchmark_group("2048x2048");
     g.sample_size(10);

@@ -23,10 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             a.rejected.len()
         );
         for f in &a.follicles {
-            let area = f.area_um2.map_or("?".into(), |a| format!("{a:.0}"));
             println!(
-                "  #{} at ({:.0}, {:.0}) px, {area} µm², {} Sox9+ nuclei",
-                f.id, f.x, f.y, f.sox9_nuclei
+                "  #{} at ({:.0}, {:.0}) px, {:.0} µm², {} Sox9+ nuclei",
+                f.id, f.x, f.y, f.area_um2, f.sox9_nuclei
             );
         }
     }

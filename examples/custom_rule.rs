@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.x,
             r.y,
             r.verdict.code(),
-            r.area_um2.unwrap_or(f64::NAN).round(),
+            r.area_um2.round(),
             r.sox9_nuclei
         );
     }

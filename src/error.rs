@@ -24,6 +24,13 @@ pub enum LoadError {
     /// The channels cannot be mapped to P-cadherin, Sox9 and DAPI.
     #[error("{0}")]
     Channels(String),
+    /// Neither the file nor the run gives the pixel size: the parameters
+    /// are in µm, and reading them as pixels would give a wrong count.
+    #[error(
+        "no pixel size in the file's metadata (µm parameters cannot be applied); \
+         give it with --pixel-size UM, or pixel_size_um in a --config file"
+    )]
+    NoPixelSize,
     /// The file asks for more than the sanity limits allow.
     #[error("limit exceeded: {0}")]
     Limit(String),

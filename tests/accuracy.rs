@@ -20,7 +20,7 @@ fn project(r: &follicount::synth::Rendered) -> Field {
         }
         to_image(&max, r.width, r.height)
     });
-    Field::from_planes(chans, Some(r.pixel_size_um)).unwrap()
+    Field::from_planes(chans, r.pixel_size_um).unwrap()
 }
 
 #[test]

@@ -107,6 +107,10 @@ fn count_on_fixtures_matches_expected_and_reports_bad_files() {
     let bad: BTreeMap<&str, &str> = [
         ("bad/empty.tif", "empty file"),
         ("bad/garbage.tif", "TIFF signature not found"),
+        (
+            "bad/no_pixel_size.tif",
+            "no pixel size in the file's metadata",
+        ),
         ("bad/truncated.tif", "truncated file"),
         ("bad/two_channels.tif", "2 channel(s)"),
     ]
@@ -200,9 +204,9 @@ fn each_layout_alone_gives_its_count_and_metadata() {
         ("imagej_cyx_deflate.tif", "1", "1.0"),
         ("imagej_zcyx_lzw.tif", "3", "1.25"),
         ("ome_two_series.ome.tif", "1", "0.8"),
-        ("plain_multipage_packbits.tif", "1", ""),
+        ("plain_multipage_packbits.tif", "1", "1.0"),
         ("rgb8_lzw.tif", "1", "1.0"),
-        ("bigtiff_deflate.tif", "1", ""),
+        ("bigtiff_deflate.tif", "1", "1.0"),
     ];
     for (file, depth, px) in meta {
         let tmp = tempfile::tempdir().unwrap();
@@ -394,8 +398,9 @@ fn other_sample_formats_and_layouts() {
     write::color_pages(&d.join("rgb8_big.tif"), &r, SampleType::U8, false, &big).unwrap();
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
 
+    // (No file here states its pixel size; the scene is drawn at 1 µm.)
     let out_dir = tmp.path().join("out");
-    let out = count(&out_dir, &[&d], &[]);
+    let out = count(&out_dir, &[&d], &["--pixel-size", "1"]);
     assert_exit(&out, 0);
     let f = fields(&out_dir);
     assert_eq!(f.len(), 8, "{:?}", f.keys());
@@ -413,7 +418,11 @@ fn other_sample_formats_and_layouts() {
         ("rgb8_big.tif", true),
     ] {
         let mut src = follicount::io::TiffSource::open(&d.join(name)).unwrap();
-        let field = src.load_field(0, &Default::default()).unwrap();
+        let opts = follicount::io::LoadOptions {
+            pixel_size_um: Some(1.0),
+            ..Default::default()
+        };
+        let field = src.load_field(0, &opts).unwrap();
         for p in &field.channels {
             assert_eq!(matches!(p, follicount::io::Plane::U16(_)), small, "{name}");
         }
@@ -479,7 +488,7 @@ fn committed_fixtures_are_the_generators_output() {
         );
         n += 1;
     }
-    assert_eq!(n, 12 + 10);
+    assert_eq!(n, 13 + 10);
 }
 
 /// A planar (PlanarConfiguration = 2) RGB file.
@@ -519,7 +528,7 @@ fn planar_rgb_and_imagej_frames() {
     )
     .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = count(&out_dir, &[&d], &[]);
+    let out = count(&out_dir, &[&d], &["--pixel-size", "1"]);
     assert_exit(&out, 0);
     let f = fields(&out_dir);
     let got: Vec<(String, usize, usize)> = f
@@ -582,7 +591,7 @@ fn imagej_channel_labels_name_the_channels() {
     )
     .unwrap();
     let out_dir = tmp.path().join("out");
-    let out = count(&out_dir, &[&file], &[]);
+    let out = count(&out_dir, &[&file], &["--pixel-size", "1"]);
     assert_exit(&out, 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());

@@ -139,8 +139,8 @@ proptest! {
         let chans: [FloatImage; 3] = std::array::from_fn(|c| to_image(&s[c], r.width, r.height));
         let t: [FloatImage; 3] = std::array::from_fn(|c| transpose(&chans[c]));
         let p = Params::default();
-        let a = analyze(&Field::from_planes(chans, Some(1.0)).unwrap(), &p);
-        let b = analyze(&Field::from_planes(t, Some(1.0)).unwrap(), &p);
+        let a = analyze(&Field::from_planes(chans, 1.0).unwrap(), &p);
+        let b = analyze(&Field::from_planes(t, 1.0).unwrap(), &p);
         prop_assert_eq!(a.follicles.len(), b.follicles.len());
         prop_assert_eq!(a.follicles.len(), r.truth.len());
         prop_assert_eq!(a.follicles.len() + a.rejected.len(), b.follicles.len() + b.rejected.len());

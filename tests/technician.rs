@@ -114,7 +114,15 @@ fn large_fields_are_downscaled() {
     plain_pages(&file, &r, SampleType::U8, &Options::default()).unwrap();
     let out = tmp.path().join("out");
     assert_exit(
-        &run(&os(&["count", s(&file), "-o", s(&out), "--overlay"])),
+        &run(&os(&[
+            "count",
+            s(&file),
+            "-o",
+            s(&out),
+            "--overlay",
+            "--pixel-size",
+            "1",
+        ])),
         0,
     );
     // An absolute input path lands under overlays/ too, never beside the input.
@@ -170,10 +178,11 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
         .unwrap()
         .map(|h| h.get(p).unwrap().inner_text(p).to_string())
         .collect();
-    assert_eq!(failures.len(), 4);
+    assert_eq!(failures.len(), 5);
     for bad in [
         "bad/empty.tif",
         "bad/garbage.tif",
+        "bad/no_pixel_size.tif",
         "bad/truncated.tif",
         "bad/two_channels.tif",
     ] {
@@ -183,7 +192,7 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
         );
     }
     let thumbs = table.query_selector(p, "img.thumb").unwrap().count();
-    assert_eq!(thumbs, fields - 4);
+    assert_eq!(thumbs, fields - 5);
     for img in dom.query_selector("img.thumb").unwrap() {
         let tag = img.get(p).unwrap().as_tag().unwrap();
         let src = tag

@@ -33,10 +33,7 @@ fn main() {
             let r = render(&scene);
             let s = &r.slices[0];
             let chans = std::array::from_fn(|c| to_image(&s[c], r.width, r.height));
-            (
-                Field::from_planes(chans, Some(1.0)).expect("same sizes"),
-                r.truth,
-            )
+            (Field::from_planes(chans, 1.0).expect("same sizes"), r.truth)
         })
         .collect();
     let variants: Vec<(&str, Params)> = vec![

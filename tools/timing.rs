@@ -27,7 +27,7 @@ fn main() {
         Ok(n) => {
             let r = render(&Scene::hard(n, n, 1.0, 5));
             let s = &r.slices[0];
-            let f = Field::from_planes(std::array::from_fn(|c| to_image(&s[c], n, n)), Some(1.0))
+            let f = Field::from_planes(std::array::from_fn(|c| to_image(&s[c], n, n)), 1.0)
                 .expect("three planes of one size");
             (f, Some(r.truth.len()))
         }

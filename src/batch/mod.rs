@@ -66,7 +66,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         width: Some(field.width),
         height: Some(field.height),
         depth: Some(field.depth),
-        pixel_size_um: field.pixel_size_um,
+        pixel_size_um: Some(field.pixel_size_um),
         channel_source: Some(field.channel_source),
         analysis: None,
         error: None,
@@ -100,7 +100,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
             n,
             &analysis,
             &masks,
-            field.pixel_size_um,
+            Some(field.pixel_size_um),
         );
         match saved {
             Ok(names) => rec.masks = names,

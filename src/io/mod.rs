@@ -44,8 +44,10 @@ pub struct Field {
     pub height: usize,
     /// Number of z slices projected.
     pub depth: usize,
-    /// µm per pixel, when known.
-    pub pixel_size_um: Option<f64>,
+    /// µm per pixel: the parameters are in µm, so no field is analysed
+    /// without one (a file that gives none is an error, see
+    /// [`crate::error::LoadError::NoPixelSize`]).
+    pub pixel_size_um: f64,
     /// Where the channel roles came from.
     pub channel_source: ChannelSource,
     /// Max-projected channels, in the order P-cadherin, Sox9, DAPI, in the
@@ -99,12 +101,18 @@ impl From<U16Image> for Plane {
 }
 
 impl Field {
-    /// Builds a field from three same-sized planes (P-cadherin, Sox9, DAPI),
-    /// as library users with their own readers do.
+    /// Builds a field from three same-sized planes (P-cadherin, Sox9, DAPI)
+    /// and their pixel size (µm, positive), as library users with their
+    /// own readers do.
     pub fn from_planes<P: Into<Plane>>(
         channels: [P; 3],
-        pixel_size_um: Option<f64>,
+        pixel_size_um: f64,
     ) -> Result<Field, crate::error::LoadError> {
+        if !(pixel_size_um.is_finite() && pixel_size_um > 0.0) {
+            return Err(crate::error::LoadError::Metadata(format!(
+                "pixel size {pixel_size_um} µm is not a positive number"
+            )));
+        }
         let channels = channels.map(Into::into);
         let (w, h) = channels[0].dimensions();
         if channels.iter().any(|c| c.dimensions() != (w, h)) {

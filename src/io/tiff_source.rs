@@ -333,6 +333,10 @@ impl TiffSource {
         let info = self.plane_checked(i)?;
         let (roles, source) =
             resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let pixel_size_um = opts
+            .pixel_size_um
+            .or(info.pixel_size_um)
+            .ok_or(LoadError::NoPixelSize)?;
         let uses = pages_used(&info, &roles);
         self.check_decode_budget(&info, &uses)?;
         let channels = self.project(&info, uses)?;
@@ -341,7 +345,7 @@ impl TiffSource {
             width: info.width,
             height: info.height,
             depth: info.depth,
-            pixel_size_um: opts.pixel_size_um.or(info.pixel_size_um),
+            pixel_size_um,
             channel_source: source,
             channels,
         })

@@ -43,8 +43,8 @@ pub struct Object {
     pub y: f64,
     /// Area in pixels.
     pub area_px: u64,
-    /// Area in µm², when the pixel size is known.
-    pub area_um2: Option<f64>,
+    /// Area in µm².
+    pub area_um2: f64,
     /// Mean P-cadherin intensity (file units, z max-projection).
     pub mean_pcad: f64,
     /// Mean Sox9 intensity.
@@ -71,12 +71,12 @@ pub struct FieldAnalysis {
     pub thresholds: [f32; 3],
     /// Sox9+ nuclei found in the whole field.
     pub sox9_nuclei: u32,
-    /// Follicles per mm² of field, when the pixel size is known.
-    pub follicles_per_mm2: Option<f64>,
+    /// Follicles per mm² of field.
+    pub follicles_per_mm2: f64,
 }
 
 /// Analyses one field. Length parameters in µm are converted with the
-/// field's pixel size, or read as pixels when it is unknown.
+/// field's pixel size.
 pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
     let (analysis, labels) = analyze_with_labels(field, p);
     // Not needed: the plane goes back to the thread's pool.
@@ -211,14 +211,14 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
 /// The field's scale: parameters are in µm, kernels work in pixels.
 #[derive(Clone, Copy, Debug)]
 struct Scale {
-    /// µm per pixel (1 when the pixel size is unknown: µm read as px).
+    /// µm per pixel.
     um_per_px: f64,
 }
 
 impl Scale {
     fn of(field: &Field) -> Scale {
         Scale {
-            um_per_px: field.pixel_size_um.unwrap_or(1.0),
+            um_per_px: field.pixel_size_um,
         }
     }
 
@@ -282,7 +282,7 @@ mod tests {
             disc(&mut sox9, x, y, 3.0, 300.0);
             disc(&mut dapi, x, y, 3.0, 300.0);
         }
-        Field::from_planes([pcad, sox9, dapi], None).unwrap()
+        Field::from_planes([pcad, sox9, dapi], 1.0).unwrap()
     }
 
     #[test]
@@ -296,11 +296,11 @@ mod tests {
         let f = &a.follicles[0];
         assert_eq!((f.id, f.sox9_nuclei), (1, 3));
         assert!((f.x - 20.0).abs() < 1.0 && (f.y - 30.0).abs() < 1.0);
-        assert_eq!(f.area_um2, None);
+        assert_eq!(f.area_um2, f.area_px as f64);
         assert_eq!(a.rejected.len(), 1);
         assert_eq!(a.rejected[0].verdict, Verdict::TooFewSox9);
         assert_eq!(a.sox9_nuclei, 6);
-        assert_eq!(a.follicles_per_mm2, None);
+        assert!((a.follicles_per_mm2 - 1e6 / 6000.0).abs() < 1e-9);
     }
 
     /// The fused passes (smoothing, flattening DAPI alongside P-cadherin,
@@ -315,7 +315,7 @@ mod tests {
         let n = 320;
         let r = render(&Scene::hard(n, n, 1.0, 4));
         let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
-        let field = Field::from_planes(ch, Some(1.0)).unwrap();
+        let field = Field::from_planes(ch, 1.0).unwrap();
         for flat_field in [true, false] {
             let p = Params {
                 flat_field,
@@ -356,7 +356,7 @@ mod tests {
             let n = 300;
             let r = render(&Scene::hard(n, n, 1.0, seed));
             let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
-            let field = Field::from_planes(ch, Some(1.0)).unwrap();
+            let field = Field::from_planes(ch, 1.0).unwrap();
             let p = Params::default();
             let a = analyze(&field, &p);
             // Reference: the same planes, every nucleus split and measured.
@@ -431,11 +431,11 @@ mod tests {
         });
         let floats: [FloatImage; 3] = std::array::from_fn(|c| Plane::U16(ints[c].clone()).to_f32());
         let p = Params::default();
-        let a = analyze_with_labels(&Field::from_planes(ints.clone(), Some(1.0)).unwrap(), &p);
-        let b = analyze_with_labels(&Field::from_planes(floats.clone(), Some(1.0)).unwrap(), &p);
+        let a = analyze_with_labels(&Field::from_planes(ints.clone(), 1.0).unwrap(), &p);
+        let b = analyze_with_labels(&Field::from_planes(floats.clone(), 1.0).unwrap(), &p);
         assert!(!a.0.follicles.is_empty());
         assert_eq!(a, b);
-        let mut mixed = Field::from_planes(ints, Some(1.0)).unwrap();
+        let mut mixed = Field::from_planes(ints, 1.0).unwrap();
         mixed.channels[1] = Plane::F32(floats[1].clone());
         assert_eq!(analyze_with_labels(&mixed, &p), a);
     }
@@ -443,7 +443,7 @@ mod tests {
     #[test]
     fn size_window_applies_in_um2_with_pixel_size() {
         let mut field = tiny_field();
-        field.pixel_size_um = Some(0.5);
+        field.pixel_size_um = 0.5;
         // Disc area ≈ 616 px = 154 µm² at 0.5 µm/px: below a 200 µm² minimum.
         let p = Params {
             min_area_um2: 200.0,
@@ -456,8 +456,8 @@ mod tests {
         let a = analyze(&field, &p);
         assert_eq!(a.follicles.len(), 0);
         assert!(a.rejected.iter().all(|o| o.verdict == Verdict::TooSmall));
-        let area = a.rejected[0].area_um2.unwrap();
+        let area = a.rejected[0].area_um2;
         assert!((area - a.rejected[0].area_px as f64 * 0.25).abs() < 1e-9);
-        assert_eq!(a.follicles_per_mm2, Some(0.0));
+        assert_eq!(a.follicles_per_mm2, 0.0);
     }
 }

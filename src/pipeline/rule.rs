@@ -57,7 +57,7 @@ pub(super) fn apply_rule(
             x,
             y,
             area_px: r.area_px,
-            area_um2: field.pixel_size_um.map(|_| area),
+            area_um2: area,
             mean_pcad: r.mean(0),
             mean_sox9: r.mean(1),
             mean_dapi: r.mean(2),
@@ -72,10 +72,9 @@ pub(super) fn apply_rule(
             rejected.push(o);
         }
     }
-    let follicles_per_mm2 = field.pixel_size_um.map(|um| {
-        let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
-        follicles.len() as f64 / mm2
-    });
+    let um = field.pixel_size_um;
+    let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
+    let follicles_per_mm2 = follicles.len() as f64 / mm2;
     FieldAnalysis {
         follicles,
         rejected,

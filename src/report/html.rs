@@ -89,7 +89,7 @@ pub fn report_html(result: &BatchResult) -> String {
     };
     let densities: Vec<f64> = ok
         .iter()
-        .filter_map(|r| r.analysis.as_ref()?.follicles_per_mm2)
+        .filter_map(|r| Some(r.analysis.as_ref()?.follicles_per_mm2))
         .collect();
     let density = if densities.is_empty() {
         "–".to_string()
@@ -99,36 +99,14 @@ pub fn report_html(result: &BatchResult) -> String {
             densities.iter().sum::<f64>() / densities.len() as f64
         )
     };
-    // Areas in µm² where every field knows its pixel size, else pixels.
-    let all_um = result
+    let areas: Vec<f64> = result
         .records
         .iter()
         .flat_map(|r| r.analysis.iter())
         .flat_map(|a| &a.follicles)
-        .all(|f| f.area_um2.is_some());
-    let (areas, unit): (Vec<f64>, &str) = if all_um {
-        (
-            result
-                .records
-                .iter()
-                .flat_map(|r| r.analysis.iter())
-                .flat_map(|a| &a.follicles)
-                .filter_map(|f| f.area_um2)
-                .collect(),
-            "µm²",
-        )
-    } else {
-        (
-            result
-                .records
-                .iter()
-                .flat_map(|r| r.analysis.iter())
-                .flat_map(|a| &a.follicles)
-                .map(|f| f.area_px as f64)
-                .collect(),
-            "px²",
-        )
-    };
+        .map(|f| f.area_um2)
+        .collect();
+    let unit = "µm²";
     let mut h = String::new();
     let _ = write!(
         h,
@@ -170,8 +148,7 @@ pub fn report_html(result: &BatchResult) -> String {
         let dens = r
             .analysis
             .as_ref()
-            .and_then(|a| a.follicles_per_mm2)
-            .map_or("–".into(), |d| format!("{d:.1}"));
+            .map_or("–".into(), |a| format!("{:.1}", a.follicles_per_mm2));
         let count = r
             .analysis
             .as_ref()

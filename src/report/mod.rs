@@ -54,7 +54,7 @@ struct FollicleRow<'a> {
     x: f64,
     y: f64,
     area_px: u64,
-    area_um2: Option<f64>,
+    area_um2: f64,
     mean_pcad: f64,
     mean_sox9: f64,
     mean_dapi: f64,
@@ -85,11 +85,7 @@ fn fields_csv(result: &BatchResult) -> Vec<u8> {
         depth: r.depth,
         pixel_size_um: r.pixel_size_um,
         follicles: r.analysis.as_ref().map(|a| a.follicles.len()),
-        follicles_per_mm2: r
-            .analysis
-            .as_ref()
-            .and_then(|a| a.follicles_per_mm2)
-            .map(|d| round(d, 3)),
+        follicles_per_mm2: r.analysis.as_ref().map(|a| round(a.follicles_per_mm2, 3)),
         status: if r.error.is_some() { "error" } else { "ok" },
         error: r.error.as_deref().unwrap_or(""),
     });
@@ -106,7 +102,7 @@ struct CandidateRow<'a> {
     x: f64,
     y: f64,
     area_px: u64,
-    area_um2: Option<f64>,
+    area_um2: f64,
     contrast: Option<f64>,
     sox9_nuclei: u32,
     mean_pcad: f64,
@@ -132,7 +128,7 @@ fn candidates_csv(result: &BatchResult) -> Vec<u8> {
             x: round(o.x, 2),
             y: round(o.y, 2),
             area_px: o.area_px,
-            area_um2: o.area_um2.map(|a| round(a, 2)),
+            area_um2: round(o.area_um2, 2),
             contrast: o.contrast.map(|c| round(c, 2)),
             sox9_nuclei: o.sox9_nuclei,
             mean_pcad: round(o.mean_pcad, 2),
@@ -156,7 +152,7 @@ fn follicles_csv(result: &BatchResult) -> Vec<u8> {
                 x: round(f.x, 2),
                 y: round(f.y, 2),
                 area_px: f.area_px,
-                area_um2: f.area_um2.map(|a| round(a, 2)),
+                area_um2: round(f.area_um2, 2),
                 mean_pcad: round(f.mean_pcad, 2),
                 mean_sox9: round(f.mean_sox9, 2),
                 mean_dapi: round(f.mean_dapi, 2),

@@ -73,12 +73,13 @@ pub fn write_all(dir: &Path) -> Res {
     t.add(f, 0, &a);
     t.add(f, 1, &b);
 
-    // Plain multi-page: one 8-bit page per channel, PackBits, no metadata
-    // (drawn at 1 µm/px, so pixel-unit defaults fit).
+    // Plain multi-page: one 8-bit page per channel, PackBits, no
+    // description; the pixel size in the TIFF resolution tags (cm).
     let r = render(&Scene::new(320, 320, 1.0, 5));
     let f = "plain_multipage_packbits.tif";
     let o = Options {
         compression: Some(Comp::PackBits),
+        resolution: Some((ResolutionUnit::Centimeter, 1e4 / r.pixel_size_um)),
         ..Options::default()
     };
     write::plain_pages(&dir.join(f), &r, SampleType::U8, &o)?;
@@ -95,12 +96,13 @@ pub fn write_all(dir: &Path) -> Res {
     write::color_pages(&dir.join(f), &r, SampleType::U8, false, &o)?;
     t.add(f, 0, &r);
 
-    // BigTIFF, plain pages, 16-bit, Deflate.
+    // BigTIFF, plain pages, 16-bit, Deflate, pixel size in cm.
     let r = render(&Scene::new(288, 288, 1.0, 7));
     let f = "bigtiff_deflate.tif";
     let o = Options {
         compression: Some(Comp::Deflate),
         bigtiff: true,
+        resolution: Some((ResolutionUnit::Centimeter, 1e4 / r.pixel_size_um)),
         ..Options::default()
     };
     write::plain_pages(&dir.join(f), &r, SampleType::U16(4095), &o)?;
@@ -191,7 +193,8 @@ pub fn write_hard(dir: &Path) -> Res {
     Ok(())
 }
 
-/// Broken inputs the batch must report and survive.
+/// Broken inputs the batch must report and survive — and one it must
+/// refuse to count: a readable field with no pixel size.
 fn write_bad(bad: &Path, good: &Path) -> Res {
     let bytes = std::fs::read(good)?;
     std::fs::write(bad.join("truncated.tif"), &bytes[..bytes.len() * 2 / 5])?;
@@ -210,5 +213,7 @@ fn write_bad(bad: &Path, good: &Path) -> Res {
         SampleType::U8,
         &o,
     )?;
+    // Three plain pages and no resolution: µm parameters cannot apply.
+    write::plain_pages(&bad.join("no_pixel_size.tif"), &r, SampleType::U8, &o)?;
     Ok(())
 }
