@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::io::{ChannelSource, LoadOptions};
+use crate::io::{ChannelSource, ChannelSpec, LoadOptions};
 use crate::params::Params;
 use crate::pipeline::FieldAnalysis;
 
@@ -48,6 +48,9 @@ pub struct FieldRecord {
     pub pixel_size_um: Option<f64>,
     /// Where the channel roles came from.
     pub channel_source: Option<ChannelSource>,
+    /// The role of each channel of the file, in file order.
+    #[serde(default)]
+    pub channels: Option<ChannelSpec>,
     /// The analysis, when the field loaded.
     pub analysis: Option<FieldAnalysis>,
     /// One-line reason when it failed.
@@ -71,6 +74,7 @@ impl FieldRecord {
             depth: None,
             pixel_size_um: None,
             channel_source: None,
+            channels: None,
             analysis: None,
             error: Some(error.replace(['\n', '\r'], " ")),
             seconds,

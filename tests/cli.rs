@@ -466,6 +466,59 @@ fn channel_roles_from_the_command_line() {
     assert_eq!(&rec[5], "1.0");
     let json = run_json(&out_dir);
     assert_eq!(json["fields"][0]["channel_source"], "command_line");
+    assert_eq!(json["fields"][0]["channels"], "dapi,skip,pcad,sox9");
+
+    // A list that leaves a channel out is refused, naming the count.
+    let out_dir = tmp.path().join("c");
+    let out = count(
+        &out_dir,
+        &[&file],
+        &["--channels", "pcad,sox9,dapi", "--pixel-size", "1"],
+    );
+    assert_exit(&out, 1);
+    let rec = fields(&out_dir).into_values().next().unwrap();
+    assert!(rec[9].contains("names 3 channel(s) but the file has 4"), "{rec:?}");
+}
+
+/// OME channel names that identify only some roles, or one twice, are an
+/// error row with the names and the `--channels` line to complete — never
+/// the default order (which would take P-cadherin from a DAPI channel).
+#[test]
+fn partial_channel_names_are_an_error_not_the_default_order() {
+    let r = render(&Scene::new(128, 128, 1.0, 46));
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    for (file, names, says) in [
+        ("alexa.ome.tif", ["DAPI", "Alexa 488", "Alexa 568"], "--channels dapi,?,?"),
+        ("twice.ome.tif", ["DAPI", "DAPI", "P-cadherin"], "name DAPI more than once"),
+        ("ecad.ome.tif", ["DAPI", "Sox9", "E-cadherin"], "leave P-cadherin open"),
+    ] {
+        let series = [write::OmeSeries {
+            scene: &r,
+            order: [2, 1, 0],
+            names,
+        }];
+        write::ome_tiff(&d.join(file), &series, 1023, Comp::Lzw).unwrap();
+        let out_dir = tmp.path().join(file);
+        let out = count(&out_dir, &[&d.join(file)], &[]);
+        assert_exit(&out, 1);
+        let rec = fields(&out_dir).into_values().next().unwrap();
+        assert_eq!(&rec[8], "error");
+        assert!(rec[9].contains(says), "{file}: {rec:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(file) && stderr.contains(says), "{stderr}");
+    }
+    // Told which is which, the same file counts.
+    let out_dir = tmp.path().join("told");
+    let out = count(
+        &out_dir,
+        &[&d.join("alexa.ome.tif")],
+        &["--channels", "dapi,sox9,pcad"],
+    );
+    assert_exit(&out, 0);
+    let rec = fields(&out_dir).into_values().next().unwrap();
+    assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
 }
 
 #[test]

@@ -68,6 +68,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         depth: Some(field.depth),
         pixel_size_um: Some(field.pixel_size_um),
         channel_source: Some(field.channel_source),
+        channels: Some(field.channel_roles.clone()),
         analysis: None,
         error: None,
         seconds: 0.0,

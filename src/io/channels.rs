@@ -21,7 +21,7 @@ pub enum Role {
 
 impl Role {
     /// The three roles in the default channel order.
-    const ALL: [Role; 3] = [Role::Pcad, Role::Sox9, Role::Dapi];
+    pub const ALL: [Role; 3] = [Role::Pcad, Role::Sox9, Role::Dapi];
 
     /// Position of the role in `[pcad, sox9, dapi]` arrays.
     pub fn index(self) -> usize {
@@ -49,6 +49,17 @@ impl Role {
             Some(Role::Dapi)
         } else {
             None
+        }
+    }
+}
+
+impl Role {
+    /// The stain's name, for messages.
+    fn long_name(self) -> &'static str {
+        match self {
+            Role::Pcad => "P-cadherin",
+            Role::Sox9 => "Sox9",
+            Role::Dapi => "DAPI",
         }
     }
 }
@@ -133,53 +144,149 @@ pub enum ChannelSource {
     DefaultOrder,
 }
 
-/// Maps roles to channel indices: `--channels` first, then channel names,
-/// then the default order (only when the file has exactly three channels).
-/// Returns the channel index of `[pcad, sox9, dapi]`.
+/// How a file's channels map to the three roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelMap {
+    /// The channel index of `[pcad, sox9, dapi]`.
+    pub index: [usize; 3],
+    /// Every channel's role in file order (`skip` for the unused ones).
+    pub roles: ChannelSpec,
+    /// Where the mapping came from.
+    pub source: ChannelSource,
+}
+
+impl ChannelMap {
+    fn new(roles: Vec<Option<Role>>, source: ChannelSource) -> ChannelMap {
+        let mut index = [0usize; 3];
+        for (i, r) in roles.iter().enumerate() {
+            if let Some(r) = r {
+                index[r.index()] = i;
+            }
+        }
+        ChannelMap {
+            index,
+            roles: ChannelSpec(roles),
+            source,
+        }
+    }
+}
+
+/// Maps the channels of a file to roles: `--channels` first (naming
+/// every channel); then the channels' names, when they identify
+/// P-cadherin, Sox9 and DAPI once each (names of other stains are
+/// skipped); then — only for a file whose channels carry no name at all,
+/// and exactly three of them — the default order P-cadherin, Sox9, DAPI.
+/// Anything else (two channels named DAPI, a role no name gives, names
+/// that identify nothing) is an error that lists the names and the
+/// `--channels` line to complete.
 pub fn resolve(
     n_channels: usize,
     names: &[Option<String>],
     spec: Option<&ChannelSpec>,
-) -> Result<([usize; 3], ChannelSource), LoadError> {
+) -> Result<ChannelMap, LoadError> {
     if let Some(spec) = spec {
-        if spec.0.len() > n_channels {
+        if spec.0.len() != n_channels {
             return Err(LoadError::Channels(format!(
-                "--channels names {} channels but the file has {n_channels}",
-                spec.0.len()
+                "--channels names {} channel(s) but the file has {n_channels}{}; \
+                 name every channel in file order, `skip` for unused ones",
+                spec.0.len(),
+                listed(names)
             )));
         }
-        let mut idx = [0usize; 3];
-        for (i, r) in spec.0.iter().enumerate() {
-            if let Some(r) = r {
-                idx[r.index()] = i;
-            }
-        }
-        return Ok((idx, ChannelSource::CommandLine));
+        return Ok(ChannelMap::new(spec.0.clone(), ChannelSource::CommandLine));
     }
     if n_channels < 3 {
         return Err(LoadError::Channels(format!(
-            "{n_channels} channel(s); need P-cadherin, Sox9 and DAPI"
+            "{n_channels} channel(s){}; need P-cadherin, Sox9 and DAPI",
+            listed(names)
         )));
     }
-    let mut found: [Vec<usize>; 3] = Default::default();
-    for (i, name) in names.iter().enumerate().take(n_channels) {
-        if let Some(role) = name.as_deref().and_then(Role::from_name) {
-            found[role.index()].push(i);
+    let named = |i: usize| {
+        names
+            .get(i)
+            .and_then(|n| n.as_deref())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+    };
+    if (0..n_channels).all(|i| named(i).is_none()) {
+        if n_channels == 3 {
+            return Ok(ChannelMap::new(
+                Role::ALL.map(Some).to_vec(),
+                ChannelSource::DefaultOrder,
+            ));
         }
+        return Err(LoadError::Channels(format!(
+            "{n_channels} channels and no channel names; say which is which, \
+             e.g. --channels {}",
+            suggestion(&vec![None; n_channels])
+        )));
     }
-    if found.iter().all(|v| v.len() == 1) {
-        return Ok((
-            [found[0][0], found[1][0], found[2][0]],
-            ChannelSource::Metadata,
-        ));
+    let guessed: Vec<Option<Role>> = (0..n_channels)
+        .map(|i| named(i).and_then(Role::from_name))
+        .collect();
+    let count = |r: Role| guessed.iter().filter(|g| **g == Some(r)).count();
+    let twice: Vec<String> = Role::ALL
+        .into_iter()
+        .filter(|&r| count(r) > 1)
+        .map(|r| r.long_name().to_string())
+        .collect();
+    let open: Vec<String> = Role::ALL
+        .into_iter()
+        .filter(|&r| count(r) == 0)
+        .map(|r| r.long_name().to_string())
+        .collect();
+    if twice.is_empty() && open.is_empty() {
+        return Ok(ChannelMap::new(guessed, ChannelSource::Metadata));
     }
-    if n_channels == 3 {
-        return Ok(([0, 1, 2], ChannelSource::DefaultOrder));
-    }
+    let problem = match (twice.is_empty(), open.is_empty()) {
+        (false, true) => format!("name {} more than once", twice.join(" and ")),
+        (true, false) => format!("leave {} open", open.join(" and ")),
+        _ => format!(
+            "name {} more than once and leave {} open",
+            twice.join(" and "),
+            open.join(" and ")
+        ),
+    };
+    // The roles the names give once each, `?` for the rest.
+    let sure: Vec<Option<Role>> = guessed
+        .iter()
+        .map(|g| g.filter(|&r| count(r) == 1))
+        .collect();
     Err(LoadError::Channels(format!(
-        "{n_channels} channels and their names do not say which is P-cadherin, Sox9 and DAPI; \
-         use --channels"
+        "channel names {} {problem}; say which is which, e.g. --channels {}",
+        quoted(names, n_channels),
+        suggestion(&sure)
     )))
+}
+
+/// `"a", "b", "c"` for the first n names (`(none)` for a missing one).
+fn quoted(names: &[Option<String>], n: usize) -> String {
+    (0..n)
+        .map(|i| match names.get(i).and_then(|n| n.as_deref()) {
+            Some(name) if !name.trim().is_empty() => format!("\"{}\"", name.trim()),
+            _ => "(none)".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` (named "a", "b")` when the file names any channel, else nothing.
+fn listed(names: &[Option<String>]) -> String {
+    if names.iter().flatten().any(|n| !n.trim().is_empty()) {
+        format!(" (named {})", quoted(names, names.len()))
+    } else {
+        String::new()
+    }
+}
+
+/// A `--channels` value with the known roles and `?` where a person must
+/// choose (pcad, sox9, dapi or skip).
+fn suggestion(roles: &[Option<Role>]) -> String {
+    let parts: Vec<String> = roles
+        .iter()
+        .map(|r| r.map_or("?".to_string(), |r| r.to_string()))
+        .collect();
+    format!("{} (each ? one of pcad, sox9, dapi, skip)", parts.join(","))
 }
 
 #[cfg(test)]
@@ -216,35 +323,94 @@ mod tests {
         assert!("pcad,gfp,dapi".parse::<ChannelSpec>().is_err());
     }
 
+    fn named(names: &[&str]) -> Vec<Option<String>> {
+        names
+            .iter()
+            .map(|n| (!n.is_empty()).then(|| n.to_string()))
+            .collect()
+    }
+
+    fn error(n: usize, names: &[&str], spec: Option<&str>) -> String {
+        let spec: Option<ChannelSpec> = spec.map(|s| s.parse().unwrap());
+        match resolve(n, &named(names), spec.as_ref()) {
+            Ok(m) => panic!("{names:?} resolved to {:?}", m.roles),
+            Err(e) => e.to_string(),
+        }
+    }
+
     #[test]
-    fn resolution_order() {
-        let names = vec![
-            Some("DAPI".to_string()),
-            Some("Sox9".into()),
-            Some("P-cad".into()),
-        ];
+    fn the_flag_then_names_then_the_default_order() {
+        let names = named(&["DAPI", "Sox9", "P-cad"]);
         let spec: ChannelSpec = "sox9,dapi,pcad".parse().unwrap();
+        let m = resolve(3, &names, Some(&spec)).unwrap();
+        assert_eq!((m.index, m.source), ([2, 0, 1], ChannelSource::CommandLine));
+        assert_eq!(m.roles.to_string(), "sox9,dapi,pcad");
+        let m = resolve(3, &names, None).unwrap();
+        assert_eq!((m.index, m.source), ([2, 1, 0], ChannelSource::Metadata));
+        assert_eq!(m.roles.to_string(), "dapi,sox9,pcad");
+        let m = resolve(3, &[], None).unwrap();
         assert_eq!(
-            resolve(3, &names, Some(&spec)).unwrap(),
-            ([2, 0, 1], ChannelSource::CommandLine)
-        );
-        assert_eq!(
-            resolve(3, &names, None).unwrap(),
-            ([2, 1, 0], ChannelSource::Metadata)
-        );
-        assert_eq!(
-            resolve(3, &[], None).unwrap(),
+            (m.index, m.source),
             ([0, 1, 2], ChannelSource::DefaultOrder)
         );
-        assert!(resolve(2, &[], None).is_err());
-        assert!(resolve(4, &[], None).is_err());
-        let four = vec![
-            None,
-            Some("cdh3".to_string()),
-            Some("sox9".into()),
-            Some("hoechst".into()),
-        ];
-        assert_eq!(resolve(4, &four, None).unwrap().0, [1, 2, 3]);
-        assert!(resolve(2, &[], Some(&spec)).is_err());
+        // Blank names are no names.
+        let m = resolve(3, &named(&["", " ", ""]), None).unwrap();
+        assert_eq!(m.source, ChannelSource::DefaultOrder);
+        // A fourth stain's name is skipped.
+        let four = named(&["", "cdh3", "sox9", "hoechst"]);
+        let m = resolve(4, &four, None).unwrap();
+        assert_eq!(
+            (m.index, m.roles.to_string().as_str()),
+            ([1, 2, 3], "skip,pcad,sox9,dapi")
+        );
+        let m = resolve(4, &named(&["P-cad", "Sox9", "DAPI", "Brightfield"]), None).unwrap();
+        assert_eq!(m.roles.to_string(), "pcad,sox9,dapi,skip");
+    }
+
+    /// Names that only partly identify the roles never fall back to the
+    /// default order: each is an error listing the names and the
+    /// `--channels` line to complete.
+    #[test]
+    fn partial_or_contradicting_names_are_errors_that_say_what_to_type() {
+        let e = error(3, &["DAPI", "Alexa 488", "Alexa 568"], None);
+        assert!(e.contains("\"DAPI\", \"Alexa 488\", \"Alexa 568\""), "{e}");
+        assert!(e.contains("leave P-cadherin and Sox9 open"), "{e}");
+        assert!(e.contains("--channels dapi,?,?"), "{e}");
+        let e = error(3, &["DAPI", "DAPI", "P-cadherin"], None);
+        assert!(
+            e.contains("name DAPI more than once and leave Sox9 open"),
+            "{e}"
+        );
+        assert!(e.contains("--channels ?,?,pcad"), "{e}");
+        let e = error(3, &["DAPI", "Sox9", "E-cadherin"], None);
+        assert!(e.contains("leave P-cadherin open"), "{e}");
+        assert!(e.contains("--channels dapi,sox9,?"), "{e}");
+        // Names on some channels only.
+        let e = error(3, &["", "Sox9", ""], None);
+        assert!(e.contains("(none), \"Sox9\", (none)"), "{e}");
+        // Names that identify nothing.
+        let e = error(3, &["Ch1", "Ch2", "Ch3"], None);
+        assert!(e.contains("--channels ?,?,?"), "{e}");
+        // No names and not three channels.
+        let e = error(4, &[], None);
+        assert!(e.contains("4 channels and no channel names"), "{e}");
+        assert!(error(2, &[], None).contains("2 channel(s)"));
+    }
+
+    /// `--channels` names every channel: a shorter or longer list is an
+    /// error naming the file's channel count.
+    #[test]
+    fn the_flag_must_name_every_channel() {
+        let e = error(
+            5,
+            &["P-cad", "Sox9", "DAPI", "GFP", "BF"],
+            Some("pcad,sox9,dapi"),
+        );
+        assert!(e.contains("names 3 channel(s) but the file has 5"), "{e}");
+        assert!(e.contains("\"GFP\""), "{e}");
+        let e = error(2, &[], Some("pcad,sox9,dapi"));
+        assert!(e.contains("but the file has 2"), "{e}");
+        let m = resolve(5, &[], Some(&"pcad,sox9,dapi,skip,skip".parse().unwrap())).unwrap();
+        assert_eq!(m.index, [0, 1, 2]);
     }
 }

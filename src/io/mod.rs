@@ -15,7 +15,7 @@ mod strips;
 mod tiff_source;
 mod zmax;
 
-pub use channels::{ChannelSource, ChannelSpec, Role};
+pub use channels::{ChannelMap, ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
 pub use layout::FieldInfo;
 pub use tiff_source::{Limits, TiffSource};
@@ -50,6 +50,8 @@ pub struct Field {
     pub pixel_size_um: f64,
     /// Where the channel roles came from.
     pub channel_source: ChannelSource,
+    /// The role of each of the file's channels, in file order.
+    pub channel_roles: ChannelSpec,
     /// Max-projected channels, in the order P-cadherin, Sox9, DAPI, in the
     /// file's own intensity units.
     pub channels: [Plane; 3],
@@ -127,6 +129,7 @@ impl Field {
             depth: 1,
             pixel_size_um,
             channel_source: ChannelSource::DefaultOrder,
+            channel_roles: ChannelSpec(Role::ALL.map(Some).to_vec()),
             channels,
         })
     }

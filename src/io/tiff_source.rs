@@ -331,13 +331,12 @@ impl TiffSource {
     /// the three over z, reading every needed page once.
     pub fn load_field(&mut self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
         let info = self.plane_checked(i)?;
-        let (roles, source) =
-            resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
         let pixel_size_um = opts
             .pixel_size_um
             .or(info.pixel_size_um)
             .ok_or(LoadError::NoPixelSize)?;
-        let uses = pages_used(&info, &roles);
+        let uses = pages_used(&info, &map.index);
         self.check_decode_budget(&info, &uses)?;
         let channels = self.project(&info, uses)?;
         Ok(Field {
@@ -346,7 +345,8 @@ impl TiffSource {
             height: info.height,
             depth: info.depth,
             pixel_size_um,
-            channel_source: source,
+            channel_source: map.source,
+            channel_roles: map.roles,
             channels,
         })
     }

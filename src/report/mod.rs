@@ -178,6 +178,7 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
                 "thresholds": r.analysis.as_ref().map(|a| serde_json::json!({
                     "pcad": a.thresholds[0], "sox9": a.thresholds[1], "dapi": a.thresholds[2],
                 })),
+                "channels": r.channels,
                 "channel_source": r.channel_source,
                 "pixel_size_um": r.pixel_size_um,
                 "seconds": round(r.seconds, 4),
