@@ -96,6 +96,11 @@ pub struct FileRecord {
     pub file: String,
     /// Path read.
     pub path: PathBuf,
+    /// Where `path` leads when links lie on the way (absent otherwise):
+    /// the table names a file by the path the user gave, this says which
+    /// file that was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_path: Option<PathBuf>,
     /// Size in bytes (absent when unreadable).
     pub bytes: Option<u64>,
     /// BLAKE3 hash of the content, hex (absent when unreadable).

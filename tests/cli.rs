@@ -477,7 +477,10 @@ fn channel_roles_from_the_command_line() {
     );
     assert_exit(&out, 1);
     let rec = fields(&out_dir).into_values().next().unwrap();
-    assert!(rec[9].contains("names 3 channel(s) but the file has 4"), "{rec:?}");
+    assert!(
+        rec[9].contains("names 3 channel(s) but the file has 4"),
+        "{rec:?}"
+    );
 }
 
 /// OME channel names that identify only some roles, or one twice, are an
@@ -490,9 +493,21 @@ fn partial_channel_names_are_an_error_not_the_default_order() {
     let d = tmp.path().join("in");
     std::fs::create_dir(&d).unwrap();
     for (file, names, says) in [
-        ("alexa.ome.tif", ["DAPI", "Alexa 488", "Alexa 568"], "--channels dapi,?,?"),
-        ("twice.ome.tif", ["DAPI", "DAPI", "P-cadherin"], "name DAPI more than once"),
-        ("ecad.ome.tif", ["DAPI", "Sox9", "E-cadherin"], "leave P-cadherin open"),
+        (
+            "alexa.ome.tif",
+            ["DAPI", "Alexa 488", "Alexa 568"],
+            "--channels dapi,?,?",
+        ),
+        (
+            "twice.ome.tif",
+            ["DAPI", "DAPI", "P-cadherin"],
+            "name DAPI more than once",
+        ),
+        (
+            "ecad.ome.tif",
+            ["DAPI", "Sox9", "E-cadherin"],
+            "leave P-cadherin open",
+        ),
     ] {
         let series = [write::OmeSeries {
             scene: &r,
@@ -519,6 +534,85 @@ fn partial_channel_names_are_an_error_not_the_default_order() {
     assert_exit(&out, 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
+}
+
+/// Microscopes name every folder's files alike: two `a.tif` in two input
+/// folders get distinct `file` names (the folder's name first), distinct
+/// overlays and their own counts; hidden files (`._a.tif` AppleDouble
+/// companions, `.DS_Store`, dot-folders) are skipped when walking, but a
+/// hidden file given by name is analysed; a file reached through a linked
+/// folder has its real path in run.json.
+#[test]
+fn inputs_are_named_uniquely_and_hidden_files_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = expected();
+    let (one, two) = ("imagej_cyx_deflate.tif", "rgb8_lzw.tif");
+    for (dir, src) in [
+        ("x/Images", one),
+        ("y/Images", two),
+        ("d1", one),
+        ("d2", two),
+    ] {
+        let d = tmp.path().join(dir);
+        std::fs::create_dir_all(d.join(".snapshot")).unwrap();
+        std::fs::copy(fixtures().join(src), d.join("a.tif")).unwrap();
+        std::fs::copy(fixtures().join(src), d.join(".snapshot/b.tif")).unwrap();
+        std::fs::write(d.join("._a.tif"), b"\x00\x05\x16\x07 AppleDouble").unwrap();
+        std::fs::write(d.join(".DS_Store"), b"Bud1").unwrap();
+    }
+    let want = |name: &str, src: &str| (name.to_string(), exp[&(src.to_string(), 0)]);
+    for (inputs, names) in [
+        (["d1", "d2"], [want("d1/a.tif", one), want("d2/a.tif", two)]),
+        (
+            ["x/Images", "y/Images"],
+            [want("x/Images/a.tif", one), want("y/Images/a.tif", two)],
+        ),
+    ] {
+        let out_dir = tmp
+            .path()
+            .join(format!("out-{}", inputs[0].replace('/', "-")));
+        let paths: Vec<std::path::PathBuf> = inputs.iter().map(|i| tmp.path().join(i)).collect();
+        let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+        let out = count(&out_dir, &refs, &["--overlay", "-j", "2"]);
+        assert_exit(&out, 0);
+        let f = fields(&out_dir);
+        let got: Vec<(String, usize)> = f
+            .iter()
+            .map(|((file, _), rec)| (file.clone(), rec[6].parse().unwrap()))
+            .collect();
+        assert_eq!(got, names.to_vec());
+        let pngs = walkdir::WalkDir::new(out_dir.join("overlays"))
+            .into_iter()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "png")
+            })
+            .count();
+        assert_eq!(pngs, 2);
+    }
+    // A hidden file given by name is analysed (here: an error row).
+    let out_dir = tmp.path().join("out-hidden");
+    let out = count(&out_dir, &[&tmp.path().join("d1/._a.tif")], &[]);
+    assert_exit(&out, 1);
+    assert_eq!(fields(&out_dir).len(), 1);
+    // One folder alone: names relative to it; through a link, the real
+    // path is on record.
+    #[cfg(unix)]
+    {
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path().join("d1"), &link).unwrap();
+        let out_dir = tmp.path().join("out-link");
+        let out = count(&out_dir, &[&link], &[]);
+        assert_exit(&out, 0);
+        assert_eq!(fields(&out_dir).keys().next().unwrap().0, "a.tif");
+        let json = run_json(&out_dir);
+        let real = json["inputs"][0]["real_path"].as_str().unwrap();
+        let d1 = std::fs::canonicalize(tmp.path().join("d1/a.tif")).unwrap();
+        assert_eq!(Path::new(real), d1);
+    }
 }
 
 #[test]

@@ -81,26 +81,94 @@ fn slash_path(p: &Path) -> String {
     out
 }
 
+/// Whether a file or folder name is hidden: a dot-file (`.DS_Store`,
+/// macOS's `._Image001.tif` AppleDouble companions, `.snapshot/`).
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+/// The label each folder input's files are named under when several
+/// inputs are given: the folder's own name, or as many of its last path
+/// components as make the labels of distinct folders differ.
+fn folder_labels(folders: &[&Path]) -> Vec<String> {
+    let parts: Vec<Vec<String>> = folders
+        .iter()
+        .map(|f| {
+            let full = std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf());
+            full.components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let label = |p: &Vec<String>, k: usize| p[p.len().saturating_sub(k)..].join("/");
+    let deepest = parts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    for k in 1..=deepest {
+        let labels: Vec<String> = parts.iter().map(|p| label(p, k)).collect();
+        // Each label names one folder (a folder given twice is one).
+        let mut owner = std::collections::HashMap::new();
+        if labels
+            .iter()
+            .zip(&parts)
+            .all(|(l, p)| *owner.entry(l).or_insert(p) == p)
+        {
+            return labels
+                .into_iter()
+                .map(|l| if l.is_empty() { "input".into() } else { l })
+                .collect();
+        }
+    }
+    parts.iter().map(|p| format!("/{}", p.join("/"))).collect()
+}
+
 /// Expands files and folders (walked recursively, following links, loops
-/// skipped) into a sorted, duplicate-free list of TIFF inputs. TIFF-named
-/// entries that cannot be looked at are kept (they become error rows);
-/// other unreadable directory entries are returned as warnings.
+/// and hidden entries skipped) into a sorted, duplicate-free list of TIFF
+/// inputs. A file given by name is analysed even if hidden. Names are
+/// relative to the folder given; with several folders, each one's files
+/// are prefixed with the folder's name (`day1/Image001.tif`,
+/// `day2/Image001.tif`), so that `file` is unique across the run.
+/// TIFF-named entries that cannot be looked at are kept (they become
+/// error rows); other unreadable directory entries are returned as
+/// warnings.
 pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), RunError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
+    let mut folders: Vec<&Path> = Vec::new();
     for root in paths {
         let meta = std::fs::metadata(root).map_err(|e| RunError::Input {
             path: root.clone(),
             reason: e.to_string(),
         })?;
-        if meta.is_file() {
+        if !meta.is_file() {
+            folders.push(root);
+        }
+    }
+    let labels = folder_labels(&folders);
+    // One folder (however often given) keeps names relative to it.
+    let distinct: std::collections::HashSet<&String> = labels.iter().collect();
+    let prefix = |root: &Path| -> String {
+        if distinct.len() < 2 {
+            return String::new();
+        }
+        folders
+            .iter()
+            .position(|f| *f == root)
+            .map_or(String::new(), |k| format!("{}/", labels[k]))
+    };
+    for root in paths {
+        if std::fs::metadata(root).is_ok_and(|m| m.is_file()) {
             out.push(Input::new(slash_path(root), root.clone()));
             continue;
         }
-        for entry in walkdir::WalkDir::new(root)
+        let pre = prefix(root);
+        let walk = walkdir::WalkDir::new(root)
             .follow_links(true)
             .sort_by_file_name()
-        {
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        for entry in walk {
             match entry {
                 // A TIFF-named entry that cannot even be looked at (a
                 // dangling or looping link, no permission) is still an
@@ -112,12 +180,18 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
                 {
                     let path = e.path().unwrap_or(root).to_path_buf();
                     let rel = path.strip_prefix(root).unwrap_or(&path);
-                    out.push(Input::new(slash_path(rel), path.clone()));
+                    out.push(Input::new(
+                        format!("{pre}{}", slash_path(rel)),
+                        path.clone(),
+                    ));
                 }
                 Err(e) => warnings.push(format!("skipping {e}")),
                 Ok(e) if e.file_type().is_file() && is_tiff_name(e.path()) => {
                     let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                    out.push(Input::new(slash_path(rel), e.path().to_path_buf()));
+                    out.push(Input::new(
+                        format!("{pre}{}", slash_path(rel)),
+                        e.path().to_path_buf(),
+                    ));
                 }
                 Ok(_) => {}
             }
@@ -128,6 +202,17 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
     // the name it was first reached by.
     let mut seen = std::collections::HashSet::new();
     out.retain(|i| seen.insert(std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone())));
+    // Two different files under one name (a file argument `d1/a.tif` and
+    // a folder `/elsewhere/d1` holding another `a.tif`): the later ones
+    // are named by their full path instead.
+    let mut names = std::collections::HashSet::new();
+    for i in &mut out {
+        if !names.insert(i.name.clone()) {
+            let full = std::fs::canonicalize(&i.path).unwrap_or_else(|_| i.path.clone());
+            i.name = slash_path(&full);
+            names.insert(i.name.clone());
+        }
+    }
     out.sort();
     Ok((out, warnings))
 }

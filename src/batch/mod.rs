@@ -29,6 +29,13 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Where `path` leads, when a symbolic link lies on the way.
+fn real_path(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let absolute = std::path::absolute(path).ok()?;
+    (real != absolute).then_some(real)
+}
+
 /// Test hook: make the analysis of this field index panic (`usize::MAX`:
 /// none).
 #[cfg(test)]
@@ -280,6 +287,7 @@ pub fn run_controlled(
                     FileRecord {
                         file: input.name.clone(),
                         path: input.path.clone(),
+                        real_path: real_path(&input.path),
                         bytes,
                         blake3,
                     },
