@@ -193,6 +193,7 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
     }
     let thumbs = table.query_selector(p, "img.thumb").unwrap().count();
     assert_eq!(thumbs, fields - 5);
+    // Thumbnails travel inside the page, large enough to see outlines.
     for img in dom.query_selector("img.thumb").unwrap() {
         let tag = img.get(p).unwrap().as_tag().unwrap();
         let src = tag
@@ -202,8 +203,27 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
             .unwrap()
             .as_utf8_str()
             .to_string();
-        assert!(out.join(&src).is_file(), "thumbnail {src} missing");
+        let b64 = src
+            .strip_prefix("data:image/jpeg;base64,")
+            .unwrap_or_else(|| panic!("not a data URI: {}", &src[..40.min(src.len())]));
+        use base64::Engine as _;
+        let jpeg = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let thumb = image::load_from_memory(&jpeg).unwrap();
+        assert!((224..=320).contains(&thumb.width()), "{}", thumb.width());
     }
+    // Each links to its full overlay.
+    let links = dom.query_selector("a").unwrap().filter_map(|a| {
+        let tag = a.get(p)?.as_tag()?;
+        Some(tag.attributes().get("href")??.as_utf8_str().to_string())
+    });
+    let mut n = 0;
+    for link in links {
+        assert!(out.join(&link).is_file(), "{link} missing");
+        n += 1;
+    }
+    assert_eq!(n, fields - 5);
     let svg = dom
         .get_element_by_id("areas")
         .unwrap()
@@ -396,4 +416,67 @@ fn help_reads_like_a_man_page() {
     ] {
         assert!(text.contains(unit), "count --help lacks {unit}");
     }
+}
+
+/// Names with `#`, `%` and spaces link to their overlays; fields read in
+/// the default channel order (no names in the file) stand out, with the
+/// mapping shown.
+#[test]
+fn report_links_survive_odd_names_and_flags_the_default_channel_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::copy(
+        fixtures().join("plain_multipage_packbits.tif"),
+        d.join("day 1#2 50%.tif"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("ome_two_series.ome.tif"),
+        d.join("named.ome.tif"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&run(&os(&["count", s(&d), "-o", s(&out), "--overlay"])), 0);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let dom = tl::parse(&html, tl::ParserOptions::default()).expect("valid HTML");
+    let p = dom.parser();
+    let mut links = Vec::new();
+    for a in dom.query_selector("a").unwrap() {
+        let tag = a.get(p).unwrap().as_tag().unwrap();
+        let link = tag
+            .attributes()
+            .get("href")
+            .flatten()
+            .unwrap()
+            .as_utf8_str()
+            .to_string();
+        let path = percent_encoding::percent_decode_str(&link)
+            .decode_utf8()
+            .unwrap()
+            .to_string();
+        assert!(out.join(&path).is_file(), "{link} -> {path} missing");
+        links.push(link);
+    }
+    assert!(
+        links
+            .iter()
+            .any(|l| l.contains("day%201%232%2050%25.tif.png")),
+        "{links:?}"
+    );
+    assert_eq!(links.len(), 3);
+    let warn: Vec<String> = dom
+        .query_selector("tr.warn")
+        .unwrap()
+        .map(|t| t.get(p).unwrap().inner_text(p).to_string())
+        .collect();
+    assert_eq!(warn.len(), 1, "{warn:?}");
+    assert!(
+        warn[0].contains("day 1#2 50%.tif") && warn[0].contains("default order"),
+        "{warn:?}"
+    );
+    assert!(
+        html.contains("dapi,pcad,sox9 (names)"),
+        "the OME file's mapping"
+    );
 }

@@ -1,10 +1,30 @@
 //! `report.html`: one self-contained page per run (no network, no
-//! script): summary, a table of fields with overlay thumbnails, failures,
-//! and a histogram of follicle areas as inline SVG.
+//! script): summary, a table of fields with their channel mapping and
+//! overlay thumbnails carried inside the page, failures, and a histogram
+//! of follicle areas as inline SVG.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::io::ChannelSource;
 use crate::run::BatchResult;
+
+/// Characters escaped in a link to a file: all but letters, digits, the
+/// path separator and `-._~` (a `#` or `%` in a name would break it).
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A relative link to the file at `path` (`/`-separated), as an escaped
+/// attribute value.
+fn href(path: &str) -> String {
+    escape(&utf8_percent_encode(path, PATH).to_string())
+}
 
 /// Escapes text for HTML content and attribute values.
 fn escape(s: &str) -> String {
@@ -72,8 +92,9 @@ fn histogram_svg(values: &[f64], bins: usize, unit: &str) -> String {
     svg
 }
 
-/// The whole page.
-pub fn report_html(result: &BatchResult) -> String {
+/// The whole page; `thumbnails` maps an overlay's name (as in the
+/// records) to its `data:` URI.
+pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -> String {
     let fields = result.records.len();
     let failed: Vec<_> = result.failures().collect();
     let ok: Vec<_> = result
@@ -114,7 +135,7 @@ pub fn report_html(result: &BatchResult) -> String {
          <title>follicount report</title>\n<style>\n\
          body{{font-family:sans-serif;margin:2em;color:#222}}\
          table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
-         td.l,th.l{{text-align:left}}tr.error td{{background:#fde2e2}}\
+         td.l,th.l{{text-align:left}}tr.error td{{background:#fde2e2}}tr.warn td{{background:#fff4cc}}\
          dl.summary{{display:grid;grid-template-columns:max-content auto;gap:4px 16px}}\
          dt{{font-weight:bold}}img.thumb{{width:64px;height:auto;display:block}}\n\
          </style>\n</head>\n<body>\n<h1>follicount report</h1>\n\
@@ -134,10 +155,25 @@ pub fn report_html(result: &BatchResult) -> String {
         result.files.len(),
         failed.len()
     );
+    h.push_str("<h2>Fields</h2>\n");
+    let overlays = result
+        .records
+        .iter()
+        .filter(|r| r.overlay.is_some())
+        .count();
+    if overlays > thumbnails.len() {
+        let _ = writeln!(
+            h,
+            "<p>{} of {overlays} overlays are shown as thumbnails (a report carries at most {}); \
+             the others are linked from <code>overlays/</code>.</p>",
+            thumbnails.len(),
+            super::MAX_THUMBNAILS
+        );
+    }
     h.push_str(
-        "<h2>Fields</h2>\n<table id=\"fields\">\n<thead><tr><th class=\"l\">file</th><th>field</th>\
-         <th>size (px)</th><th>pixel (µm)</th><th>follicles</th><th>per mm²</th><th class=\"l\">status</th>\
-         <th>overlay</th></tr></thead>\n<tbody>\n",
+        "<table id=\"fields\">\n<thead><tr><th class=\"l\">file</th><th>field</th>\
+         <th>size (px)</th><th>pixel (µm)</th><th class=\"l\">channels</th><th>follicles</th><th>per mm²</th>\
+         <th class=\"l\">status</th><th>overlay</th></tr></thead>\n<tbody>\n",
     );
     for r in &result.records {
         let size = match (r.width, r.height, r.depth) {
@@ -154,14 +190,37 @@ pub fn report_html(result: &BatchResult) -> String {
             .as_ref()
             .map_or("–".into(), |a| a.follicles.len().to_string());
         let overlay = r.overlay.as_deref().map_or(String::new(), |o| {
-            let o = escape(o);
-            format!("<a href=\"{o}\"><img class=\"thumb\" src=\"{o}\" alt=\"overlay\"></a>")
+            let link = href(o);
+            match thumbnails.get(o) {
+                Some(uri) => format!(
+                    "<a href=\"{link}\"><img class=\"thumb\" src=\"{uri}\" alt=\"overlay of {}\"></a>",
+                    escape(&r.file)
+                ),
+                None => format!("<a href=\"{link}\">overlay</a>"),
+            }
         });
+        // The channel mapping; the default order (the file names no
+        // channel) is worth a second look.
+        let guessed = r.channel_source == Some(ChannelSource::DefaultOrder);
+        let channels = r.channels.as_ref().map_or("–".into(), |c| {
+            let from = match r.channel_source {
+                Some(ChannelSource::CommandLine) => "--channels",
+                Some(ChannelSource::Metadata) => "names",
+                Some(ChannelSource::DefaultOrder) => "default order: no names",
+                None => "",
+            };
+            format!("{} ({from})", escape(&c.to_string()))
+        });
+        let class = match (&r.error, guessed) {
+            (Some(_), _) => "error",
+            (None, true) => "ok warn",
+            (None, false) => "ok",
+        };
         let _ = writeln!(
             h,
-            "<tr class=\"{}\"><td class=\"l\">{}</td><td>{}</td><td>{size}</td><td>{}</td><td>{count}</td>\
-             <td>{dens}</td><td class=\"l\">{}</td><td>{overlay}</td></tr>",
-            if r.error.is_some() { "error" } else { "ok" },
+            "<tr class=\"{class}\"><td class=\"l\">{}</td><td>{}</td><td>{size}</td><td>{}</td>\
+             <td class=\"l\">{channels}</td><td>{count}</td><td>{dens}</td><td class=\"l\">{}</td>\
+             <td>{overlay}</td></tr>",
             escape(&r.file),
             r.field,
             r.pixel_size_um.map_or("–".into(), |p| format!("{p}")),

@@ -311,6 +311,32 @@ pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
+/// The most thumbnails a report carries inside it (about 25 kB each);
+/// a larger run's report links to its overlays instead.
+pub const MAX_THUMBNAILS: usize = 2000;
+
+/// The report's thumbnails: each saved overlay (name as in the records,
+/// relative to `dir`) as a `data:` URI, made in parallel; none beyond
+/// [`MAX_THUMBNAILS`].
+fn thumbnails(dir: &Path, result: &BatchResult) -> std::collections::HashMap<String, String> {
+    use rayon::prelude::*;
+    let names: Vec<&String> = result
+        .records
+        .iter()
+        .filter_map(|r| r.overlay.as_ref())
+        .collect();
+    if names.len() > MAX_THUMBNAILS {
+        return Default::default();
+    }
+    names
+        .par_iter()
+        .filter_map(|&name| {
+            let uri = overlay::thumbnail_data_uri(&dir.join(name)).ok()?;
+            Some((name.clone(), uri))
+        })
+        .collect()
+}
+
 /// Writes fields.csv, follicles.csv, report.html and run.json into `dir`
 /// (created if missing), and masks/candidates.csv when the run saves
 /// masks.
@@ -336,7 +362,7 @@ pub fn write_outputs(
     }
     write_atomic(
         &dir.join("report.html"),
-        html::report_html(result).as_bytes(),
+        html::report_html(result, &thumbnails(dir, result)).as_bytes(),
     )?;
     let json = serde_json::to_vec_pretty(&run_json(result, opts, command)).unwrap_or_default();
     write_atomic(&dir.join("run.json"), &json)

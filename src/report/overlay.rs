@@ -211,6 +211,32 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
     Ok(out.into_inner())
 }
 
+/// Width of the thumbnails `report.html` carries, px: large enough to see
+/// an outline and its number.
+pub const THUMBNAIL_WIDTH: u32 = 320;
+
+/// A saved overlay as a small JPEG `data:` URI, [`THUMBNAIL_WIDTH`] wide
+/// (never enlarged), for a report that travels by mail with its pictures.
+pub fn thumbnail_data_uri(png: &std::path::Path) -> Result<String, String> {
+    use base64::Engine as _;
+    let img = image::open(png).map_err(|e| e.to_string())?.to_rgb8();
+    let (w, h) = img.dimensions();
+    let small = if w > THUMBNAIL_WIDTH {
+        let th = ((h as f64 * THUMBNAIL_WIDTH as f64 / w as f64).round() as u32).max(1);
+        image::imageops::thumbnail(&img, THUMBNAIL_WIDTH, th)
+    } else {
+        img
+    };
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&small)
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&jpeg)
+    ))
+}
+
 /// Overlay file name for a field: `<file>.png`, or `<file>.field<k>.png`
 /// for files with several fields.
 pub fn file_name(file: &str, field: usize, fields_in_file: usize) -> String {
