@@ -364,6 +364,48 @@ fn install_interrupt_handler() {
     }
 }
 
+/// `--resume` on a folder whose run is complete (no journal): nothing to
+/// do if its parameters are these — exit as that run did (1 when it has
+/// error rows) — else a usage error naming what differs.
+fn finished_run(out: &Path, params: &Params) -> Result<ExitCode> {
+    let record: serde_json::Value = std::fs::read(out.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .with_context(|| {
+            format!(
+                "{} holds results but no readable run.json or journal; use --force to run again",
+                out.display()
+            )
+        })?;
+    let now = serde_json::to_value(params).unwrap_or_default();
+    let differ = journal::value_differences(&record["parameters"], &now);
+    if !differ.is_empty() {
+        bail!(
+            "{} holds a complete run with other parameters ({}); use --force to run again \
+             with these",
+            out.display(),
+            differ.join(", ")
+        );
+    }
+    let failed = csv::Reader::from_path(out.join("fields.csv"))
+        .map(|mut r| {
+            r.records()
+                .filter(|rec| rec.as_ref().map_or(true, |rec| rec.get(8) == Some("error")))
+                .count()
+        })
+        .unwrap_or(0);
+    eprintln!(
+        "follicount: {} holds a complete run with these parameters; nothing to resume \
+         ({failed} failed fields)",
+        out.display()
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn count(
     inputs: &[PathBuf],
     out: &Path,
@@ -394,22 +436,22 @@ fn count(
             found.join(", ")
         ),
         Existing::Refuse | Existing::Replace => {}
+        // Nothing there yet: --resume starts the run (scripts pass it
+        // always).
+        Existing::Resume if found.is_empty() => {}
+        Existing::Resume if !found.contains(&journal::JOURNAL) => {
+            return finished_run(out, &opts.params);
+        }
         Existing::Resume => {
-            if !found.contains(&journal::JOURNAL) {
-                bail!(
-                    "nothing to resume in {}: no {} (a complete run removes it; \
-                     use --force to run again)",
-                    out.display(),
-                    journal::JOURNAL
-                );
-            }
             let (header, files) = journal::read(out).map_err(anyhow::Error::msg)?;
-            if header != journal::Header::new(&opts.params, overlay, save_masks) {
+            let now = journal::Header::new(&opts.params, overlay, save_masks);
+            let differ = header.differences(&now);
+            if !differ.is_empty() {
                 bail!(
-                    "{} was written with other parameters, overlay or mask setting (version {}); \
-                     resume with the same settings, or use --force to start over",
+                    "{} was written with other settings ({}); resume with the same settings, \
+                     or use --force to start over",
                     out.join(journal::JOURNAL).display(),
-                    header.version
+                    differ.join(", ")
                 );
             }
             previous = files;
@@ -428,7 +470,7 @@ fn count(
         report::clear_outputs(out)?;
     }
     report::remove_stale_temporaries(out);
-    let journal = if existing == Existing::Resume {
+    let journal = if existing == Existing::Resume && found.contains(&journal::JOURNAL) {
         journal::Journal::reopen(out)?
     } else {
         journal::Journal::create(

@@ -422,11 +422,22 @@ fn an_output_folder_with_results_is_never_silently_overwritten() {
         "{err}"
     );
     assert_eq!(std::fs::read(out.join("run.json")).unwrap(), first);
-    // A complete run leaves no journal: nothing to resume.
+    // A complete run leaves no journal: --resume has nothing to do and
+    // exits as the run did (scripts that always pass it keep working),
+    // touching nothing; with other parameters it says which differ.
     assert!(!out.join("journal.jsonl").exists());
     let o = count(&out, &[&input], &["--resume"]);
-    assert_exit(&o, 2);
+    assert_exit(&o, 0);
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to resume"));
+    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), first);
+    let o = count(&out, &[&input], &["--resume", "--min-sox9", "4"]);
+    assert_exit(&o, 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("min_sox9_nuclei 3 → 4"), "{err}");
+    // --resume into an empty folder just runs.
+    let fresh = tmp.path().join("fresh");
+    assert_exit(&count(&fresh, &[&input], &["--resume"]), 0);
+    assert!(fresh.join("fields.csv").exists());
     // --force replaces the results, old overlays included; other files in
     // the folder stay.
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
@@ -569,9 +580,17 @@ fn resume_refuses_other_parameters() {
     line.push('\n');
     std::fs::write(out.join("journal.jsonl"), &line).unwrap();
     let input = fixtures().join("rgb8_lzw.tif");
-    let o = count(&out, &[&input], &["--resume", "--min-sox9", "4"]);
+    let o = count(
+        &out,
+        &[&input],
+        &["--resume", "--min-sox9", "4", "--overlay"],
+    );
     assert_exit(&o, 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("other parameters"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("min_sox9_nuclei 3 → 4") && err.contains("--overlay off → on"),
+        "{err}"
+    );
     // With the same settings it resumes (here: does everything) and cleans up.
     let o = count(&out, &[&input], &["--resume"]);
     assert_exit(&o, 0);

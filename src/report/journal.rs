@@ -38,7 +38,55 @@ pub struct Header {
     pub masks: bool,
 }
 
+/// The keys whose values differ between two JSON objects, as
+/// `key a → b` (keys in either; absent shown as `–`), in key order.
+pub fn value_differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "–".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} {} → {}", show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
 impl Header {
+    /// What differs from `other`, as `name was → is`: parameters, overlay,
+    /// masks, tool version.
+    pub fn differences(&self, other: &Header) -> Vec<String> {
+        let json = |v: &Params| serde_json::to_value(v).unwrap_or_default();
+        let mut out = value_differences(&json(&self.parameters), &json(&other.parameters));
+        let on = |b: bool| if b { "on" } else { "off" };
+        if self.overlay != other.overlay {
+            out.push(format!(
+                "--overlay {} → {}",
+                on(self.overlay),
+                on(other.overlay)
+            ));
+        }
+        if self.masks != other.masks {
+            out.push(format!(
+                "--save-masks {} → {}",
+                on(self.masks),
+                on(other.masks)
+            ));
+        }
+        if self.version != other.version {
+            out.push(format!("version {} → {}", self.version, other.version));
+        }
+        out
+    }
+
     /// The header for a run with these settings.
     pub fn new(parameters: &Params, overlay: bool, masks: bool) -> Header {
         Header {
