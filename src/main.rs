@@ -107,8 +107,8 @@ enum Command {
         follicount count day1/ --config old-out/run.json"
     )]
     Config {
-        /// Print the defaults (the only action for now).
-        #[arg(long, required = true)]
+        /// Print the defaults (also what plain `follicount config` does).
+        #[arg(long)]
         print_defaults: bool,
     },
     /// Compare a `count` output folder with manual annotations: precision,
@@ -193,36 +193,18 @@ struct Common {
     /// Sanity limit: most bytes one field may decode, e.g. 6G or 512M
     /// [default: 6G, a 4096² × 3 × 64-slice 16-bit stack]. Larger fields
     /// are error rows.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = follicount::params::parse_size)]
     max_field_bytes: Option<u64>,
     /// Sanity limit: most samples (width × height × channels × slices)
     /// one field may decode [default: 3G].
-    #[arg(long, value_name = "N", value_parser = parse_size)]
+    #[arg(long, value_name = "N", value_parser = follicount::params::parse_size)]
     max_field_samples: Option<u64>,
     /// Sanity limit: most pixels in one plane [default: 64M = 8192²].
-    #[arg(long, value_name = "N", value_parser = parse_size)]
+    #[arg(long, value_name = "N", value_parser = follicount::params::parse_size)]
     max_plane_pixels: Option<u64>,
     /// Sanity limit: most pages (IFDs) in one file [default: 100000].
-    #[arg(long, value_name = "N", value_parser = parse_size)]
+    #[arg(long, value_name = "N", value_parser = follicount::params::parse_size)]
     max_pages: Option<u64>,
-}
-
-/// A count with an optional binary suffix: 512, 64K, 512M, 6G, 1T.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('M') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') => (&t[..t.len() - 1], 1 << 30),
-        Some('T') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{s}` is not a positive count (digits, optionally K, M, G or T)"))
 }
 
 impl Common {
@@ -462,7 +444,7 @@ fn count(
         eprintln!("follicount: warning: {w}");
     }
     if files.is_empty() {
-        bail!("no .tif/.tiff files found in the inputs");
+        bail!("{}", inputs::nothing_found(inputs));
     }
     // Only now that there is something to do are old results replaced, and
     // temporaries a killed run left behind cleared.

@@ -1,8 +1,7 @@
 //! Analysis parameters: every threshold the pipeline uses, with defaults.
 //!
-//! Lengths are in µm and areas in µm². When a field has no known pixel size
-//! (no metadata and no `--pixel-size`), the same numbers are read as pixels
-//! and px², and the physical output columns are left empty.
+//! Lengths are in µm and areas in µm²; a field is analysed only with a
+//! known pixel size (from its metadata or `--pixel-size`).
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +9,44 @@ use crate::error::ParamError;
 use crate::io::{ChannelSpec, Limits};
 use crate::segment::background::Method as Background;
 use crate::segment::threshold::Method as Threshold;
+
+/// A count with an optional binary suffix: `512`, `64K`, `512M`, `6G`,
+/// `1T` — as the limits are given on the command line and in a config.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a positive count (digits, optionally K, M, G or T)"))
+}
+
+/// A limit in a config: a number, or a string with a size suffix.
+mod size {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Number(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Size::deserialize(d)? {
+            Size::Number(n) => Ok(n),
+            Size::Text(t) => super::parse_size(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
 
 /// Every parameter of the single-field analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,13 +146,17 @@ pub struct Params {
     /// Neck test for nuclei (see `split_neck_ratio`).
     pub nucleus_neck_ratio: f64,
     /// Sanity limit: most pixels in one plane (width × height).
+    #[serde(deserialize_with = "size::deserialize")]
     pub max_plane_pixels: u64,
     /// Sanity limit: most samples one field may decode (width × height ×
     /// channels × slices).
+    #[serde(deserialize_with = "size::deserialize")]
     pub max_field_samples: u64,
     /// Sanity limit: most bytes one field may decode.
+    #[serde(deserialize_with = "size::deserialize")]
     pub max_field_bytes: u64,
     /// Sanity limit: most pages (IFDs) in one file.
+    #[serde(deserialize_with = "size::deserialize")]
     pub max_pages: u64,
 }
 
@@ -330,7 +371,7 @@ impl Params {
         let body = toml::to_string(&d).unwrap_or_default();
         let mut out = String::from(
             "# follicount analysis parameters (all optional; absent keys keep these defaults).\n\
-             # Lengths in µm, areas in µm²; read as pixels when a file has no pixel size.\n\n",
+             # Lengths in µm, areas in µm²; a file with no pixel size needs pixel_size_um.\n\n",
         );
         for (key, doc) in PARAM_DOCS {
             out.push_str(&format!("# {doc}\n"));
@@ -374,32 +415,79 @@ impl Params {
     /// defaults, unknown keys are an error naming the key.
     pub fn from_toml(text: &str) -> Result<Params, ParamError> {
         let p: Params = toml::from_str(text).map_err(|e| {
-            // Name the key on the offending line, so the message is one line.
-            let name = e
-                .span()
-                .and_then(|sp| {
-                    let start = text[..sp.start.min(text.len())]
-                        .rfind('\n')
-                        .map_or(0, |i| i + 1);
-                    let line = text[start..].lines().next()?;
-                    line.split_once('=')
-                        .map(|(k, _)| k.trim().trim_matches('"').to_string())
-                })
+            // Name the key on the offending line and the line, so the
+            // message is one line a person can act on.
+            let start = e.span().map_or(0, |sp| sp.start.min(text.len()));
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let name = text[line_start..]
+                .lines()
+                .next()
+                .and_then(|line| line.split_once('='))
+                .map(|(k, _)| k.trim().trim_matches('"').to_string())
                 .filter(|k| !k.is_empty())
                 .unwrap_or_else(|| "config".into());
-            ParamError {
-                name,
-                reason: e.message().to_string(),
-            }
+            let message = e.message().trim().to_string();
+            let reason = if message.starts_with("unknown field") {
+                match nearest_key(&name) {
+                    Some(near) => format!("unknown key (line {line_no}); did you mean `{near}`?"),
+                    None => {
+                        format!("unknown key (line {line_no}); `follicount config` lists every key")
+                    }
+                }
+            } else {
+                format!("line {line_no}: {message}")
+            };
+            ParamError { name, reason }
         })?;
         p.validate()?;
         Ok(p)
     }
 }
 
+/// The config key closest to a misspelt `key`, if one is close (at most
+/// a third of its letters differ, or it is a prefix of it).
+fn nearest_key(key: &str) -> Option<&'static str> {
+    PARAM_DOCS
+        .iter()
+        .map(|&(k, _)| k)
+        .map(|k| (strsim::levenshtein(key, k), k))
+        .filter(|&(d, k)| d * 3 <= k.len().max(key.len()) || k.starts_with(key))
+        .min_by_key(|&(d, k)| (d, k.len()))
+        .map(|(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Config mistakes a person makes, each a one-line error that says
+    /// where and what to type; what the CLI accepts, the config accepts.
+    #[test]
+    fn config_errors_name_the_line_and_the_near_key() {
+        let e = Params::from_toml("# mine\nmin_sox9 = 4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("did you mean `min_sox9_nuclei`"),
+            "{e}"
+        );
+        let e = Params::from_toml("splt_neck_ratio = 0.8")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `split_neck_ratio`"), "{e}");
+        let e = Params::from_toml("zzz = 1").unwrap_err().to_string();
+        assert!(e.contains("`follicount config` lists every key"), "{e}");
+        let e = Params::from_toml("\n\nmin_area_um2 = \n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && !e.contains('\n'), "{e}");
+        let p = Params::from_toml("max_field_bytes = \"6G\"\nmax_pages = \"64K\"").unwrap();
+        assert_eq!((p.max_field_bytes, p.max_pages), (6 << 30, 64 << 10));
+        assert!(Params::from_toml("max_field_bytes = \"6Q\"").is_err());
+        let p = Params::from_toml("background = \"top-hat\"").unwrap();
+        assert_eq!(p.background, Background::TopHat);
+    }
 
     #[test]
     fn defaults_are_valid() {

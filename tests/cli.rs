@@ -350,6 +350,26 @@ fn usage_errors_exit_2() {
     let out = run(&["count", empty.to_str().unwrap(), "-o", o]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no .tif"));
+    // A folder of microscope files: say how to export them.
+    std::fs::write(empty.join("a.czi"), b"ZISRAWFILE").unwrap();
+    std::fs::write(empty.join("b.CZI"), b"ZISRAWFILE").unwrap();
+    std::fs::write(empty.join("c.nd2"), b"ND2").unwrap();
+    let out = run(&["count", empty.to_str().unwrap(), "-o", o]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 .czi (Zeiss), 1 .nd2 (Nikon)") && err.contains("OME-TIFF"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // A threshold that is not one lists every form, noise[:K] included.
+    let out = run(&["count", f, "-o", o, "--threshold", "pcad=foo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("noise[:K]"));
+    // Plain `config` prints the defaults.
+    let out = run(&["config"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("min_sox9_nuclei = 3"));
 }
 
 /// Sample formats and layouts not in the shipped fixtures, written at test
@@ -613,6 +633,20 @@ fn inputs_are_named_uniquely_and_hidden_files_skipped() {
         let d1 = std::fs::canonicalize(tmp.path().join("d1/a.tif")).unwrap();
         assert_eq!(Path::new(real), d1);
     }
+}
+
+/// A pixel size read back from a rational resolution is written as the
+/// number it is (0.6285), not its float remainder (0.6285000000000001).
+#[test]
+fn pixel_sizes_are_written_without_float_noise() {
+    let r = render(&Scene::new(96, 96, 0.6285, 47));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("px.tif");
+    write::imagej_hyperstack(&file, &r, SampleType::U16(4095), Comp::Deflate).unwrap();
+    let out_dir = tmp.path().join("out");
+    assert_exit(&count(&out_dir, &[&file], &[]), 0);
+    let rec = fields(&out_dir).into_values().next().unwrap();
+    assert_eq!(&rec[5], "0.6285");
 }
 
 #[test]

@@ -81,6 +81,57 @@ fn slash_path(p: &Path) -> String {
     out
 }
 
+/// Microscope formats follicount does not read, and what they come from.
+const VENDOR: &[(&str, &str)] = &[
+    ("czi", "Zeiss"),
+    ("lif", "Leica"),
+    ("lof", "Leica"),
+    ("nd2", "Nikon"),
+    ("oir", "Olympus"),
+    ("oib", "Olympus"),
+    ("vsi", "Olympus"),
+    ("ims", "Imaris"),
+    ("lsm", "Zeiss LSM"),
+];
+
+/// Why no input was found, in one line that says what to do: inputs
+/// holding microscope files are named with the export to make.
+pub fn nothing_found(paths: &[PathBuf]) -> String {
+    let mut found: std::collections::BTreeMap<String, usize> = Default::default();
+    for root in paths {
+        for e in walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .into_iter()
+            .flatten()
+        {
+            let ext = e
+                .path()
+                .extension()
+                .and_then(|x| x.to_str())
+                .map(str::to_ascii_lowercase);
+            if let Some(ext) = ext.filter(|x| VENDOR.iter().any(|(v, _)| v == x)) {
+                *found.entry(ext).or_default() += 1;
+            }
+        }
+    }
+    if found.is_empty() {
+        return "no .tif/.tiff files found in the inputs".into();
+    }
+    let list: Vec<String> = found
+        .iter()
+        .map(|(ext, n)| {
+            let maker = VENDOR.iter().find(|(v, _)| v == ext).map_or("", |(_, m)| m);
+            format!("{n} .{ext} ({maker})")
+        })
+        .collect();
+    format!(
+        "no .tif/.tiff files in the inputs, but {}: follicount reads TIFF; export them to \
+         OME-TIFF (Fiji: File > Save As > OME-TIFF, or Bio-Formats' bfconvert in.czi \
+         out.ome.tif) and run on those",
+        list.join(", ")
+    )
+}
+
 /// Whether a file or folder name is hidden: a dot-file (`.DS_Store`,
 /// macOS's `._Image001.tif` AppleDouble companions, `.snapshot/`).
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

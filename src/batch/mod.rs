@@ -253,9 +253,15 @@ pub fn run_controlled(
         let b = ProgressBar::new(inputs.len() as u64);
         b.set_position(previous.len() as u64);
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, ETA {eta})",
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({rate}, ETA {eta})",
         ) {
-            b.set_style(style);
+            // One decimal, always (indicatif's own rate varies its digits).
+            b.set_style(style.with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1} files/s", s.per_sec());
+                },
+            ));
         }
         b
     } else {

@@ -223,7 +223,8 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
              <td>{overlay}</td></tr>",
             escape(&r.file),
             r.field,
-            r.pixel_size_um.map_or("–".into(), |p| format!("{p}")),
+            r.pixel_size_um
+                .map_or("–".into(), |p| format!("{}", (p * 1e6).round() / 1e6)),
             if r.error.is_some() { "error" } else { "ok" },
         );
     }

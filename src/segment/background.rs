@@ -16,6 +16,7 @@ pub enum Method {
     /// Subtract the grey-level opening by a square of half-side `radius`:
     /// removes every bright structure narrower than the square and keeps
     /// the rest, whatever the shape of the background.
+    #[serde(alias = "top-hat", alias = "tophat")]
     TopHat,
     /// Subtract a Gaussian blur of σ = `radius`.
     Gaussian,

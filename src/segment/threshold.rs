@@ -268,7 +268,9 @@ impl std::str::FromStr for Method {
                 .ok()
                 .filter(|v| v.is_finite())
                 .map(Method::Fixed)
-                .ok_or_else(|| format!("unknown threshold `{s}` (otsu, li, triangle or a number)")),
+                .ok_or_else(|| {
+                    format!("unknown threshold `{s}` (otsu, li, triangle, noise[:K] or a number)")
+                }),
         }
     }
 }
