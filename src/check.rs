@@ -11,23 +11,17 @@ use crate::run::FieldRecord;
 pub struct Expected {
     /// File, relative to the fixture folder.
     pub file: String,
-    /// Field index (0 when the table has no `field` column).
-    pub field: usize,
+    /// Field index; `None` when the table has no `field` column: the
+    /// count is the whole file's, over all its fields.
+    pub field: Option<usize>,
     /// Expected follicle count.
     pub follicles: u64,
 }
 
 /// Reads an expected-counts CSV with columns `file,follicles` and an
-/// optional `field`. Errors name the line.
+/// optional `field` (comma- or semicolon-separated). Errors name the line.
 pub fn read_expected(path: &Path) -> Result<Vec<Expected>, String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
+    let (mut rdr, headers) = crate::table::open(path)?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(fc), Some(nc)) = (col("file"), col("follicles")) else {
         return Err(format!(
@@ -49,14 +43,15 @@ pub fn read_expected(path: &Path) -> Result<Vec<Expected>, String> {
             )
         })?;
         let field = match field_c {
-            Some(c) if !get(c).is_empty() => get(c).parse().map_err(|_| {
+            Some(c) if !get(c).is_empty() => Some(get(c).parse().map_err(|_| {
                 format!(
                     "{}:{line}: field `{}` is not an index",
                     path.display(),
                     get(c)
                 )
-            })?,
-            _ => 0,
+            })?),
+            Some(_) => Some(0),
+            None => None,
         };
         out.push(Expected {
             file: get(fc).to_string(),
@@ -83,8 +78,8 @@ pub fn inputs_for(dir: &Path, expected: &[Expected]) -> Vec<Input> {
 pub struct CheckRow {
     /// File.
     pub file: String,
-    /// Field.
-    pub field: usize,
+    /// Field (`None`: the whole file).
+    pub field: Option<usize>,
     /// Expected count.
     pub expected: u64,
     /// Counted, when the field was analysed.
@@ -95,23 +90,37 @@ pub struct CheckRow {
     pub pass: bool,
 }
 
-/// Compares counts with the expected table; a field that failed or is
+/// Compares counts with the expected table — a row without a field with
+/// the sum over every field of its file; a field that failed or is
 /// missing never passes.
 pub fn compare(expected: &[Expected], records: &[FieldRecord], tolerance: u64) -> Vec<CheckRow> {
-    let by_key: BTreeMap<(&str, usize), &FieldRecord> = records
-        .iter()
-        .map(|r| ((r.file.as_str(), r.field), r))
-        .collect();
+    let mut by_file: BTreeMap<&str, Vec<&FieldRecord>> = BTreeMap::new();
+    for r in records {
+        by_file.entry(r.file.as_str()).or_default().push(r);
+    }
     expected
         .iter()
         .map(|e| {
-            let rec = by_key.get(&(e.file.as_str(), e.field));
-            let got = rec
-                .and_then(|r| r.analysis.as_ref())
-                .map(|a| a.follicles.len() as u64);
-            let error = match rec {
-                None => Some("no such field".to_string()),
-                Some(r) => r.error.clone(),
+            let recs: Vec<&FieldRecord> = by_file
+                .get(e.file.as_str())
+                .map(|v| {
+                    v.iter()
+                        .filter(|r| e.field.is_none_or(|f| r.field == f))
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let error = if recs.is_empty() {
+                Some("no such field".to_string())
+            } else {
+                recs.iter().find_map(|r| r.error.clone())
+            };
+            let got = if error.is_some() {
+                None
+            } else {
+                recs.iter()
+                    .map(|r| r.analysis.as_ref().map(|a| a.follicles.len() as u64))
+                    .sum::<Option<u64>>()
             };
             let pass = got.is_some_and(|g| g.abs_diff(e.follicles) <= tolerance);
             CheckRow {

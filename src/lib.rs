@@ -76,6 +76,7 @@ pub mod score;
 pub mod segment;
 #[cfg(any(test, feature = "dev"))]
 pub mod synth;
+pub mod table;
 
 /// A single-channel float image (one plane of a field).
 pub type FloatImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;

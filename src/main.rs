@@ -96,6 +96,11 @@ enum Command {
         /// Allowed absolute difference per field.
         #[arg(long, default_value_t = 0)]
         tolerance: u64,
+        /// Also write the run's tables, report.html and an overlay per
+        /// field into DIR, a new folder (e.g. for a CI job to keep as
+        /// artefacts when a count drifts).
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -495,14 +500,34 @@ fn count(
     })
 }
 
-fn run_check(dir: &Path, expected: &Path, tolerance: u64, common: &Common) -> Result<ExitCode> {
-    let opts = common.options()?;
+fn run_check(
+    dir: &Path,
+    expected: &Path,
+    tolerance: u64,
+    out: Option<&Path>,
+    common: &Common,
+) -> Result<ExitCode> {
+    let mut opts = common.options()?;
     let table = check::read_expected(expected).map_err(anyhow::Error::msg)?;
     if table.is_empty() {
         bail!("{} lists no fields", expected.display());
     }
+    if let Some(out) = out {
+        let found = report::existing_outputs(out);
+        if !found.is_empty() {
+            bail!(
+                "output folder {} already holds results ({}); give check a new folder",
+                out.display(),
+                found.join(", ")
+            );
+        }
+        opts.overlay_dir = Some(out.join("overlays"));
+    }
     let files = check::inputs_for(dir, &table);
     let result = batch::run(&files, &opts)?;
+    if let Some(out) = out {
+        report::write_outputs(out, &result, &opts, "check")?;
+    }
     let rows = check::compare(&table, &result.records, tolerance);
     let bad: Vec<_> = rows.iter().filter(|r| !r.pass).collect();
     println!(
@@ -518,7 +543,10 @@ fn run_check(dir: &Path, expected: &Path, tolerance: u64, common: &Common) -> Re
         };
         println!(
             "{:<40} {:>5} {:>8} {:>5}  {status}",
-            r.file, r.field, r.expected, got
+            r.file,
+            r.field.map_or("all".to_string(), |f| f.to_string()),
+            r.expected,
+            got
         );
     }
     println!(
@@ -534,12 +562,28 @@ fn run_check(dir: &Path, expected: &Path, tolerance: u64, common: &Common) -> Re
     })
 }
 
-fn run_score(dir: &Path, truth: &Path, radius: f64, json: bool) -> Result<ExitCode> {
+fn run_score(dir: &Path, truth_path: &Path, radius: f64, json: bool) -> Result<ExitCode> {
     if !(radius.is_finite() && radius > 0.0) {
         bail!("--radius must be a positive number of µm, got {radius}");
     }
-    let truth = score::read_truth(truth).map_err(anyhow::Error::msg)?;
+    let truth = score::read_truth(truth_path).map_err(anyhow::Error::msg)?;
     let results = score::read_results(dir).map_err(anyhow::Error::msg)?;
+    let annotated = truth.files();
+    if !annotated
+        .iter()
+        .any(|f| results.keys().any(|(file, _)| file == f))
+    {
+        let first = |v: Vec<&str>| v.first().map_or("none".into(), |f| format!("`{f}`"));
+        bail!(
+            "none of the {} files annotated in {} is in {}/fields.csv (it names {}, the \
+             annotations {}); score the run that analysed them, or fix the names",
+            annotated.len(),
+            truth_path.display(),
+            dir.display(),
+            first(results.keys().map(|k| k.0.as_str()).collect()),
+            first(annotated.clone())
+        );
+    }
     let s = score::score(&results, &truth, radius);
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -611,8 +655,9 @@ fn main() -> ExitCode {
             fixture_dir,
             expected,
             tolerance,
+            out,
             common,
-        } => run_check(fixture_dir, expected, *tolerance, common),
+        } => run_check(fixture_dir, expected, *tolerance, out.as_deref(), common),
         Command::Score {
             results_dir,
             truth,

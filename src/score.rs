@@ -20,16 +20,16 @@ pub enum Truth {
     Counts(BTreeMap<Key, usize>),
 }
 
-fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord), String> {
-    let mut r = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let h = r
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
-    Ok((r, h))
+impl Truth {
+    /// The annotated file names, sorted, once each.
+    pub fn files(&self) -> Vec<&str> {
+        let mut f: Vec<&str> = match self {
+            Truth::Points(p) => p.keys().map(|k| k.0.as_str()).collect(),
+            Truth::Counts(c) => c.keys().map(|k| k.0.as_str()).collect(),
+        };
+        f.dedup();
+        f
+    }
 }
 
 fn parse<T: std::str::FromStr>(path: &Path, line: usize, col: &str, v: &str) -> Result<T, String> {
@@ -40,7 +40,7 @@ fn parse<T: std::str::FromStr>(path: &Path, line: usize, col: &str, v: &str) -> 
 /// Reads a truth CSV: `file,x,y` (optionally `field`) for points, or
 /// `file,follicles` (optionally `field`) for counts.
 pub fn read_truth(path: &Path) -> Result<Truth, String> {
-    let (mut r, h) = reader(path)?;
+    let (mut r, h) = crate::table::open(path)?;
     let col = |n: &str| h.iter().position(|c| c == n);
     let (file, field) = (col("file"), col("field"));
     let Some(file) = file else {
@@ -97,7 +97,7 @@ pub struct ResultField {
 pub fn read_results(dir: &Path) -> Result<BTreeMap<Key, ResultField>, String> {
     let mut out: BTreeMap<Key, ResultField> = BTreeMap::new();
     let fpath = dir.join("fields.csv");
-    let (mut r, h) = reader(&fpath)?;
+    let (mut r, h) = crate::table::open(&fpath)?;
     let col = |n: &str| h.iter().position(|c| c == n);
     let (Some(fc), Some(fi), Some(pc), Some(sc)) = (
         col("file"),
@@ -126,7 +126,7 @@ pub fn read_results(dir: &Path) -> Result<BTreeMap<Key, ResultField>, String> {
         );
     }
     let dpath = dir.join("follicles.csv");
-    let (mut r, h) = reader(&dpath)?;
+    let (mut r, h) = crate::table::open(&dpath)?;
     let col = |n: &str| h.iter().position(|c| c == n);
     let (Some(fc), Some(fi), Some(xc), Some(yc)) = (col("file"), col("field"), col("x"), col("y"))
     else {
@@ -300,13 +300,16 @@ pub fn score(results: &BTreeMap<Key, ResultField>, truth: &Truth, radius_um: f64
     }
     let points = matches!(truth, Truth::Points(_));
     let overall = points.then(|| prf(tp_sum, det_sum, truth_sum));
+    // Nothing detected where something was annotated: precision has no
+    // value (not a perfect 1).
+    let undefined = det_sum == 0 && truth_sum > 0;
     let rel: Vec<f64> = fields.iter().filter_map(|f| f.rel_count_error).collect();
     Summary {
         radius_um,
         matched: points.then_some(tp_sum),
         false_positives: points.then_some(det_sum - tp_sum),
         false_negatives: points.then_some(truth_sum - tp_sum),
-        precision: overall.map(|s| s.0),
+        precision: overall.map(|s| s.0).filter(|_| !undefined),
         recall: overall.map(|s| s.1),
         f1: overall.map(|s| s.2),
         mean_abs_count_error: fields.iter().map(|f| f.abs_count_error as f64).sum::<f64>()
@@ -319,6 +322,16 @@ pub fn score(results: &BTreeMap<Key, ResultField>, truth: &Truth, radius_um: f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing detected where follicles were marked: recall 0 and no
+    /// precision, never a perfect one.
+    #[test]
+    fn nothing_detected_has_no_precision() {
+        let truth = Truth::Points([(("a.tif".to_string(), 0), vec![(1.0, 1.0)])].into());
+        let s = score(&BTreeMap::new(), &truth, 15.0);
+        assert_eq!((s.precision, s.recall), (None, Some(0.0)));
+        assert!(s.fields[0].missing);
+    }
 
     #[test]
     fn matching_is_one_to_one_and_nearest_first() {

@@ -304,6 +304,44 @@ fn check_passes_on_fixtures_and_fails_on_an_edited_count() {
     ]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stdout).contains("ERROR"));
+    // Without a `field` column a multi-field file's count is its total:
+    // 4 + 4 passes, 4 (field 0 alone) does not. Semicolons (a European
+    // Excel's CSV) read too.
+    let check = |table: &str, out: Option<&Path>| {
+        std::fs::write(&path, table).unwrap();
+        let mut args = vec![
+            "check",
+            fx.to_str().unwrap(),
+            "--expected",
+            path.to_str().unwrap(),
+        ];
+        if let Some(o) = out {
+            args.extend(["-o", o.to_str().unwrap()]);
+        }
+        run(&args)
+    };
+    let whole = check("file;follicles\nome_two_series.ome.tif;8\n", None);
+    let stdout = String::from_utf8_lossy(&whole.stdout);
+    assert_eq!(whole.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ome_two_series.ome.tif") && stdout.contains(" all "),
+        "{stdout}"
+    );
+    assert_eq!(
+        check("file,follicles\nome_two_series.ome.tif,4\n", None)
+            .status
+            .code(),
+        Some(1)
+    );
+    // -o keeps the run's tables and overlays, e.g. of a drifted count.
+    let keep = tmp.path().join("kept");
+    let drift = check("file,field,follicles\nrgb8_lzw.tif,0,9\n", Some(&keep));
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(keep.join("overlays/rgb8_lzw.tif.png").is_file());
+    assert!(keep.join("fields.csv").is_file() && keep.join("report.html").is_file());
+    // … into a new folder only.
+    let again = check("file,field,follicles\nrgb8_lzw.tif,0,8\n", Some(&keep));
+    assert_eq!(again.status.code(), Some(2));
 }
 
 #[test]
@@ -857,6 +895,20 @@ fn score_reports_counts_only_truth_and_rejects_bad_input() {
     ]);
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains(":2: y `zz`"));
+    // Annotations of files the run never saw: an error, not precision 1.
+    std::fs::write(&truth, "file,x,y\nother.tif,10,10\nother.tif,50,50\n").unwrap();
+    let out = run(&[
+        "score",
+        out_dir.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none of the 1 files annotated") && err.contains("`other.tif`"),
+        "{err}"
+    );
     let f = fixtures();
     let o = tmp.path().join("o2");
     let o = o.to_str().unwrap();
