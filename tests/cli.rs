@@ -41,6 +41,20 @@ fn write_raw_tiff(
     planes: &[Vec<u8>],
     colormap: Option<&[u16]>,
 ) {
+    write_raw_tiff_compressed(path, w, h, photometric, planes, colormap, 1);
+}
+
+/// As [`write_raw_tiff`], each plane's bytes as stored (already
+/// compressed by `compression`'s method).
+fn write_raw_tiff_compressed(
+    path: &Path,
+    w: u32,
+    h: u32,
+    photometric: u16,
+    planes: &[Vec<u8>],
+    colormap: Option<&[u16]>,
+    compression: u16,
+) {
     use tiff::encoder::TiffEncoder;
     use tiff::tags::Tag;
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -55,14 +69,14 @@ fn write_raw_tiff(
     dir.write_tag(Tag::ImageLength, h).unwrap();
     dir.write_tag(Tag::BitsPerSample, &vec![8u16; n][..])
         .unwrap();
-    dir.write_tag(Tag::Compression, 1u16).unwrap();
+    dir.write_tag(Tag::Compression, compression).unwrap();
     dir.write_tag(Tag::PhotometricInterpretation, photometric)
         .unwrap();
     dir.write_tag(Tag::StripOffsets, &offsets[..]).unwrap();
     dir.write_tag(Tag::SamplesPerPixel, n as u16).unwrap();
     dir.write_tag(Tag::RowsPerStrip, h).unwrap();
-    dir.write_tag(Tag::StripByteCounts, &vec![w * h; n][..])
-        .unwrap();
+    let counts: Vec<u32> = planes.iter().map(|p| p.len() as u32).collect();
+    dir.write_tag(Tag::StripByteCounts, &counts[..]).unwrap();
     if n > 1 {
         dir.write_tag(Tag::PlanarConfiguration, 2u16).unwrap();
     }
@@ -685,6 +699,56 @@ fn pixel_sizes_are_written_without_float_noise() {
     assert_exit(&count(&out_dir, &[&file], &[]), 0);
     let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(&rec[5], "0.6285");
+}
+
+/// Files real exporters write that used to give messages with no next
+/// step: Zstd-compressed pages are read; YCbCr (JPEG-style) colour and a
+/// Y×X×C array saved as grayscale pages say how to re-save.
+#[test]
+fn zstd_reads_and_odd_layouts_say_how_to_resave() {
+    let r = render(&Scene::new(128, 128, 1.0, 48));
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("in");
+    std::fs::create_dir(&d).unwrap();
+    let to_u8 = |plane: &[f32]| -> Vec<u8> {
+        plane
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0) as u8)
+            .collect()
+    };
+    let raw: Vec<Vec<u8>> = (0..3).map(|c| to_u8(&r.slices[0][c])).collect();
+    let packed: Vec<Vec<u8>> = raw
+        .iter()
+        .map(|p| zstd::encode_all(&p[..], 3).unwrap())
+        .collect();
+    write_raw_tiff_compressed(&d.join("zstd.tif"), 128, 128, 2, &packed, None, 50000);
+    write_raw_tiff(&d.join("planar.tif"), 128, 128, 2, &raw, None);
+    write_raw_tiff(&d.join("ycbcr.tif"), 128, 128, 6, &raw, None);
+    // 40 pages of 3 × 40: a 40 × 3 × … array written page by page.
+    let pages: Vec<Vec<f32>> = (0..40).map(|_| vec![0.5f32; 3 * 40]).collect();
+    let refs: Vec<&[f32]> = pages.iter().map(|p| &p[..]).collect();
+    write::gray_pages(
+        &d.join("yxc.tif"),
+        3,
+        40,
+        &refs,
+        SampleType::U8,
+        &Options::default(),
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = count(&out_dir, &[&d], &["--pixel-size", "1"]);
+    assert_exit(&out, 1);
+    let f = fields(&out_dir);
+    // The Zstd file counts exactly as its uncompressed twin.
+    let z = &f[&("zstd.tif".to_string(), 0)];
+    assert_eq!(&z[8], "ok", "{z:?}");
+    assert_eq!(z[6], f[&("planar.tif".to_string(), 0)][6]);
+    assert!(z[6].parse::<usize>().unwrap() > 0);
+    let y = &f[&("ycbcr.tif".to_string(), 0)];
+    assert!(y[9].contains("YCbCr") && y[9].contains("re-save"), "{y:?}");
+    let c = &f[&("yxc.tif".to_string(), 0)];
+    assert!(c[9].contains("transpose(2, 0, 1)"), "{c:?}");
 }
 
 #[test]

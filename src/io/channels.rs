@@ -280,8 +280,15 @@ fn listed(names: &[Option<String>]) -> String {
 }
 
 /// A `--channels` value with the known roles and `?` where a person must
-/// choose (pcad, sox9, dapi or skip).
+/// choose (pcad, sox9, dapi or skip) — for a file of a few channels; for
+/// many, the form.
 fn suggestion(roles: &[Option<Role>]) -> String {
+    if roles.len() > 12 {
+        return format!(
+            "one role per channel, {} in all (pcad, sox9, dapi or skip)",
+            roles.len()
+        );
+    }
     let parts: Vec<String> = roles
         .iter()
         .map(|r| r.map_or("?".to_string(), |r| r.to_string()))

@@ -269,6 +269,16 @@ pub(super) fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<Fiel
         )
     };
     let n_channels = planes[0].len();
+    // A Y×X×C array written as grayscale pages (tifffile with
+    // photometric='minisblack'): as many pages as rows, each a few
+    // pixels wide (the channels).
+    if per_page == 1 && n_channels > 8 && (3..=4).contains(&w0) {
+        return Err(LoadError::Unsupported(format!(
+            "{n_channels} grayscale pages of {w0} × {h0} pixels: this looks like a Y×X×C \
+             image saved page by page (tifffile photometric='minisblack'); re-save it channels \
+             first (numpy: a.transpose(2, 0, 1)) or as RGB (photometric='rgb')"
+        )));
+    }
     Ok(vec![FieldInfo {
         width: w0 as usize,
         height: h0 as usize,

@@ -103,8 +103,17 @@ fn page_info(dec: &mut Decoder<Reader>, file_len: u64) -> Result<PageInfo, LoadE
                 } => (num_samples as usize, num_samples as usize, bit_depth),
                 _ => (0, 0, 0),
             };
-            if color == 0 {
-                PageKind::Unsupported(format!("colour type {ct:?}"))
+            if let ColorType::YCbCr(_) = ct {
+                PageKind::Unsupported(
+                    "YCbCr colour (JPEG-style, lossy; made for photographs): re-save as RGB or \
+                     one page per channel, uncompressed or LZW/Deflate (Fiji: File > Save As > \
+                     Tiff; tifffile: photometric='rgb', compression='zlib')"
+                        .into(),
+                )
+            } else if color == 0 {
+                PageKind::Unsupported(format!(
+                    "colour type {ct:?}: re-save as grayscale pages (one per channel) or RGB"
+                ))
             } else if ![8, 16, 32, 64].contains(&bits) {
                 PageKind::Unsupported(format!("{bits}-bit samples"))
             } else {
