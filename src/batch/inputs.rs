@@ -139,7 +139,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 }
 
 /// The label each folder input's files are named under when several
-/// inputs are given: the folder's own name, or as many of its last path
+/// folders are given: the folder's own name, or as many of its last path
 /// components as make the labels of distinct folders differ.
 fn folder_labels(folders: &[&Path]) -> Vec<String> {
     let parts: Vec<Vec<String>> = folders
