@@ -36,6 +36,12 @@ fn real_path(path: &std::path::Path) -> Option<std::path::PathBuf> {
     (real != absolute).then_some(real)
 }
 
+/// The progress bar's rate, one decimal always (indicatif's own `per_sec`
+/// shows 10.74/s, then 10.9697/s).
+fn rate_text(per_sec: f64) -> String {
+    format!("{per_sec:.1} files/s")
+}
+
 /// Test hook: make the analysis of this field index panic (`usize::MAX`:
 /// none).
 #[cfg(test)]
@@ -259,7 +265,7 @@ pub fn run_controlled(
             b.set_style(style.with_key(
                 "rate",
                 |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.1} files/s", s.per_sec());
+                    let _ = w.write_str(&rate_text(s.per_sec()));
                 },
             ));
         }
@@ -337,6 +343,13 @@ pub fn run_controlled(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_progress_rate_keeps_one_decimal() {
+        assert_eq!(rate_text(10.74), "10.7 files/s");
+        assert_eq!(rate_text(10.9697), "11.0 files/s");
+        assert_eq!(rate_text(0.0), "0.0 files/s");
+    }
 
     /// The fields of one file, without the hash.
     fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
