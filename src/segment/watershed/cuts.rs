@@ -219,7 +219,11 @@ impl Cuts {
             if self.group[i] != DEEP {
                 if let Some(g) = self.group[i].checked_sub(1) {
                     let best = &mut notches[g as usize];
-                    if depth > best.depth {
+                    // Equally deep: the one first along x + y, then
+                    // nearer the diagonal — not first in scan order, so
+                    // that a transposed region picks the same pixel.
+                    let key = |n: &Notch| (n.x + n.y, (n.x - n.y).abs());
+                    if depth > best.depth || (depth == best.depth && key(&here) < key(best)) {
                         *best = here;
                     }
                 }
@@ -397,28 +401,33 @@ fn opening(
     }
 }
 
-/// The pixels of the 8-connected digital line from `a` to `b`, both
-/// included (Bresenham 1965).
+/// The pixels of the 8-connected digital line between `a` and `b`, both
+/// included, in order from the end with the smaller x + y: one pixel per
+/// step along the longer axis, the other coordinate rounded (a DDA, as
+/// Bresenham 1965 draws it). The same line whichever end is given first,
+/// and its transpose for the transposed ends — a cut does not depend on
+/// the order pixels are scanned in.
 fn line_pixels(a: (i64, i64), b: (i64, i64)) -> Vec<(i64, i64)> {
-    let (dx, dy) = ((b.0 - a.0).abs(), -(b.1 - a.1).abs());
-    let (sx, sy) = ((b.0 - a.0).signum(), (b.1 - a.1).signum());
-    let (mut x, mut y, mut err) = (a.0, a.1, dx + dy);
-    let mut out = Vec::with_capacity((dx - dy) as usize + 1);
-    loop {
-        out.push((x, y));
-        if (x, y) == b {
-            return out;
-        }
-        let e2 = 2 * err;
-        if e2 >= dy {
-            err += dy;
-            x += sx;
-        }
-        if e2 <= dx {
-            err += dx;
-            y += sy;
-        }
-    }
+    // (Ends with equal x + y lie on an antidiagonal: a diagonal line,
+    // nothing to round, the same from either end.)
+    let (a, b) = if (b.0 + b.1, b.0) < (a.0 + a.1, a.0) {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let n = dx.abs().max(dy.abs());
+    // p / n rounded half up, exactly.
+    let step = |p: i64| (2 * p + n).div_euclid(2 * n);
+    (0..=n)
+        .map(|t| {
+            if n == 0 {
+                a
+            } else {
+                (a.0 + step(dx * t), a.1 + step(dy * t))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -559,9 +568,25 @@ mod tests {
             ((5, 9), (1, 0)),
             ((3, 3), (3, 3)),
             ((0, 4), (9, 4)),
+            ((0, 0), (2, 1)),
+            ((4, 0), (0, 4)),
+            ((1, 6), (4, 1)),
         ] {
             let l = line_pixels(a, b);
-            assert_eq!((l[0], *l.last().unwrap()), (a, b));
+            let ends = (l[0], *l.last().unwrap());
+            assert!(ends == (a, b) || ends == (b, a), "{ends:?}");
+            // The same pixels from the other end, and transposed.
+            let mut back = line_pixels(b, a);
+            back.sort_unstable();
+            let mut sorted = l.clone();
+            sorted.sort_unstable();
+            assert_eq!(back, sorted);
+            let mut t: Vec<(i64, i64)> = line_pixels((a.1, a.0), (b.1, b.0))
+                .into_iter()
+                .map(|(x, y)| (y, x))
+                .collect();
+            t.sort_unstable();
+            assert_eq!(t, sorted, "{a:?}-{b:?} transposed");
             for s in l.windows(2) {
                 let (dx, dy) = ((s[1].0 - s[0].0).abs(), (s[1].1 - s[0].1).abs());
                 assert!(dx <= 1 && dy <= 1 && dx + dy >= 1, "{s:?}");
