@@ -193,7 +193,12 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
     }
     let thumbs = table.query_selector(p, "img.thumb").unwrap().count();
     assert_eq!(thumbs, fields - 5);
-    // Thumbnails travel inside the page, large enough to see outlines.
+    // Thumbnails travel inside the page, large enough to see outlines,
+    // and are shown at that size (the page's style once shrank them to 64 px).
+    assert!(
+        html.contains("img.thumb{max-width:320px"),
+        "thumbnail style"
+    );
     for img in dom.query_selector("img.thumb").unwrap() {
         let tag = img.get(p).unwrap().as_tag().unwrap();
         let src = tag

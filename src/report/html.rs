@@ -137,7 +137,7 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
          table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
          td.l,th.l{{text-align:left}}tr.error td{{background:#fde2e2}}tr.warn td{{background:#fff4cc}}\
          dl.summary{{display:grid;grid-template-columns:max-content auto;gap:4px 16px}}\
-         dt{{font-weight:bold}}img.thumb{{width:64px;height:auto;display:block}}\n\
+         dt{{font-weight:bold}}img.thumb{{max-width:320px;height:auto;display:block}}\n\
          </style>\n</head>\n<body>\n<h1>follicount report</h1>\n\
          <p>follicount {} — started {}, finished {}, {:.2} s on {} thread(s).</p>\n",
         crate::VERSION,
