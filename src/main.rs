@@ -414,6 +414,8 @@ fn count(
         .and_then(|_| tempfile_probe(out))
         .with_context(|| format!("cannot write to output folder {}", out.display()))?;
     let found = report::existing_outputs(out);
+    // Resuming proper: an interrupted run's journal is there to finish.
+    let resuming = existing == Existing::Resume && found.contains(&journal::JOURNAL);
     let mut previous = Vec::new();
     match existing {
         Existing::Refuse if !found.is_empty() => bail!(
@@ -426,9 +428,7 @@ fn count(
         // Nothing there yet: --resume starts the run (scripts pass it
         // always).
         Existing::Resume if found.is_empty() => {}
-        Existing::Resume if !found.contains(&journal::JOURNAL) => {
-            return finished_run(out, &opts.params);
-        }
+        Existing::Resume if !resuming => return finished_run(out, &opts.params),
         Existing::Resume => {
             let (header, files) = journal::read(out).map_err(anyhow::Error::msg)?;
             let now = journal::Header::new(&opts.params, overlay, save_masks);
@@ -457,7 +457,7 @@ fn count(
         report::clear_outputs(out)?;
     }
     report::remove_stale_temporaries(out);
-    let journal = if existing == Existing::Resume && found.contains(&journal::JOURNAL) {
+    let journal = if resuming {
         journal::Journal::reopen(out)?
     } else {
         journal::Journal::create(

@@ -526,14 +526,20 @@ fn channel_roles_from_the_command_line() {
     let f = fields(&out_dir);
     assert!(f.values().next().unwrap()[9].contains("--channels"));
 
-    let out_dir = tmp.path().join("b");
-    let out = count(
-        &out_dir,
-        &[&file],
-        &["--channels", "dapi,skip,pcad,sox9", "--pixel-size", "1"],
-    );
+    // Told the roles (and the pixel size, which the file lacks): the
+    // field's exit status, row and output folder.
+    let told = |dir: &str, channels: &str| {
+        let out_dir = tmp.path().join(dir);
+        let out = count(
+            &out_dir,
+            &[&file],
+            &["--channels", channels, "--pixel-size", "1"],
+        );
+        let rec = fields(&out_dir).into_values().next().unwrap();
+        (out, rec, out_dir)
+    };
+    let (out, rec, out_dir) = told("b", "dapi,skip,pcad,sox9");
     assert_exit(&out, 0);
-    let rec = fields(&out_dir).into_values().next().unwrap();
     assert_eq!(rec[6].parse::<usize>().unwrap(), r.truth.len());
     assert_eq!(&rec[5], "1.0");
     let json = run_json(&out_dir);
@@ -541,14 +547,8 @@ fn channel_roles_from_the_command_line() {
     assert_eq!(json["fields"][0]["channels"], "dapi,skip,pcad,sox9");
 
     // A list that leaves a channel out is refused, naming the count.
-    let out_dir = tmp.path().join("c");
-    let out = count(
-        &out_dir,
-        &[&file],
-        &["--channels", "pcad,sox9,dapi", "--pixel-size", "1"],
-    );
+    let (out, rec, _) = told("c", "pcad,sox9,dapi");
     assert_exit(&out, 1);
-    let rec = fields(&out_dir).into_values().next().unwrap();
     assert!(
         rec[9].contains("names 3 channel(s) but the file has 4"),
         "{rec:?}"

@@ -139,6 +139,22 @@ fn large_fields_are_downscaled() {
     assert!(img.pixels().filter(|p| **p == COUNTED).count() > 1000);
 }
 
+/// Attribute `name` of every element matching `selector` (each must have it).
+fn attrs(dom: &tl::VDom, selector: &str, name: &str) -> Vec<String> {
+    let p = dom.parser();
+    dom.query_selector(selector)
+        .unwrap()
+        .map(|node| {
+            let tag = node.get(p).unwrap().as_tag().unwrap();
+            let value = tag.attributes().get(name).flatten();
+            value
+                .unwrap_or_else(|| panic!("{selector} without {name}"))
+                .as_utf8_str()
+                .to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn report_html_has_a_row_per_field_and_lists_failures() {
     let tmp = tempfile::tempdir().unwrap();
@@ -199,15 +215,7 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
         html.contains("img.thumb{max-width:320px"),
         "thumbnail style"
     );
-    for img in dom.query_selector("img.thumb").unwrap() {
-        let tag = img.get(p).unwrap().as_tag().unwrap();
-        let src = tag
-            .attributes()
-            .get("src")
-            .flatten()
-            .unwrap()
-            .as_utf8_str()
-            .to_string();
+    for src in attrs(&dom, "img.thumb", "src") {
         let b64 = src
             .strip_prefix("data:image/jpeg;base64,")
             .unwrap_or_else(|| panic!("not a data URI: {}", &src[..40.min(src.len())]));
@@ -219,12 +227,8 @@ fn report_html_has_a_row_per_field_and_lists_failures() {
         assert!((224..=320).contains(&thumb.width()), "{}", thumb.width());
     }
     // Each links to its full overlay.
-    let links = dom.query_selector("a").unwrap().filter_map(|a| {
-        let tag = a.get(p)?.as_tag()?;
-        Some(tag.attributes().get("href")??.as_utf8_str().to_string())
-    });
     let mut n = 0;
-    for link in links {
+    for link in attrs(&dom, "a", "href") {
         assert!(out.join(&link).is_file(), "{link} missing");
         n += 1;
     }
@@ -447,15 +451,7 @@ fn report_links_survive_odd_names_and_flags_the_default_channel_order() {
     let dom = tl::parse(&html, tl::ParserOptions::default()).expect("valid HTML");
     let p = dom.parser();
     let mut links = Vec::new();
-    for a in dom.query_selector("a").unwrap() {
-        let tag = a.get(p).unwrap().as_tag().unwrap();
-        let link = tag
-            .attributes()
-            .get("href")
-            .flatten()
-            .unwrap()
-            .as_utf8_str()
-            .to_string();
+    for link in attrs(&dom, "a", "href") {
         let path = percent_encoding::percent_decode_str(&link)
             .decode_utf8()
             .unwrap()

@@ -110,7 +110,8 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
     };
     let densities: Vec<f64> = ok
         .iter()
-        .filter_map(|r| Some(r.analysis.as_ref()?.follicles_per_mm2))
+        .filter_map(|r| r.analysis.as_ref())
+        .map(|a| a.follicles_per_mm2)
         .collect();
     let density = if densities.is_empty() {
         "–".to_string()
@@ -127,7 +128,6 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
         .flat_map(|a| &a.follicles)
         .map(|f| f.area_um2)
         .collect();
-    let unit = "µm²";
     let mut h = String::new();
     let _ = write!(
         h,
@@ -224,7 +224,7 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
             escape(&r.file),
             r.field,
             r.pixel_size_um
-                .map_or("–".into(), |p| format!("{}", (p * 1e6).round() / 1e6)),
+                .map_or("–".into(), |p| format!("{}", super::round(p, 6))),
             if r.error.is_some() { "error" } else { "ok" },
         );
     }
@@ -246,8 +246,8 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
     }
     let _ = write!(
         h,
-        "<h2>Follicle areas ({unit})</h2>\n{}\n</body>\n</html>\n",
-        histogram_svg(&areas, 20, unit)
+        "<h2>Follicle areas (µm²)</h2>\n{}\n</body>\n</html>\n",
+        histogram_svg(&areas, 20, "µm²")
     );
     h
 }

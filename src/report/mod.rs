@@ -311,8 +311,9 @@ pub fn clear_outputs(dir: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The most thumbnails a report carries inside it (about 25 kB each);
-/// a larger run's report links to its overlays instead.
+/// The most thumbnails a report carries inside it (25–130 kB each: noisy
+/// overlays compress poorly); a larger run's report links to its
+/// overlays instead.
 pub const MAX_THUMBNAILS: usize = 2000;
 
 /// The report's thumbnails: each saved overlay (name as in the records,
