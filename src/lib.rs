@@ -77,6 +77,7 @@ pub mod segment;
 #[cfg(any(test, feature = "dev"))]
 pub mod synth;
 pub mod table;
+pub mod volume;
 
 /// A single-channel float image (one plane of a field).
 pub type FloatImage = image::ImageBuffer<image::Luma<f32>, Vec<f32>>;

@@ -7,8 +7,10 @@ use image::GrayImage;
 const INF: f64 = 1e20;
 
 /// 1-D squared distance transform of `f` into `d` (lower envelope of
-/// parabolas). `v`, `z` are scratch buffers of length n and n + 1.
-fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
+/// parabolas), samples `spacing` apart (`s2` = spacing², 1.0 for pixels;
+/// distances come out in the spacing's unit, squared). `v`, `z` are
+/// scratch buffers of length n and n + 1.
+pub(crate) fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64], s2: f64) {
     let n = f.len();
     if n == 0 {
         return;
@@ -18,7 +20,8 @@ fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
     z[0] = -INF;
     z[1] = INF;
     let inter = |q: usize, p: usize| {
-        ((f[q] + (q * q) as f64) - (f[p] + (p * p) as f64)) / (2.0 * (q as f64 - p as f64))
+        ((f[q] + s2 * (q * q) as f64) - (f[p] + s2 * (p * p) as f64))
+            / (2.0 * s2 * (q as f64 - p as f64))
     };
     for q in 1..n {
         let mut s = inter(q, v[k]);
@@ -39,7 +42,7 @@ fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64]) {
         }
         let p = v[k];
         let diff = q as f64 - p as f64;
-        *dq = diff * diff + f[p];
+        *dq = s2 * diff * diff + f[p];
     }
 }
 
@@ -346,7 +349,7 @@ fn squared_edt_float(src: &[u8], w: usize, h: usize) -> Vec<f64> {
     let (mut v, mut z) = (vec![0usize; w], vec![0.0; w + 1]);
     for y in 0..h {
         let row = &mut g[y * w..(y + 1) * w];
-        dt1d(row, &mut d, &mut v, &mut z);
+        dt1d(row, &mut d, &mut v, &mut z, 1.0);
         for (r, dv) in row.iter_mut().zip(&d) {
             *r = dv.min(INF);
         }

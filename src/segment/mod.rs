@@ -14,4 +14,5 @@ pub(crate) mod search;
 pub mod smooth;
 pub mod threshold;
 pub mod top_hat;
+pub mod volume;
 pub mod watershed;

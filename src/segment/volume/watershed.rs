@@ -1,0 +1,333 @@
+//! Marker-controlled watershed of a 3D height map by priority flooding
+//! (Meyer 1991; Beucher & Meyer 1993), and the split of touching objects
+//! it serves: the distance transform's peaks as markers, and basins whose
+//! neck is nearly as thick as the thinner body merged back (the 2D neck
+//! test of [`crate::segment::watershed`], in 3D).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::distance::edt;
+use super::label::label;
+use super::{neighbour, Connectivity};
+use crate::segment::label::{find, relabel, union};
+use crate::volume::Volume;
+
+/// A key that orders f32 values as numbers (finite values; −0 < +0).
+fn order_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// Floods `heights` from `markers` (labels > 0) over the voxels of `mask`:
+/// every mask voxel reachable from a marker takes the label of the marker
+/// whose water reaches it first as the level rises (lowest voxels first,
+/// ties in the order they were reached); marker voxels keep their labels,
+/// mask voxels no marker reaches stay 0.
+pub fn watershed(
+    heights: &Volume<f32>,
+    markers: &Volume<u32>,
+    mask: &Volume<u8>,
+    connectivity: Connectivity,
+) -> Volume<u32> {
+    let dims = (heights.width, heights.height, heights.depth);
+    let mut lab = markers.data.clone();
+    let offsets = connectivity.all();
+    let mut queue: BinaryHeap<Reverse<(u32, u64, usize)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut queued = vec![false; lab.len()];
+    for (i, &l) in lab.iter().enumerate() {
+        if l != 0 {
+            queue.push(Reverse((order_key(heights.data[i]), seq, i)));
+            queued[i] = true;
+            seq += 1;
+        }
+    }
+    let (w, h) = (dims.0, dims.1);
+    while let Some(Reverse((_, _, i))) = queue.pop() {
+        let v = (i % w, (i / w) % h, i / (w * h));
+        for &o in &offsets {
+            let Some((x, y, z)) = neighbour(v, o, dims) else {
+                continue;
+            };
+            let j = (z * h + y) * w + x;
+            if queued[j] || mask.data[j] == 0 {
+                continue;
+            }
+            lab[j] = lab[i];
+            queued[j] = true;
+            queue.push(Reverse((order_key(heights.data[j]), seq, j)));
+            seq += 1;
+        }
+    }
+    heights.same_shape(lab)
+}
+
+/// What [`split_touching`] made of a mask.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// The pieces, labelled 1..=n in raster order of their first voxel.
+    pub labels: Volume<u32>,
+    /// n.
+    pub count: u32,
+}
+
+/// Splits touching objects of `mask` where they meet through a neck: the
+/// Euclidean distance to the background (µm, with `spacing` along x, y,
+/// z) is flooded from its regional maxima, and two neighbouring basins
+/// stay apart only where the thickest point of the surface between them
+/// (the neck's half-width) is under `neck_ratio` × the thinner body's
+/// half-width (its peak distance). 26-connected.
+pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], neck_ratio: f64) -> Split {
+    let dist = edt(mask, spacing);
+    let markers = regional_maxima(&dist, mask);
+    let heights = dist.map(|d| -d);
+    let mut lab = watershed(&heights, &markers.0, mask, Connectivity::Full).data;
+    let n = markers.1 as usize;
+    // Each basin's peak, and the neck between each pair that touches.
+    let mut peak = vec![0f32; n + 1];
+    for (&l, &d) in lab.iter().zip(&dist.data) {
+        peak[l as usize] = peak[l as usize].max(d);
+    }
+    let necks = necks(&lab, &dist);
+    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    let mut top = peak.clone();
+    for ((a, b), neck) in necks {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra == rb {
+            continue;
+        }
+        let thinner = top[ra as usize].min(top[rb as usize]);
+        if neck as f64 >= neck_ratio * thinner as f64 {
+            let t = top[ra as usize].max(top[rb as usize]);
+            union(&mut parent, ra, rb);
+            top[find(&mut parent, ra) as usize] = t;
+        }
+    }
+    let count = relabel(&mut lab, &mut parent);
+    Split {
+        labels: mask.same_shape(lab),
+        count,
+    }
+}
+
+/// The mask voxels no 26-neighbour of which (in the mask) lies higher,
+/// labelled as 26-connected plateaus; and how many.
+fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) {
+    let dims = (dist.width, dist.height, dist.depth);
+    let offsets = Connectivity::Full.all();
+    let mut top = mask.map(|_| 0u8);
+    for z in 0..dims.2 {
+        for y in 0..dims.1 {
+            for x in 0..dims.0 {
+                let i = dist.index(x, y, z);
+                if mask.data[i] == 0 {
+                    continue;
+                }
+                let here = dist.data[i];
+                let highest = offsets.iter().all(|&o| {
+                    neighbour((x, y, z), o, dims)
+                        .map(|(a, b, c)| dist.index(a, b, c))
+                        .is_none_or(|j| mask.data[j] == 0 || dist.data[j] <= here)
+                });
+                top.data[i] = u8::from(highest);
+            }
+        }
+    }
+    label(&top, Connectivity::Full)
+}
+
+/// For each pair of labels (a < b) that touch (26-connected), the neck
+/// between them: the largest min(distance) over touching voxel pairs.
+/// Sorted thickest first.
+fn necks(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
+    let dims = (dist.width, dist.height, dist.depth);
+    let mut best: std::collections::HashMap<(u32, u32), f32> = Default::default();
+    for z in 0..dims.2 {
+        for y in 0..dims.1 {
+            for x in 0..dims.0 {
+                let i = dist.index(x, y, z);
+                let a = lab[i];
+                if a == 0 {
+                    continue;
+                }
+                for &o in Connectivity::Full.backward() {
+                    let Some((p, q, r)) = neighbour((x, y, z), o, dims) else {
+                        continue;
+                    };
+                    let j = dist.index(p, q, r);
+                    let b = lab[j];
+                    if b == 0 || b == a {
+                        continue;
+                    }
+                    let key = (a.min(b), a.max(b));
+                    let neck = dist.data[i].min(dist.data[j]);
+                    let e = best.entry(key).or_insert(0.0);
+                    *e = e.max(neck);
+                }
+            }
+        }
+    }
+    let mut out: Vec<_> = best.into_iter().collect();
+    out.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Brute force: for every marker, the lowest "water level" at which
+    /// its flood reaches each voxel (the smallest, over paths through the
+    /// mask, of the highest voxel passed before it), by relaxing until
+    /// nothing changes; a voxel's label must be one of the markers with
+    /// the lowest level.
+    fn levels_reference(
+        heights: &Volume<f32>,
+        markers: &Volume<u32>,
+        mask: &Volume<u8>,
+    ) -> Vec<Vec<f32>> {
+        let dims = (heights.width, heights.height, heights.depth);
+        let n = *markers.data.iter().max().unwrap_or(&0) as usize;
+        let offsets = Connectivity::Full.all();
+        let mut out = Vec::new();
+        for m in 1..=n as u32 {
+            // reach[v]: level at which v is popped (its own height counted).
+            let mut popped = vec![f32::INFINITY; heights.data.len()];
+            for (i, &l) in markers.data.iter().enumerate() {
+                if l == m {
+                    popped[i] = heights.data[i];
+                }
+            }
+            let mut arrive = vec![f32::INFINITY; heights.data.len()];
+            loop {
+                let mut changed = false;
+                for z in 0..dims.2 {
+                    for y in 0..dims.1 {
+                        for x in 0..dims.0 {
+                            let i = heights.index(x, y, z);
+                            if mask.data[i] == 0 || markers.data[i] != 0 {
+                                continue;
+                            }
+                            let best = offsets
+                                .iter()
+                                .filter_map(|&o| neighbour((x, y, z), o, dims))
+                                .map(|(a, b, c)| popped[heights.index(a, b, c)])
+                                .fold(f32::INFINITY, f32::min);
+                            if best < arrive[i] {
+                                arrive[i] = best;
+                                popped[i] = best.max(heights.data[i]);
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+            out.push(arrive);
+        }
+        out
+    }
+
+    #[test]
+    fn labels_are_those_of_the_markers_that_flood_first() {
+        for seed in 1..30u64 {
+            let (w, h, d) = (7, 6, 5);
+            let mut s = seed;
+            let mut rnd = || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            };
+            let heights =
+                Volume::from_vec(w, h, d, (0..w * h * d).map(|_| rnd()).collect()).unwrap();
+            let mask = Volume::from_vec(
+                w,
+                h,
+                d,
+                (0..w * h * d).map(|_| u8::from(rnd() < 0.8)).collect(),
+            )
+            .unwrap();
+            let mut markers = Volume::filled(w, h, d, 0u32);
+            for m in 1..=3u32 {
+                let i = (rnd() * (w * h * d) as f32) as usize % (w * h * d);
+                markers.data[i] = m;
+            }
+            let lab = watershed(&heights, &markers, &mask, Connectivity::Full);
+            let levels = levels_reference(&heights, &markers, &mask);
+            for i in 0..w * h * d {
+                if markers.data[i] != 0 {
+                    assert_eq!(lab.data[i], markers.data[i]);
+                    continue;
+                }
+                if mask.data[i] == 0 {
+                    assert_eq!(lab.data[i], 0);
+                    continue;
+                }
+                let best = levels.iter().map(|l| l[i]).fold(f32::INFINITY, f32::min);
+                if best.is_infinite() {
+                    assert_eq!(lab.data[i], 0, "seed {seed}: voxel {i} unreachable");
+                    continue;
+                }
+                let got = lab.data[i] as usize;
+                assert!(got >= 1, "seed {seed}: voxel {i} reachable but unlabelled");
+                assert_eq!(levels[got - 1][i], best, "seed {seed}: voxel {i}");
+            }
+        }
+    }
+
+    /// Two balls of radius `r` voxels, centres `gap` apart along x.
+    fn two_balls(r: f64, gap: f64, spacing_z: f64) -> Volume<u8> {
+        let (w, h, d) = (
+            ((2.0 * r + gap) as usize) + 6,
+            (2.0 * r) as usize + 6,
+            ((2.0 * r) / spacing_z) as usize + 6,
+        );
+        let mut m = Volume::filled(w, h, d, 0u8);
+        let c = [(r + 3.0, r + 3.0), (r + 3.0 + gap, r + 3.0)];
+        let cz = (d as f64 - 1.0) / 2.0;
+        for z in 0..d {
+            for y in 0..h {
+                for x in 0..w {
+                    let inside = c.iter().any(|&(cx, cy)| {
+                        let dz = (z as f64 - cz) * spacing_z;
+                        (x as f64 - cx).powi(2) + (y as f64 - cy).powi(2) + dz * dz <= r * r
+                    });
+                    let i = m.index(x, y, z);
+                    m.data[i] = u8::from(inside);
+                }
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn balls_touching_through_a_neck_split_and_overlapping_ones_do_not() {
+        // Centres 1.8 r apart: the neck's half-width is about 0.44 r.
+        let s = split_touching(&two_balls(6.0, 10.8, 1.0), [1.0; 3], 0.7);
+        assert_eq!(s.count, 2);
+        // Centres 0.6 r apart: one body.
+        let s = split_touching(&two_balls(6.0, 3.6, 1.0), [1.0; 3], 0.7);
+        assert_eq!(s.count, 1);
+        // Anisotropic voxels (z step 2.5 px) do not change the answer.
+        let s = split_touching(&two_balls(6.0, 10.8, 2.5), [1.0, 1.0, 2.5], 0.7);
+        assert_eq!(s.count, 2);
+        let s = split_touching(&two_balls(6.0, 3.6, 2.5), [1.0, 1.0, 2.5], 0.7);
+        assert_eq!(s.count, 1);
+    }
+
+    #[test]
+    fn order_keys_sort_as_numbers() {
+        let v = [-3.5f32, -1.0, -0.0, 0.0, 1e-8, 2.0, 7.5];
+        for p in v.windows(2) {
+            assert!(order_key(p[0]) <= order_key(p[1]));
+        }
+    }
+}
