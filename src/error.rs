@@ -31,6 +31,13 @@ pub enum LoadError {
          give it with --pixel-size UM, or pixel_size_um in a --config file"
     )]
     NoPixelSize,
+    /// A 3D analysis was asked for, and neither the file nor the run
+    /// gives the distance between slices.
+    #[error(
+        "no z step in the file's metadata (a 3D analysis needs it); give it with \
+         --z-step UM, or run the projection with --mode 2d"
+    )]
+    NoZStep,
     /// The file asks for more than the sanity limits allow.
     #[error("limit exceeded: {0}")]
     Limit(String),

@@ -150,6 +150,14 @@ struct Common {
     /// Pixel size in µm, overriding the files' metadata.
     #[arg(long, value_name = "UM")]
     pixel_size: Option<f64>,
+    /// z step in µm (distance between slices), overriding the files'
+    /// metadata.
+    #[arg(long, value_name = "UM")]
+    z_step: Option<f64>,
+    /// z-stacks: auto (3D for a deep stack with a known z step), 2d (the
+    /// z max-projection) or 3d [default: auto].
+    #[arg(long, value_name = "MODE")]
+    mode: Option<follicount::params::Mode>,
     /// Worker threads; 0 means one per core [default: 0].
     #[arg(
         short = 'j',
@@ -238,6 +246,12 @@ impl Common {
         if let Some(px) = self.pixel_size {
             params.pixel_size_um = Some(px);
         }
+        if let Some(dz) = self.z_step {
+            params.z_step_um = Some(dz);
+        }
+        if let Some(m) = self.mode {
+            params.mode = m;
+        }
         if let Some(b) = self.background {
             params.background = b;
         }
@@ -281,6 +295,7 @@ impl Common {
             load: LoadOptions {
                 channels: params.channels.clone(),
                 pixel_size_um: params.pixel_size_um,
+                z_step_um: params.z_step_um,
                 limits: params.limits(),
             },
             params,

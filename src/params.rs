@@ -48,6 +48,74 @@ mod size {
     }
 }
 
+/// How a z-stack is analysed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// 3D for a stack of at least [`MIN_SLICES_3D`] slices, at least
+    /// `min_stack_depth_um` deep, with a known z step; else the projection.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// Always the z max-projection.
+    #[serde(rename = "2d")]
+    TwoD,
+    /// Always 3D (a stack without a z step is an error row).
+    #[serde(rename = "3d")]
+    ThreeD,
+}
+
+/// Fewest slices `auto` analyses in 3D.
+pub const MIN_SLICES_3D: usize = 5;
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "2d" => Ok(Mode::TwoD),
+            "3d" => Ok(Mode::ThreeD),
+            _ => Err(format!("`{s}` is not a mode: auto, 2d or 3d")),
+        }
+    }
+}
+
+/// Which analysis a field gets, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisChoice {
+    /// True: the 3D analysis of the stack; false: the z max-projection.
+    pub three_d: bool,
+    /// Why, in words (for run.json).
+    pub reason: String,
+}
+
+impl Params {
+    /// The analysis a field of `depth` slices with z step `z_step_um` (µm,
+    /// from the file or `--z-step`) gets under [`Params::mode`].
+    pub fn choose_analysis(&self, depth: usize, z_step_um: Option<f64>) -> AnalysisChoice {
+        let choice = |three_d: bool, reason: String| AnalysisChoice { three_d, reason };
+        match (self.mode, z_step_um) {
+            (Mode::TwoD, _) => choice(false, "--mode 2d".into()),
+            (Mode::ThreeD, _) => choice(true, "--mode 3d".into()),
+            (Mode::Auto, _) if depth < MIN_SLICES_3D => choice(
+                false,
+                format!("{depth} slice(s), fewer than {MIN_SLICES_3D}"),
+            ),
+            (Mode::Auto, None) => choice(
+                false,
+                format!("{depth} slices but no z step in the file (give --z-step UM for 3D)"),
+            ),
+            (Mode::Auto, Some(dz)) if depth as f64 * dz < self.min_stack_depth_um => choice(
+                false,
+                format!(
+                    "{depth} slices × {dz} µm is shallower than min_stack_depth_um = {} µm",
+                    self.min_stack_depth_um
+                ),
+            ),
+            (Mode::Auto, Some(dz)) => choice(true, format!("{depth} slices × {dz} µm")),
+        }
+    }
+}
+
 /// Every parameter of the single-field analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,6 +125,17 @@ pub struct Params {
     pub channels: Option<ChannelSpec>,
     /// Pixel size in µm overriding the files' metadata; absent: metadata.
     pub pixel_size_um: Option<f64>,
+    /// z step (µm between slices) overriding the files' metadata; absent:
+    /// metadata.
+    pub z_step_um: Option<f64>,
+    /// How z-stacks are analysed: `auto` (3D for a deep stack with a
+    /// known z step, see [`Mode`]), `2d` (the z max-projection) or `3d`.
+    pub mode: Mode,
+    /// `auto` analyses a stack in 3D when it is at least this deep
+    /// (slices × z step), µm: shallower stacks cannot hold one follicle
+    /// over another (each is 20–60 µm thick), so the projection loses
+    /// nothing there.
+    pub min_stack_depth_um: f64,
     /// Gaussian smoothing σ for the P-cadherin channel, µm.
     pub pcad_sigma_um: f64,
     /// Gaussian smoothing σ for the Sox9 and DAPI channels, µm.
@@ -164,6 +243,9 @@ pub struct Params {
 const PARAM_DOCS: &[(&str, &str)] = &[
     ("channels", "Channel roles in file order, e.g. \"dapi,skip,pcad,sox9\"; absent: metadata names, else pcad,sox9,dapi."),
     ("pixel_size_um", "Pixel size (µm) overriding the files' metadata; absent: from metadata."),
+    ("z_step_um", "z step (µm between slices) overriding the files' metadata; absent: from metadata."),
+    ("mode", "z-stacks: \"auto\" (3D when at least 5 slices, min_stack_depth_um deep, with a z step), \"2d\" (projection) or \"3d\"."),
+    ("min_stack_depth_um", "auto picks 3D only for stacks at least this deep (slices × z step), µm."),
     ("pcad_sigma_um", "Gaussian smoothing σ for P-cadherin, µm."),
     ("nucleus_sigma_um", "Gaussian smoothing σ for Sox9 and DAPI, µm."),
     ("open_radius_um", "Opening radius of the P-cadherin mask, µm (0 = off)."),
@@ -205,6 +287,9 @@ impl Default for Params {
         Params {
             channels: None,
             pixel_size_um: None,
+            z_step_um: None,
+            mode: Mode::Auto,
+            min_stack_depth_um: 40.0,
             pcad_sigma_um: 2.0,
             nucleus_sigma_um: 0.5,
             open_radius_um: 1.0,
@@ -337,6 +422,16 @@ impl Params {
             "pixel_size_um",
             self.pixel_size_um.is_none_or(|r| r.is_finite() && r > 0.0),
             "must be a positive number of µm",
+        )?;
+        check(
+            "z_step_um",
+            self.z_step_um.is_none_or(|r| r.is_finite() && r > 0.0),
+            "must be a positive number of µm",
+        )?;
+        check(
+            "min_stack_depth_um",
+            self.min_stack_depth_um.is_finite() && self.min_stack_depth_um >= 0.0,
+            "must be a finite number ≥ 0",
         )?;
         check(
             "background_radius_um",

@@ -155,6 +155,8 @@ pub struct Rendered {
     pub height: usize,
     /// µm per pixel.
     pub pixel_size_um: f64,
+    /// µm between slices, written to the file's metadata when known.
+    pub z_step_um: Option<f64>,
     /// `slices[z][c]`, c = P-cadherin, Sox9, DAPI; row-major, 0..1.
     pub slices: Vec<[Vec<f32>; 3]>,
     /// Centre (x = column, y = row, in pixels) of every true follicle.
@@ -604,6 +606,7 @@ pub fn render(scene: &Scene) -> Rendered {
         width: w,
         height: h,
         pixel_size_um: um,
+        z_step_um: None,
         slices,
         truth,
     }

@@ -51,6 +51,9 @@ pub struct FieldInfo {
     pub channel_names: Vec<Option<String>>,
     /// µm per pixel from the metadata.
     pub pixel_size_um: Option<f64>,
+    /// µm between z slices from the metadata (ImageJ `spacing=`, OME
+    /// `PhysicalSizeZ`).
+    pub z_step_um: Option<f64>,
     /// Each z slice's planes, one per channel.
     pub(super) planes: Vec<Vec<PlaneRef>>,
 }
@@ -170,6 +173,7 @@ pub(super) fn plan_ome(
                 n_channels,
                 channel_names: names.clone(),
                 pixel_size_um: img.physical_size_x_um.and_then(sane_pixel_size),
+                z_step_um: img.physical_size_z_um.and_then(sane_pixel_size),
                 planes,
             });
         }
@@ -225,6 +229,7 @@ pub(super) fn plan_imagej(
             n_channels,
             channel_names: names.clone(),
             pixel_size_um: px,
+            z_step_um: ij.z_step_um().and_then(sane_pixel_size),
             planes,
         });
     }
@@ -286,11 +291,13 @@ pub(super) fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<Fiel
         n_channels,
         channel_names: vec![None; n_channels],
         pixel_size_um: px,
+        z_step_um: None,
         planes,
     }])
 }
 
-/// A pixel size from metadata, if it is a plausible one (1 nm to 100 µm).
+/// A pixel size or z step from metadata, if it is a plausible one (1 nm
+/// to 100 µm).
 pub(super) fn sane_pixel_size(um: f64) -> Option<f64> {
     (um.is_finite() && (1e-3..=100.0).contains(&um)).then_some(um)
 }

@@ -23,6 +23,16 @@ pub struct ImageJMeta {
     pub frames: usize,
     /// µm per calibration unit from `unit=`, when the unit is a length.
     pub unit_um: Option<f64>,
+    /// `spacing=`: the z step in calibration units (ImageJ writes it for
+    /// stacks with a known voxel depth).
+    pub spacing: Option<f64>,
+}
+
+impl ImageJMeta {
+    /// The z step in µm: `spacing=` in the calibration `unit=`.
+    pub fn z_step_um(&self) -> Option<f64> {
+        self.spacing.zip(self.unit_um).map(|(s, u)| s * u)
+    }
 }
 
 /// Parses an ImageJ description; `Ok(None)` when the text is not one.
@@ -52,6 +62,10 @@ pub fn parse_imagej(desc: &str) -> Result<Option<ImageJMeta>, LoadError> {
         slices: count("slices")?.unwrap_or(1),
         frames: count("frames")?.unwrap_or(1),
         unit_um: kv.get("unit").and_then(|u| unit_to_um(u)),
+        spacing: kv
+            .get("spacing")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0),
     }))
 }
 
@@ -103,6 +117,8 @@ pub struct OmeImage {
     pub channel_names: Vec<Option<String>>,
     /// PhysicalSizeX converted to µm.
     pub physical_size_x_um: Option<f64>,
+    /// PhysicalSizeZ (the z step) converted to µm.
+    pub physical_size_z_um: Option<f64>,
     /// The TiffData blocks, in document order.
     pub tiff_data: Vec<TiffData>,
 }
@@ -125,6 +141,22 @@ impl OmeImage {
         }
         idx
     }
+}
+
+/// `PhysicalSize{axis}` of a `Pixels` element in µm, with its unit
+/// (µm when absent); `None` when missing, not a length, or not positive.
+fn physical_size(a: &HashMap<String, String>, axis: &str) -> Option<f64> {
+    let v = a.get(&format!("PhysicalSize{axis}"))?;
+    let unit = a
+        .get(&format!("PhysicalSize{axis}Unit"))
+        .map(String::as_str)
+        .unwrap_or("µm");
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .zip(unit_to_um(unit))
+        .map(|(v, f)| v * f)
+        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 fn attrs(e: &BytesStart<'_>) -> Result<HashMap<String, String>, LoadError> {
@@ -212,19 +244,8 @@ pub fn parse_ome(xml: &str) -> Result<Vec<OmeImage>, LoadError> {
                     )));
                 }
                 img.dimension_order = order.to_string();
-                if let Some(v) = a.get("PhysicalSizeX") {
-                    let unit = a
-                        .get("PhysicalSizeXUnit")
-                        .map(String::as_str)
-                        .unwrap_or("µm");
-                    img.physical_size_x_um = v
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .zip(unit_to_um(unit))
-                        .map(|(v, f)| v * f)
-                        .filter(|v| v.is_finite() && *v > 0.0);
-                }
+                img.physical_size_x_um = physical_size(&a, "X");
+                img.physical_size_z_um = physical_size(&a, "Z");
             }
             b"Channel" => {
                 let a = attrs(e)?;
@@ -280,6 +301,24 @@ mod tests {
         assert_eq!(m.images, Some(24));
         assert_eq!((m.channels, m.slices, m.frames), (3, 8, 1));
         assert_eq!(m.unit_um, Some(1.0));
+        assert_eq!(m.z_step_um(), None);
+    }
+
+    #[test]
+    fn imagej_z_step_is_spacing_in_the_calibration_unit() {
+        let d = "ImageJ=1.54f\nimages=120\nchannels=3\nslices=40\nunit=nm\nspacing=2500\n";
+        let m = parse_imagej(d).unwrap().unwrap();
+        assert_eq!(m.spacing, Some(2500.0));
+        assert!((m.z_step_um().unwrap() - 2.5).abs() < 1e-12);
+        // No length unit, no z step; a nonsense spacing is ignored.
+        let m = parse_imagej("ImageJ=1.5\nspacing=2\nunit=pixel\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.z_step_um(), None);
+        let m = parse_imagej("ImageJ=1.5\nspacing=-1\nunit=micron\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.z_step_um(), None);
     }
 
     #[test]
@@ -306,7 +345,7 @@ mod tests {
   <Image ID="Image:0" Name="field A">
     <Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="512" SizeY="256"
             SizeC="3" SizeZ="4" SizeT="1" PhysicalSizeX="650" PhysicalSizeXUnit="nm"
-            PhysicalSizeY="650" PhysicalSizeYUnit="nm">
+            PhysicalSizeY="650" PhysicalSizeYUnit="nm" PhysicalSizeZ="0.002" PhysicalSizeZUnit="mm">
       <Channel ID="Channel:0:0" Name="DAPI" SamplesPerPixel="1"/>
       <Channel ID="Channel:0:1" Name="P-cadherin" SamplesPerPixel="1"/>
       <Channel ID="Channel:0:2" Name="SOX9 &amp; co" SamplesPerPixel="1"/>
@@ -332,6 +371,7 @@ mod tests {
         );
         assert_eq!(a.dimension_order, "XYZCT");
         assert!((a.physical_size_x_um.unwrap() - 0.65).abs() < 1e-12);
+        assert!((a.physical_size_z_um.unwrap() - 2.0).abs() < 1e-12);
         assert_eq!(
             a.channel_names,
             vec![
@@ -348,6 +388,7 @@ mod tests {
         let b = &imgs[1];
         assert_eq!((b.size_z, b.size_t), (1, 1));
         assert_eq!(b.physical_size_x_um, None);
+        assert_eq!(b.physical_size_z_um, None);
         assert_eq!(b.tiff_data[0].ifd, 12);
         assert_eq!(b.plane_index(2, 0, 0, 3), 2);
     }

@@ -14,12 +14,14 @@ pub(crate) mod meta;
 mod strips;
 mod tiff_source;
 mod zmax;
+mod zstack;
 
 pub use channels::{ChannelMap, ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
 pub use layout::FieldInfo;
 pub use tiff_source::{Limits, TiffSource};
 
+use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, U16Image};
 
 /// How to interpret a file, from the command line.
@@ -29,6 +31,8 @@ pub struct LoadOptions {
     pub channels: Option<ChannelSpec>,
     /// `--pixel-size`: overrides the file's pixel size, µm.
     pub pixel_size_um: Option<f64>,
+    /// `--z-step`: overrides the file's z step (µm between slices).
+    pub z_step_um: Option<f64>,
     /// Sanity limits checked before any allocation.
     pub limits: Limits,
 }
@@ -48,6 +52,8 @@ pub struct Field {
     /// without one (a file that gives none is an error, see
     /// [`crate::error::LoadError::NoPixelSize`]).
     pub pixel_size_um: f64,
+    /// µm between z slices, when the file or `--z-step` gives it.
+    pub z_step_um: Option<f64>,
     /// Where the channel roles came from.
     pub channel_source: ChannelSource,
     /// The role of each of the file's channels, in file order.
@@ -128,6 +134,7 @@ impl Field {
             height: h as usize,
             depth: 1,
             pixel_size_um,
+            z_step_um: None,
             channel_source: ChannelSource::DefaultOrder,
             channel_roles: ChannelSpec(Role::ALL.map(Some).to_vec()),
             channels,
@@ -143,6 +150,91 @@ impl Field {
                 Plane::U16(i) => crate::pool::give(i.into_raw()),
                 Plane::F32(i) => crate::pool::give(i.into_raw()),
             }
+        }
+    }
+}
+
+/// One field's z-stack, whole, for the 3D analysis
+/// ([`TiffSource::load_stack`]).
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// Index of the field inside its file.
+    pub index: usize,
+    /// Voxel size, µm (pixel size in x–y, z step).
+    pub voxel: VoxelSize,
+    /// Where the channel roles came from.
+    pub channel_source: ChannelSource,
+    /// The role of each of the file's channels, in file order.
+    pub channel_roles: ChannelSpec,
+    /// The channels P-cadherin, Sox9, DAPI, in the file's intensity units.
+    pub channels: [Voxels; 3],
+}
+
+/// One channel of a stack: 8- and 16-bit unsigned samples as 16-bit
+/// integers, everything else as floats (as [`Plane`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Voxels {
+    /// Unsigned integer samples of up to 16 bits.
+    U16(Volume<u16>),
+    /// Any other samples.
+    F32(Volume<f32>),
+}
+
+impl Voxels {
+    /// Width, height, depth.
+    pub fn dimensions(&self) -> (usize, usize, usize) {
+        match self {
+            Voxels::U16(v) => (v.width, v.height, v.depth),
+            Voxels::F32(v) => (v.width, v.height, v.depth),
+        }
+    }
+
+    /// The z max-projection, as the 2D analysis reads a stack.
+    pub fn projection(&self) -> Plane {
+        fn max<T: Copy + PartialOrd>(v: &Volume<T>) -> Vec<T> {
+            let mut out = v.slice(0).to_vec();
+            for z in 1..v.depth {
+                for (o, &x) in out.iter_mut().zip(v.slice(z)) {
+                    if x > *o {
+                        *o = x;
+                    }
+                }
+            }
+            out
+        }
+        let (w, h, _) = self.dimensions();
+        match self {
+            Voxels::U16(v) => Plane::U16(
+                U16Image::from_raw(w as u32, h as u32, max(v)).expect("a slice is width × height"),
+            ),
+            Voxels::F32(v) => Plane::F32(
+                FloatImage::from_raw(w as u32, h as u32, max(v))
+                    .expect("a slice is width × height"),
+            ),
+        }
+    }
+}
+
+impl Stack {
+    /// Width, height, depth in voxels.
+    pub fn dimensions(&self) -> (usize, usize, usize) {
+        self.channels[0].dimensions()
+    }
+
+    /// The stack as the 2D analysis sees it: each channel max-projected
+    /// over z.
+    pub fn projected(&self) -> Field {
+        let (width, height, depth) = self.dimensions();
+        Field {
+            index: self.index,
+            width,
+            height,
+            depth,
+            pixel_size_um: self.voxel.xy_um,
+            z_step_um: Some(self.voxel.z_um),
+            channel_source: self.channel_source,
+            channel_roles: self.channel_roles.clone(),
+            channels: [0, 1, 2].map(|c| self.channels[c].projection()),
         }
     }
 }

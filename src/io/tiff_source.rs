@@ -15,9 +15,11 @@ use super::layout::{
     plan_imagej, plan_ome, plan_plain, sane_pixel_size, FieldInfo, PageInfo, PageKind,
 };
 use super::meta::{self, parse_imagej};
-use super::zmax::ZMax;
-use super::{Field, LoadOptions, Plane};
+use super::zmax::{Sink, ZMax};
+use super::zstack::Slices;
+use super::{Field, LoadOptions, Stack};
 use crate::error::LoadError;
+use crate::volume::VoxelSize;
 
 /// Sanity limits, checked before allocating or decoding anything sized by
 /// the file. The defaults admit a real 4096² × 3-channel × 64-slice 16-bit
@@ -347,16 +349,51 @@ impl TiffSource {
             .ok_or(LoadError::NoPixelSize)?;
         let uses = pages_used(&info, &map.index);
         self.check_decode_budget(&info, &uses)?;
-        let channels = self.project(&info, uses)?;
+        let mut zmax = ZMax::new(small_uint(&self.pages, &uses), info.width * info.height);
+        self.decode_into(&info, uses, &mut zmax)?;
+        let channels = zmax.into_planes(info.width, info.height)?;
         Ok(Field {
             index: i,
             width: info.width,
             height: info.height,
             depth: info.depth,
             pixel_size_um,
+            z_step_um: opts.z_step_um.or(info.z_step_um),
             channel_source: map.source,
             channel_roles: map.roles,
             channels,
+        })
+    }
+
+    /// Decodes field `i` whole, every slice of the three channels, for the
+    /// 3D analysis: as [`TiffSource::load_field`], but the stack is kept
+    /// rather than projected, and a z step is required (from the file or
+    /// `--z-step`).
+    pub fn load_stack(&mut self, i: usize, opts: &LoadOptions) -> Result<Stack, LoadError> {
+        let info = self.plane_checked(i)?;
+        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let pixel_size_um = opts
+            .pixel_size_um
+            .or(info.pixel_size_um)
+            .ok_or(LoadError::NoPixelSize)?;
+        let z_step_um = opts
+            .z_step_um
+            .or(info.z_step_um)
+            .ok_or(LoadError::NoZStep)?;
+        let uses = pages_used(&info, &map.index);
+        self.check_decode_budget(&info, &uses)?;
+        let (w, h, d) = (info.width, info.height, info.depth);
+        let mut slices = Slices::new(small_uint(&self.pages, &uses), w * h, d);
+        self.decode_into(&info, uses, &mut slices)?;
+        Ok(Stack {
+            index: i,
+            voxel: VoxelSize {
+                xy_um: pixel_size_um,
+                z_um: z_step_um,
+            },
+            channel_source: map.source,
+            channel_roles: map.roles,
+            channels: slices.into_volumes(w, h, d)?,
         })
     }
 
@@ -421,17 +458,16 @@ impl TiffSource {
         Ok(())
     }
 
-    /// Decodes each page the field uses, once, max-projecting the samples
-    /// it holds into the channels they are for.
-    fn project(&mut self, info: &FieldInfo, uses: PageUses) -> Result<[Plane; 3], LoadError> {
+    /// Decodes each page the field uses, once, handing the samples it
+    /// holds to `sink` as the channels and slices they are for.
+    fn decode_into(
+        &mut self,
+        info: &FieldInfo,
+        uses: PageUses,
+        sink: &mut impl Sink,
+    ) -> Result<(), LoadError> {
         let (w, h) = (info.width, info.height);
         let n_px = w * h;
-        // Unsigned samples of up to 16 bits are projected and kept as
-        // 16-bit integers; any other page makes the field floats.
-        let small_uint = uses.keys().all(|&p| {
-            matches!(self.pages[p].kind, PageKind::Ok { bytes, unsigned: true, .. } if bytes <= 2)
-        });
-        let mut zmax = ZMax::new(small_uint, n_px);
         let mut buf = DecodingResult::U8(Vec::new());
         // 8/16-bit pages decode into one buffer kept for the whole field
         // and then handed to the pool (the tiff crate's own buffer is
@@ -448,7 +484,7 @@ impl TiffSource {
                     pi.width, pi.height
                 )));
             }
-            let decoded = if zmax.is_integer() {
+            let decoded = if sink.is_integer() {
                 self.decode_small(page, &mut raw)?
             } else {
                 self.decoder.seek_to_image(page)?;
@@ -458,18 +494,18 @@ impl TiffSource {
                     small: None,
                 }
             };
-            for (sample, role) in list {
+            for (sample, role, z) in list {
                 let (offset, stride) = if decoded.planar {
                     (sample * n_px, 1)
                 } else {
                     (sample, total)
                 };
-                zmax.add(role, &buf, &raw, decoded.small, offset, stride)
+                sink.add(role, z, &buf, &raw, decoded.small, offset, stride)
                     .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
             }
         }
         crate::pool::give(raw);
-        zmax.into_planes(w, h)
+        Ok(())
     }
 
     /// Decodes page `page` of 8/16-bit samples into `raw` (in native byte
@@ -505,17 +541,25 @@ impl TiffSource {
     }
 }
 
-/// For each page a field reads (in page order), the samples it holds and
-/// the channel role (0 P-cadherin, 1 Sox9, 2 DAPI) each is for.
-type PageUses = BTreeMap<usize, Vec<(usize, usize)>>;
+/// For each page a field reads (in page order), the samples it holds,
+/// the channel role (0 P-cadherin, 1 Sox9, 2 DAPI) and the z slice each
+/// is for.
+type PageUses = BTreeMap<usize, Vec<(usize, usize, usize)>>;
+
+/// Whether every page used holds unsigned samples of up to 16 bits (kept
+/// as 16-bit integers; any other page makes the field floats).
+fn small_uint(pages: &[PageInfo], uses: &PageUses) -> bool {
+    uses.keys()
+        .all(|&p| matches!(pages[p].kind, PageKind::Ok { bytes, unsigned: true, .. } if bytes <= 2))
+}
 
 /// The pages of `info`'s planes for the channels `roles` picks.
 fn pages_used(info: &FieldInfo, roles: &[usize; 3]) -> PageUses {
     let mut uses = PageUses::new();
-    for z in &info.planes {
+    for (z, planes) in info.planes.iter().enumerate() {
         for (r, &c) in roles.iter().enumerate() {
-            let p = z[c];
-            uses.entry(p.page).or_default().push((p.sample, r));
+            let p = planes[c];
+            uses.entry(p.page).or_default().push((p.sample, r, z));
         }
     }
     uses
@@ -651,5 +695,55 @@ mod tests {
         assert!(fast.is_err());
         // …and loading gives what the tiff crate alone gives.
         assert_eq!(same_both_ways(&path), 1);
+    }
+
+    #[test]
+    fn a_stack_loads_whole_with_its_z_step_and_projects_as_load_field() {
+        let mut scene = Scene::new(40, 30, 0.5, 3);
+        scene.depth = 6;
+        scene.follicles = 1;
+        let mut r = render(&scene);
+        r.z_step_um = Some(2.5);
+        let tmp = tempfile::tempdir().unwrap();
+        let ij = tmp.path().join("ij.tif");
+        write::imagej_hyperstack(&ij, &r, SampleType::U16(4095), Comp::Deflate).unwrap();
+        let ome = tmp.path().join("a.ome.tif");
+        let series = [write::OmeSeries {
+            scene: &r,
+            order: [2, 0, 1],
+            names: ["DAPI", "P-cadherin", "Sox9"],
+        }];
+        write::ome_tiff(&ome, &series, 4095, Comp::Lzw).unwrap();
+        for path in [&ij, &ome] {
+            let mut src = TiffSource::open(path).unwrap();
+            assert_eq!(src.info(0).unwrap().z_step_um, Some(2.5));
+            let opts = LoadOptions::default();
+            let stack = src.load_stack(0, &opts).unwrap();
+            assert_eq!(stack.dimensions(), (40, 30, 6));
+            assert_eq!(stack.voxel.z_um, 2.5);
+            assert_eq!(stack.voxel.xy_um, 0.5);
+            // Slice 3 of P-cadherin is the rendered one, quantised.
+            let super::super::Voxels::U16(pcad) = &stack.channels[0] else {
+                panic!("16-bit pages give a 16-bit stack");
+            };
+            let want: Vec<u16> = crate::synth::quantize_u16(&r.slices[3][0], 4095);
+            assert_eq!(pcad.slice(3), &want[..]);
+            // Its projection is what the 2D loader gives.
+            let field = src.load_field(0, &opts).unwrap();
+            assert_eq!(field.z_step_um, Some(2.5));
+            assert_eq!(stack.projected().channels, field.channels);
+            // --z-step overrides the file.
+            let opts = LoadOptions {
+                z_step_um: Some(4.0),
+                ..LoadOptions::default()
+            };
+            assert_eq!(src.load_stack(0, &opts).unwrap().voxel.z_um, 4.0);
+        }
+        // A stack without a z step cannot be loaded whole.
+        r.z_step_um = None;
+        write::imagej_hyperstack(&ij, &r, SampleType::U16(4095), Comp::Deflate).unwrap();
+        let mut src = TiffSource::open(&ij).unwrap();
+        let e = src.load_stack(0, &LoadOptions::default()).unwrap_err();
+        assert!(matches!(e, LoadError::NoZStep), "{e}");
     }
 }

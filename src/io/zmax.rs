@@ -23,6 +23,48 @@ enum Planes {
     F32([Vec<f32>; 3]),
 }
 
+/// Where the decoded samples of a field's pages go: the running z
+/// max-projection ([`ZMax`]) or every slice ([`super::zstack::Slices`]).
+pub(super) trait Sink {
+    /// Whether samples are kept as 16-bit integers (pages are then
+    /// decoded into the raw buffer).
+    fn is_integer(&self) -> bool;
+
+    /// Takes samples `offset, offset + stride, …` of a decoded page as
+    /// slice `z` of channel `role`: from `raw` (`small`: its sample type
+    /// and length in bytes) for integer sinks, else from `buf`.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        role: usize,
+        z: usize,
+        buf: &DecodingResult,
+        raw: &[u16],
+        small: Option<(Option<DecodingSampleType>, usize)>,
+        offset: usize,
+        stride: usize,
+    ) -> Result<(), String>;
+}
+
+impl Sink for ZMax {
+    fn is_integer(&self) -> bool {
+        self.is_integer()
+    }
+
+    fn add(
+        &mut self,
+        role: usize,
+        _z: usize,
+        buf: &DecodingResult,
+        raw: &[u16],
+        small: Option<(Option<DecodingSampleType>, usize)>,
+        offset: usize,
+        stride: usize,
+    ) -> Result<(), String> {
+        ZMax::add(self, role, buf, raw, small, offset, stride)
+    }
+}
+
 impl ZMax {
     /// Three planes of `n_px` samples: 16-bit ones for 8/16-bit unsigned
     /// pages (`small_uint`), else float ones.
@@ -58,7 +100,7 @@ impl ZMax {
     ) -> Result<(), String> {
         let first = !self.seen[role];
         match (&mut self.planes, small) {
-            (Planes::F32(a), _) => max_into(&mut a[role], buf, offset, stride),
+            (Planes::F32(a), _) => max_into(&mut a[role], buf, offset, stride, false),
             (Planes::U16(a), Some((Some(DecodingSampleType::U8), len))) => {
                 let v: &[u8] = bytemuck::cast_slice(raw);
                 max_samples(&mut a[role], &v[..len], offset, stride, first, u16::from)
@@ -115,7 +157,7 @@ impl ZMax {
 /// Max-projects samples `offset, offset + stride, …` of `v`, converted by
 /// `f`, into `acc`; with `first`, copies them into it instead (whatever
 /// `acc` held).
-fn max_samples<A: Copy + PartialOrd, T: Copy>(
+pub(super) fn max_samples<A: Copy + PartialOrd, T: Copy>(
     acc: &mut [A],
     v: &[T],
     offset: usize,
@@ -161,16 +203,18 @@ fn each_sample<A, T: Copy>(acc: &mut [A], v: &[T], stride: usize, mut g: impl Fn
 }
 
 /// Max-projects samples `offset, offset+stride, …` of `buf`, whatever its
-/// sample type, into the float accumulator `acc`.
-fn max_into(
+/// sample type, into the float accumulator `acc`; with `first`, copies
+/// them into it instead.
+pub(super) fn max_into(
     acc: &mut [f32],
     buf: &DecodingResult,
     offset: usize,
     stride: usize,
+    first: bool,
 ) -> Result<(), String> {
     macro_rules! go {
         ($v:expr, $conv:expr) => {
-            max_samples(acc, $v, offset, stride, false, $conv)?
+            max_samples(acc, $v, offset, stride, first, $conv)?
         };
     }
     match buf {

@@ -673,6 +673,7 @@ pub fn render(setting: &Setting) -> Confocal {
             width: w,
             height: h,
             pixel_size_um: um,
+            z_step_um: None,
             slices,
             truth,
         },

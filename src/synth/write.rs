@@ -282,6 +282,9 @@ pub fn imagej_hyperstack(path: &Path, r: &Rendered, sample: SampleType, comp: Co
     if depth > 1 {
         desc.push_str(&format!("slices={depth}\n"));
     }
+    if let Some(dz) = r.z_step_um {
+        desc.push_str(&format!("spacing={dz}\n"));
+    }
     desc.push_str("hyperstack=true\nmode=composite\nunit=micron\nloop=false\n");
     let o = Options {
         compression: Some(comp),
@@ -330,10 +333,15 @@ pub fn ome_tiff(path: &Path, series: &[OmeSeries<'_>], max: u16, comp: Comp) -> 
     for (i, s) in series.iter().enumerate() {
         let depth = s.scene.slices.len();
         let px = s.scene.pixel_size_um;
+        let z = s
+            .scene
+            .z_step_um
+            .map(|dz| format!(" PhysicalSizeZ=\"{dz}\" PhysicalSizeZUnit=\"&#181;m\""))
+            .unwrap_or_default();
         xml.push_str(&format!(
             "  <Image ID=\"Image:{i}\" Name=\"field {i}\">\n    <Pixels ID=\"Pixels:{i}\" DimensionOrder=\"XYCZT\" \
              Type=\"uint16\" SizeX=\"{w}\" SizeY=\"{h}\" SizeC=\"3\" SizeZ=\"{depth}\" SizeT=\"1\" \
-             PhysicalSizeX=\"{px}\" PhysicalSizeXUnit=\"&#181;m\" PhysicalSizeY=\"{px}\" PhysicalSizeYUnit=\"&#181;m\">\n"
+             PhysicalSizeX=\"{px}\" PhysicalSizeXUnit=\"&#181;m\" PhysicalSizeY=\"{px}\" PhysicalSizeYUnit=\"&#181;m\"{z}>\n"
         ));
         for (c, name) in s.names.iter().enumerate() {
             xml.push_str(&format!(
