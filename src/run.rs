@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{ChannelSource, ChannelSpec, LoadOptions};
-use crate::params::Params;
+use crate::params::{AnalysisChoice, Params};
 use crate::pipeline::FieldAnalysis;
 
 /// Everything a batch needs besides its inputs.
@@ -51,6 +51,12 @@ pub struct FieldRecord {
     /// The role of each channel of the file, in file order.
     #[serde(default)]
     pub channels: Option<ChannelSpec>,
+    /// Which analysis the field got (2D projection or 3D) and why.
+    #[serde(default)]
+    pub mode: Option<AnalysisChoice>,
+    /// µm between slices, when known.
+    #[serde(default)]
+    pub z_step_um: Option<f64>,
     /// The analysis, when the field loaded.
     pub analysis: Option<FieldAnalysis>,
     /// One-line reason when it failed.
@@ -75,6 +81,8 @@ impl FieldRecord {
             pixel_size_um: None,
             channel_source: None,
             channels: None,
+            mode: None,
+            z_step_um: None,
             analysis: None,
             error: Some(error.replace(['\n', '\r'], " ")),
             seconds,

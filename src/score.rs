@@ -11,11 +11,35 @@ use serde::Serialize;
 /// (file, field) — the key of a field.
 pub type Key = (String, usize);
 
+/// A follicle centre: x = column, y = row (pixels), and for 3D the depth
+/// (µm below the first slice).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Point {
+    /// Column, pixels.
+    pub x: f64,
+    /// Row, pixels.
+    pub y: f64,
+    /// Depth, µm (absent in 2D).
+    pub z_um: Option<f64>,
+}
+
+impl Point {
+    /// Distance to `o` in µm with `px` µm per pixel: in 3D when both have
+    /// a depth, else in the x–y plane.
+    pub fn distance_um(&self, o: &Point, px: f64) -> f64 {
+        let xy = (self.x - o.x).hypot(self.y - o.y) * px;
+        match (self.z_um, o.z_um) {
+            (Some(a), Some(b)) => xy.hypot(a - b),
+            _ => xy,
+        }
+    }
+}
+
 /// Manual annotations.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Truth {
-    /// Follicle centres (x = column, y = row, pixels) per field.
-    Points(BTreeMap<Key, Vec<(f64, f64)>>),
+    /// Follicle centres per field.
+    Points(BTreeMap<Key, Vec<Point>>),
     /// Follicle counts per field.
     Counts(BTreeMap<Key, usize>),
 }
@@ -37,8 +61,9 @@ fn parse<T: std::str::FromStr>(path: &Path, line: usize, col: &str, v: &str) -> 
         .map_err(|_| format!("{}:{line}: {col} `{v}` is not valid", path.display()))
 }
 
-/// Reads a truth CSV: `file,x,y` (optionally `field`) for points, or
-/// `file,follicles` (optionally `field`) for counts.
+/// Reads a truth CSV: `file,x,y` (optionally `field`, and `z` in µm for
+/// 3D centres) for points, or `file,follicles` (optionally `field`) for
+/// counts.
 pub fn read_truth(path: &Path) -> Result<Truth, String> {
     let (mut r, h) = crate::table::open(path)?;
     let col = |n: &str| h.iter().position(|c| c == n);
@@ -55,13 +80,13 @@ pub fn read_truth(path: &Path) -> Result<Truth, String> {
     };
     match (col("x"), col("y"), col("follicles")) {
         (Some(xc), Some(yc), _) => {
-            let mut pts: BTreeMap<Key, Vec<(f64, f64)>> = BTreeMap::new();
+            let zc = col("z");
+            let mut pts: BTreeMap<Key, Vec<Point>> = BTreeMap::new();
             for (i, rec) in r.records().enumerate() {
                 let line = i + 2;
                 let rec = rec.map_err(|e| format!("{}:{line}: {e}", path.display()))?;
-                let x: f64 = parse(path, line, "x", rec.get(xc).unwrap_or(""))?;
-                let y: f64 = parse(path, line, "y", rec.get(yc).unwrap_or(""))?;
-                pts.entry(key(&rec, line)?).or_default().push((x, y));
+                let point = point(path, line, &rec, (xc, yc, zc))?;
+                pts.entry(key(&rec, line)?).or_default().push(point);
             }
             Ok(Truth::Points(pts))
         }
@@ -82,6 +107,25 @@ pub fn read_truth(path: &Path) -> Result<Truth, String> {
     }
 }
 
+/// The point of a CSV record: columns x, y and, where present and not
+/// empty, z.
+fn point(
+    path: &Path,
+    line: usize,
+    rec: &csv::StringRecord,
+    (xc, yc, zc): (usize, usize, Option<usize>),
+) -> Result<Point, String> {
+    Ok(Point {
+        x: parse(path, line, "x", rec.get(xc).unwrap_or(""))?,
+        y: parse(path, line, "y", rec.get(yc).unwrap_or(""))?,
+        z_um: zc
+            .and_then(|c| rec.get(c))
+            .filter(|v| !v.is_empty())
+            .map(|v| parse(path, line, "z", v))
+            .transpose()?,
+    })
+}
+
 /// What a results folder says about one field.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultField {
@@ -90,7 +134,7 @@ pub struct ResultField {
     /// Whether the field was analysed.
     pub ok: bool,
     /// Detected follicle centres.
-    pub points: Vec<(f64, f64)>,
+    pub points: Vec<Point>,
 }
 
 /// Reads fields.csv and follicles.csv of a `count` output folder.
@@ -128,6 +172,7 @@ pub fn read_results(dir: &Path) -> Result<BTreeMap<Key, ResultField>, String> {
     let dpath = dir.join("follicles.csv");
     let (mut r, h) = crate::table::open(&dpath)?;
     let col = |n: &str| h.iter().position(|c| c == n);
+    let zc = col("z");
     let (Some(fc), Some(fi), Some(xc), Some(yc)) = (col("file"), col("field"), col("x"), col("y"))
     else {
         return Err(format!(
@@ -142,9 +187,8 @@ pub fn read_results(dir: &Path) -> Result<BTreeMap<Key, ResultField>, String> {
             rec.get(fc).unwrap_or("").to_string(),
             parse(&dpath, line, "field", rec.get(fi).unwrap_or(""))?,
         );
-        let x = parse(&dpath, line, "x", rec.get(xc).unwrap_or(""))?;
-        let y = parse(&dpath, line, "y", rec.get(yc).unwrap_or(""))?;
-        out.entry(key).or_default().points.push((x, y));
+        let point = point(&dpath, line, &rec, (xc, yc, zc))?;
+        out.entry(key).or_default().points.push(point);
     }
     Ok(out)
 }
@@ -162,17 +206,40 @@ pub fn match_pairs(
     truth: &[(f64, f64)],
     radius: f64,
 ) -> Vec<(usize, usize)> {
+    match_pairs_by(detected.len(), truth.len(), radius, |i, j| {
+        let (d, t) = (detected[i], truth[j]);
+        (d.0 - t.0).hypot(d.1 - t.1)
+    })
+}
+
+/// [`match_points`] of [`Point`]s, distances in µm with `px` µm per pixel
+/// (in 3D where both points have a depth).
+pub fn match_points_um(detected: &[Point], truth: &[Point], radius_um: f64, px: f64) -> usize {
+    match_pairs_by(detected.len(), truth.len(), radius_um, |i, j| {
+        detected[i].distance_um(&truth[j], px)
+    })
+    .len()
+}
+
+/// The one-to-one matching of `nd` detections and `nt` truth points by
+/// `dist(detection, truth)`: pairs within `radius`, shortest first.
+fn match_pairs_by(
+    nd: usize,
+    nt: usize,
+    radius: f64,
+    dist: impl Fn(usize, usize) -> f64,
+) -> Vec<(usize, usize)> {
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-    for (i, d) in detected.iter().enumerate() {
-        for (j, t) in truth.iter().enumerate() {
-            let dist = (d.0 - t.0).hypot(d.1 - t.1);
-            if dist <= radius {
-                pairs.push((dist, i, j));
+    for i in 0..nd {
+        for j in 0..nt {
+            let d = dist(i, j);
+            if d <= radius {
+                pairs.push((d, i, j));
             }
         }
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let (mut used_d, mut used_t) = (vec![false; detected.len()], vec![false; truth.len()]);
+    let (mut used_d, mut used_t) = (vec![false; nd], vec![false; nt]);
     let mut matched = Vec::new();
     for (_, i, j) in pairs {
         if !used_d[i] && !used_t[j] {
@@ -272,8 +339,8 @@ pub fn score(results: &BTreeMap<Key, ResultField>, truth: &Truth, radius_um: f64
         let (n_truth, matched) = match truth {
             Truth::Points(p) => {
                 let t = &p[key];
-                let radius = radius_um / r.pixel_size_um.unwrap_or(1.0);
-                (t.len(), Some(match_points(&r.points, t, radius)))
+                let px = r.pixel_size_um.unwrap_or(1.0);
+                (t.len(), Some(match_points_um(&r.points, t, radius_um, px)))
             }
             Truth::Counts(c) => (c[key], None),
         };
@@ -323,11 +390,18 @@ pub fn score(results: &BTreeMap<Key, ResultField>, truth: &Truth, radius_um: f64
 mod tests {
     use super::*;
 
+    /// 2D points.
+    fn pts(v: &[(f64, f64)]) -> Vec<Point> {
+        v.iter()
+            .map(|&(x, y)| Point { x, y, z_um: None })
+            .collect()
+    }
+
     /// Nothing detected where follicles were marked: recall 0 and no
     /// precision, never a perfect one.
     #[test]
     fn nothing_detected_has_no_precision() {
-        let truth = Truth::Points([(("a.tif".to_string(), 0), vec![(1.0, 1.0)])].into());
+        let truth = Truth::Points([(("a.tif".to_string(), 0), pts(&[(1.0, 1.0)]))].into());
         let s = score(&BTreeMap::new(), &truth, 15.0);
         assert_eq!((s.precision, s.recall), (None, Some(0.0)));
         assert!(s.fields[0].missing);
@@ -359,7 +433,7 @@ mod tests {
             ResultField {
                 pixel_size_um: Some(0.5),
                 ok: true,
-                points: vec![(10.0, 10.0), (40.0, 40.0)],
+                points: pts(&[(10.0, 10.0), (40.0, 40.0)]),
             },
         );
         results.insert(
@@ -367,16 +441,16 @@ mod tests {
             ResultField {
                 pixel_size_um: None,
                 ok: true,
-                points: vec![(5.0, 5.0)],
+                points: pts(&[(5.0, 5.0)]),
             },
         );
-        let mut pts = BTreeMap::new();
+        let mut truth = BTreeMap::new();
         // a: one match (radius 4 µm = 8 px at 0.5 µm/px), one FP, one FN.
-        pts.insert(key("a"), vec![(16.0, 10.0), (80.0, 80.0)]);
+        truth.insert(key("a"), pts(&[(16.0, 10.0), (80.0, 80.0)]));
         // b: 1 of 1; c: missing from the results.
-        pts.insert(key("b"), vec![(6.0, 5.0)]);
-        pts.insert(key("c"), vec![(1.0, 1.0), (2.0, 2.0)]);
-        let s = score(&results, &Truth::Points(pts), 4.0);
+        truth.insert(key("b"), pts(&[(6.0, 5.0)]));
+        truth.insert(key("c"), pts(&[(1.0, 1.0), (2.0, 2.0)]));
+        let s = score(&results, &Truth::Points(truth), 4.0);
         assert_eq!(
             (s.matched, s.false_positives, s.false_negatives),
             (Some(2), Some(1), Some(3))
@@ -392,5 +466,21 @@ mod tests {
         let s = score(&results, &Truth::Counts(counts), 4.0);
         assert_eq!(s.f1, None);
         assert_eq!(s.fields[0].rel_count_error, Some(0.5));
+    }
+
+    #[test]
+    fn points_with_depths_match_in_3d() {
+        let p = |x, y, z| Point { x, y, z_um: z };
+        // 10 px at 0.5 µm/px = 5 µm apart in x–y; 20 µm apart in z.
+        let (a, b) = (p(0.0, 0.0, Some(10.0)), p(10.0, 0.0, Some(30.0)));
+        assert!((a.distance_um(&b, 0.5) - 425f64.sqrt()).abs() < 1e-12);
+        assert_eq!(match_points_um(&[a], &[b], 15.0, 0.5), 0);
+        // Without a depth on either side, the x–y distance alone.
+        let c = p(10.0, 0.0, None);
+        assert_eq!(match_points_um(&[a], &[c], 15.0, 0.5), 1);
+        // Two follicles one over the other: each matches its own.
+        let det = [p(0.0, 0.0, Some(12.0)), p(1.0, 0.0, Some(50.0))];
+        let truth = [p(0.0, 1.0, Some(48.0)), p(0.0, 0.0, Some(10.0))];
+        assert_eq!(match_points_um(&det, &truth, 15.0, 0.6), 2);
     }
 }

@@ -175,9 +175,10 @@ fn csv_headers_follow_the_design() {
         "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error"
     );
     assert_eq!(read_first("follicles.csv"), FOLLICLES_HEADER);
+    // The design's columns, then the 3D ones (empty in 2D).
     assert_eq!(
         FOLLICLES_HEADER,
-        "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei"
+        "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei,z,volume_um3"
     );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("run.json")).unwrap()).unwrap();

@@ -539,7 +539,7 @@ fn ctrl_c_stops_cleanly_and_resume_gives_the_uninterrupted_tables() {
     csv::Reader::from_path(part.join("follicles.csv"))
         .unwrap()
         .records()
-        .for_each(|r| assert_eq!(r.unwrap().len(), 11));
+        .for_each(|r| assert_eq!(r.unwrap().len(), 13));
 
     // A temporary a killed run might leave is cleared by the next run.
     std::fs::write(part.join(".fields.csv.4242.tmp"), "half a tab").unwrap();

@@ -150,15 +150,20 @@ fn read_details(path: &Path) -> Res<BTreeMap<(String, usize), Details>> {
 
 fn score(details: &BTreeMap<(String, usize), Details>, out: &Path) -> Res<String> {
     let results = read_results(out)?;
-    let empty = Vec::new();
+    let detected: Vec<Vec<(f64, f64)>> = details
+        .keys()
+        .map(|key| {
+            results.get(key).filter(|r| r.ok).map_or(Vec::new(), |r| {
+                r.points.iter().map(|p| (p.x, p.y)).collect()
+            })
+        })
+        .collect();
     let answers: Vec<Answer> = details
         .iter()
-        .map(|(key, d)| Answer {
+        .zip(&detected)
+        .map(|((_, d), detected)| Answer {
             truth: &d.follicles,
-            detected: results
-                .get(key)
-                .filter(|r| r.ok)
-                .map_or(&empty, |r| &r.points),
+            detected,
             pixel_size_um: d.pixel_size_um,
             depth: d.depth,
         })

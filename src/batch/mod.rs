@@ -14,7 +14,8 @@ use rayon::prelude::*;
 
 use crate::error::RunError;
 use crate::io::{Digest, TiffSource};
-use crate::pipeline::{analyze_with_labels, analyze_with_masks, Masks};
+use crate::io::{Field, Stack};
+use crate::pipeline::{analyze_stack, analyze_with_labels, analyze_with_masks, Masks};
 use crate::report::{masks, overlay, write_atomic};
 use crate::run::{BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
 use inputs::{Input, Stamp};
@@ -48,29 +49,63 @@ fn rate_text(per_sec: f64) -> String {
 static PANIC_AT_FIELD: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(usize::MAX);
 
-/// Loads, analyses and (optionally) draws field `i` of an open file.
+/// A field as loaded: projected for the 2D analysis, whole for 3D.
+enum Loaded {
+    Field(Field),
+    Stack(Stack),
+}
+
+/// Loads, analyses and (optionally) draws field `i` of an open file, in
+/// 2D or 3D as [`crate::params::Params::choose_analysis`] says.
 fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
     let t = Instant::now();
-    let field = match src.load_field(i, &opts.load) {
-        Ok(f) => f,
+    let choice = src.info(i).map(|info| {
+        let dz = opts.load.z_step_um.or(info.z_step_um);
+        opts.params.choose_analysis(info.depth, dz)
+    });
+    let three_d = choice.as_ref().is_some_and(|c| c.three_d);
+    let loaded = if three_d {
+        src.load_stack(i, &opts.load).map(Loaded::Stack)
+    } else {
+        src.load_field(i, &opts.load).map(Loaded::Field)
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
         Err(e) => {
-            return FieldRecord::failed(&input.name, i, e.to_string(), t.elapsed().as_secs_f64())
+            let mut rec =
+                FieldRecord::failed(&input.name, i, e.to_string(), t.elapsed().as_secs_f64());
+            rec.mode = choice;
+            return rec;
         }
     };
     #[cfg(test)]
     if PANIC_AT_FIELD.load(Ordering::SeqCst) == i {
         panic!("injected panic in field {i}");
     }
-    let (analysis, masks) = if opts.masks_dir.is_some() {
-        analyze_with_masks(&field, &opts.params)
-    } else {
-        let (analysis, candidates) = analyze_with_labels(&field, &opts.params);
-        let masks = Masks {
-            candidates,
-            nuclei: None,
-            sox9_nuclei: None,
-        };
-        (analysis, masks)
+    let (field, analysis, masks) = match loaded {
+        Loaded::Field(field) => {
+            let (analysis, masks) = if opts.masks_dir.is_some() {
+                analyze_with_masks(&field, &opts.params)
+            } else {
+                let (analysis, candidates) = analyze_with_labels(&field, &opts.params);
+                let masks = Masks {
+                    candidates,
+                    nuclei: None,
+                    sox9_nuclei: None,
+                };
+                (analysis, masks)
+            };
+            (field, analysis, masks)
+        }
+        Loaded::Stack(stack) => {
+            let found = analyze_stack(&stack, &opts.params);
+            let masks = Masks {
+                candidates: found.top_labels(),
+                nuclei: None,
+                sox9_nuclei: None,
+            };
+            (stack.projected(), found.analysis, masks)
+        }
     };
     let labels = &masks.candidates;
     let mut rec = FieldRecord {
@@ -82,6 +117,8 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         pixel_size_um: Some(field.pixel_size_um),
         channel_source: Some(field.channel_source),
         channels: Some(field.channel_roles.clone()),
+        mode: choice,
+        z_step_um: field.z_step_um,
         analysis: None,
         error: None,
         seconds: 0.0,

@@ -15,6 +15,9 @@ mod candidates;
 mod channels;
 mod nuclei;
 mod rule;
+mod stack;
+
+pub use stack::{analyze_stack, StackAnalysis};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +44,16 @@ pub struct Object {
     pub x: f64,
     /// Centroid row, pixels.
     pub y: f64,
-    /// Area in pixels.
+    /// Centroid depth, µm below the first slice (3D analysis only).
+    #[serde(default)]
+    pub z_um: Option<f64>,
+    /// Area in pixels (in 3D: of the footprint, the object's projection).
     pub area_px: u64,
-    /// Area in µm².
+    /// Area in µm² (in 3D: of the footprint).
     pub area_um2: f64,
+    /// Volume, µm³ (3D analysis only).
+    #[serde(default)]
+    pub volume_um3: Option<f64>,
     /// Mean P-cadherin intensity (file units, z max-projection).
     pub mean_pcad: f64,
     /// Mean Sox9 intensity.

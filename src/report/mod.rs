@@ -20,12 +20,12 @@ pub const FIELDS_HEADER: &str =
     "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error";
 /// Header of follicles.csv, as in the design.
 pub const FOLLICLES_HEADER: &str =
-    "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei";
+    "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei,z,volume_um3";
 
 /// Header of masks/candidates.csv (with `--save-masks`): every
 /// P-cadherin candidate, counted or not, by its label in
 /// `<file>.candidates.tif`.
-pub const CANDIDATES_HEADER: &str = "file,field,label,id,verdict,x,y,area_px,area_um2,contrast,sox9_nuclei,mean_pcad,mean_sox9,mean_dapi";
+pub const CANDIDATES_HEADER: &str = "file,field,label,id,verdict,x,y,area_px,area_um2,contrast,sox9_nuclei,mean_pcad,mean_sox9,mean_dapi,z,volume_um3";
 
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
@@ -59,6 +59,8 @@ struct FollicleRow<'a> {
     mean_sox9: f64,
     mean_dapi: f64,
     sox9_nuclei: u32,
+    z: Option<f64>,
+    volume_um3: Option<f64>,
 }
 
 fn csv_bytes<T: Serialize>(rows: impl Iterator<Item = T>, header: &str) -> Vec<u8> {
@@ -108,6 +110,8 @@ struct CandidateRow<'a> {
     mean_pcad: f64,
     mean_sox9: f64,
     mean_dapi: f64,
+    z: Option<f64>,
+    volume_um3: Option<f64>,
 }
 
 /// masks/candidates.csv: one row per candidate, in label order.
@@ -134,6 +138,8 @@ fn candidates_csv(result: &BatchResult) -> Vec<u8> {
             mean_pcad: round(o.mean_pcad, 2),
             mean_sox9: round(o.mean_sox9, 2),
             mean_dapi: round(o.mean_dapi, 2),
+            z: o.z_um.map(|z| round(z, 2)),
+            volume_um3: o.volume_um3.map(|v| round(v, 1)),
         })
     });
     csv_bytes(rows, CANDIDATES_HEADER)
@@ -157,6 +163,8 @@ fn follicles_csv(result: &BatchResult) -> Vec<u8> {
                 mean_sox9: round(f.mean_sox9, 2),
                 mean_dapi: round(f.mean_dapi, 2),
                 sox9_nuclei: f.sox9_nuclei,
+                z: f.z_um.map(|z| round(z, 2)),
+                volume_um3: f.volume_um3.map(|v| round(v, 1)),
             })
     });
     csv_bytes(rows, FOLLICLES_HEADER)
@@ -181,6 +189,9 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
                 "channels": r.channels,
                 "channel_source": r.channel_source,
                 "pixel_size_um": r.pixel_size_um.map(|p| round(p, 6)),
+                "z_step_um": r.z_step_um.map(|p| round(p, 6)),
+                "mode": r.mode.as_ref().map(|m| if m.three_d { "3d" } else { "2d" }),
+                "mode_reason": r.mode.as_ref().map(|m| m.reason.as_str()),
                 "seconds": round(r.seconds, 4),
                 "overlay": r.overlay,
                 "masks": r.masks,

@@ -5,6 +5,7 @@
 
 pub mod distance;
 pub mod label;
+pub mod local;
 pub mod morph;
 pub mod smooth;
 pub mod watershed;

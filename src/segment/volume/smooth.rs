@@ -16,10 +16,15 @@ const BLOCK: usize = 256;
 /// third as many slices). An axis whose σ is under 0.05 voxel is left
 /// alone.
 pub fn smooth<T: Sample>(v: &Volume<T>, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
+    smooth_voxels(v, sigma_um / voxel.xy_um, sigma_um / voxel.z_um)
+}
+
+/// `v` smoothed by a Gaussian of σ `sigma_xy` pixels in x–y and `sigma_z`
+/// slices along z (an axis under 0.05 is left alone).
+pub fn smooth_voxels<T: Sample>(v: &Volume<T>, sigma_xy: f64, sigma_z: f64) -> Volume<f32> {
     let (w, h, d) = (v.width, v.height, v.depth);
     let n = w * h;
-    let s_xy = (sigma_um / voxel.xy_um) as f32;
-    let s_z = (sigma_um / voxel.z_um) as f32;
+    let (s_xy, s_z) = (sigma_xy as f32, sigma_z as f32);
     let mut out = vec![0f32; n * d];
     for z in 0..d {
         let (src, dst) = (v.slice(z), &mut out[z * n..(z + 1) * n]);

@@ -76,36 +76,56 @@ pub struct Split {
     pub count: u32,
 }
 
+/// When two touching bodies stay apart ([`split_touching`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SplitRule {
+    /// Apart only where the neck's half-width is under this fraction of
+    /// the thinner body's half-width (1.0: every neck).
+    pub neck_ratio: f64,
+    /// Bodies whose centres (their thickest points) are closer than this
+    /// are one body, in the unit of the spacing (µm).
+    pub min_separation: f64,
+}
+
 /// Splits touching objects of `mask` where they meet through a neck: the
-/// Euclidean distance to the background (µm, with `spacing` along x, y,
-/// z) is flooded from its regional maxima, and two neighbouring basins
-/// stay apart only where the thickest point of the surface between them
-/// (the neck's half-width) is under `neck_ratio` × the thinner body's
-/// half-width (its peak distance). 26-connected.
-pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], neck_ratio: f64) -> Split {
+/// Euclidean distance to the background (in the unit of `spacing`, the
+/// voxel spacing along x, y, z) is flooded from its regional maxima, and
+/// neighbouring basins are merged back, thickest neck first, where the
+/// neck (the thickest point of the surface between them) is at least
+/// `rule.neck_ratio` × the thinner body's peak distance, or their peaks
+/// lie closer than `rule.min_separation`. 26-connected.
+pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
     let dist = edt(mask, spacing);
     let markers = regional_maxima(&dist, mask);
     let heights = dist.map(|d| -d);
     let mut lab = watershed(&heights, &markers.0, mask, Connectivity::Full).data;
     let n = markers.1 as usize;
-    // Each basin's peak, and the neck between each pair that touches.
-    let mut peak = vec![0f32; n + 1];
-    for (&l, &d) in lab.iter().zip(&dist.data) {
-        peak[l as usize] = peak[l as usize].max(d);
+    // Each basin's peak (height and where), and the neck between each
+    // pair that touches.
+    let mut peak = vec![(0f32, [0f64; 3]); n + 1];
+    let (w, h) = (mask.width, mask.height);
+    for (i, (&l, &d)) in lab.iter().zip(&dist.data).enumerate() {
+        if l != 0 && d > peak[l as usize].0 {
+            let at = [i % w, (i / w) % h, i / (w * h)];
+            peak[l as usize] = (d, [0, 1, 2].map(|k| at[k] as f64 * spacing[k]));
+        }
     }
     let necks = necks(&lab, &dist);
     let mut parent: Vec<u32> = (0..=n as u32).collect();
-    let mut top = peak.clone();
     for ((a, b), neck) in necks {
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         if ra == rb {
             continue;
         }
-        let thinner = top[ra as usize].min(top[rb as usize]);
-        if neck as f64 >= neck_ratio * thinner as f64 {
-            let t = top[ra as usize].max(top[rb as usize]);
+        let (pa, pb) = (peak[ra as usize], peak[rb as usize]);
+        let thinner = pa.0.min(pb.0);
+        let apart = (0..3)
+            .map(|k| (pa.1[k] - pb.1[k]).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if neck as f64 >= rule.neck_ratio * thinner as f64 || apart < rule.min_separation {
             union(&mut parent, ra, rb);
-            top[find(&mut parent, ra) as usize] = t;
+            peak[find(&mut parent, ra) as usize] = if pa.0 >= pb.0 { pa } else { pb };
         }
     }
     let count = relabel(&mut lab, &mut parent);
@@ -310,17 +330,30 @@ mod tests {
 
     #[test]
     fn balls_touching_through_a_neck_split_and_overlapping_ones_do_not() {
+        let rule = SplitRule {
+            neck_ratio: 0.7,
+            min_separation: 0.0,
+        };
         // Centres 1.8 r apart: the neck's half-width is about 0.44 r.
-        let s = split_touching(&two_balls(6.0, 10.8, 1.0), [1.0; 3], 0.7);
+        let s = split_touching(&two_balls(6.0, 10.8, 1.0), [1.0; 3], rule);
         assert_eq!(s.count, 2);
         // Centres 0.6 r apart: one body.
-        let s = split_touching(&two_balls(6.0, 3.6, 1.0), [1.0; 3], 0.7);
+        let s = split_touching(&two_balls(6.0, 3.6, 1.0), [1.0; 3], rule);
         assert_eq!(s.count, 1);
         // Anisotropic voxels (z step 2.5 px) do not change the answer.
-        let s = split_touching(&two_balls(6.0, 10.8, 2.5), [1.0, 1.0, 2.5], 0.7);
+        let s = split_touching(&two_balls(6.0, 10.8, 2.5), [1.0, 1.0, 2.5], rule);
         assert_eq!(s.count, 2);
-        let s = split_touching(&two_balls(6.0, 3.6, 2.5), [1.0, 1.0, 2.5], 0.7);
+        let s = split_touching(&two_balls(6.0, 3.6, 2.5), [1.0, 1.0, 2.5], rule);
         assert_eq!(s.count, 1);
+        // Centres closer than the least separation: one body.
+        let near = SplitRule {
+            min_separation: 12.0,
+            ..rule
+        };
+        assert_eq!(
+            split_touching(&two_balls(6.0, 10.8, 1.0), [1.0; 3], near).count,
+            1
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Per-object measurements over a label image.
 
+pub mod stack;
+
 use crate::cache::prefetch_range;
 use crate::{Crop, Labels, Sample};
 

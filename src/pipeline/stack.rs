@@ -1,0 +1,464 @@
+//! One z-stack, end to end, in 3D: the recipe of the 2D analysis with
+//! every stage a 3D operation (issue 19). Follicles that overlap in the
+//! projection but lie at different depths stay apart, and a nucleus
+//! counts for the follicle that holds it in 3D, not for whatever lies
+//! above or below it.
+//!
+//! | stage | 3D operation |
+//! |---|---|
+//! | hot pixels | per slice (a camera defect is per frame) |
+//! | smoothing | anisotropic Gaussian, σ in µm on every axis |
+//! | light lost with depth | each slice scaled by DAPI's level in it |
+//! | background | per slice (haze and the epidermis are smooth in x–y) |
+//! | thresholds | over the whole volume; P-cadherin also locally in a µm box |
+//! | candidates | opening by a µm ball; holes filled per slice |
+//! | touching follicles | distance transform + watershed + neck test in 3D |
+//! | nuclei | DAPI ∩ Sox9 masks, 26-connected, split in 3D |
+//! | the rule | area = the object's footprint (its projection), so the 2D window applies |
+
+use super::{FieldAnalysis, Object};
+use crate::follicle::{classify, Evidence, Verdict};
+use crate::io::{Stack, Voxels};
+use crate::measure::stack::{regions, Region3};
+use crate::params::Params;
+use crate::segment::background::correct_in_place;
+use crate::segment::hot_pixels;
+use crate::segment::threshold::{range, threshold_in};
+use crate::segment::volume::distance::edt;
+use crate::segment::volume::label::label;
+use crate::segment::volume::local::mask_local_3d;
+use crate::segment::volume::morph::{fill_holes_per_slice, open};
+use crate::segment::volume::smooth::smooth;
+use crate::segment::volume::watershed::{split_touching, watershed, SplitRule};
+use crate::segment::volume::Connectivity;
+use crate::volume::{Volume, VoxelSize};
+use crate::{FloatImage, Sample};
+
+/// The 3D analysis of one stack.
+#[derive(Clone, Debug)]
+pub struct StackAnalysis {
+    /// Follicles and rejected objects, as in 2D, with `z_um` and
+    /// `volume_um3`.
+    pub analysis: FieldAnalysis,
+    /// The candidates after splitting, labelled as each object's `label`.
+    pub labels: Volume<u32>,
+}
+
+impl StackAnalysis {
+    /// The labels as seen from above: in each (x, y) column, the label of
+    /// its first labelled voxel from the top slice down (for outlines on
+    /// the projection).
+    pub fn top_labels(&self) -> crate::Labels {
+        let v = &self.labels;
+        let n = v.slice_len();
+        let mut out = vec![0u32; n];
+        for z in (0..v.depth).rev() {
+            for (o, &l) in out.iter_mut().zip(v.slice(z)) {
+                if l != 0 {
+                    *o = l;
+                }
+            }
+        }
+        crate::Labels::from_raw(v.width as u32, v.height as u32, out)
+            .expect("a slice is width × height")
+    }
+}
+
+/// Analyses a stack in 3D. Lengths in µm become voxels with the stack's
+/// voxel size, along each axis.
+pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
+    let voxel = stack.voxel;
+    // Hot pixels out, slice by slice.
+    let [pcad, sox9, dapi] = stack.channels.each_ref().map(without_hot_pixels);
+    // DAPI smoothed; its level in each slice is how much light that depth
+    // lost (nuclei are everywhere in the dermis).
+    let mut dapi_s = smooth_channel(&dapi, p.nucleus_sigma_um, voxel);
+    let depth = depth_profile(&dapi_s);
+    depth.correct(&mut dapi_s, true);
+    // P-cadherin: smoothed, background removed in each slice, depth
+    // corrected; thresholded over the volume and against the brightest
+    // nearby (each follicle at its own level).
+    let pcad_c = corrected(&pcad, p.pcad_sigma_um, &depth, p, voxel);
+    let (pcad_mask, t_pcad) = pcad_mask(&pcad_c, p, voxel);
+    // Candidates: opened by a ball, holes filled in each cross-section.
+    let candidates = follicle_candidates(&pcad_mask, p, voxel);
+    // Touching follicles split in 3D, each piece measured in the raw
+    // channels.
+    let (labels, n) = split_follicles(&candidates, p, voxel);
+    let measured = regions(&labels, n, (&pcad, &sox9, &dapi));
+    // Each candidate's surroundings: the voxels nearest it, within reach.
+    let reach = p.contrast_ring_um.max(p.rim_um);
+    let near = Surroundings::of(&labels, reach, voxel);
+    let contrast = near.contrast(&labels, &pcad_c, &measured, p.contrast_ring_um);
+    drop(pcad_c);
+    // Sox9+ nuclei: the DAPI mask within the Sox9 mask, split in 3D.
+    let sox9_c = corrected(&sox9, p.nucleus_sigma_um, &depth, p, voxel);
+    let t_sox9 = threshold_of(&sox9_c, p.threshold_sox9);
+    let t_dapi = threshold_of(&dapi_s, p.threshold_dapi);
+    let nuclei = sox9_positive_nuclei(&dapi_s, t_dapi, &sox9_c, t_sox9, p, voxel);
+    // Each nucleus counts for the candidate holding it, or the nearest
+    // within the rim.
+    let counts = near.nuclei_per_candidate(&labels, &nuclei, p.rim_um, n);
+    let analysis = apply_rule(
+        stack,
+        &measured,
+        &counts,
+        &contrast,
+        [t_pcad, t_sox9, t_dapi],
+        nuclei.len(),
+        p,
+    );
+    StackAnalysis { analysis, labels }
+}
+
+/// A channel with its hot pixels (see [`hot_pixels`]) replaced in every
+/// slice, as floats.
+fn without_hot_pixels(v: &Voxels) -> Volume<f32> {
+    fn clean<T: Sample>(v: &Volume<T>) -> Volume<f32> {
+        let mut out = v.map(|x| x.to_f32());
+        let (w, h) = (v.width, v.height);
+        let span = range(&out.data);
+        for z in 0..v.depth {
+            let slice = out.slice_mut(z);
+            for (i, x) in hot_pixels::find(slice, w, h, span) {
+                slice[i] = x;
+            }
+        }
+        out
+    }
+    match v {
+        Voxels::U16(v) => clean(v),
+        Voxels::F32(v) => clean(v),
+    }
+}
+
+/// Anisotropic Gaussian smoothing, σ in µm.
+fn smooth_channel(v: &Volume<f32>, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
+    smooth(v, sigma_um, voxel)
+}
+
+/// How much light each slice lost: its offset (a low percentile) and the
+/// gain that brings its DAPI level up to the brightest slice's.
+struct DepthProfile {
+    offset: Vec<f32>,
+    gain: Vec<f32>,
+}
+
+/// Most a slice is brightened: deeper than that, the signal is noise.
+const MAX_DEPTH_GAIN: f32 = 4.0;
+
+/// The depth profile from smoothed DAPI: in each slice, its 5th
+/// percentile (offset and background) and its 95th (nuclei: DAPI stains
+/// every nucleus, and the dermis is full of them, so this level falls
+/// only as light is lost with depth); the level is (p95 − p5), smoothed
+/// over 3 slices by their median, and the gain is the brightest level ÷
+/// the slice's, at most [`MAX_DEPTH_GAIN`]. Percentiles, not means, so a
+/// follicle's bright body does not count as more light.
+fn depth_profile(dapi: &Volume<f32>) -> DepthProfile {
+    let mut offset = Vec::with_capacity(dapi.depth);
+    let mut level = Vec::with_capacity(dapi.depth);
+    let mut sample: Vec<f32> = Vec::new();
+    for z in 0..dapi.depth {
+        sample.clear();
+        sample.extend(dapi.slice(z).iter().step_by(7).copied());
+        let at = |s: &mut Vec<f32>, q: f64| {
+            let k = ((s.len() - 1) as f64 * q) as usize;
+            *s.select_nth_unstable_by(k, f32::total_cmp).1
+        };
+        let lo = at(&mut sample, 0.05);
+        let hi = at(&mut sample, 0.95);
+        offset.push(lo);
+        level.push((hi - lo).max(0.0));
+    }
+    let smoothed: Vec<f32> = (0..level.len())
+        .map(|z| {
+            let mut w: Vec<f32> = level[z.saturating_sub(1)..(z + 2).min(level.len())].to_vec();
+            w.sort_by(f32::total_cmp);
+            w[w.len() / 2]
+        })
+        .collect();
+    let top = smoothed.iter().copied().fold(0.0, f32::max);
+    let gain = smoothed
+        .iter()
+        .map(|&l| {
+            if l > 0.0 {
+                (top / l).clamp(1.0, MAX_DEPTH_GAIN)
+            } else {
+                MAX_DEPTH_GAIN
+            }
+        })
+        .collect();
+    DepthProfile { offset, gain }
+}
+
+impl DepthProfile {
+    /// Scales every slice of `v` by its gain (after taking its offset off,
+    /// with `offset`; a background-corrected channel has none left).
+    fn correct(&self, v: &mut Volume<f32>, offset: bool) {
+        for z in 0..v.depth {
+            let (o, g) = (if offset { self.offset[z] } else { 0.0 }, self.gain[z]);
+            v.slice_mut(z).iter_mut().for_each(|x| *x = (*x - o) * g);
+        }
+    }
+}
+
+/// A channel smoothed (σ `sigma_um`), its background removed in each
+/// slice (`p.background`, radius `p.effective_background_radius_um()`),
+/// and corrected for depth.
+fn corrected(
+    v: &Volume<f32>,
+    sigma_um: f64,
+    depth: &DepthProfile,
+    p: &Params,
+    voxel: VoxelSize,
+) -> Volume<f32> {
+    let mut s = smooth(v, sigma_um, voxel);
+    let (w, h) = (s.width as u32, s.height as u32);
+    let radius_px = p.effective_background_radius_um() / voxel.xy_um;
+    for z in 0..s.depth {
+        let slice = s.slice_mut(z);
+        let mut img = FloatImage::from_raw(w, h, slice.to_vec()).expect("a slice is w × h");
+        correct_in_place(&mut img, p.background, radius_px);
+        slice.copy_from_slice(img.as_raw());
+    }
+    depth.correct(&mut s, false);
+    s
+}
+
+/// A threshold over the whole volume (the histogram does not care that
+/// the voxels are in 3D).
+fn threshold_of(v: &Volume<f32>, method: crate::segment::threshold::Method) -> f32 {
+    let img = FloatImage::from_raw(v.width as u32, (v.height * v.depth) as u32, v.data.clone())
+        .expect("a volume is w × h·d");
+    threshold_in(&img, method, range(&v.data))
+}
+
+/// The P-cadherin mask: voxels at or above the volume's threshold and at
+/// or above `pcad_local_fraction` × the brightest within
+/// `pcad_local_radius_um` (a box, that many µm along every axis).
+fn pcad_mask(pcad: &Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8>, f32) {
+    let t = threshold_of(pcad, p.threshold_pcad);
+    let r = p.pcad_local_radius_um;
+    let mask = mask_local_3d(
+        pcad,
+        t,
+        p.pcad_local_fraction as f32,
+        r / voxel.xy_um,
+        r / voxel.z_um,
+    );
+    (mask, t)
+}
+
+/// The mask opened by a ball of `open_radius_um` (detaches thin bridges,
+/// removes specks), its holes filled in each slice (a membrane-stained
+/// follicle's interior).
+fn follicle_candidates(mask: &Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume<u8> {
+    let opened = if p.open_radius_um > 0.0 {
+        open(mask, p.open_radius_um, voxel.spacing())
+    } else {
+        mask.clone()
+    };
+    fill_holes_per_slice(&opened)
+}
+
+/// Candidates labelled, touching ones split (with `p.split`) where they
+/// meet through a neck thinner than `split_neck_ratio` × the thinner
+/// body, centres at least `split_min_separation_um` apart.
+fn split_follicles(candidates: &Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
+    if p.split {
+        let rule = SplitRule {
+            neck_ratio: p.split_neck_ratio,
+            min_separation: p.split_min_separation_um,
+        };
+        let s = split_touching(candidates, voxel.spacing(), rule);
+        (s.labels, s.count)
+    } else {
+        label(candidates, Connectivity::Full)
+    }
+}
+
+/// The voxels around the candidates, each given to the candidate it is
+/// nearest (flooded outward by distance), up to a reach.
+struct Surroundings {
+    /// The candidate each voxel within reach is nearest (0: none).
+    owner: Volume<u32>,
+    /// Each voxel's distance to the nearest candidate, µm.
+    distance: Volume<f32>,
+}
+
+impl Surroundings {
+    fn of(labels: &Volume<u32>, reach_um: f64, voxel: VoxelSize) -> Surroundings {
+        let outside = labels.map(|l| u8::from(l == 0));
+        let distance = edt(&outside, voxel.spacing());
+        let within = distance.map(|d| u8::from(f64::from(d) <= reach_um));
+        let owner = watershed(&distance, labels, &within, Connectivity::Full);
+        Surroundings { owner, distance }
+    }
+
+    /// Each candidate's mean corrected P-cadherin ÷ the median over the
+    /// voxels within `ring_um` of it that no candidate holds (`None`:
+    /// none there, or a median ≤ 0).
+    fn contrast(
+        &self,
+        labels: &Volume<u32>,
+        pcad: &Volume<f32>,
+        measured: &[Region3],
+        ring_um: f64,
+    ) -> Vec<Option<f64>> {
+        let n = measured.iter().map(|r| r.label).max().unwrap_or(0) as usize;
+        let mut inside = vec![(0f64, 0u64); n + 1];
+        let mut ring: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
+        for (i, &l) in labels.data.iter().enumerate() {
+            if l != 0 {
+                inside[l as usize].0 += f64::from(pcad.data[i]);
+                inside[l as usize].1 += 1;
+            } else if f64::from(self.distance.data[i]) <= ring_um {
+                let o = self.owner.data[i] as usize;
+                if o != 0 {
+                    ring[o].push(pcad.data[i]);
+                }
+            }
+        }
+        measured
+            .iter()
+            .map(|r| {
+                let l = r.label as usize;
+                let ring = &mut ring[l];
+                if ring.is_empty() {
+                    return None;
+                }
+                let mid = ring.len() / 2;
+                let median = *ring.select_nth_unstable_by(mid, f32::total_cmp).1;
+                let (sum, count) = inside[l];
+                (median > 0.0).then(|| sum / count.max(1) as f64 / f64::from(median))
+            })
+            .collect()
+    }
+
+    /// How many of `nuclei` (centroids in voxels) each candidate holds:
+    /// the candidate under the centroid, else the nearest within `rim_um`
+    /// (index: label − 1).
+    fn nuclei_per_candidate(
+        &self,
+        labels: &Volume<u32>,
+        nuclei: &[[f64; 3]],
+        rim_um: f64,
+        n: u32,
+    ) -> Vec<u32> {
+        let mut counts = vec![0u32; n as usize];
+        for c in nuclei {
+            let at = [0, 1, 2].map(|k| c[k].round().max(0.0) as usize);
+            let i = labels.index(
+                at[0].min(labels.width - 1),
+                at[1].min(labels.height - 1),
+                at[2].min(labels.depth - 1),
+            );
+            let host = match labels.data[i] {
+                0 if f64::from(self.distance.data[i]) <= rim_um => self.owner.data[i],
+                l => l,
+            };
+            if host != 0 {
+                counts[host as usize - 1] += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// The Sox9+ nuclei's centroids (voxels): objects of the DAPI mask
+/// within the Sox9 mask, split where they crowd (with `p.split`), at
+/// least as large as a ball whose cross-section is
+/// `min_nucleus_area_um2`.
+fn sox9_positive_nuclei(
+    dapi: &Volume<f32>,
+    t_dapi: f32,
+    sox9: &Volume<f32>,
+    t_sox9: f32,
+    p: &Params,
+    voxel: VoxelSize,
+) -> Vec<[f64; 3]> {
+    let both = dapi.same_shape(
+        dapi.data
+            .iter()
+            .zip(&sox9.data)
+            .map(|(&d, &s)| u8::from(d >= t_dapi && s >= t_sox9))
+            .collect(),
+    );
+    let (labels, n) = if p.split {
+        let rule = SplitRule {
+            neck_ratio: p.nucleus_neck_ratio,
+            min_separation: p.nucleus_min_separation_um,
+        };
+        let s = split_touching(&both, voxel.spacing(), rule);
+        (s.labels, s.count)
+    } else {
+        label(&both, Connectivity::Full)
+    };
+    let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
+    let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
+    regions(&labels, n, (dapi, sox9, dapi))
+        .into_iter()
+        .filter(|r| r.volume_um3(voxel) >= min_um3)
+        .map(|r| r.centroid)
+        .collect()
+}
+
+/// Judges each measured candidate by its footprint's area (µm²), its
+/// contrast and its nuclei.
+fn apply_rule(
+    stack: &Stack,
+    measured: &[Region3],
+    counts: &[u32],
+    contrast: &[Option<f64>],
+    thresholds: [f32; 3],
+    sox9_nuclei: usize,
+    p: &Params,
+) -> FieldAnalysis {
+    let voxel = stack.voxel;
+    let mut follicles = Vec::new();
+    let mut rejected = Vec::new();
+    for (r, &contrast) in measured.iter().zip(contrast) {
+        let n = counts[r.label as usize - 1];
+        let area = r.footprint_um2(voxel);
+        let verdict = classify(
+            Evidence {
+                area,
+                sox9_nuclei: n,
+                contrast,
+            },
+            p,
+        );
+        let mut o = Object {
+            id: 0,
+            label: r.label,
+            x: r.centroid[0],
+            y: r.centroid[1],
+            z_um: Some(r.centroid[2] * voxel.z_um),
+            area_px: r.footprint_px,
+            area_um2: area,
+            volume_um3: Some(r.volume_um3(voxel)),
+            mean_pcad: r.means[0],
+            mean_sox9: r.means[1],
+            mean_dapi: r.means[2],
+            sox9_nuclei: n,
+            contrast,
+            verdict,
+        };
+        if verdict == Verdict::Follicle {
+            o.id = follicles.len() as u32 + 1;
+            follicles.push(o);
+        } else {
+            rejected.push(o);
+        }
+    }
+    let (w, h, _) = stack.dimensions();
+    let mm2 = w as f64 * h as f64 * voxel.xy_um * voxel.xy_um / 1e6;
+    let follicles_per_mm2 = follicles.len() as f64 / mm2;
+    FieldAnalysis {
+        follicles,
+        rejected,
+        thresholds,
+        sox9_nuclei: sox9_nuclei as u32,
+        follicles_per_mm2,
+    }
+}

@@ -1,0 +1,89 @@
+//! The local contrast threshold of [`crate::segment::local`] in 3D: a
+//! voxel belongs to an object when it reaches a fraction of the brightest
+//! value in the box around it (Bernsen 1986, minimum 0). The box's
+//! maximum is separable: each slice's square maximum (the 2D running
+//! maxima, van Herk 1992 / Gil & Werman 1993), then the maximum along z.
+
+use crate::segment::local::local_max;
+use crate::volume::Volume;
+use crate::FloatImage;
+
+/// The greatest value within the box of half-sides `radius_xy` pixels
+/// (rounded) and `radius_z` slices (rounded) around each voxel, clamped
+/// at the borders.
+pub fn local_max_3d(v: &Volume<f32>, radius_xy: f64, radius_z: f64) -> Volume<f32> {
+    let (w, h, d) = (v.width, v.height, v.depth);
+    let n = w * h;
+    let mut planes = Vec::with_capacity(n * d);
+    for z in 0..d {
+        let slice = FloatImage::from_raw(w as u32, h as u32, v.slice(z).to_vec())
+            .expect("a slice is width × height");
+        planes.extend_from_slice(local_max(&slice, radius_xy).as_raw());
+    }
+    let rz = radius_z.round().max(0.0) as usize;
+    if rz == 0 || d == 1 {
+        return v.same_shape(planes);
+    }
+    let mut out = vec![f32::NEG_INFINITY; n * d];
+    for z in 0..d {
+        let dst = &mut out[z * n..(z + 1) * n];
+        for zz in z.saturating_sub(rz)..=(z + rz).min(d - 1) {
+            for (o, &x) in dst.iter_mut().zip(&planes[zz * n..(zz + 1) * n]) {
+                *o = o.max(x);
+            }
+        }
+    }
+    v.same_shape(out)
+}
+
+/// The mask (1 / 0) of the voxels of `v` at or above `floor` and at or
+/// above `fraction` × the greatest value in the box of half-sides
+/// `radius_xy` pixels and `radius_z` slices around them.
+pub fn mask_local_3d(
+    v: &Volume<f32>,
+    floor: f32,
+    fraction: f32,
+    radius_xy: f64,
+    radius_z: f64,
+) -> Volume<u8> {
+    let peak = local_max_3d(v, radius_xy, radius_z);
+    let data = v
+        .data
+        .iter()
+        .zip(&peak.data)
+        .map(|(&x, &p)| u8::from(x >= floor && x >= fraction * p))
+        .collect();
+    v.same_shape(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_max_equals_the_maximum_over_the_box() {
+        let mut rng = crate::synth::Rng::new(3);
+        let (w, h, d) = (9, 7, 6);
+        let data = (0..w * h * d).map(|_| rng.unit() as f32).collect();
+        let v = Volume::from_vec(w, h, d, data).unwrap();
+        for (rxy, rz) in [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0), (1.0, 3.0), (9.0, 9.0)] {
+            let got = local_max_3d(&v, rxy, rz);
+            let (a, b) = (rxy as i64, rz as i64);
+            for z in 0..d as i64 {
+                for y in 0..h as i64 {
+                    for x in 0..w as i64 {
+                        let mut m = f32::NEG_INFINITY;
+                        for zz in (z - b).max(0)..=(z + b).min(d as i64 - 1) {
+                            for yy in (y - a).max(0)..=(y + a).min(h as i64 - 1) {
+                                for xx in (x - a).max(0)..=(x + a).min(w as i64 - 1) {
+                                    m = m.max(v.get(xx as usize, yy as usize, zz as usize));
+                                }
+                            }
+                        }
+                        assert_eq!(got.get(x as usize, y as usize, z as usize), m);
+                    }
+                }
+            }
+        }
+    }
+}
