@@ -392,9 +392,7 @@ mod tests {
 
     /// 2D points.
     fn pts(v: &[(f64, f64)]) -> Vec<Point> {
-        v.iter()
-            .map(|&(x, y)| Point { x, y, z_um: None })
-            .collect()
+        v.iter().map(|&(x, y)| Point { x, y, z_um: None }).collect()
     }
 
     /// Nothing detected where follicles were marked: recall 0 and no
