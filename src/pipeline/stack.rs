@@ -24,12 +24,12 @@ use crate::params::Params;
 use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
 use crate::segment::threshold::{range, threshold_in};
-use crate::segment::volume::distance::edt;
+use crate::segment::volume::distance::squared_edt;
 use crate::segment::volume::label::label;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth;
-use crate::segment::volume::watershed::{split_touching, watershed, SplitRule};
+use crate::segment::volume::watershed::{split_touching, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, Sample};
@@ -86,10 +86,11 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     // channels.
     let (labels, n) = split_follicles(&candidates, p, voxel);
     let measured = regions(&labels, n, (&pcad, &sox9, &dapi));
-    // Each candidate's surroundings: the voxels nearest it, within reach.
-    let reach = p.contrast_ring_um.max(p.rim_um);
-    let near = Surroundings::of(&labels, reach, voxel);
-    let contrast = near.contrast(&labels, &pcad_c, &measured, p.contrast_ring_um);
+    // Each candidate's contrast against the dermis around it (those the
+    // size window admits: the others' would decide nothing).
+    let sized = |r: &Region3| (p.min_area_um2..=p.max_area_um2).contains(&r.footprint_um2(voxel));
+    let ring = p.contrast_ring_um;
+    let contrast = contrast_with_surroundings(&labels, &pcad_c, &measured, ring, voxel, sized);
     drop(pcad_c);
     // Sox9+ nuclei: the DAPI mask within the Sox9 mask, split in 3D.
     let sox9_c = corrected(&sox9, p.nucleus_sigma_um, &depth, p, voxel);
@@ -98,7 +99,7 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let nuclei = sox9_positive_nuclei(&dapi_s, t_dapi, &sox9_c, t_sox9, p, voxel);
     // Each nucleus counts for the candidate holding it, or the nearest
     // within the rim.
-    let counts = near.nuclei_per_candidate(&labels, &nuclei, p.rim_um, n);
+    let counts = nuclei_per_candidate(&labels, &nuclei, p.rim_um, voxel, n);
     let analysis = apply_rule(
         stack,
         &measured,
@@ -277,92 +278,118 @@ fn split_follicles(candidates: &Volume<u8>, p: &Params, voxel: VoxelSize) -> (Vo
     }
 }
 
-/// The voxels around the candidates, each given to the candidate it is
-/// nearest (flooded outward by distance), up to a reach.
-struct Surroundings {
-    /// The candidate each voxel within reach is nearest (0: none).
-    owner: Volume<u32>,
-    /// Each voxel's distance to the nearest candidate, µm.
-    distance: Volume<f32>,
+/// Each wanted candidate's mean corrected P-cadherin ÷ the median over
+/// the voxels within `ring_um` of it that no candidate holds (`None`: not
+/// wanted, nothing there, or a median ≤ 0). Each ring is found in the
+/// candidate's own crop (its box grown by the ring), by the distance to
+/// it — as the 2D analysis does, per candidate.
+fn contrast_with_surroundings(
+    labels: &Volume<u32>,
+    pcad: &Volume<f32>,
+    measured: &[Region3],
+    ring_um: f64,
+    voxel: VoxelSize,
+    wanted: impl Fn(&Region3) -> bool,
+) -> Vec<Option<f64>> {
+    let dims = [labels.width, labels.height, labels.depth];
+    let reach = [
+        ring_um / voxel.xy_um,
+        ring_um / voxel.xy_um,
+        ring_um / voxel.z_um,
+    ]
+    .map(|r| r.ceil() as usize);
+    let mut ring: Vec<f32> = Vec::new();
+    measured
+        .iter()
+        .map(|r| {
+            if !wanted(r) {
+                return None;
+            }
+            let lo: [usize; 3] = [0, 1, 2].map(|k| r.bounds[k][0].saturating_sub(reach[k]));
+            let hi: [usize; 3] = [0, 1, 2].map(|k| (r.bounds[k][1] + reach[k]).min(dims[k] - 1));
+            let size: [usize; 3] = [0, 1, 2].map(|k| hi[k] - lo[k] + 1);
+            let at = |x: usize, y: usize, z: usize| labels.index(lo[0] + x, lo[1] + y, lo[2] + z);
+            // Not this candidate: 1; the distance transform of that is the
+            // distance to it.
+            let mut others = Volume::filled(size[0], size[1], size[2], 1u8);
+            let (mut sum, mut count) = (0f64, 0u64);
+            for z in 0..size[2] {
+                for y in 0..size[1] {
+                    for x in 0..size[0] {
+                        let i = at(x, y, z);
+                        if labels.data[i] == r.label {
+                            let j = others.index(x, y, z);
+                            others.data[j] = 0;
+                            sum += f64::from(pcad.data[i]);
+                            count += 1;
+                        }
+                    }
+                }
+            }
+            let distance = squared_edt(&others, voxel.spacing());
+            let r2 = (ring_um * ring_um) as f32;
+            ring.clear();
+            for z in 0..size[2] {
+                for y in 0..size[1] {
+                    for x in 0..size[0] {
+                        let i = at(x, y, z);
+                        let dd = distance.data[distance.index(x, y, z)];
+                        if labels.data[i] == 0 && dd <= r2 {
+                            ring.push(pcad.data[i]);
+                        }
+                    }
+                }
+            }
+            if ring.is_empty() {
+                return None;
+            }
+            let mid = ring.len() / 2;
+            let median = *ring.select_nth_unstable_by(mid, f32::total_cmp).1;
+            (median > 0.0).then(|| sum / count.max(1) as f64 / f64::from(median))
+        })
+        .collect()
 }
 
-impl Surroundings {
-    fn of(labels: &Volume<u32>, reach_um: f64, voxel: VoxelSize) -> Surroundings {
-        let outside = labels.map(|l| u8::from(l == 0));
-        let distance = edt(&outside, voxel.spacing());
-        let within = distance.map(|d| u8::from(f64::from(d) <= reach_um));
-        let owner = watershed(&distance, labels, &within, Connectivity::Full);
-        Surroundings { owner, distance }
-    }
-
-    /// Each candidate's mean corrected P-cadherin ÷ the median over the
-    /// voxels within `ring_um` of it that no candidate holds (`None`:
-    /// none there, or a median ≤ 0).
-    fn contrast(
-        &self,
-        labels: &Volume<u32>,
-        pcad: &Volume<f32>,
-        measured: &[Region3],
-        ring_um: f64,
-    ) -> Vec<Option<f64>> {
-        let n = measured.iter().map(|r| r.label).max().unwrap_or(0) as usize;
-        let mut inside = vec![(0f64, 0u64); n + 1];
-        let mut ring: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
-        for (i, &l) in labels.data.iter().enumerate() {
-            if l != 0 {
-                inside[l as usize].0 += f64::from(pcad.data[i]);
-                inside[l as usize].1 += 1;
-            } else if f64::from(self.distance.data[i]) <= ring_um {
-                let o = self.owner.data[i] as usize;
-                if o != 0 {
-                    ring[o].push(pcad.data[i]);
+/// How many of `nuclei` (centroids in voxels) each candidate holds: the
+/// candidate under the centroid, else the nearest within `rim_um` (index:
+/// label − 1).
+fn nuclei_per_candidate(
+    labels: &Volume<u32>,
+    nuclei: &[[f64; 3]],
+    rim_um: f64,
+    voxel: VoxelSize,
+    n: u32,
+) -> Vec<u32> {
+    let dims = [labels.width, labels.height, labels.depth];
+    let spacing = voxel.spacing();
+    let reach = [0, 1, 2].map(|k| (rim_um / spacing[k]).ceil() as i64);
+    let mut counts = vec![0u32; n as usize];
+    for c in nuclei {
+        let at = [0, 1, 2].map(|k| (c[k].round() as i64).clamp(0, dims[k] as i64 - 1));
+        let mut best: Option<(f64, u32)> = None;
+        for z in (at[2] - reach[2]).max(0)..=(at[2] + reach[2]).min(dims[2] as i64 - 1) {
+            for y in (at[1] - reach[1]).max(0)..=(at[1] + reach[1]).min(dims[1] as i64 - 1) {
+                for x in (at[0] - reach[0]).max(0)..=(at[0] + reach[0]).min(dims[0] as i64 - 1) {
+                    let l = labels.get(x as usize, y as usize, z as usize);
+                    if l == 0 {
+                        continue;
+                    }
+                    let d2: f64 = [x, y, z]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &v)| ((v - at[k]) as f64 * spacing[k]).powi(2))
+                        .sum();
+                    if d2 <= rim_um * rim_um && best.is_none_or(|(b, _)| d2 < b) {
+                        best = Some((d2, l));
+                    }
                 }
             }
         }
-        measured
-            .iter()
-            .map(|r| {
-                let l = r.label as usize;
-                let ring = &mut ring[l];
-                if ring.is_empty() {
-                    return None;
-                }
-                let mid = ring.len() / 2;
-                let median = *ring.select_nth_unstable_by(mid, f32::total_cmp).1;
-                let (sum, count) = inside[l];
-                (median > 0.0).then(|| sum / count.max(1) as f64 / f64::from(median))
-            })
-            .collect()
-    }
-
-    /// How many of `nuclei` (centroids in voxels) each candidate holds:
-    /// the candidate under the centroid, else the nearest within `rim_um`
-    /// (index: label − 1).
-    fn nuclei_per_candidate(
-        &self,
-        labels: &Volume<u32>,
-        nuclei: &[[f64; 3]],
-        rim_um: f64,
-        n: u32,
-    ) -> Vec<u32> {
-        let mut counts = vec![0u32; n as usize];
-        for c in nuclei {
-            let at = [0, 1, 2].map(|k| c[k].round().max(0.0) as usize);
-            let i = labels.index(
-                at[0].min(labels.width - 1),
-                at[1].min(labels.height - 1),
-                at[2].min(labels.depth - 1),
-            );
-            let host = match labels.data[i] {
-                0 if f64::from(self.distance.data[i]) <= rim_um => self.owner.data[i],
-                l => l,
-            };
-            if host != 0 {
-                counts[host as usize - 1] += 1;
-            }
+        if let Some((_, host)) = best {
+            counts[host as usize - 1] += 1;
         }
-        counts
     }
+    counts
 }
 
 /// The Sox9+ nuclei's centroids (voxels): objects of the DAPI mask

@@ -17,11 +17,13 @@ const INF: f64 = 1e20;
 /// with no background voxel at all, every value is huge (1e20).
 pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
     let (w, h, d) = (mask.width, mask.height, mask.depth);
-    let mut g: Vec<f64> = mask
-        .data
-        .iter()
-        .map(|&m| if m == 0 { 0.0 } else { INF })
-        .collect();
+    // Along x, two scans per row: the distance to the nearest background
+    // voxel in the row (exact for a binary line, no envelope needed).
+    let mut g: Vec<f64> = vec![0.0; w * h * d];
+    let s2 = spacing[0] * spacing[0];
+    for (src, dst) in mask.data.chunks(w).zip(g.chunks_mut(w)) {
+        row_distances(src, dst, s2);
+    }
     let longest = w.max(h).max(d);
     let mut line = vec![0.0; longest];
     let mut out = vec![0.0; longest];
@@ -32,8 +34,14 @@ pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
                     starts: &mut dyn Iterator<Item = usize>,
                     s: f64| {
         for start in starts {
+            let mut any = false;
             for k in 0..n {
                 line[k] = g[start + k * stride];
+                any |= line[k] != 0.0;
+            }
+            // All background: stays 0.
+            if !any {
+                continue;
             }
             dt1d(&line[..n], &mut out[..n], &mut v, &mut z, s * s);
             for k in 0..n {
@@ -41,8 +49,6 @@ pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
             }
         }
     };
-    // Along x: every row.
-    pass(&mut g, w, 1, &mut (0..h * d).map(|r| r * w), spacing[0]);
     // Along y: every column of every slice.
     pass(
         &mut g,
@@ -54,6 +60,39 @@ pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
     // Along z: every (x, y).
     pass(&mut g, d, w * h, &mut (0..w * h), spacing[2]);
     mask.same_shape(g.into_iter().map(|v| v as f32).collect())
+}
+
+/// Squared distances (`s2` = spacing²) along one binary row from each
+/// voxel to the nearest background voxel in it; [`INF`] where the row has
+/// none.
+fn row_distances(src: &[u8], dst: &mut [f64], s2: f64) {
+    let n = src.len();
+    let far = n + 1;
+    // Steps to the nearest background to the left, then to the right.
+    let mut steps = vec![far; n];
+    let mut last: Option<usize> = None;
+    for (k, &m) in src.iter().enumerate() {
+        if m == 0 {
+            last = Some(k);
+        }
+        steps[k] = last.map_or(far, |l| k - l);
+    }
+    last = None;
+    for k in (0..n).rev() {
+        if src[k] == 0 {
+            last = Some(k);
+        }
+        if let Some(l) = last {
+            steps[k] = steps[k].min(l - k);
+        }
+    }
+    for (o, &st) in dst.iter_mut().zip(&steps) {
+        *o = if st >= far {
+            INF
+        } else {
+            s2 * (st * st) as f64
+        };
+    }
 }
 
 /// Euclidean distance (not squared), in the unit of `spacing`.

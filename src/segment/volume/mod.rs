@@ -70,3 +70,50 @@ pub(crate) fn neighbour(
     (nx >= 0 && ny >= 0 && nz >= 0 && (nx as usize) < w && (ny as usize) < h && (nz as usize) < d)
         .then_some((nx as usize, ny as usize, nz as usize))
 }
+
+/// The neighbours of voxels by flat index: offsets into the data for
+/// voxels off the border (most of them), checked coordinates for the rest.
+pub(crate) struct Neighbours {
+    dims: (usize, usize, usize),
+    offsets: Vec<(i32, i32, i32)>,
+    flat: Vec<isize>,
+}
+
+impl Neighbours {
+    pub(crate) fn new(dims: (usize, usize, usize), offsets: Vec<(i32, i32, i32)>) -> Neighbours {
+        let (w, h, _) = dims;
+        let flat = offsets
+            .iter()
+            .map(|&(x, y, z)| (z as isize * h as isize + y as isize) * w as isize + x as isize)
+            .collect();
+        Neighbours {
+            dims,
+            offsets,
+            flat,
+        }
+    }
+
+    /// Calls `f` with the flat index of each neighbour of voxel `i` inside
+    /// the grid; stops early when `f` returns true, and says so.
+    #[inline]
+    pub(crate) fn any(&self, i: usize, mut f: impl FnMut(usize) -> bool) -> bool {
+        let (w, h, d) = self.dims;
+        let (x, y, z) = (i % w, (i / w) % h, i / (w * h));
+        if x > 0 && y > 0 && z > 0 && x + 1 < w && y + 1 < h && z + 1 < d {
+            self.flat.iter().any(|&o| f((i as isize + o) as usize))
+        } else {
+            self.offsets.iter().any(|&o| {
+                neighbour((x, y, z), o, self.dims).is_some_and(|(a, b, c)| f((c * h + b) * w + a))
+            })
+        }
+    }
+
+    /// Calls `f` with the flat index of each neighbour of voxel `i`.
+    #[inline]
+    pub(crate) fn each(&self, i: usize, mut f: impl FnMut(usize)) {
+        self.any(i, |j| {
+            f(j);
+            false
+        });
+    }
+}

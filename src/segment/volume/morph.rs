@@ -10,22 +10,59 @@ use crate::segment::morph::fill_holes;
 use crate::volume::Volume;
 
 /// `mask` opened by a ball of radius `radius` (in the unit of `spacing`,
-/// the voxel spacing along x, y, z): objects thinner than 2·radius are
+/// the voxel spacing along x, y, z; x and y alike), rounded to whole
+/// pixels as the 2D opening's disc is: objects thinner than the ball are
 /// removed, the rest keeps its shape. Outside the volume counts as
 /// foreground (an object cut by the volume's edge is not eroded from it).
+/// A ball thinner than one z step is a disc in each slice: then each slice
+/// is opened by the 2D kernel.
 pub fn open(mask: &Volume<u8>, radius: f64, spacing: [f64; 3]) -> Volume<u8> {
-    let r2 = (radius * radius) as f32;
-    let eroded = squared_edt(mask, spacing).map(|d| u8::from(d > r2));
+    let k = (radius / spacing[0]).round();
+    let z_px = spacing[2] / spacing[0];
+    if k == 0.0 {
+        return mask.clone();
+    }
+    if k < z_px {
+        return open_slices(mask, k);
+    }
+    // In pixels along x–y: the squared distances there are integers.
+    let px = [1.0, 1.0, z_px];
+    let r2 = (k * k) as f32;
+    let eroded = squared_edt(mask, px).map(|d| u8::from(d > r2));
     // The distance from every voxel to the nearest eroded one: the
     // transform of the eroded set's complement.
     let outside = eroded.map(|e| u8::from(e == 0));
-    let to_eroded = squared_edt(&outside, spacing);
+    let to_eroded = squared_edt(&outside, px);
     let mut out = to_eroded.map(|d| u8::from(d <= r2));
     // Nothing eroded survives: the transform saw no "background".
     if !eroded.data.contains(&1) {
         out.data.fill(0);
     }
     out
+}
+
+/// [`open`] by a ball thinner than one z step: the ball is a disc within
+/// each slice, so every slice is opened on its own by the 2D kernel (disc
+/// radius `radius_px` pixels).
+fn open_slices(mask: &Volume<u8>, radius_px: f64) -> Volume<u8> {
+    let (w, h) = (mask.width as u32, mask.height as u32);
+    let mut out = Vec::with_capacity(mask.data.len());
+    for z in 0..mask.depth {
+        let slice: Vec<u8> = mask
+            .slice(z)
+            .iter()
+            .map(|&v| if v != 0 { 255 } else { 0 })
+            .collect();
+        let slice =
+            image::GrayImage::from_raw(w, h, slice).expect("a slice holds width × height voxels");
+        out.extend(
+            crate::segment::morph::open(&slice, radius_px)
+                .as_raw()
+                .iter()
+                .map(|&v| u8::from(v != 0)),
+        );
+    }
+    mask.same_shape(out)
 }
 
 /// Holes filled in every x–y slice (the result is 0/1): background not connected to the
@@ -58,6 +95,8 @@ mod tests {
     /// as foreground), then the maximum over it.
     fn open_reference(mask: &Volume<u8>, r: f64, s: [f64; 3]) -> Volume<u8> {
         let dims = (mask.width, mask.height, mask.depth);
+        // The radius in whole pixels, as `open` rounds it.
+        let r = (r / s[0]).round() * s[0];
         let reach = |sp: f64| (r / sp).floor() as i32;
         let mut ball = Vec::new();
         for dz in -reach(s[2])..=reach(s[2]) {
@@ -102,6 +141,8 @@ mod tests {
             (2, 1.9, [0.6, 0.6, 1.7]),
             (3, 2.3, [0.8, 0.8, 2.1]),
             (4, 0.9, [0.5, 0.5, 0.5]),
+            (5, 1.3, [0.65, 0.65, 2.5]),
+            (6, 2.6, [0.65, 0.65, 2.5]),
         ] {
             // Random blobs: a coarse random field, each voxel set where its
             // cell is.

@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 
 use super::distance::edt;
 use super::label::label;
-use super::{neighbour, Connectivity};
+use super::{Connectivity, Neighbours};
 use crate::segment::label::{find, relabel, union};
 use crate::volume::Volume;
 
@@ -36,33 +36,28 @@ pub fn watershed(
 ) -> Volume<u32> {
     let dims = (heights.width, heights.height, heights.depth);
     let mut lab = markers.data.clone();
-    let offsets = connectivity.all();
+    let near = Neighbours::new(dims, connectivity.all());
     let mut queue: BinaryHeap<Reverse<(u32, u64, usize)>> = BinaryHeap::new();
     let mut seq = 0u64;
-    let mut queued = vec![false; lab.len()];
+    let mut queued: Vec<bool> = lab.iter().map(|&l| l != 0).collect();
+    // Only marker voxels with a voxel to flood next to them start in the
+    // queue (an inner one would find nothing left to label).
     for (i, &l) in lab.iter().enumerate() {
-        if l != 0 {
+        if l != 0 && near.any(i, |j| !queued[j] && mask.data[j] != 0) {
             queue.push(Reverse((order_key(heights.data[i]), seq, i)));
-            queued[i] = true;
             seq += 1;
         }
     }
-    let (w, h) = (dims.0, dims.1);
     while let Some(Reverse((_, _, i))) = queue.pop() {
-        let v = (i % w, (i / w) % h, i / (w * h));
-        for &o in &offsets {
-            let Some((x, y, z)) = neighbour(v, o, dims) else {
-                continue;
-            };
-            let j = (z * h + y) * w + x;
-            if queued[j] || mask.data[j] == 0 {
-                continue;
+        let l = lab[i];
+        near.each(i, |j| {
+            if !queued[j] && mask.data[j] != 0 {
+                lab[j] = l;
+                queued[j] = true;
+                queue.push(Reverse((order_key(heights.data[j]), seq, j)));
+                seq += 1;
             }
-            lab[j] = lab[i];
-            queued[j] = true;
-            queue.push(Reverse((order_key(heights.data[j]), seq, j)));
-            seq += 1;
-        }
+        });
     }
     heights.same_shape(lab)
 }
@@ -94,7 +89,75 @@ pub struct SplitRule {
 /// neck (the thickest point of the surface between them) is at least
 /// `rule.neck_ratio` × the thinner body's peak distance, or their peaks
 /// lie closer than `rule.min_separation`. 26-connected.
+///
+/// Each connected component is split in its own crop (its bounding box
+/// and one voxel of background around it, where the volume goes on), so
+/// the work follows the objects, not the volume.
 pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
+    let (components, n) = label(mask, Connectivity::Full);
+    let boxes = bounding_boxes(&components, n);
+    let (w, h, d) = (mask.width, mask.height, mask.depth);
+    let dims = [w, h, d];
+    let mut out = vec![0u32; mask.data.len()];
+    let mut count = 0u32;
+    for (l, b) in boxes.iter().enumerate().skip(1) {
+        // The crop: the box, grown by one voxel inside the volume.
+        let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0].saturating_sub(1));
+        let hi: [usize; 3] = [0, 1, 2].map(|k| (b[k][1] + 1).min(dims[k] - 1));
+        let size: [usize; 3] = [0, 1, 2].map(|k| hi[k] - lo[k] + 1);
+        let mut crop = Volume::filled(size[0], size[1], size[2], 0u8);
+        for z in 0..size[2] {
+            for y in 0..size[1] {
+                let src = components.index(lo[0], lo[1] + y, lo[2] + z);
+                let dst = crop.index(0, y, z);
+                for x in 0..size[0] {
+                    crop.data[dst + x] = u8::from(components.data[src + x] == l as u32);
+                }
+            }
+        }
+        let pieces = split_component(&crop, spacing, rule);
+        for z in 0..size[2] {
+            for y in 0..size[1] {
+                let src = pieces.labels.index(0, y, z);
+                let dst = components.index(lo[0], lo[1] + y, lo[2] + z);
+                for x in 0..size[0] {
+                    let p = pieces.labels.data[src + x];
+                    if p != 0 {
+                        out[dst + x] = count + p;
+                    }
+                }
+            }
+        }
+        count += pieces.count;
+    }
+    // Numbered in raster order of each piece's first voxel.
+    let mut parent: Vec<u32> = (0..=count).collect();
+    let count = relabel(&mut out, &mut parent);
+    Split {
+        labels: mask.same_shape(out),
+        count,
+    }
+}
+
+/// Each label's least and greatest x, y, z (index: label; 0 unused).
+fn bounding_boxes(labels: &Volume<u32>, n: u32) -> Vec<[[usize; 2]; 3]> {
+    let mut boxes = vec![[[usize::MAX, 0]; 3]; n as usize + 1];
+    let (w, h) = (labels.width, labels.height);
+    for (i, &l) in labels.data.iter().enumerate() {
+        if l != 0 {
+            let at = [i % w, (i / w) % h, i / (w * h)];
+            let b = &mut boxes[l as usize];
+            for k in 0..3 {
+                b[k][0] = b[k][0].min(at[k]);
+                b[k][1] = b[k][1].max(at[k]);
+            }
+        }
+    }
+    boxes
+}
+
+/// [`split_touching`] of a mask taken whole.
+fn split_component(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
     let dist = edt(mask, spacing);
     let markers = regional_maxima(&dist, mask);
     let heights = dist.map(|d| -d);
@@ -138,26 +201,20 @@ pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> 
 /// The mask voxels no 26-neighbour of which (in the mask) lies higher,
 /// labelled as 26-connected plateaus; and how many.
 fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) {
-    let dims = (dist.width, dist.height, dist.depth);
-    let offsets = Connectivity::Full.all();
-    let mut top = mask.map(|_| 0u8);
-    for z in 0..dims.2 {
-        for y in 0..dims.1 {
-            for x in 0..dims.0 {
-                let i = dist.index(x, y, z);
-                if mask.data[i] == 0 {
-                    continue;
-                }
+    let near = Neighbours::new(
+        (dist.width, dist.height, dist.depth),
+        Connectivity::Full.all(),
+    );
+    let top = mask.same_shape(
+        (0..dist.data.len())
+            .map(|i| {
                 let here = dist.data[i];
-                let highest = offsets.iter().all(|&o| {
-                    neighbour((x, y, z), o, dims)
-                        .map(|(a, b, c)| dist.index(a, b, c))
-                        .is_none_or(|j| mask.data[j] == 0 || dist.data[j] <= here)
-                });
-                top.data[i] = u8::from(highest);
-            }
-        }
-    }
+                let highest =
+                    mask.data[i] != 0 && !near.any(i, |j| mask.data[j] != 0 && dist.data[j] > here);
+                u8::from(highest)
+            })
+            .collect(),
+    );
     label(&top, Connectivity::Full)
 }
 
@@ -166,31 +223,22 @@ fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) 
 /// Sorted thickest first.
 fn necks(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
     let dims = (dist.width, dist.height, dist.depth);
+    let back = Connectivity::Full.backward().to_vec();
+    let near = Neighbours::new(dims, back);
     let mut best: std::collections::HashMap<(u32, u32), f32> = Default::default();
-    for z in 0..dims.2 {
-        for y in 0..dims.1 {
-            for x in 0..dims.0 {
-                let i = dist.index(x, y, z);
-                let a = lab[i];
-                if a == 0 {
-                    continue;
-                }
-                for &o in Connectivity::Full.backward() {
-                    let Some((p, q, r)) = neighbour((x, y, z), o, dims) else {
-                        continue;
-                    };
-                    let j = dist.index(p, q, r);
-                    let b = lab[j];
-                    if b == 0 || b == a {
-                        continue;
-                    }
-                    let key = (a.min(b), a.max(b));
-                    let neck = dist.data[i].min(dist.data[j]);
-                    let e = best.entry(key).or_insert(0.0);
-                    *e = e.max(neck);
-                }
-            }
+    for (i, &a) in lab.iter().enumerate() {
+        if a == 0 {
+            continue;
         }
+        near.each(i, |j| {
+            let b = lab[j];
+            if b != 0 && b != a {
+                let key = (a.min(b), a.max(b));
+                let neck = dist.data[i].min(dist.data[j]);
+                let e = best.entry(key).or_insert(0.0);
+                *e = e.max(neck);
+            }
+        });
     }
     let mut out: Vec<_> = best.into_iter().collect();
     out.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
@@ -200,6 +248,7 @@ fn necks(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::volume::neighbour;
 
     /// Brute force: for every marker, the lowest "water level" at which
     /// its flood reaches each voxel (the smallest, over paths through the
