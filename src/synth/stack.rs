@@ -73,22 +73,24 @@ pub struct StackScene {
 
 impl StackScene {
     /// A stack with its conditions drawn from the ranges real stacks
-    /// span: 0.5–0.8 µm pixels, 2–3 µm z steps, 40 slices, light falling
-    /// by 1/e over 80–250 µm, every hard case present in most stacks.
+    /// span: 0.5–0.8 µm pixels, 1.5–3.5 µm z steps, 30, 40 or 60 slices,
+    /// light falling by 1/e over 80–250 µm, densities from 0.5× to 1.5×
+    /// the typical, every hard case present in most stacks.
     pub fn drawn(width: usize, height: usize, seed: u64) -> StackScene {
         let mut rng = Rng::new(seed ^ 0x3D57_ACC5);
         let px = rng.range(0.5, 0.8);
         let area_mm2 = (width as f64 * px) * (height as f64 * px) / 1e6;
+        let crowding = rng.range(0.5, 1.5);
         let per = |rng: &mut Rng, density: f64| {
-            let mean = area_mm2 * density;
-            (mean * rng.range(0.6, 1.4)).round() as usize
+            let mean = area_mm2 * density * crowding;
+            (mean * rng.range(0.7, 1.3)).round() as usize
         };
         StackScene {
             width,
             height,
-            depth: 40,
+            depth: [30, 40, 60][rng.int(0, 2)],
             pixel_size_um: px,
-            z_step_um: rng.range(2.0, 3.0),
+            z_step_um: rng.range(1.5, 3.5),
             seed,
             follicles: per(&mut rng, 70.0).max(1),
             stacked_pairs: per(&mut rng, 25.0),
@@ -103,7 +105,7 @@ impl StackScene {
             epidermis: rng.unit() < 0.5,
             nuclei_per_1000um3: rng.range(0.4, 0.9),
             noise: rng.range(0.01, 0.03),
-            psf_um: (rng.range(0.3, 0.45), rng.range(1.2, 2.0)),
+            psf_um: (rng.range(0.3, 0.45), rng.range(1.2, 2.5)),
         }
     }
 }
@@ -256,7 +258,7 @@ impl Layout {
 }
 
 /// Sox9+ nuclei in the outer layer of `c` (0.45–0.8 of its radius from
-/// the axis), `want` of them at least 2.1 radii apart.
+/// the axis), `want` of them at least 1.8 radii apart (packed, touching).
 fn sox9_nuclei_in(rng: &mut Rng, c: &Capsule, want: usize, level: f64) -> Vec<Nucleus> {
     let mut out: Vec<Nucleus> = Vec::new();
     for _ in 0..3000 {
@@ -559,32 +561,35 @@ fn lay_out(scene: &StackScene, rng: &mut Rng) -> Layout {
             }
         }
     }
-    // Sox9− nuclei inside every P-cadherin body (epithelia are cellular),
-    // then dense dermal nuclei outside them, a few weakly Sox9+.
+    // Sox9− nuclei packed inside every P-cadherin body (epithelia are
+    // cellular: one nucleus per 500 µm³, touching), then dense dermal
+    // nuclei outside them, a few weakly Sox9+.
+    let mut grid = Grid::new(size, 8.0);
+    for n in &l.nuclei {
+        grid.add(n.c);
+    }
     let mut extra = Vec::new();
     for b in l.bodies.iter().filter(|b| b.level > 0.0) {
         let c = &b.shape;
         let vol = std::f64::consts::PI * c.r * c.r * (dist(c.a, c.b) + 4.0 * c.r / 3.0);
-        let want = (vol / 900.0) as usize;
+        let want = (vol / 500.0) as usize;
+        let mut placed = 0;
         for _ in 0..want * 10 {
             let lo = [0, 1, 2].map(|i| c.a[i].min(c.b[i]) - c.r);
             let hi = [0, 1, 2].map(|i| c.a[i].max(c.b[i]) + c.r);
             let p = [0, 1, 2].map(|i| rng.range(lo[i], hi[i]));
             let r = rng.range(2.6, 3.3);
-            if c.sdf(p) < -r
-                && l.nuclei
-                    .iter()
-                    .chain(&extra)
-                    .all(|n| dist(n.c, p) > 2.0 * r)
-            {
+            if c.sdf(p) < -r && !grid.near(p, 1.7 * 3.3) {
+                grid.add(p);
                 extra.push(Nucleus {
                     c: p,
                     r,
                     dapi: rng.range(0.5, 0.85),
                     sox9: 0.0,
                 });
+                placed += 1;
             }
-            if extra.len() >= want {
+            if placed >= want {
                 break;
             }
         }
@@ -592,10 +597,6 @@ fn lay_out(scene: &StackScene, rng: &mut Rng) -> Layout {
     l.nuclei.extend(extra);
     let volume = size[0] * size[1] * size[2];
     let want = (volume / 1000.0 * scene.nuclei_per_1000um3) as usize;
-    let mut grid = Grid::new(size, 8.0);
-    for n in &l.nuclei {
-        grid.add(n.c);
-    }
     for _ in 0..want {
         let p = [0, 1, 2].map(|i| rng.range(0.0, size[i]));
         let r = rng.range(2.5, 3.5);
