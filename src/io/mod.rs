@@ -180,6 +180,18 @@ pub enum Voxels {
     F32(Volume<f32>),
 }
 
+impl From<Volume<u16>> for Voxels {
+    fn from(v: Volume<u16>) -> Voxels {
+        Voxels::U16(v)
+    }
+}
+
+impl From<Volume<f32>> for Voxels {
+    fn from(v: Volume<f32>) -> Voxels {
+        Voxels::F32(v)
+    }
+}
+
 impl Voxels {
     /// Width, height, depth.
     pub fn dimensions(&self) -> (usize, usize, usize) {
@@ -216,6 +228,36 @@ impl Voxels {
 }
 
 impl Stack {
+    /// A stack of three same-shaped volumes (P-cadherin, Sox9, DAPI) and
+    /// their voxel size (µm, positive), as library users with their own
+    /// readers make one.
+    pub fn from_volumes<T: Into<Voxels>>(
+        channels: [T; 3],
+        voxel: VoxelSize,
+    ) -> Result<Stack, crate::error::LoadError> {
+        let sane = |v: f64| v.is_finite() && v > 0.0;
+        if !(sane(voxel.xy_um) && sane(voxel.z_um)) {
+            return Err(crate::error::LoadError::Metadata(format!(
+                "voxel size {} × {} µm is not positive",
+                voxel.xy_um, voxel.z_um
+            )));
+        }
+        let channels = channels.map(Into::into);
+        let dims = channels[0].dimensions();
+        if channels.iter().any(|c| c.dimensions() != dims) || dims.0 * dims.1 * dims.2 == 0 {
+            return Err(crate::error::LoadError::Metadata(
+                "channels differ in size, or are empty".into(),
+            ));
+        }
+        Ok(Stack {
+            index: 0,
+            voxel,
+            channel_source: ChannelSource::DefaultOrder,
+            channel_roles: ChannelSpec(Role::ALL.map(Some).to_vec()),
+            channels,
+        })
+    }
+
     /// Width, height, depth in voxels.
     pub fn dimensions(&self) -> (usize, usize, usize) {
         self.channels[0].dimensions()
