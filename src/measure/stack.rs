@@ -36,17 +36,13 @@ impl Region3 {
     }
 }
 
-/// Measures objects 1..=`n` of `labels` in `channels` (index: label − 1).
-pub fn regions<A: Sample, B: Sample, C: Sample>(
-    labels: &Volume<u32>,
-    n: u32,
-    channels: (&Volume<A>, &Volume<B>, &Volume<C>),
-) -> Vec<Region3> {
+/// Measures objects 1..=`n` of `labels` (index: label − 1); their
+/// `means` are left 0 (see [`channel_means`]).
+pub fn regions(labels: &Volume<u32>, n: u32) -> Vec<Region3> {
     let (w, h, d) = (labels.width, labels.height, labels.depth);
     let n = n as usize;
     let mut count = vec![0u64; n + 1];
     let mut sum_at = vec![[0f64; 3]; n + 1];
-    let mut sum = vec![[0f64; 3]; n + 1];
     let mut bounds = vec![[[usize::MAX, 0]; 3]; n + 1];
     for z in 0..d {
         for y in 0..h {
@@ -64,9 +60,6 @@ pub fn regions<A: Sample, B: Sample, C: Sample>(
                     bounds[l][k][0] = bounds[l][k][0].min(at[k]);
                     bounds[l][k][1] = bounds[l][k][1].max(at[k]);
                 }
-                sum[l][0] += channels.0.data[i].to_f32() as f64;
-                sum[l][1] += channels.1.data[i].to_f32() as f64;
-                sum[l][2] += channels.2.data[i].to_f32() as f64;
             }
         }
     }
@@ -79,10 +72,29 @@ pub fn regions<A: Sample, B: Sample, C: Sample>(
                 voxels: count[l],
                 centroid: sum_at[l].map(|s| s / c),
                 footprint_px: footprint(labels, l as u32, bounds[l]),
-                means: sum[l].map(|s| s / c),
+                means: [0.0; 3],
                 bounds: bounds[l],
             }
         })
+        .collect()
+}
+
+/// The mean of `channel` over each of `regions` (in their order).
+pub fn channel_means<T: Sample>(
+    labels: &Volume<u32>,
+    regions: &[Region3],
+    channel: &Volume<T>,
+) -> Vec<f64> {
+    let n = regions.iter().map(|r| r.label).max().unwrap_or(0) as usize;
+    let mut sum = vec![0f64; n + 1];
+    for (&l, &v) in labels.data.iter().zip(&channel.data) {
+        if l != 0 {
+            sum[l as usize] += f64::from(v.to_f32());
+        }
+    }
+    regions
+        .iter()
+        .map(|r| sum[r.label as usize] / r.voxels.max(1) as f64)
         .collect()
 }
 
@@ -119,14 +131,14 @@ mod tests {
                 lab.data[k] = 1;
             }
         }
-        let ones = Volume::filled(6, 3, 4, 2u16);
-        let r = regions(&lab, 1, (&ones, &ones, &ones));
+        let twos = Volume::filled(6, 3, 4, 2u16);
+        let r = regions(&lab, 1);
         assert_eq!(r.len(), 1);
+        assert_eq!(channel_means(&lab, &r, &twos), [2.0]);
         let r = &r[0];
         assert_eq!(r.voxels, 8);
         assert_eq!(r.footprint_px, 5);
         assert_eq!(r.centroid, [2.0, 1.0, 1.5]);
-        assert_eq!(r.means, [2.0; 3]);
         assert_eq!(r.bounds, [[0, 4], [1, 1], [0, 3]]);
         let voxel = VoxelSize {
             xy_um: 0.5,

@@ -19,7 +19,7 @@
 use super::{FieldAnalysis, Object};
 use crate::follicle::{classify, Evidence, Verdict};
 use crate::io::{Stack, Voxels};
-use crate::measure::stack::{regions, Region3};
+use crate::measure::stack::{channel_means, regions, Region3};
 use crate::params::Params;
 use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
@@ -28,7 +28,7 @@ use crate::segment::volume::distance::squared_edt;
 use crate::segment::volume::label::label;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
-use crate::segment::volume::smooth::smooth;
+use crate::segment::volume::smooth::smooth_prepared;
 use crate::segment::volume::watershed::{split_touching, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
@@ -68,24 +68,24 @@ impl StackAnalysis {
 /// voxel size, along each axis.
 pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let voxel = stack.voxel;
-    // Hot pixels out, slice by slice.
-    let [pcad, sox9, dapi] = stack.channels.each_ref().map(without_hot_pixels);
-    // DAPI smoothed; its level in each slice is how much light that depth
-    // lost (nuclei are everywhere in the dermis).
-    let mut dapi_s = smooth_channel(&dapi, p.nucleus_sigma_um, voxel);
+    let [pcad, sox9, dapi] = &stack.channels;
+    // DAPI smoothed (hot pixels out, slice by slice); its level in each
+    // slice is how much light that depth lost (nuclei are everywhere in
+    // the dermis).
+    let mut dapi_s = smoothed(dapi, p.nucleus_sigma_um, voxel);
     let depth = depth_profile(&dapi_s);
     depth.correct(&mut dapi_s, true);
     // P-cadherin: smoothed, background removed in each slice, depth
     // corrected; thresholded over the volume and against the brightest
     // nearby (each follicle at its own level).
-    let pcad_c = corrected(&pcad, p.pcad_sigma_um, &depth, p, voxel);
-    let (pcad_mask, t_pcad) = pcad_mask(&pcad_c, p, voxel);
+    let mut pcad_c = corrected(pcad, p.pcad_sigma_um, &depth, p, voxel);
+    let (pcad_mask, t_pcad) = pcad_mask(&mut pcad_c, p, voxel);
     // Candidates: opened by a ball, holes filled in each cross-section.
-    let candidates = follicle_candidates(&pcad_mask, p, voxel);
+    let candidates = follicle_candidates(pcad_mask, p, voxel);
     // Touching follicles split in 3D, each piece measured in the raw
     // channels.
-    let (labels, n) = split_follicles(&candidates, p, voxel);
-    let measured = regions(&labels, n, (&pcad, &sox9, &dapi));
+    let (labels, n) = split_follicles(candidates, p, voxel);
+    let measured = measure(&labels, n, [pcad, sox9, dapi]);
     // Each candidate's contrast against the dermis around it (those the
     // size window admits: the others' would decide nothing).
     let sized = |r: &Region3| (p.min_area_um2..=p.max_area_um2).contains(&r.footprint_um2(voxel));
@@ -93,8 +93,8 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let contrast = contrast_with_surroundings(&labels, &pcad_c, &measured, ring, voxel, sized);
     drop(pcad_c);
     // Sox9+ nuclei: DAPI objects split in 3D, whose mean Sox9 is high.
-    let sox9_c = corrected(&sox9, p.nucleus_sigma_um, &depth, p, voxel);
-    let t_dapi = threshold_of(&dapi_s, p.threshold_dapi);
+    let sox9_c = corrected(sox9, p.nucleus_sigma_um, &depth, p, voxel);
+    let t_dapi = threshold_of(&mut dapi_s, p.threshold_dapi);
     let t_sox9 = threshold_within(&sox9_c, &dapi_s, t_dapi, p.threshold_sox9);
     let nuclei = sox9_positive_nuclei(&dapi_s, t_dapi, &sox9_c, t_sox9, p, voxel);
     // Each nucleus counts for the candidate holding it, or the nearest
@@ -112,30 +112,43 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     StackAnalysis { analysis, labels }
 }
 
-/// A channel with its hot pixels (see [`hot_pixels`]) replaced in every
-/// slice, as floats.
-fn without_hot_pixels(v: &Voxels) -> Volume<f32> {
-    fn clean<T: Sample>(v: &Volume<T>) -> Volume<f32> {
-        let mut out = v.map(|x| x.to_f32());
+/// A channel smoothed (anisotropic Gaussian, σ in µm), each slice's hot
+/// pixels (see [`hot_pixels`]: a camera defect is per frame) replaced
+/// first.
+fn smoothed(v: &Voxels, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
+    fn go<T: Sample>(v: &Volume<T>, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
         let (w, h) = (v.width, v.height);
-        let span = range(&out.data);
-        for z in 0..v.depth {
-            let slice = out.slice_mut(z);
-            for (i, x) in hot_pixels::find(slice, w, h, span) {
+        let mut lo_hi = (f32::INFINITY, f32::NEG_INFINITY);
+        for &x in &v.data {
+            let x = x.to_f32();
+            lo_hi = (lo_hi.0.min(x), lo_hi.1.max(x));
+        }
+        let (sxy, sz) = (sigma_um / voxel.xy_um, sigma_um / voxel.z_um);
+        smooth_prepared(v, sxy, sz, |slice| {
+            for (i, x) in hot_pixels::find(slice, w, h, lo_hi) {
                 slice[i] = x;
             }
-        }
-        out
+        })
     }
     match v {
-        Voxels::U16(v) => clean(v),
-        Voxels::F32(v) => clean(v),
+        Voxels::U16(v) => go(v, sigma_um, voxel),
+        Voxels::F32(v) => go(v, sigma_um, voxel),
     }
 }
 
-/// Anisotropic Gaussian smoothing, σ in µm.
-fn smooth_channel(v: &Volume<f32>, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
-    smooth(v, sigma_um, voxel)
+/// The candidates measured, with their mean in each raw channel.
+fn measure(labels: &Volume<u32>, n: u32, channels: [&Voxels; 3]) -> Vec<Region3> {
+    let mut measured = regions(labels, n);
+    for (c, channel) in channels.iter().enumerate() {
+        let means = match channel {
+            Voxels::U16(v) => channel_means(labels, &measured, v),
+            Voxels::F32(v) => channel_means(labels, &measured, v),
+        };
+        for (r, m) in measured.iter_mut().zip(means) {
+            r.means[c] = m;
+        }
+    }
+    measured
 }
 
 /// How much light each slice lost: its offset (a low percentile) and the
@@ -207,13 +220,13 @@ impl DepthProfile {
 /// slice (`p.background`, radius `p.effective_background_radius_um()`),
 /// and corrected for depth.
 fn corrected(
-    v: &Volume<f32>,
+    v: &Voxels,
     sigma_um: f64,
     depth: &DepthProfile,
     p: &Params,
     voxel: VoxelSize,
 ) -> Volume<f32> {
-    let mut s = smooth(v, sigma_um, voxel);
+    let mut s = smoothed(v, sigma_um, voxel);
     let (w, h) = (s.width as u32, s.height as u32);
     let radius_px = p.effective_background_radius_um() / voxel.xy_um;
     for z in 0..s.depth {
@@ -228,10 +241,15 @@ fn corrected(
 
 /// A threshold over the whole volume (the histogram does not care that
 /// the voxels are in 3D).
-fn threshold_of(v: &Volume<f32>, method: crate::segment::threshold::Method) -> f32 {
-    let img = FloatImage::from_raw(v.width as u32, (v.height * v.depth) as u32, v.data.clone())
+fn threshold_of(v: &mut Volume<f32>, method: crate::segment::threshold::Method) -> f32 {
+    // The voxels lent to an image of w × (h·d) and given back: no copy.
+    let data = std::mem::take(&mut v.data);
+    let found = range(&data);
+    let img = FloatImage::from_raw(v.width as u32, (v.height * v.depth) as u32, data)
         .expect("a volume is w × h·d");
-    threshold_in(&img, method, range(&v.data))
+    let t = threshold_in(&img, method, found);
+    v.data = img.into_raw();
+    t
 }
 
 /// The threshold of `v` over the voxels where `by` reaches `t_by` alone:
@@ -254,7 +272,8 @@ fn threshold_within(
         .map(|(&x, _)| x)
         .collect();
     if inside.is_empty() {
-        return threshold_of(v, method);
+        let mut all = v.clone();
+        return threshold_of(&mut all, method);
     }
     let found = range(&inside);
     let n = inside.len() as u32;
@@ -265,7 +284,7 @@ fn threshold_within(
 /// The P-cadherin mask: voxels at or above the volume's threshold and at
 /// or above `pcad_local_fraction` × the brightest within
 /// `pcad_local_radius_um` (a box, that many µm along every axis).
-fn pcad_mask(pcad: &Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8>, f32) {
+fn pcad_mask(pcad: &mut Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8>, f32) {
     let t = threshold_of(pcad, p.threshold_pcad);
     let r = p.pcad_local_radius_um;
     let mask = mask_local_3d(
@@ -281,11 +300,11 @@ fn pcad_mask(pcad: &Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8>, f
 /// The mask opened by a ball of `open_radius_um` (detaches thin bridges,
 /// removes specks), its holes filled in each slice (a membrane-stained
 /// follicle's interior).
-fn follicle_candidates(mask: &Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume<u8> {
+fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume<u8> {
     let opened = if p.open_radius_um > 0.0 {
-        open(mask, p.open_radius_um, voxel.spacing())
+        open(&mask, p.open_radius_um, voxel.spacing())
     } else {
-        mask.clone()
+        mask
     };
     fill_holes_per_slice(&opened)
 }
@@ -293,16 +312,16 @@ fn follicle_candidates(mask: &Volume<u8>, p: &Params, voxel: VoxelSize) -> Volum
 /// Candidates labelled, touching ones split (with `p.split`) where they
 /// meet through a neck thinner than `split_neck_ratio` × the thinner
 /// body, centres at least `split_min_separation_um` apart.
-fn split_follicles(candidates: &Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
+fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
     if p.split {
         let rule = SplitRule {
             neck_ratio: p.split_neck_ratio,
             min_separation: p.split_min_separation_um,
         };
-        let s = split_touching(candidates, voxel.spacing(), rule);
+        let s = split_touching(&candidates, voxel.spacing(), rule);
         (s.labels, s.count)
     } else {
-        label(candidates, Connectivity::Full)
+        label(&candidates, Connectivity::Full)
     }
 }
 
@@ -449,10 +468,13 @@ fn sox9_positive_nuclei(
     };
     let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
     let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
-    regions(&labels, n, (dapi, sox9, dapi))
+    let found = regions(&labels, n);
+    let sox9_means = channel_means(&labels, &found, sox9);
+    found
         .into_iter()
-        .filter(|r| r.volume_um3(voxel) >= min_um3 && r.means[1] >= f64::from(t_sox9))
-        .map(|r| r.centroid)
+        .zip(sox9_means)
+        .filter(|(r, m)| r.volume_um3(voxel) >= min_um3 && *m >= f64::from(t_sox9))
+        .map(|(r, _)| r.centroid)
         .collect()
 }
 

@@ -38,7 +38,9 @@ pub fn local_max_3d(v: &Volume<f32>, radius_xy: f64, radius_z: f64) -> Volume<f3
 
 /// The mask (1 / 0) of the voxels of `v` at or above `floor` and at or
 /// above `fraction` × the greatest value in the box of half-sides
-/// `radius_xy` pixels and `radius_z` slices around them.
+/// `radius_xy` pixels and `radius_z` slices around them. Streamed: the
+/// slices' square maxima are kept for the z window alone, never for the
+/// whole volume.
 pub fn mask_local_3d(
     v: &Volume<f32>,
     floor: f32,
@@ -46,19 +48,62 @@ pub fn mask_local_3d(
     radius_xy: f64,
     radius_z: f64,
 ) -> Volume<u8> {
-    let peak = local_max_3d(v, radius_xy, radius_z);
-    let data = v
-        .data
-        .iter()
-        .zip(&peak.data)
-        .map(|(&x, &p)| u8::from(x >= floor && x >= fraction * p))
-        .collect();
-    v.same_shape(data)
+    let (w, h, d) = (v.width, v.height, v.depth);
+    let n = w * h;
+    let rz = radius_z.round().max(0.0) as usize;
+    let square = |z: usize| {
+        let slice = FloatImage::from_raw(w as u32, h as u32, v.slice(z).to_vec())
+            .expect("a slice is width × height");
+        local_max(&slice, radius_xy).into_raw()
+    };
+    let mut window: std::collections::VecDeque<(usize, Vec<f32>)> = Default::default();
+    let mut peak = vec![0f32; n];
+    let mut out = vec![0u8; n * d];
+    for z in 0..d {
+        // The window holds the square maxima of slices z − rz ..= z + rz.
+        while window.front().is_some_and(|(k, _)| *k + rz < z) {
+            window.pop_front();
+        }
+        let next = window.back().map_or(z.saturating_sub(rz), |(k, _)| k + 1);
+        for k in next..=(z + rz).min(d - 1) {
+            window.push_back((k, square(k)));
+        }
+        peak.fill(f32::NEG_INFINITY);
+        for (_, m) in &window {
+            peak.iter_mut().zip(m).for_each(|(p, &x)| *p = p.max(x));
+        }
+        for ((o, &x), &p) in out[z * n..(z + 1) * n]
+            .iter_mut()
+            .zip(v.slice(z))
+            .zip(&peak)
+        {
+            *o = u8::from(x >= floor && x >= fraction * p);
+        }
+    }
+    v.same_shape(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streamed_mask_equals_the_mask_of_the_whole_maximum() {
+        let mut rng = crate::synth::Rng::new(5);
+        let (w, h, d) = (11, 8, 9);
+        let data = (0..w * h * d).map(|_| rng.unit() as f32).collect();
+        let v = Volume::from_vec(w, h, d, data).unwrap();
+        for (rxy, rz) in [(0.0, 0.0), (1.0, 2.0), (3.0, 1.0), (2.0, 9.0)] {
+            let peak = local_max_3d(&v, rxy, rz);
+            let want: Vec<u8> = v
+                .data
+                .iter()
+                .zip(&peak.data)
+                .map(|(&x, &p)| u8::from(x >= 0.2 && x >= 0.5 * p))
+                .collect();
+            assert_eq!(mask_local_3d(&v, 0.2, 0.5, rxy, rz).data, want);
+        }
+    }
 
     #[test]
     fn local_max_equals_the_maximum_over_the_box() {

@@ -22,16 +22,34 @@ pub fn smooth<T: Sample>(v: &Volume<T>, sigma_um: f64, voxel: VoxelSize) -> Volu
 /// `v` smoothed by a Gaussian of σ `sigma_xy` pixels in x–y and `sigma_z`
 /// slices along z (an axis under 0.05 is left alone).
 pub fn smooth_voxels<T: Sample>(v: &Volume<T>, sigma_xy: f64, sigma_z: f64) -> Volume<f32> {
+    smooth_prepared(v, sigma_xy, sigma_z, |_| {})
+}
+
+/// [`smooth_voxels`], each slice first read into floats and handed to
+/// `prepare` (e.g. to replace hot pixels) before it is blurred: the raw
+/// volume is never copied whole.
+pub fn smooth_prepared<T: Sample>(
+    v: &Volume<T>,
+    sigma_xy: f64,
+    sigma_z: f64,
+    mut prepare: impl FnMut(&mut [f32]),
+) -> Volume<f32> {
     let (w, h, d) = (v.width, v.height, v.depth);
     let n = w * h;
     let (s_xy, s_z) = (sigma_xy as f32, sigma_z as f32);
     let mut out = vec![0f32; n * d];
+    let mut slice = vec![0f32; n];
     for z in 0..d {
-        let (src, dst) = (v.slice(z), &mut out[z * n..(z + 1) * n]);
+        slice
+            .iter_mut()
+            .zip(v.slice(z))
+            .for_each(|(o, s)| *o = s.to_f32());
+        prepare(&mut slice);
+        let dst = &mut out[z * n..(z + 1) * n];
         if s_xy >= 0.05 {
-            blur(src, dst, w, h, s_xy);
+            blur(&slice, dst, w, h, s_xy);
         } else {
-            dst.iter_mut().zip(src).for_each(|(o, s)| *o = s.to_f32());
+            dst.copy_from_slice(&slice);
         }
     }
     if s_z >= 0.05 && d > 1 {
