@@ -6,7 +6,9 @@
 //! (alone, stacked, touching), the pair it is stacked in, its stain and
 //! its Sox9+ nuclei.
 //!
-//!     cargo run --release --features dev --bin stacks -- DIR [count] [side] [first_seed]
+//!     cargo run --release --features dev --bin stacks -- DIR [count] [side] [first_seed] [slices]
+//!
+//! `slices` (default: drawn, 30, 40 or 60) fixes every stack's depth.
 //!
 //! Deterministic: the same arguments give byte-identical files.
 
@@ -26,12 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let count: u64 = args.next().map_or(Ok(100), |s| s.parse())?;
     let side: usize = args.next().map_or(Ok(512), |s| s.parse())?;
     let first: u64 = args.next().map_or(Ok(90_000), |s| s.parse())?;
+    let slices: Option<usize> = args.next().map(|s| s.parse()).transpose()?;
     std::fs::create_dir_all(&dir)?;
     let rows: Vec<String> = (0..count)
         .into_par_iter()
         .map(
             |i| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-                let scene = StackScene::drawn(side, side, first + i);
+                let mut scene = StackScene::drawn(side, side, first + i);
+                if let Some(d) = slices {
+                    scene.depth = d;
+                }
                 let r = render_stack(&scene);
                 let name = if i % 2 == 0 {
                     let name = format!("stack_{i:04}.tif");

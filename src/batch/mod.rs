@@ -82,7 +82,8 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
     if PANIC_AT_FIELD.load(Ordering::SeqCst) == i {
         panic!("injected panic in field {i}");
     }
-    let (field, analysis, masks) = match loaded {
+    let drawn = opts.overlay_dir.is_some();
+    let (field, analysis, masks, picture) = match loaded {
         Loaded::Field(field) => {
             let (analysis, masks) = if opts.masks_dir.is_some() {
                 analyze_with_masks(&field, &opts.params)
@@ -95,19 +96,20 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
                 };
                 (analysis, masks)
             };
-            (field, analysis, masks)
+            let picture = drawn.then(|| overlay::render(&field, &masks.candidates, &analysis));
+            (field, analysis, masks, picture)
         }
         Loaded::Stack(stack) => {
             let found = analyze_stack(&stack, &opts.params);
+            let picture = drawn.then(|| overlay::render_stack(&stack, &found));
             let masks = Masks {
                 candidates: found.top_labels(),
                 nuclei: None,
                 sox9_nuclei: None,
             };
-            (stack.projected(), found.analysis, masks)
+            (stack.projected(), found.analysis, masks, picture)
         }
     };
-    let labels = &masks.candidates;
     let mut rec = FieldRecord {
         file: input.name.clone(),
         field: i,
@@ -125,9 +127,8 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         overlay: None,
         masks: Vec::new(),
     };
-    if let Some(dir) = &opts.overlay_dir {
+    if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
         let name = overlay::file_name(&input.name, i, src.field_count());
-        let img = overlay::render(&field, labels, &analysis);
         let path = dir.join(name.trim_start_matches("overlays/"));
         let written = overlay::png_bytes(&img)
             .map_err(|e| e.to_string())

@@ -6,8 +6,8 @@ use font8x8::UnicodeFonts;
 use image::{imageops, Rgb, RgbImage};
 
 use crate::follicle::Verdict;
-use crate::io::{Field, Plane};
-use crate::pipeline::FieldAnalysis;
+use crate::io::{Field, Plane, Stack, Voxels};
+use crate::pipeline::{FieldAnalysis, StackAnalysis};
 use crate::{Labels, Sample};
 
 /// Outline colour of counted follicles.
@@ -158,6 +158,16 @@ fn draw_text(img: &mut RgbImage, text: &str, cx: f64, cy: f64, scale: u32, colou
 
 /// Renders the overlay of one analysed field.
 pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbImage {
+    render_outlined(field, labels, analysis, |_| COUNTED)
+}
+
+/// [`render`], each counted follicle outlined in `colour(follicle)`.
+fn render_outlined(
+    field: &Field,
+    labels: &Labels,
+    analysis: &FieldAnalysis,
+    colour: impl Fn(&crate::pipeline::Object) -> Rgb<u8>,
+) -> RgbImage {
     let (w, h) = (field.width as u32, field.height as u32);
     let [r, g, b] = field.channels.each_ref().map(|p| match p {
         Plane::U16(i) => stretch_u16(i.as_raw()),
@@ -172,12 +182,16 @@ pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbIm
         img = imageops::resize(&img, size.0, size.1, imageops::FilterType::Triangle);
     }
     let small = scaled_labels(labels, size);
-    // Label -> verdict (labels are 1..=n).
+    // Label -> outline colour (labels are 1..=n).
     let n = analysis.follicles.len() + analysis.rejected.len();
-    let mut verdict = vec![None; n + 1];
+    let mut outline = vec![None; n + 1];
     for o in analysis.follicles.iter().chain(&analysis.rejected) {
-        if let Some(slot) = verdict.get_mut(o.label as usize) {
-            *slot = Some(o.verdict);
+        if let Some(slot) = outline.get_mut(o.label as usize) {
+            *slot = Some(if o.verdict == Verdict::Follicle {
+                colour(o)
+            } else {
+                REJECTED
+            });
         }
     }
     for y in 0..size.1 {
@@ -186,10 +200,8 @@ pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbIm
                 continue;
             }
             let l = small.get_pixel(x, y)[0] as usize;
-            match verdict.get(l).copied().flatten() {
-                Some(Verdict::Follicle) => img.put_pixel(x, y, COUNTED),
-                Some(_) => img.put_pixel(x, y, REJECTED),
-                None => {}
+            if let Some(c) = outline.get(l).copied().flatten() {
+                img.put_pixel(x, y, c);
             }
         }
     }
@@ -202,6 +214,116 @@ pub fn render(field: &Field, labels: &Labels, analysis: &FieldAnalysis) -> RgbIm
         draw_text(&mut img, &o.id.to_string(), o.x * s, o.y * s, scale, NUMBER);
     }
     img
+}
+
+/// The outline colour of a follicle `t` of the way down a stack (0: the
+/// first slice, 1: the last): cyan, through white, to yellow.
+pub fn depth_colour(t: f64) -> Rgb<u8> {
+    let t = t.clamp(0.0, 1.0);
+    let (r, b) = if t < 0.5 {
+        (255.0 * 2.0 * t, 255.0)
+    } else {
+        (255.0, 255.0 * (2.0 - 2.0 * t))
+    };
+    Rgb([r.round() as u8, 255, b.round() as u8])
+}
+
+/// The overlay of a stack analysed in 3D: the projection with each
+/// counted follicle outlined in the colour of its depth
+/// ([`depth_colour`]) where it is seen from above, and under it a side
+/// view — the stack max-projected along y (x across, z down, at the true
+/// aspect ratio) with each follicle outlined there too and a depth scale.
+pub fn render_stack(stack: &Stack, found: &StackAnalysis) -> RgbImage {
+    let (w, h, d) = stack.dimensions();
+    let depth_um = d as f64 * stack.voxel.z_um;
+    let colour = |o: &crate::pipeline::Object| depth_colour(o.z_um.unwrap_or(0.0) / depth_um);
+    let field = stack.projected();
+    let top = render_outlined(&field, &found.top_labels(), &found.analysis, colour);
+    // The side view: channels and labels projected along y.
+    let side_channels = stack.channels.each_ref().map(|c| match c {
+        Voxels::U16(v) => stretch_u16(&project_y(v)),
+        Voxels::F32(v) => stretch(&project_y(v)),
+    });
+    let mut side_labels = vec![0u32; w * d];
+    for z in 0..d {
+        for y in 0..h {
+            let row = found.labels.index(0, y, z);
+            for x in 0..w {
+                let l = found.labels.data[row + x];
+                if l != 0 && side_labels[z * w + x] == 0 {
+                    side_labels[z * w + x] = l;
+                }
+            }
+        }
+    }
+    let [r, g, b] = side_channels;
+    let side = RgbImage::from_fn(w as u32, d as u32, |x, z| {
+        let i = z as usize * w + x as usize;
+        Rgb([r[i], g[i], b[i]])
+    });
+    let scale = f64::from(top.width()) / w as f64;
+    let side_h = ((depth_um / stack.voxel.xy_um) * scale)
+        .round()
+        .clamp(8.0, 2048.0) as u32;
+    let mut side = imageops::resize(&side, top.width(), side_h, imageops::FilterType::Triangle);
+    let labels = Labels::from_raw(w as u32, d as u32, side_labels).expect("w × d labels");
+    let small = scaled_labels(&labels, (top.width(), side_h));
+    let mut counted = std::collections::HashMap::new();
+    for o in &found.analysis.follicles {
+        counted.insert(o.label, colour(o));
+    }
+    for z in 0..side_h {
+        for x in 0..top.width() {
+            if is_boundary(&small, x, z) {
+                if let Some(&c) = counted.get(&small.get_pixel(x, z)[0]) {
+                    side.put_pixel(x, z, c);
+                }
+            }
+        }
+    }
+    // A depth scale in the corner: the colours from 0 to the stack's depth.
+    let bar = (top.width() / 6).clamp(20, 200);
+    for x in 0..bar.min(side.width()) {
+        let c = depth_colour(f64::from(x) / f64::from(bar));
+        for z in 0..4.min(side_h) {
+            side.put_pixel(x, z, c);
+        }
+    }
+    let text_scale = if top.width() >= 1024 { 2 } else { 1 };
+    let label = format!("0-{depth_um:.0} um deep");
+    let text_mid = f64::from(bar) + 8.0 + 4.0 * (label.len() as f64) * f64::from(text_scale);
+    draw_text(
+        &mut side,
+        &label,
+        text_mid,
+        6.0 * f64::from(text_scale),
+        text_scale,
+        NUMBER,
+    );
+    let gap = 4;
+    let mut out = RgbImage::new(top.width(), top.height() + gap + side_h);
+    imageops::replace(&mut out, &top, 0, 0);
+    imageops::replace(&mut out, &side, 0, i64::from(top.height() + gap));
+    out
+}
+
+/// The maximum along y of every (x, z): a w × d plane, z down.
+fn project_y<T: Sample + PartialOrd>(v: &crate::volume::Volume<T>) -> Vec<T> {
+    let (w, h, d) = (v.width, v.height, v.depth);
+    let mut out = Vec::with_capacity(w * d);
+    for z in 0..d {
+        let mut row = v.slice(z)[..w].to_vec();
+        for y in 1..h {
+            let src = &v.slice(z)[y * w..(y + 1) * w];
+            for (o, &x) in row.iter_mut().zip(src) {
+                if x > *o {
+                    *o = x;
+                }
+            }
+        }
+        out.extend(row);
+    }
+    out
 }
 
 /// PNG bytes of an image.
@@ -313,5 +435,33 @@ mod tests {
         assert_eq!(file_name("d/a.tif", 1, 2), "overlays/d/a.tif.field1.png");
         assert_eq!(file_name("/abs/x.tif", 0, 1), "overlays/abs/x.tif.png");
         assert_eq!(file_name("../../x.tif", 0, 1), "overlays/x.tif.png");
+    }
+}
+#[cfg(test)]
+mod stack_tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_overlay_has_the_side_view_under_the_projection() {
+        let mut scene = crate::synth::stack::StackScene::drawn(160, 128, 3);
+        scene.depth = 20;
+        let r = crate::synth::stack::render_stack(&scene);
+        let v = |c: usize| {
+            let mut data = Vec::new();
+            for s in &r.rendered.slices {
+                data.extend_from_slice(&s[c]);
+            }
+            crate::volume::Volume::from_vec(160, 128, 20, data).unwrap()
+        };
+        let voxel = crate::volume::VoxelSize {
+            xy_um: scene.pixel_size_um,
+            z_um: scene.z_step_um,
+        };
+        let stack = Stack::from_volumes([v(0), v(1), v(2)], voxel).unwrap();
+        let found = crate::pipeline::analyze_stack(&stack, &crate::params::Params::default());
+        let img = render_stack(&stack, &found);
+        let side = (20.0 * scene.z_step_um / scene.pixel_size_um).round() as u32;
+        assert_eq!(img.width(), 160);
+        assert_eq!(img.height(), 128 + 4 + side);
     }
 }

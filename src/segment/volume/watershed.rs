@@ -94,11 +94,14 @@ pub struct SplitRule {
 /// and one voxel of background around it, where the volume goes on), so
 /// the work follows the objects, not the volume.
 pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let (components, n) = label(mask, Connectivity::Full);
+    let (mut components, n) = label(mask, Connectivity::Full);
     let boxes = bounding_boxes(&components, n);
     let (w, h, d) = (mask.width, mask.height, mask.depth);
     let dims = [w, h, d];
-    let mut out = vec![0u32; mask.data.len()];
+    // The pieces are written over the components' labels, flagged by the
+    // top bit so that a later component's crop does not mistake them for
+    // its own (no second label volume).
+    const PIECE: u32 = 1 << 31;
     let mut count = 0u32;
     for (l, b) in boxes.iter().enumerate().skip(1) {
         // The crop: the box, grown by one voxel inside the volume.
@@ -123,7 +126,7 @@ pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> 
                 for x in 0..size[0] {
                     let p = pieces.labels.data[src + x];
                     if p != 0 {
-                        out[dst + x] = count + p;
+                        components.data[dst + x] = PIECE | (count + p);
                     }
                 }
             }
@@ -131,6 +134,8 @@ pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> 
         count += pieces.count;
     }
     // Numbered in raster order of each piece's first voxel.
+    let mut out = components.data;
+    out.iter_mut().for_each(|v| *v &= !PIECE);
     let mut parent: Vec<u32> = (0..=count).collect();
     let count = relabel(&mut out, &mut parent);
     Split {
