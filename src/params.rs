@@ -107,11 +107,11 @@ impl Params {
             (Mode::Auto, Some(dz)) if depth as f64 * dz < self.min_stack_depth_um => choice(
                 false,
                 format!(
-                    "{depth} slices × {dz} µm is shallower than min_stack_depth_um = {} µm",
+                    "{depth} slices × {dz:.3} µm is shallower than min_stack_depth_um = {} µm",
                     self.min_stack_depth_um
                 ),
             ),
-            (Mode::Auto, Some(dz)) => choice(true, format!("{depth} slices × {dz} µm")),
+            (Mode::Auto, Some(dz)) => choice(true, format!("{depth} slices × {dz:.3} µm")),
         }
     }
 }
@@ -645,5 +645,32 @@ mod tests {
             ..Params::default()
         };
         assert_eq!(p.validate().unwrap_err().name, "max_area_um2");
+    }
+
+    #[test]
+    fn auto_picks_3d_only_for_deep_stacks_with_a_z_step() {
+        let p = Params::default();
+        assert!(!p.choose_analysis(1, Some(2.0)).three_d);
+        assert!(!p.choose_analysis(4, Some(20.0)).three_d);
+        // The dev-sample's stacks: 6 × 3.4 µm and 9 × 2.8 µm, too shallow.
+        assert!(!p.choose_analysis(6, Some(3.416)).three_d);
+        assert!(!p.choose_analysis(9, Some(2.783)).three_d);
+        let no_step = p.choose_analysis(40, None);
+        assert!(!no_step.three_d && no_step.reason.contains("--z-step"));
+        let deep = p.choose_analysis(40, Some(2.5));
+        assert!(deep.three_d);
+        assert_eq!(deep.reason, "40 slices × 2.500 µm");
+        let forced = Params {
+            mode: Mode::ThreeD,
+            ..Params::default()
+        };
+        assert!(forced.choose_analysis(2, None).three_d);
+        let flat = Params {
+            mode: Mode::TwoD,
+            ..Params::default()
+        };
+        assert!(!flat.choose_analysis(40, Some(2.5)).three_d);
+        assert_eq!("3D".parse::<Mode>(), Ok(Mode::ThreeD));
+        assert!("4d".parse::<Mode>().is_err());
     }
 }
