@@ -113,3 +113,78 @@ fn a_field_repeated_in_z_counts_as_the_field() {
         }
     }
 }
+
+/// `count` on a stack: auto picks 3D with the file's z step, `--mode 2d`
+/// the projection, no z step keeps auto in 2D and makes `--mode 3d` an
+/// error row, `--z-step` supplies it; run.json and follicles.csv say so.
+#[test]
+fn the_binary_chooses_the_mode_and_says_why() {
+    use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut scene = StackScene::drawn(160, 160, 31);
+    scene.depth = 30;
+    scene.z_step_um = 2.0;
+    let mut r = render_stack(&scene).rendered;
+    let with = tmp.path().join("with");
+    let without = tmp.path().join("without");
+    std::fs::create_dir_all(&with).unwrap();
+    std::fs::create_dir_all(&without).unwrap();
+    imagej_hyperstack(
+        &with.join("s.tif"),
+        &r,
+        SampleType::U16(4095),
+        Comp::Deflate,
+    )
+    .unwrap();
+    r.z_step_um = None;
+    imagej_hyperstack(
+        &without.join("s.tif"),
+        &r,
+        SampleType::U16(4095),
+        Comp::Deflate,
+    )
+    .unwrap();
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        let out = tmp
+            .path()
+            .join(format!("out{}", extra.join("_").replace(['-', ' '], "")));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_follicount"))
+            .arg("count")
+            .arg(dir)
+            .arg("-o")
+            .arg(&out)
+            .arg("--force")
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+        let follicles = std::fs::read_to_string(out.join("follicles.csv")).unwrap();
+        (o.status.code(), json["fields"][0].clone(), follicles)
+    };
+    let (code, f, rows) = run(&with, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(f["mode"], "3d", "{f}");
+    assert_eq!(f["z_step_um"], 2.0);
+    assert_eq!(f["mode_reason"], "30 slices × 2.000 µm");
+    // Every follicle row ends with a depth and a volume.
+    let body: Vec<&str> = rows.lines().skip(1).collect();
+    assert!(!body.is_empty());
+    assert!(body.iter().all(|l| !l.ends_with(",,")), "{rows}");
+    let (_, f, rows) = run(&with, &["--mode", "2d"]);
+    assert_eq!(f["mode"], "2d");
+    assert!(rows.lines().skip(1).all(|l| l.ends_with(",,")), "{rows}");
+    let (code, f, _) = run(&without, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(f["mode"], "2d");
+    assert!(
+        f["mode_reason"].as_str().unwrap().contains("--z-step"),
+        "{f}"
+    );
+    let (code, f, _) = run(&without, &["--mode", "3d"]);
+    assert_eq!(code, Some(1));
+    assert!(f["error"].as_str().unwrap().contains("--z-step UM"), "{f}");
+    let (code, f, _) = run(&without, &["--mode", "3d", "--z-step", "2"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(f["mode"], "3d");
+}
