@@ -38,6 +38,11 @@
 //! - Where is a nucleus called Sox9+? `pipeline/nuclei.rs`: the part of a
 //!   DAPI object where corrected Sox9 reaches the Sox9 threshold.
 //! - What is a follicle? `follicle.rs`, the rule alone.
+//! - Deep z-stacks: [`pipeline::analyze_stack`] (`pipeline/stack.rs`) is the
+//!   same recipe with every stage a 3D operation on a [`volume::Volume`]
+//!   (kernels in `segment/volume/`, measurements in `measure/stack.rs`),
+//!   for stacks loaded whole by [`io::TiffSource::load_stack`]; which
+//!   analysis a field gets is [`params::Params::choose_analysis`].
 //!
 //! Around the recipe: [`batch`] runs many files in parallel (inputs found
 //! by [`batch::inputs`]), [`run`] holds the records of a run, [`report`]
