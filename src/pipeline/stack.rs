@@ -79,6 +79,13 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let t_dapi = threshold_of(&mut dapi_s, p.threshold_dapi);
     let dapi_mask = dapi_s.map(|d| u8::from(d >= t_dapi));
     drop(dapi_s);
+    // Sox9+ nuclei: DAPI objects split in 3D, whose mean Sox9 is high
+    // (found before the follicles, which they do not depend on, so that
+    // the Sox9 and P-cadherin volumes are never held together).
+    let sox9_c = corrected(sox9, p.nucleus_sigma_um, &depth, p, voxel);
+    let t_sox9 = threshold_within(&sox9_c, &dapi_mask, p.threshold_sox9);
+    let nuclei = sox9_positive_nuclei(dapi_mask, &sox9_c, t_sox9, p, voxel);
+    drop(sox9_c);
     // P-cadherin: smoothed, background removed in each slice, depth
     // corrected; thresholded over the volume and against the brightest
     // nearby (each follicle at its own level).
@@ -96,10 +103,6 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let ring = p.contrast_ring_um;
     let contrast = contrast_with_surroundings(&labels, &pcad_c, &measured, ring, voxel, sized);
     drop(pcad_c);
-    // Sox9+ nuclei: DAPI objects split in 3D, whose mean Sox9 is high.
-    let sox9_c = corrected(sox9, p.nucleus_sigma_um, &depth, p, voxel);
-    let t_sox9 = threshold_within(&sox9_c, &dapi_mask, p.threshold_sox9);
-    let nuclei = sox9_positive_nuclei(dapi_mask, &sox9_c, t_sox9, p, voxel);
     // Each nucleus counts for the candidate holding it, or the nearest
     // within the rim.
     let counts = nuclei_per_candidate(&labels, &nuclei, p.rim_um, voxel, n);
