@@ -48,9 +48,11 @@ pub(super) trait Sink {
 
 impl Sink for ZMax {
     fn is_integer(&self) -> bool {
-        self.is_integer()
+        matches!(self.planes, Planes::U16(_))
     }
 
+    /// Max-projects the samples into channel `role` (`z` does not matter:
+    /// every slice lands on the same plane).
     fn add(
         &mut self,
         role: usize,
@@ -61,7 +63,50 @@ impl Sink for ZMax {
         offset: usize,
         stride: usize,
     ) -> Result<(), String> {
-        ZMax::add(self, role, buf, raw, small, offset, stride)
+        // A 16-bit plane is not zeroed first: its first slice is copied in.
+        // Float planes start at −∞ and are always max-projected.
+        let (dst, first) = match &mut self.planes {
+            Planes::U16(a) => (Target::U16(&mut a[role]), !self.seen[role]),
+            Planes::F32(a) => (Target::F32(&mut a[role]), false),
+        };
+        take_samples(dst, buf, raw, small, offset, stride, first)?;
+        self.seen[role] = true;
+        Ok(())
+    }
+}
+
+/// Where one plane's samples go: 16-bit or float.
+pub(super) enum Target<'a> {
+    U16(&'a mut [u16]),
+    F32(&'a mut [f32]),
+}
+
+/// Takes samples `offset, offset + stride, …` of a decoded page into
+/// `dst`: from `raw` (`small`: its sample type and length in bytes) for a
+/// 16-bit target, else from `buf`; with `first` copied in, else
+/// max-projected onto what `dst` holds.
+pub(super) fn take_samples(
+    dst: Target,
+    buf: &DecodingResult,
+    raw: &[u16],
+    small: Option<(Option<DecodingSampleType>, usize)>,
+    offset: usize,
+    stride: usize,
+    first: bool,
+) -> Result<(), String> {
+    match (dst, small) {
+        (Target::F32(a), _) => max_into(a, buf, offset, stride, first),
+        (Target::U16(a), Some((Some(DecodingSampleType::U8), len))) => {
+            let v: &[u8] = bytemuck::cast_slice(raw);
+            max_samples(a, &v[..len], offset, stride, first, u16::from)
+        }
+        (Target::U16(a), Some((Some(DecodingSampleType::U16), len))) => {
+            max_samples(a, &raw[..len / 2], offset, stride, first, |x| x)
+        }
+        (Target::U16(_), other) => Err(format!(
+            "samples are {:?}, not the 8- or 16-bit unsigned integers the header declares",
+            other.and_then(|(t, _)| t)
+        )),
     }
 }
 
@@ -78,43 +123,6 @@ impl ZMax {
             planes,
             seen: [false; 3],
         }
-    }
-
-    /// Whether the planes are 16-bit integers (pages are then decoded into
-    /// the raw buffer).
-    pub(super) fn is_integer(&self) -> bool {
-        matches!(self.planes, Planes::U16(_))
-    }
-
-    /// Max-projects samples `offset, offset + stride, …` of a decoded page
-    /// into channel `role`: from `raw` (`small`: its sample type and
-    /// length in bytes) for integer planes, else from `buf`.
-    pub(super) fn add(
-        &mut self,
-        role: usize,
-        buf: &DecodingResult,
-        raw: &[u16],
-        small: Option<(Option<DecodingSampleType>, usize)>,
-        offset: usize,
-        stride: usize,
-    ) -> Result<(), String> {
-        let first = !self.seen[role];
-        match (&mut self.planes, small) {
-            (Planes::F32(a), _) => max_into(&mut a[role], buf, offset, stride, false),
-            (Planes::U16(a), Some((Some(DecodingSampleType::U8), len))) => {
-                let v: &[u8] = bytemuck::cast_slice(raw);
-                max_samples(&mut a[role], &v[..len], offset, stride, first, u16::from)
-            }
-            (Planes::U16(a), Some((Some(DecodingSampleType::U16), len))) => {
-                max_samples(&mut a[role], &raw[..len / 2], offset, stride, first, |x| x)
-            }
-            (Planes::U16(_), other) => Err(format!(
-                "samples are {:?}, not the 8- or 16-bit unsigned integers the header declares",
-                other.and_then(|(t, _)| t)
-            )),
-        }?;
-        self.seen[role] = true;
-        Ok(())
     }
 
     /// The projected channels as `w` × `h` planes: a channel no page
@@ -157,7 +165,7 @@ impl ZMax {
 /// Max-projects samples `offset, offset + stride, …` of `v`, converted by
 /// `f`, into `acc`; with `first`, copies them into it instead (whatever
 /// `acc` held).
-pub(super) fn max_samples<A: Copy + PartialOrd, T: Copy>(
+fn max_samples<A: Copy + PartialOrd, T: Copy>(
     acc: &mut [A],
     v: &[T],
     offset: usize,
@@ -205,7 +213,7 @@ fn each_sample<A, T: Copy>(acc: &mut [A], v: &[T], stride: usize, mut g: impl Fn
 /// Max-projects samples `offset, offset+stride, …` of `buf`, whatever its
 /// sample type, into the float accumulator `acc`; with `first`, copies
 /// them into it instead.
-pub(super) fn max_into(
+fn max_into(
     acc: &mut [f32],
     buf: &DecodingResult,
     offset: usize,

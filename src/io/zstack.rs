@@ -4,7 +4,7 @@
 
 use tiff::decoder::{DecodingResult, DecodingSampleType};
 
-use super::zmax::{max_into, max_samples, Sink};
+use super::zmax::{take_samples, Sink, Target};
 use super::Voxels;
 use crate::error::LoadError;
 use crate::volume::Volume;
@@ -81,31 +81,10 @@ impl Sink for Slices {
         stride: usize,
     ) -> Result<(), String> {
         let range = z * self.n_px..(z + 1) * self.n_px;
-        match (&mut self.data, small) {
-            (Data::F32(a), _) => max_into(&mut a[role][range], buf, offset, stride, true),
-            (Data::U16(a), Some((Some(DecodingSampleType::U8), len))) => {
-                let v: &[u8] = bytemuck::cast_slice(raw);
-                max_samples(
-                    &mut a[role][range],
-                    &v[..len],
-                    offset,
-                    stride,
-                    true,
-                    u16::from,
-                )
-            }
-            (Data::U16(a), Some((Some(DecodingSampleType::U16), len))) => max_samples(
-                &mut a[role][range],
-                &raw[..len / 2],
-                offset,
-                stride,
-                true,
-                |x| x,
-            ),
-            (Data::U16(_), other) => Err(format!(
-                "samples are {:?}, not the 8- or 16-bit unsigned integers the header declares",
-                other.and_then(|(t, _)| t)
-            )),
-        }
+        let dst = match &mut self.data {
+            Data::U16(a) => Target::U16(&mut a[role][range]),
+            Data::F32(a) => Target::F32(&mut a[role][range]),
+        };
+        take_samples(dst, buf, raw, small, offset, stride, true)
     }
 }
