@@ -9,7 +9,7 @@ use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
-use super::channels::resolve;
+use super::channels::{resolve, ChannelMap};
 use super::digest::{Digest, HashingFile};
 use super::layout::{
     plan_imagej, plan_ome, plan_plain, sane_pixel_size, FieldInfo, PageInfo, PageKind,
@@ -341,14 +341,8 @@ impl TiffSource {
     /// Decodes field `i`: maps channels to roles and max-projects each of
     /// the three over z, reading every needed page once.
     pub fn load_field(&mut self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
-        let info = self.plane_checked(i)?;
-        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
-        let pixel_size_um = opts
-            .pixel_size_um
-            .or(info.pixel_size_um)
-            .ok_or(LoadError::NoPixelSize)?;
-        let uses = pages_used(&info, &map.index);
-        self.check_decode_budget(&info, &uses)?;
+        let (info, map, pixel_size_um) = self.resolved(i, opts)?;
+        let uses = self.budgeted(&info, &map)?;
         let mut zmax = ZMax::new(small_uint(&self.pages, &uses), info.width * info.height);
         self.decode_into(&info, uses, &mut zmax)?;
         let channels = zmax.into_planes(info.width, info.height)?;
@@ -370,18 +364,12 @@ impl TiffSource {
     /// rather than projected, and a z step is required (from the file or
     /// `--z-step`).
     pub fn load_stack(&mut self, i: usize, opts: &LoadOptions) -> Result<Stack, LoadError> {
-        let info = self.plane_checked(i)?;
-        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
-        let pixel_size_um = opts
-            .pixel_size_um
-            .or(info.pixel_size_um)
-            .ok_or(LoadError::NoPixelSize)?;
+        let (info, map, pixel_size_um) = self.resolved(i, opts)?;
         let z_step_um = opts
             .z_step_um
             .or(info.z_step_um)
             .ok_or(LoadError::NoZStep)?;
-        let uses = pages_used(&info, &map.index);
-        self.check_decode_budget(&info, &uses)?;
+        let uses = self.budgeted(&info, &map)?;
         let (w, h, d) = (info.width, info.height, info.depth);
         let mut slices = Slices::new(small_uint(&self.pages, &uses), w * h, d);
         self.decode_into(&info, uses, &mut slices)?;
@@ -395,6 +383,30 @@ impl TiffSource {
             channel_roles: map.roles,
             channels: slices.into_volumes(w, h, d)?,
         })
+    }
+
+    /// Field `i`'s plan (its plane size sane), its channel roles and its
+    /// pixel size (from `opts` or the file; none is an error).
+    fn resolved(
+        &self,
+        i: usize,
+        opts: &LoadOptions,
+    ) -> Result<(FieldInfo, ChannelMap, f64), LoadError> {
+        let info = self.plane_checked(i)?;
+        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let pixel_size_um = opts
+            .pixel_size_um
+            .or(info.pixel_size_um)
+            .ok_or(LoadError::NoPixelSize)?;
+        Ok((info, map, pixel_size_um))
+    }
+
+    /// The pages the field's mapped channels need, checked against the
+    /// decode budget before anything is read.
+    fn budgeted(&self, info: &FieldInfo, map: &ChannelMap) -> Result<PageUses, LoadError> {
+        let uses = pages_used(info, &map.index);
+        self.check_decode_budget(info, &uses)?;
+        Ok(uses)
     }
 
     /// Field `i`'s plan, once its plane size is known to be sane.
