@@ -35,48 +35,64 @@ pub(super) fn apply_rule(
     found: Found,
     p: &Params,
 ) -> FieldAnalysis {
-    let mut follicles = Vec::new();
-    let mut rejected = Vec::new();
     let Candidates {
         regions,
         sox9_nuclei,
         contrast,
     } = candidates;
-    for ((r, &n), &contrast) in regions.iter().zip(sox9_nuclei).zip(contrast) {
-        let area = scale.um2(r.area_px);
-        let evidence = Evidence {
-            area,
-            sox9_nuclei: n,
-            contrast,
-        };
-        let verdict = classify(evidence, p);
-        let (x, y) = r.centroid();
-        let mut o = Object {
-            id: 0,
-            label: r.label,
-            x,
-            y,
-            z_um: None,
-            area_px: r.area_px,
-            area_um2: area,
-            volume_um3: None,
-            mean_pcad: r.mean(0),
-            mean_sox9: r.mean(1),
-            mean_dapi: r.mean(2),
-            sox9_nuclei: n,
-            contrast,
-            verdict,
-        };
-        if verdict == Verdict::Follicle {
+    let objects = regions
+        .iter()
+        .zip(sox9_nuclei)
+        .zip(contrast)
+        .map(|((r, &n), &contrast)| {
+            let area = scale.um2(r.area_px);
+            let evidence = Evidence {
+                area,
+                sox9_nuclei: n,
+                contrast,
+            };
+            let (x, y) = r.centroid();
+            Object {
+                id: 0,
+                label: r.label,
+                x,
+                y,
+                z_um: None,
+                area_px: r.area_px,
+                area_um2: area,
+                volume_um3: None,
+                mean_pcad: r.mean(0),
+                mean_sox9: r.mean(1),
+                mean_dapi: r.mean(2),
+                sox9_nuclei: n,
+                contrast,
+                verdict: classify(evidence, p),
+            }
+        });
+    let um = field.pixel_size_um;
+    let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
+    tally(objects, found, mm2)
+}
+
+/// The analysis of a field from its judged objects (in label order): the
+/// counted ones numbered 1..=n in that order, the others kept with their
+/// verdicts, and the density over `area_mm2` of field (2D and 3D alike).
+pub(super) fn tally(
+    objects: impl Iterator<Item = Object>,
+    found: Found,
+    area_mm2: f64,
+) -> FieldAnalysis {
+    let mut follicles = Vec::new();
+    let mut rejected = Vec::new();
+    for mut o in objects {
+        if o.verdict == Verdict::Follicle {
             o.id = follicles.len() as u32 + 1;
             follicles.push(o);
         } else {
             rejected.push(o);
         }
     }
-    let um = field.pixel_size_um;
-    let mm2 = field.width as f64 * field.height as f64 * um * um / 1e6;
-    let follicles_per_mm2 = follicles.len() as f64 / mm2;
+    let follicles_per_mm2 = follicles.len() as f64 / area_mm2;
     FieldAnalysis {
         follicles,
         rejected,

@@ -16,8 +16,9 @@
 //! | nuclei | DAPI objects, 26-connected, split in 3D; Sox9+ by their mean Sox9 |
 //! | the rule | area = the object's footprint (its projection), so the 2D window applies |
 
+use super::rule::{tally, Found};
 use super::{FieldAnalysis, Object};
-use crate::follicle::{classify, Evidence, Verdict};
+use crate::follicle::{classify, Evidence};
 use crate::io::{Stack, Voxels};
 use crate::measure::stack::{channel_means, regions, Region3};
 use crate::params::Params;
@@ -111,8 +112,10 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
         &measured,
         &counts,
         &contrast,
-        [t_pcad, t_sox9, t_dapi],
-        nuclei.len(),
+        Found {
+            thresholds: [t_pcad, t_sox9, t_dapi],
+            sox9_nuclei: nuclei.len(),
+        },
         p,
     );
     StackAnalysis { analysis, labels }
@@ -504,25 +507,19 @@ fn apply_rule(
     measured: &[Region3],
     counts: &[u32],
     contrast: &[Option<f64>],
-    thresholds: [f32; 3],
-    sox9_nuclei: usize,
+    found: Found,
     p: &Params,
 ) -> FieldAnalysis {
     let voxel = stack.voxel;
-    let mut follicles = Vec::new();
-    let mut rejected = Vec::new();
-    for (r, &contrast) in measured.iter().zip(contrast) {
+    let objects = measured.iter().zip(contrast).map(|(r, &contrast)| {
         let n = counts[r.label as usize - 1];
         let area = r.footprint_um2(voxel);
-        let verdict = classify(
-            Evidence {
-                area,
-                sox9_nuclei: n,
-                contrast,
-            },
-            p,
-        );
-        let mut o = Object {
+        let evidence = Evidence {
+            area,
+            sox9_nuclei: n,
+            contrast,
+        };
+        Object {
             id: 0,
             label: r.label,
             x: r.centroid[0],
@@ -536,23 +533,10 @@ fn apply_rule(
             mean_dapi: r.means[2],
             sox9_nuclei: n,
             contrast,
-            verdict,
-        };
-        if verdict == Verdict::Follicle {
-            o.id = follicles.len() as u32 + 1;
-            follicles.push(o);
-        } else {
-            rejected.push(o);
+            verdict: classify(evidence, p),
         }
-    }
+    });
     let (w, h, _) = stack.dimensions();
     let mm2 = w as f64 * h as f64 * voxel.xy_um * voxel.xy_um / 1e6;
-    let follicles_per_mm2 = follicles.len() as f64 / mm2;
-    FieldAnalysis {
-        follicles,
-        rejected,
-        thresholds,
-        sox9_nuclei: sox9_nuclei as u32,
-        follicles_per_mm2,
-    }
+    tally(objects, found, mm2)
 }
