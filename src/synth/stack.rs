@@ -150,6 +150,11 @@ struct Capsule {
 }
 
 impl Capsule {
+    /// A ball of radius `r` around `c`.
+    fn ball(c: [f64; 3], r: f64) -> Capsule {
+        Capsule { a: c, b: c, r }
+    }
+
     fn centre(&self) -> [f64; 3] {
         [0, 1, 2].map(|i| (self.a[i] + self.b[i]) / 2.0)
     }
@@ -304,6 +309,25 @@ fn cells_in(rng: &mut Rng, c: &Capsule) -> Vec<[f64; 3]> {
         }
     }
     out
+}
+
+/// Radius of a Sox9+ cluster without P-cadherin, µm.
+const CLUSTER_UM: f64 = 12.0;
+
+/// A cluster of 5–8 Sox9+ nuclei around `c` without P-cadherin (in the
+/// shell `sox9_nuclei_in` fills, 0.45–0.8 of [`CLUSTER_UM`] out), its room
+/// reserved by a body of level 0 so that nothing else is placed there.
+fn add_sox9_cluster(rng: &mut Rng, l: &mut Layout, c: [f64; 3]) {
+    let ball = Capsule::ball(c, CLUSTER_UM);
+    let want = rng.int(5, 8);
+    let sox9 = rng.range(0.6, 1.0);
+    let nuclei = sox9_nuclei_in(rng, &ball, want, sox9);
+    l.nuclei.extend(nuclei);
+    l.bodies.push(Body {
+        shape: ball,
+        level: 0.0,
+        cells: Vec::new(),
+    });
 }
 
 /// Places a follicle: its body, its Sox9+ nuclei, its truth.
@@ -466,17 +490,6 @@ fn lay_out(scene: &StackScene, rng: &mut Rng) -> Layout {
             rng.range(0.0, 6.3),
         )
     };
-    let sox9_cluster = |rng: &mut Rng, c: [f64; 3]| -> Vec<Nucleus> {
-        let ball = Capsule {
-            a: c,
-            b: c,
-            r: 12.0,
-        };
-        let want = rng.int(5, 8);
-        // Nuclei anywhere in the ball (sox9_nuclei_in keeps 0.45–0.8 r).
-        let sox9 = rng.range(0.6, 1.0);
-        sox9_nuclei_in(rng, &ball, want, sox9)
-    };
     for _ in 0..scene.pcad_decoys {
         for _ in 0..200 {
             let c = blob(rng);
@@ -493,21 +506,9 @@ fn lay_out(scene: &StackScene, rng: &mut Rng) -> Layout {
     }
     for _ in 0..scene.sox9_decoys {
         for _ in 0..200 {
-            let c = blob(rng);
-            let ball = Capsule {
-                a: c.centre(),
-                b: c.centre(),
-                r: 12.0,
-            };
-            if l.fits(&ball, 6.0, None) {
-                let n = sox9_cluster(rng, ball.a);
-                l.nuclei.extend(n);
-                // Reserve the room (no P-cadherin: level 0).
-                l.bodies.push(Body {
-                    shape: ball,
-                    level: 0.0,
-                    cells: Vec::new(),
-                });
+            let c = blob(rng).centre();
+            if l.fits(&Capsule::ball(c, CLUSTER_UM), 6.0, None) {
+                add_sox9_cluster(rng, &mut l, c);
                 break;
             }
         }
@@ -518,24 +519,14 @@ fn lay_out(scene: &StackScene, rng: &mut Rng) -> Layout {
             let c = body.centre();
             let below = c[2] < size[2] / 2.0;
             let dz = rng.range(22.0, 32.0) * if below { 1.0 } else { -1.0 };
-            let ball = Capsule {
-                a: [c[0], c[1], c[2] + dz],
-                b: [c[0], c[1], c[2] + dz],
-                r: 12.0,
-            };
+            let ball = Capsule::ball([c[0], c[1], c[2] + dz], CLUSTER_UM);
             if l.fits(&body, 6.0, None) && l.fits(&ball, 6.0, None) && body.gap(&ball) > 4.0 {
                 l.bodies.push(Body {
                     shape: body,
                     level: rng.range(0.5, 0.9),
                     cells: Vec::new(),
                 });
-                let n = sox9_cluster(rng, ball.a);
-                l.nuclei.extend(n);
-                l.bodies.push(Body {
-                    shape: ball,
-                    level: 0.0,
-                    cells: Vec::new(),
-                });
+                add_sox9_cluster(rng, &mut l, ball.a);
                 break;
             }
         }
