@@ -105,6 +105,7 @@ pub fn edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::volume::random_mask;
     use proptest::prelude::*;
 
     /// Brute force: the nearest background voxel by trying them all.
@@ -156,16 +157,7 @@ mod tests {
             sz in 0.3f64..4.0,
             sxy in 0.2f64..1.5,
         ) {
-            let mut s = seed | 1;
-            let data = (0..w * h * d)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    u8::from(s % 5 != 0)
-                })
-                .collect();
-            let m = Volume::from_vec(w, h, d, data).unwrap();
+            let m = random_mask((w, h, d), seed, |s| s % 5 != 0);
             let fast = squared_edt(&m, [sxy, sxy, sz]);
             let slow = squared_edt_reference(&m, [sxy, sxy, sz]);
             for (a, b) in fast.data.iter().zip(&slow) {

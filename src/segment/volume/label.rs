@@ -67,6 +67,7 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::segment::volume::random_mask;
     use proptest::prelude::*;
     use std::collections::VecDeque;
 
@@ -142,16 +143,9 @@ pub(crate) mod tests {
             seed in any::<u64>(),
             density in 0.2f64..0.7,
         ) {
-            let mut s = seed | 1;
-            let data = (0..w * h * d)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    u8::from(((s >> 11) as f64 / (1u64 << 53) as f64) < density)
-                })
-                .collect();
-            let m = Volume::from_vec(w, h, d, data).unwrap();
+            let m = random_mask((w, h, d), seed, |s| {
+                ((s >> 11) as f64 / (1u64 << 53) as f64) < density
+            });
             for c in [Connectivity::Faces, Connectivity::Full] {
                 prop_assert_eq!(label(&m, c), label_reference(&m, c));
             }

@@ -117,3 +117,23 @@ impl Neighbours {
         });
     }
 }
+
+/// A random mask for the kernels' tests: each voxel set where `set` says
+/// so of the next number of a xorshift64 stream from `seed`.
+#[cfg(test)]
+pub(crate) fn random_mask(
+    (w, h, d): (usize, usize, usize),
+    seed: u64,
+    set: impl Fn(u64) -> bool,
+) -> crate::volume::Volume<u8> {
+    let mut s = seed | 1;
+    let data = (0..w * h * d)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            u8::from(set(s))
+        })
+        .collect();
+    crate::volume::Volume::from_vec(w, h, d, data).expect("w × h × d voxels")
+}
