@@ -101,13 +101,14 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         }
         Loaded::Stack(stack) => {
             let found = analyze_stack(&stack, &opts.params);
-            let picture = drawn.then(|| overlay::render_stack(&stack, &found));
+            let field = stack.projected();
+            let picture = drawn.then(|| overlay::render_stack(&stack, &field, &found));
             let masks = Masks {
                 candidates: found.top_labels(),
                 nuclei: None,
                 sox9_nuclei: None,
             };
-            (stack.projected(), found.analysis, masks, picture)
+            (field, found.analysis, masks, picture)
         }
     };
     let mut rec = FieldRecord {

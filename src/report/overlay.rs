@@ -233,12 +233,12 @@ pub fn depth_colour(t: f64) -> Rgb<u8> {
 /// ([`depth_colour`]) where it is seen from above, and under it a side
 /// view — the stack max-projected along y (x across, z down, at the true
 /// aspect ratio) with each follicle outlined there too and a depth scale.
-pub fn render_stack(stack: &Stack, found: &StackAnalysis) -> RgbImage {
+/// `projected` is the stack's projection ([`Stack::projected`]).
+pub fn render_stack(stack: &Stack, projected: &Field, found: &StackAnalysis) -> RgbImage {
     let (w, h, d) = stack.dimensions();
     let depth_um = d as f64 * stack.voxel.z_um;
     let colour = |o: &crate::pipeline::Object| depth_colour(o.z_um.unwrap_or(0.0) / depth_um);
-    let field = stack.projected();
-    let top = render_outlined(&field, &found.top_labels(), &found.analysis, colour);
+    let top = render_outlined(projected, &found.top_labels(), &found.analysis, colour);
     // The side view: channels and labels projected along y.
     let side_channels = stack.channels.each_ref().map(|c| match c {
         Voxels::U16(v) => stretch_u16(&project_y(v)),
@@ -459,7 +459,7 @@ mod stack_tests {
         };
         let stack = Stack::from_volumes([v(0), v(1), v(2)], voxel).unwrap();
         let found = crate::pipeline::analyze_stack(&stack, &crate::params::Params::default());
-        let img = render_stack(&stack, &found);
+        let img = render_stack(&stack, &stack.projected(), &found);
         let side = (20.0 * scene.z_step_um / scene.pixel_size_um).round() as u32;
         assert_eq!(img.width(), 160);
         assert_eq!(img.height(), 128 + 4 + side);
