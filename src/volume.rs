@@ -73,15 +73,6 @@ impl<T: Copy> Volume<T> {
             data: self.data.iter().map(|&v| f(v)).collect(),
         }
     }
-
-    /// The same volume with z reversed (the first slice last).
-    pub fn flipped_z(&self) -> Volume<T> {
-        let mut data = Vec::with_capacity(self.data.len());
-        for z in (0..self.depth).rev() {
-            data.extend_from_slice(self.slice(z));
-        }
-        Volume { data, ..*self }
-    }
 }
 
 impl<T> Volume<T> {

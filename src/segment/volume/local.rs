@@ -2,39 +2,12 @@
 //! voxel belongs to an object when it reaches a fraction of the brightest
 //! value in the box around it (Bernsen 1986, minimum 0). The box's
 //! maximum is separable: each slice's square maximum (the 2D running
-//! maxima, van Herk 1992 / Gil & Werman 1993), then the maximum along z.
+//! maxima, van Herk 1992 / Gil & Werman 1993), then the maximum along z
+//! (the tests hold the whole-volume maximum it is checked against).
 
 use crate::segment::local::local_max;
 use crate::volume::Volume;
 use crate::FloatImage;
-
-/// The greatest value within the box of half-sides `radius_xy` pixels
-/// (rounded) and `radius_z` slices (rounded) around each voxel, clamped
-/// at the borders.
-pub fn local_max_3d(v: &Volume<f32>, radius_xy: f64, radius_z: f64) -> Volume<f32> {
-    let (w, h, d) = (v.width, v.height, v.depth);
-    let n = w * h;
-    let mut planes = Vec::with_capacity(n * d);
-    for z in 0..d {
-        let slice = FloatImage::from_raw(w as u32, h as u32, v.slice(z).to_vec())
-            .expect("a slice is width × height");
-        planes.extend_from_slice(local_max(&slice, radius_xy).as_raw());
-    }
-    let rz = radius_z.round().max(0.0) as usize;
-    if rz == 0 || d == 1 {
-        return v.same_shape(planes);
-    }
-    let mut out = vec![f32::NEG_INFINITY; n * d];
-    for z in 0..d {
-        let dst = &mut out[z * n..(z + 1) * n];
-        for zz in z.saturating_sub(rz)..=(z + rz).min(d - 1) {
-            for (o, &x) in dst.iter_mut().zip(&planes[zz * n..(zz + 1) * n]) {
-                *o = o.max(x);
-            }
-        }
-    }
-    v.same_shape(out)
-}
 
 /// The mask (1 / 0) of the voxels of `v` at or above `floor` and at or
 /// above `fraction` × the greatest value in the box of half-sides
@@ -86,6 +59,34 @@ pub fn mask_local_3d(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The greatest value within the box of half-sides `radius_xy` pixels
+    /// (rounded) and `radius_z` slices (rounded) around each voxel, clamped
+    /// at the borders.
+    fn local_max_3d(v: &Volume<f32>, radius_xy: f64, radius_z: f64) -> Volume<f32> {
+        let (w, h, d) = (v.width, v.height, v.depth);
+        let n = w * h;
+        let mut planes = Vec::with_capacity(n * d);
+        for z in 0..d {
+            let slice = FloatImage::from_raw(w as u32, h as u32, v.slice(z).to_vec())
+                .expect("a slice is width × height");
+            planes.extend_from_slice(local_max(&slice, radius_xy).as_raw());
+        }
+        let rz = radius_z.round().max(0.0) as usize;
+        if rz == 0 || d == 1 {
+            return v.same_shape(planes);
+        }
+        let mut out = vec![f32::NEG_INFINITY; n * d];
+        for z in 0..d {
+            let dst = &mut out[z * n..(z + 1) * n];
+            for zz in z.saturating_sub(rz)..=(z + rz).min(d - 1) {
+                for (o, &x) in dst.iter_mut().zip(&planes[zz * n..(zz + 1) * n]) {
+                    *o = o.max(x);
+                }
+            }
+        }
+        v.same_shape(out)
+    }
 
     #[test]
     fn the_streamed_mask_equals_the_mask_of_the_whole_maximum() {
