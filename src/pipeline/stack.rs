@@ -30,7 +30,7 @@ use crate::segment::volume::label::label;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth_prepared;
-use crate::segment::volume::watershed::{split_touching, SplitRule};
+use crate::segment::volume::watershed::{split_components, split_touching, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, Sample};
@@ -465,28 +465,27 @@ fn sox9_positive_nuclei(
     // Only DAPI objects with a voxel at or above the Sox9 threshold can
     // hold a nucleus whose mean reaches it: the others (most of the
     // dermis) are not split or measured.
-    let mut both = dapi_mask;
-    let (objects, count) = label(&both, Connectivity::Full);
+    let (mut objects, count) = label(&dapi_mask, Connectivity::Full);
+    drop(dapi_mask);
     let mut brightest = vec![f32::NEG_INFINITY; count as usize + 1];
     for (&l, &x) in objects.data.iter().zip(&sox9.data) {
         let b = &mut brightest[l as usize];
         *b = b.max(x);
     }
-    for (m, &l) in both.data.iter_mut().zip(&objects.data) {
-        if *m != 0 && brightest[l as usize] < t_sox9 {
-            *m = 0;
+    for l in objects.data.iter_mut() {
+        if brightest[*l as usize] < t_sox9 {
+            *l = 0;
         }
     }
-    drop(objects);
     let (labels, n) = if p.split {
         let rule = SplitRule {
             neck_ratio: p.nucleus_neck_ratio,
             min_separation: p.nucleus_min_separation_um,
         };
-        let s = split_touching(&both, voxel.spacing(), rule);
+        let s = split_components(objects, count, voxel.spacing(), rule);
         (s.labels, s.count)
     } else {
-        label(&both, Connectivity::Full)
+        (objects, count)
     };
     let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
     let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;

@@ -94,9 +94,20 @@ pub struct SplitRule {
 /// and one voxel of background around it, where the volume goes on), so
 /// the work follows the objects, not the volume.
 pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let (mut components, n) = label(mask, Connectivity::Full);
+    let (components, n) = label(mask, Connectivity::Full);
+    split_components(components, n, spacing, rule)
+}
+
+/// [`split_touching`] of components already labelled 26-connected (labels
+/// 1..=`n`; a label no voxel carries is skipped), split where they lie.
+pub fn split_components(
+    mut components: Volume<u32>,
+    n: u32,
+    spacing: [f64; 3],
+    rule: SplitRule,
+) -> Split {
     let boxes = bounding_boxes(&components, n);
-    let (w, h, d) = (mask.width, mask.height, mask.depth);
+    let (w, h, d) = (components.width, components.height, components.depth);
     let dims = [w, h, d];
     // The pieces are written over the components' labels, flagged by the
     // top bit so that a later component's crop does not mistake them for
@@ -104,6 +115,9 @@ pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> 
     const PIECE: u32 = 1 << 31;
     let mut count = 0u32;
     for (l, b) in boxes.iter().enumerate().skip(1) {
+        if b[0][0] == usize::MAX {
+            continue;
+        }
         // The crop: the box, grown by one voxel inside the volume.
         let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0].saturating_sub(1));
         let hi: [usize; 3] = [0, 1, 2].map(|k| (b[k][1] + 1).min(dims[k] - 1));
@@ -139,7 +153,10 @@ pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> 
     let mut parent: Vec<u32> = (0..=count).collect();
     let count = relabel(&mut out, &mut parent);
     Split {
-        labels: mask.same_shape(out),
+        labels: Volume {
+            data: out,
+            ..components
+        },
         count,
     }
 }
