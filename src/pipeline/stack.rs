@@ -453,8 +453,7 @@ fn nuclei_per_candidate(
 /// `t_sox9`. In 3D the nuclei of a packed follicle come apart (they are
 /// not fused by a projection), so a nucleus is judged by its mean, which
 /// averages out the noise of deep slices (a voxel-wise DAPI ∩ Sox9 mask,
-/// as in 2D, let noise fragments through: F1 0.988 against 0.990 on the
-/// 100-stack set).
+/// as in 2D, let noise fragments through; `docs/3d.md`).
 fn sox9_positive_nuclei(
     dapi_mask: Volume<u8>,
     sox9: &Volume<f32>,
