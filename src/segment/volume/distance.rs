@@ -24,42 +24,72 @@ pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
     for (src, dst) in mask.data.chunks(w).zip(g.chunks_mut(w)) {
         row_distances(src, dst, s2);
     }
-    let longest = w.max(h).max(d);
-    let mut line = vec![0.0; longest];
-    let mut out = vec![0.0; longest];
-    let (mut v, mut z) = (vec![0usize; longest], vec![0.0; longest + 1]);
-    let mut pass = |g: &mut [f64],
-                    n: usize,
-                    stride: usize,
-                    starts: &mut dyn Iterator<Item = usize>,
-                    s: f64| {
-        for start in starts {
-            let mut any = false;
+    let mut lines = Lines::new(w.max(h).max(d));
+    // Along y: the columns of each slice, BLOCK neighbouring x at once.
+    for z in 0..d {
+        let slice = &mut g[z * w * h..(z + 1) * w * h];
+        lines.pass(slice, w, h, w, spacing[1]);
+    }
+    // Along z: every (x, y), BLOCK neighbouring ones at once.
+    lines.pass(&mut g, w * h, d, w * h, spacing[2]);
+    mask.same_shape(g.into_iter().map(|v| v as f32).collect())
+}
+
+/// How many neighbouring lines [`Lines::pass`] gathers at once: their
+/// values at one position are contiguous in memory, so a block of them is
+/// read and written a cache line at a time (a line at a time would touch
+/// a new cache line for every value).
+const BLOCK: usize = 16;
+
+/// Scratch for the envelope passes along y and z.
+struct Lines {
+    /// BLOCK lines, each contiguous.
+    block: Vec<f64>,
+    out: Vec<f64>,
+    v: Vec<usize>,
+    z: Vec<f64>,
+}
+
+impl Lines {
+    fn new(longest: usize) -> Lines {
+        Lines {
+            block: vec![0.0; BLOCK * longest],
+            out: vec![0.0; longest],
+            v: vec![0; longest],
+            z: vec![0.0; longest + 1],
+        }
+    }
+
+    /// The lower envelope along an axis of `g`: `count` lines (line `i`
+    /// starts at `i`) of `n` values `stride` apart, spacing `s`.
+    fn pass(&mut self, g: &mut [f64], count: usize, n: usize, stride: usize, s: f64) {
+        for first in (0..count).step_by(BLOCK) {
+            let b = BLOCK.min(count - first);
             for k in 0..n {
-                line[k] = g[start + k * stride];
-                any |= line[k] != 0.0;
+                let row = &g[k * stride + first..k * stride + first + b];
+                for (i, &x) in row.iter().enumerate() {
+                    self.block[i * n + k] = x;
+                }
             }
-            // All background: stays 0.
-            if !any {
-                continue;
+            for i in 0..b {
+                let line = &mut self.block[i * n..(i + 1) * n];
+                // All background: stays 0.
+                if line.iter().all(|&x| x == 0.0) {
+                    continue;
+                }
+                dt1d(line, &mut self.out[..n], &mut self.v, &mut self.z, s * s);
+                for (x, &o) in line.iter_mut().zip(&self.out[..n]) {
+                    *x = o.min(INF);
+                }
             }
-            dt1d(&line[..n], &mut out[..n], &mut v, &mut z, s * s);
             for k in 0..n {
-                g[start + k * stride] = out[k].min(INF);
+                let row = &mut g[k * stride + first..k * stride + first + b];
+                for (i, x) in row.iter_mut().enumerate() {
+                    *x = self.block[i * n + k];
+                }
             }
         }
-    };
-    // Along y: every column of every slice.
-    pass(
-        &mut g,
-        h,
-        w,
-        &mut (0..d).flat_map(|z| (0..w).map(move |x| z * w * h + x)),
-        spacing[1],
-    );
-    // Along z: every (x, y).
-    pass(&mut g, d, w * h, &mut (0..w * h), spacing[2]);
-    mask.same_shape(g.into_iter().map(|v| v as f32).collect())
+    }
 }
 
 /// Squared distances (`s2` = spacing²) along one binary row from each
@@ -67,15 +97,15 @@ pub fn squared_edt(mask: &Volume<u8>, spacing: [f64; 3]) -> Volume<f32> {
 /// none.
 fn row_distances(src: &[u8], dst: &mut [f64], s2: f64) {
     let n = src.len();
-    let far = n + 1;
-    // Steps to the nearest background to the left, then to the right.
-    let mut steps = vec![far; n];
+    // Steps to the nearest background to the left (n + 1 for none), then
+    // the nearer of that and the steps to the right.
+    let far = (n + 1) as f64;
     let mut last: Option<usize> = None;
-    for (k, &m) in src.iter().enumerate() {
+    for (k, (&m, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
         if m == 0 {
             last = Some(k);
         }
-        steps[k] = last.map_or(far, |l| k - l);
+        *o = last.map_or(far, |l| (k - l) as f64);
     }
     last = None;
     for k in (0..n).rev() {
@@ -83,15 +113,11 @@ fn row_distances(src: &[u8], dst: &mut [f64], s2: f64) {
             last = Some(k);
         }
         if let Some(l) = last {
-            steps[k] = steps[k].min(l - k);
+            dst[k] = dst[k].min((l - k) as f64);
         }
     }
-    for (o, &st) in dst.iter_mut().zip(&steps) {
-        *o = if st >= far {
-            INF
-        } else {
-            s2 * (st * st) as f64
-        };
+    for o in dst.iter_mut() {
+        *o = if *o >= far { INF } else { s2 * *o * *o };
     }
 }
 

@@ -37,25 +37,32 @@ pub fn watershed(
     let dims = (heights.width, heights.height, heights.depth);
     let mut lab = markers.data.clone();
     let near = Neighbours::new(dims, connectivity.all());
-    let mut queue: BinaryHeap<Reverse<(u32, u64, usize)>> = BinaryHeap::new();
-    let mut seq = 0u64;
+    // Queue entries pack (height key, arrival, voxel) into one u128, so
+    // that the lowest pops first and equal heights in arrival order (16
+    // bytes sift faster than a tuple of three).
+    let mut queue: BinaryHeap<Reverse<u128>> = BinaryHeap::new();
+    let mut arrivals = 0u128;
+    let mut push = |queue: &mut BinaryHeap<Reverse<u128>>, i: usize| {
+        let key = u128::from(order_key(heights.data[i]));
+        queue.push(Reverse(key << 96 | arrivals << 64 | i as u128));
+        arrivals += 1;
+    };
     let mut queued: Vec<bool> = lab.iter().map(|&l| l != 0).collect();
     // Only marker voxels with a voxel to flood next to them start in the
     // queue (an inner one would find nothing left to label).
     for (i, &l) in lab.iter().enumerate() {
         if l != 0 && near.any(i, |j| !queued[j] && mask.data[j] != 0) {
-            queue.push(Reverse((order_key(heights.data[i]), seq, i)));
-            seq += 1;
+            push(&mut queue, i);
         }
     }
-    while let Some(Reverse((_, _, i))) = queue.pop() {
+    while let Some(Reverse(entry)) = queue.pop() {
+        let i = entry as u64 as usize;
         let l = lab[i];
         near.each(i, |j| {
             if !queued[j] && mask.data[j] != 0 {
                 lab[j] = l;
                 queued[j] = true;
-                queue.push(Reverse((order_key(heights.data[j]), seq, j)));
-                seq += 1;
+                push(&mut queue, j);
             }
         });
     }
