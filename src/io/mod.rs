@@ -10,6 +10,7 @@
 mod channels;
 mod digest;
 mod layout;
+mod lzw;
 pub(crate) mod meta;
 mod strips;
 mod tiff_source;

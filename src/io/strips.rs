@@ -1,5 +1,5 @@
-//! A fast path for the commonest confocal page: Deflate-compressed strips
-//! of 8- or 16-bit unsigned samples, little-endian and pixel-interleaved,
+//! A fast path for the commonest confocal page: Deflate- or LZW-compressed
+//! strips of 8- or 16-bit unsigned samples, little-endian and pixel-interleaved,
 //! with or without the horizontal predictor. The strips are inflated
 //! straight into the caller's buffer and the predictor is undone with one
 //! running sum per sample channel; the result is byte for byte what the
@@ -25,6 +25,17 @@ pub(super) struct StripPlan {
     /// Bytes per sample: 1 or 2.
     bytes_per_sample: usize,
     predictor: bool,
+    compression: Compression,
+}
+
+/// The strips' compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    /// zlib streams (TIFF compression 8 or 32946).
+    Deflate,
+    /// TIFF's LZW (compression 5): MSB-first codes, the code size growing
+    /// one code early.
+    Lzw,
 }
 
 impl StripPlan {
@@ -42,9 +53,11 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
     if dec.find_tag(Tag::TileOffsets).ok()?.is_some() {
         return None;
     }
-    if !matches!(u16_tag(dec, Tag::Compression)?, Some(8 | 32946)) {
-        return None;
-    }
+    let compression = match u16_tag(dec, Tag::Compression)? {
+        Some(8 | 32946) => Compression::Deflate,
+        Some(5) => Compression::Lzw,
+        _ => return None,
+    };
     let predictor = match u16_tag(dec, Tag::Predictor)? {
         None | Some(1) => false,
         Some(2) => true,
@@ -103,6 +116,7 @@ pub(super) fn plan<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<StripPlan> {
         samples_per_pixel,
         bytes_per_sample,
         predictor,
+        compression,
     })
 }
 
@@ -124,7 +138,8 @@ pub(super) fn decode<R: Read + Seek>(
         let row0 = k * plan.rows_per_strip;
         plan.rows_per_strip.min(plan.height - row0) * row_bytes
     };
-    // Every strip's size checked first: Deflate never needs much more than
+    // Every strip's size checked first: Deflate (and LZW, whose codes
+    // are at least 9 bits for at least one byte) never needs much more than
     // its output, and a strip claiming more is left to the tiff crate's
     // streaming reader, not buffered. The compressed strips are read into
     // one buffer of the largest's size from the worker's pool (grown
@@ -168,15 +183,24 @@ fn inflate_strips<R: Read + Seek>(
             .seek(SeekFrom::Start(offset))
             .and_then(|_| reader.read_exact(compressed))
             .map_err(|e| format!("strip {k}: {e}"))?;
-        inflate.reset(true);
-        let status = inflate
-            .decompress(compressed, dst, flate2::FlushDecompress::Finish)
-            .map_err(|e| format!("strip {k}: {e}"))?;
-        if status != flate2::Status::StreamEnd || inflate.total_out() != dst.len() as u64 {
-            return Err(format!(
-                "strip {k} does not inflate to its {} bytes",
-                dst.len()
-            ));
+        match plan.compression {
+            Compression::Deflate => {
+                inflate.reset(true);
+                let status = inflate
+                    .decompress(compressed, dst, flate2::FlushDecompress::Finish)
+                    .map_err(|e| format!("strip {k}: {e}"))?;
+                if status != flate2::Status::StreamEnd || inflate.total_out() != dst.len() as u64 {
+                    return Err(format!(
+                        "strip {k} does not inflate to its {} bytes",
+                        dst.len()
+                    ));
+                }
+            }
+            Compression::Lzw => {
+                // A strip whose codes run past its rows, or stop short, is
+                // left to the tiff crate, which decides.
+                super::lzw::decode(compressed, dst).map_err(|e| format!("strip {k}: {e:?}"))?;
+            }
         }
         if plan.bytes_per_sample == 2 {
             // Little-endian samples; native order on little-endian machines.

@@ -637,8 +637,8 @@ mod tests {
         }
         assert!(qualified > 0, "no fixture page takes the fast path");
         // Layouts written here: 8/16-bit, 1/3/4 samples, several strips,
-        // with and without the predictor, BigTIFF; LZW, PackBits and no
-        // compression (not qualifying) for contrast.
+        // with and without the predictor, BigTIFF, Deflate and LZW;
+        // PackBits and no compression (not qualifying) for contrast.
         let mut scene = Scene::new(96, 70, 1.0, 7);
         scene.follicles = 3;
         let r = render(&scene);
@@ -668,7 +668,10 @@ mod tests {
             write::color_pages(&name("rgba8"), &r, SampleType::U8, true, &o).unwrap();
             for s in ["g16", "g8", "rgb16", "rgba16", "rgb8", "rgba8"] {
                 let q = same_both_ways(&name(s));
-                if matches!(comp, Comp::Deflate | Comp::DeflateFast | Comp::DeflatePlain) {
+                if matches!(
+                    comp,
+                    Comp::Deflate | Comp::DeflateFast | Comp::DeflatePlain | Comp::Lzw
+                ) {
                     assert!(q > 0, "{s} {comp:?}");
                     written += 1;
                 } else {
@@ -676,7 +679,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(written, 18);
+        assert_eq!(written, 24);
     }
 
     /// A strip that does not inflate whole falls back to the tiff crate,
@@ -707,6 +710,31 @@ mod tests {
         assert!(fast.is_err());
         // …and loading gives what the tiff crate alone gives.
         assert_eq!(same_both_ways(&path), 1);
+    }
+
+    /// LZW has no checksum: a corrupted strip may decode to garbage of
+    /// the right length, or fail. Either way the fast path and the tiff
+    /// crate agree (the same planes, or both an error).
+    #[test]
+    fn corrupted_lzw_strips_load_as_the_tiff_crate_loads_them() {
+        let r = render(&Scene::new(64, 48, 1.0, 9));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rgb16.tif");
+        let o = Options {
+            compression: Some(Comp::Lzw),
+            ..Options::default()
+        };
+        write::color_pages(&path, &r, SampleType::U16(4095), false, &o).unwrap();
+        let clean = std::fs::read(&path).unwrap();
+        for k in 1..12 {
+            let mut bytes = clean.clone();
+            let at = bytes.len() * k / 24 + 16;
+            for b in &mut bytes[at..at + 1 + k] {
+                *b ^= 0x5a ^ k as u8;
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            same_both_ways(&path);
+        }
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub fn open(mask: &GrayImage, radius_px: f64) -> GrayImage {
     if k == 1.0 {
         return open_cross(mask);
     }
+    if k <= SMALL_DISC as f64 {
+        return open_chords(mask, k as usize);
+    }
     let r2 = k * k;
     let (w, h) = mask.dimensions();
     let to_mask = |keep: Vec<bool>| {
@@ -181,6 +184,81 @@ fn open_cross(mask: &GrayImage) -> GrayImage {
     );
     let out = cross(&eroded, |a, b| a | b, 0);
     crate::pool::give(eroded);
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
+}
+
+/// Discs up to this radius (pixels) are opened chord by chord
+/// ([`open_chords`], O(radius) per pixel); larger ones through the
+/// distance transform (O(1) per pixel, with a larger constant).
+const SMALL_DISC: usize = 8;
+
+/// Opening by a disc of `k` pixels, a row at a time. The disc is 2k + 1
+/// horizontal chords, the one dy rows away reaching ⌊√(k² − dy²)⌋ pixels
+/// either side. A pixel survives the erosion when, in each row of the
+/// disc, the nearest background pixel along that row lies beyond the
+/// chord; the dilation takes back each pixel with a survivor within a
+/// chord. For integer offsets dx² ≤ k² − dy² ⇔ |dx| ≤ ⌊√(k² − dy²)⌋, so
+/// these are the very sets the distance-transform opening thresholds
+/// (rows outside the image hold no background, as there).
+fn open_chords(mask: &GrayImage, k: usize) -> GrayImage {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    if w == 0 || h == 0 {
+        return mask.clone();
+    }
+    let chord: Vec<u16> = (0..=k)
+        .map(|dy| ((k * k - dy * dy) as f64).sqrt().floor() as u16)
+        .collect();
+    // For every pixel, the distance along its row to the nearest pixel
+    // `target` says yes to (at least u16::MAX: none in the row).
+    let along_rows = |src: &[u8], target: fn(u8) -> bool| -> Vec<u16> {
+        let mut out = vec![0u16; w * h];
+        let none = i64::from(u16::MAX) + w as i64;
+        for (row, o) in src.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+            let mut last = -none;
+            for (x, (&v, o)) in row.iter().zip(o.iter_mut()).enumerate() {
+                if target(v) {
+                    last = x as i64;
+                }
+                *o = (x as i64 - last).min(i64::from(u16::MAX)) as u16;
+            }
+            last = none + w as i64;
+            for x in (0..w).rev() {
+                if target(row[x]) {
+                    last = x as i64;
+                }
+                o[x] = o[x].min((last - x as i64).min(i64::from(u16::MAX)) as u16);
+            }
+        }
+        out
+    };
+    // Erosion: each pixel whose distance exceeds the chord in every row
+    // of the disc; dilation: each pixel whose distance is within the
+    // chord in some row of it. 0/255 per pixel, so that the rows combine
+    // by AND or OR.
+    let over_disc = |dist: &[u16], erode: bool| -> Vec<u8> {
+        let mut out = vec![0u8; w * h];
+        for (y, o) in out.chunks_exact_mut(w).enumerate() {
+            o.fill(if erode { 255 } else { 0 });
+            for yy in y.saturating_sub(k)..(y + k + 1).min(h) {
+                let c = chord[yy.abs_diff(y)];
+                let row = &dist[yy * w..(yy + 1) * w];
+                if erode {
+                    for (o, &d) in o.iter_mut().zip(row) {
+                        *o &= if d > c { 255 } else { 0 };
+                    }
+                } else {
+                    for (o, &d) in o.iter_mut().zip(row) {
+                        *o |= if d <= c { 255 } else { 0 };
+                    }
+                }
+            }
+        }
+        out
+    };
+    let to_background = along_rows(mask.as_raw(), |v| v == 0);
+    let eroded = over_disc(&to_background, true);
+    let to_survivor = along_rows(&eroded, |v| v != 0);
+    let out = over_disc(&to_survivor, false);
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| mask.clone())
 }
 
@@ -381,6 +459,31 @@ mod tests {
                 imageproc::morphology::open(&m, Norm::L2, k),
                 "k={k}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The chord opening against imageproc's L2 opening (a disc tested
+        /// pixel by pixel) and the distance-transform path it stands in for.
+        #[test]
+        fn chord_opening_equals_the_disc_opening(
+            (w, h) in (1u32..40, 1u32..40),
+            k in 2usize..=SMALL_DISC,
+            seed in proptest::prelude::any::<u64>(),
+            density in 0.3f64..0.95,
+        ) {
+            use imageproc::distance_transform::Norm;
+            let mut rng = crate::synth::Rng::new(seed);
+            let m = GrayImage::from_fn(w, h, |_, _| {
+                image::Luma([if rng.unit() < density { 255 } else { 0 }])
+            });
+            let chords = open_chords(&m, k);
+            proptest::prop_assert_eq!(&chords, &imageproc::morphology::open(&m, Norm::L2, k as u8));
+            let eroded = GrayImage::from_raw(w, h, squared_edt(&m).iter().map(|&d| if d > (k * k) as f64 { 255 } else { 0 }).collect()).unwrap();
+            let complement = GrayImage::from_raw(w, h, eroded.as_raw().iter().map(|&v| 255 - v).collect()).unwrap();
+            let by_edt: Vec<u8> = squared_edt(&complement).iter().map(|&d| if d <= (k * k) as f64 { 255 } else { 0 }).collect();
+            proptest::prop_assert_eq!(chords.as_raw(), &by_edt);
         }
     }
 
