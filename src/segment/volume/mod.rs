@@ -77,9 +77,13 @@ pub(crate) struct Neighbours {
     dims: (usize, usize, usize),
     offsets: Vec<(i32, i32, i32)>,
     flat: Vec<isize>,
+    /// No voxel asked about lies on the grid's border: flat offsets
+    /// always, no coordinates to work out.
+    inner: bool,
 }
 
 impl Neighbours {
+    /// For voxels anywhere in the grid.
     pub(crate) fn new(dims: (usize, usize, usize), offsets: Vec<(i32, i32, i32)>) -> Neighbours {
         let (w, h, _) = dims;
         let flat = offsets
@@ -90,13 +94,42 @@ impl Neighbours {
             dims,
             offsets,
             flat,
+            inner: false,
         }
+    }
+
+    /// For the voxels `asked` says yes to, and only those: when none lies
+    /// on the grid's border (a crop with a margin), their neighbours are
+    /// found by flat offsets alone.
+    pub(crate) fn within(
+        dims: (usize, usize, usize),
+        offsets: Vec<(i32, i32, i32)>,
+        asked: impl Fn(usize) -> bool,
+    ) -> Neighbours {
+        let mut near = Neighbours::new(dims, offsets);
+        let (w, h, d) = dims;
+        let on_border = |x: usize, y: usize, z: usize| asked((z * h + y) * w + x);
+        let faces_clear = (0..d).all(|z| {
+            let full = z == 0 || z + 1 == d;
+            (0..h).all(|y| {
+                if full || y == 0 || y + 1 == h {
+                    (0..w).all(|x| !on_border(x, y, z))
+                } else {
+                    w == 0 || (!on_border(0, y, z) && !on_border(w - 1, y, z))
+                }
+            })
+        });
+        near.inner = faces_clear;
+        near
     }
 
     /// Calls `f` with the flat index of each neighbour of voxel `i` inside
     /// the grid; stops early when `f` returns true, and says so.
     #[inline]
     pub(crate) fn any(&self, i: usize, mut f: impl FnMut(usize) -> bool) -> bool {
+        if self.inner {
+            return self.flat.iter().any(|&o| f((i as isize + o) as usize));
+        }
         let (w, h, d) = self.dims;
         let (x, y, z) = (i % w, (i / w) % h, i / (w * h));
         if x > 0 && y > 0 && z > 0 && x + 1 < w && y + 1 < h && z + 1 < d {

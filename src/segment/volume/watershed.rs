@@ -4,9 +4,6 @@
 //! neck is nearly as thick as the thinner body merged back (the 2D neck
 //! test of [`crate::segment::watershed`], in 3D).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use super::distance::edt;
 use super::label::label;
 use super::{Connectivity, Neighbours};
@@ -36,37 +33,96 @@ pub fn watershed(
 ) -> Volume<u32> {
     let dims = (heights.width, heights.height, heights.depth);
     let mut lab = markers.data.clone();
-    let near = Neighbours::new(dims, connectivity.all());
-    // Queue entries pack (height key, arrival, voxel) into one u128, so
-    // that the lowest pops first and equal heights in arrival order (16
-    // bytes sift faster than a tuple of three).
-    let mut queue: BinaryHeap<Reverse<u128>> = BinaryHeap::new();
-    let mut arrivals = 0u128;
-    let mut push = |queue: &mut BinaryHeap<Reverse<u128>>, i: usize| {
-        let key = u128::from(order_key(heights.data[i]));
-        queue.push(Reverse(key << 96 | arrivals << 64 | i as u128));
-        arrivals += 1;
-    };
-    let mut queued: Vec<bool> = lab.iter().map(|&l| l != 0).collect();
+    let near = Neighbours::within(dims, connectivity.all(), |i| {
+        lab[i] != 0 || mask.data[i] != 0
+    });
+    let mut queue = LevelQueue::new(heights, |i| lab[i] != 0 || mask.data[i] != 0);
+    // Mask voxels no marker holds and no flood has reached yet.
+    let mut free: Vec<bool> = lab
+        .iter()
+        .zip(&mask.data)
+        .map(|(&l, &m)| l == 0 && m != 0)
+        .collect();
     // Only marker voxels with a voxel to flood next to them start in the
     // queue (an inner one would find nothing left to label).
     for (i, &l) in lab.iter().enumerate() {
-        if l != 0 && near.any(i, |j| !queued[j] && mask.data[j] != 0) {
-            push(&mut queue, i);
+        if l != 0 && near.any(i, |j| free[j]) {
+            queue.push(i);
         }
     }
-    while let Some(Reverse(entry)) = queue.pop() {
-        let i = entry as u64 as usize;
+    while let Some(i) = queue.pop() {
         let l = lab[i];
         near.each(i, |j| {
-            if !queued[j] && mask.data[j] != 0 {
+            if free[j] {
+                free[j] = false;
                 lab[j] = l;
-                queued[j] = true;
-                push(&mut queue, j);
+                queue.push(j);
             }
         });
     }
     heights.same_shape(lab)
+}
+
+/// The flood's queue: lowest height first, and among equal heights first
+/// come first served (the order of a priority queue keyed by (height,
+/// arrival)), as one first-in-first-out bucket per distinct height — a
+/// hierarchical queue (Beucher & Meyer 1993) with exact levels: no
+/// comparisons between entries, O(1) per push and pop.
+struct LevelQueue {
+    /// Each voxel's level (the rank of its height among the distinct
+    /// heights of the voxels that can be queued; others unused).
+    level: Vec<u32>,
+    buckets: Vec<Vec<usize>>,
+    /// How far each bucket has been popped.
+    read: Vec<usize>,
+    /// No bucket below this holds an entry not yet popped.
+    lowest: usize,
+}
+
+impl LevelQueue {
+    /// The queue for the voxels `queueable` says yes to, by `heights`.
+    fn new(heights: &Volume<f32>, queueable: impl Fn(usize) -> bool) -> LevelQueue {
+        let mut keys: Vec<u32> = (0..heights.data.len())
+            .filter(|&i| queueable(i))
+            .map(|i| order_key(heights.data[i]))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let level = (0..heights.data.len())
+            .map(|i| {
+                let key = order_key(heights.data[i]);
+                if queueable(i) {
+                    keys.binary_search(&key).unwrap_or(0) as u32
+                } else {
+                    0
+                }
+            })
+            .collect();
+        LevelQueue {
+            level,
+            buckets: vec![Vec::new(); keys.len()],
+            read: vec![0; keys.len()],
+            lowest: 0,
+        }
+    }
+
+    fn push(&mut self, i: usize) {
+        let l = self.level[i] as usize;
+        self.buckets[l].push(i);
+        self.lowest = self.lowest.min(l);
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        while let Some(bucket) = self.buckets.get(self.lowest) {
+            let r = self.read[self.lowest];
+            if let Some(&i) = bucket.get(r) {
+                self.read[self.lowest] = r + 1;
+                return Some(i);
+            }
+            self.lowest += 1;
+        }
+        None
+    }
 }
 
 /// What [`split_touching`] made of a mask.
@@ -125,26 +181,36 @@ pub fn split_components(
         if b[0][0] == usize::MAX {
             continue;
         }
-        // The crop: the box, grown by one voxel inside the volume.
-        let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0].saturating_sub(1));
-        let hi: [usize; 3] = [0, 1, 2].map(|k| (b[k][1] + 1).min(dims[k] - 1));
-        let size: [usize; 3] = [0, 1, 2].map(|k| hi[k] - lo[k] + 1);
+        // The crop: the box and one voxel more on every side — background
+        // inside the volume, and outside it a voxel that is not
+        // background for the distance transform (as the volume's edge is
+        // not) and not part of the component either (2).
+        let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0]);
+        let size: [usize; 3] = [0, 1, 2].map(|k| b[k][1] - b[k][0] + 3);
         let mut crop = Volume::filled(size[0], size[1], size[2], 0u8);
         for z in 0..size[2] {
             for y in 0..size[1] {
-                let src = components.index(lo[0], lo[1] + y, lo[2] + z);
-                let dst = crop.index(0, y, z);
                 for x in 0..size[0] {
-                    crop.data[dst + x] = u8::from(components.data[src + x] == l as u32);
+                    // Crop (x, y, z) is volume (lo + (x, y, z) − 1).
+                    let at = [x, y, z];
+                    let v: [Option<usize>; 3] =
+                        [0, 1, 2].map(|k| (lo[k] + at[k]).checked_sub(1).filter(|&c| c < dims[k]));
+                    let i = crop.index(x, y, z);
+                    crop.data[i] = match v {
+                        [Some(vx), Some(vy), Some(vz)] => {
+                            u8::from(components.get(vx, vy, vz) == l as u32)
+                        }
+                        _ => 2,
+                    };
                 }
             }
         }
         let pieces = split_component(&crop, spacing, rule);
-        for z in 0..size[2] {
-            for y in 0..size[1] {
-                let src = pieces.labels.index(0, y, z);
-                let dst = components.index(lo[0], lo[1] + y, lo[2] + z);
-                for x in 0..size[0] {
+        for z in 1..size[2] - 1 {
+            for y in 1..size[1] - 1 {
+                let src = pieces.labels.index(1, y, z);
+                let dst = components.index(lo[0], lo[1] + y - 1, lo[2] + z - 1);
+                for x in 0..size[0] - 2 {
                     let p = pieces.labels.data[src + x];
                     if p != 0 {
                         components.data[dst + x] = PIECE | (count + p);
@@ -185,12 +251,16 @@ fn bounding_boxes(labels: &Volume<u32>, n: u32) -> Vec<[[usize; 2]; 3]> {
     boxes
 }
 
-/// [`split_touching`] of a mask taken whole.
-fn split_component(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let dist = edt(mask, spacing);
-    let markers = regional_maxima(&dist, mask);
+/// [`split_touching`] of one component in its crop: 1 the component,
+/// 0 background, 2 beyond the volume's edge (neither). No voxel of the
+/// component lies on the crop's border, so its neighbours are found by
+/// flat offsets alone.
+fn split_component(crop: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
+    let dist = edt(crop, spacing);
+    let mask = crop.map(|v| u8::from(v == 1));
+    let markers = regional_maxima(&dist, &mask);
     let heights = dist.map(|d| -d);
-    let mut lab = watershed(&heights, &markers.0, mask, Connectivity::Full).data;
+    let mut lab = watershed(&heights, &markers.0, &mask, Connectivity::Full).data;
     let n = markers.1 as usize;
     // Each basin's peak (height and where), and the neck between each
     // pair that touches.
@@ -230,9 +300,10 @@ fn split_component(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Spl
 /// The mask voxels no 26-neighbour of which (in the mask) lies higher,
 /// labelled as 26-connected plateaus; and how many.
 fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) {
-    let near = Neighbours::new(
+    let near = Neighbours::within(
         (dist.width, dist.height, dist.depth),
         Connectivity::Full.all(),
+        |i| mask.data[i] != 0,
     );
     let top = mask.same_shape(
         (0..dist.data.len())
@@ -253,7 +324,7 @@ fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) 
 fn necks(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
     let dims = (dist.width, dist.height, dist.depth);
     let back = Connectivity::Full.backward().to_vec();
-    let near = Neighbours::new(dims, back);
+    let near = Neighbours::within(dims, back, |i| lab[i] != 0);
     let mut best: std::collections::HashMap<(u32, u32), f32> = Default::default();
     for (i, &a) in lab.iter().enumerate() {
         if a == 0 {
