@@ -34,54 +34,65 @@ const MAX_CODES: usize = 4096;
 /// Decodes the LZW stream `input` into exactly `out` (every byte written
 /// or an error). Codes after the output is full are not read.
 pub(super) fn decode(input: &[u8], out: &mut [u8]) -> Result<(), LzwError> {
-    // Entry k (k ≥ 258): its string is out[start[k]..start[k] + len[k]].
-    let mut start = vec![0u32; MAX_CODES];
-    let mut len = vec![0u32; MAX_CODES];
+    // Positions are kept in 32 bits (no TIFF strip comes near 4 GiB).
+    if out.len() > u32::MAX as usize {
+        return Err(LzwError::TooLong);
+    }
+    // Entry k (k ≥ 258): its string is out[start..start + len], packed
+    // as start << 16 | len (len ≤ 4096).
+    let mut table = [0u64; MAX_CODES];
     let mut bits = Bits::new(input);
     let mut width = 9u32;
     let mut next = FIRST_FREE;
-    // Where the previous code's string was written, and its length.
-    let mut previous: Option<(usize, usize)> = None;
+    // Where the previous code's string was written, and its length (0:
+    // none since the last clear).
+    let (mut p_at, mut p_len) = (0usize, 0usize);
     let mut at = 0usize;
     while at < out.len() {
         let Some(code) = bits.take(width) else {
             return Err(LzwError::TooShort);
         };
-        if code == CLEAR {
-            width = 9;
-            next = FIRST_FREE;
-            previous = None;
-            continue;
-        }
-        if code == END {
-            return Err(LzwError::TooShort);
-        }
         let code = code as usize;
-        let Some((p_at, p_len)) = previous else {
-            // The first code after a clear is a byte.
-            if code >= 256 {
-                return Err(LzwError::BadCode);
-            }
+        if code < 256 {
+            // A byte.
             out[at] = code as u8;
-            previous = Some((at, 1));
+            if p_len != 0 {
+                add(&mut table, &mut next, &mut width, p_at, p_len)?;
+            }
+            (p_at, p_len) = (at, 1);
             at += 1;
             continue;
-        };
+        }
+        if code == CLEAR as usize {
+            width = 9;
+            next = FIRST_FREE;
+            p_len = 0;
+            continue;
+        }
+        if code == END as usize || p_len == 0 {
+            // The end before the output is full, or a string code right
+            // after a clear.
+            return Err(if code == END as usize {
+                LzwError::TooShort
+            } else {
+                LzwError::BadCode
+            });
+        }
         // This code's string (where it was first written, and its
         // length); the code being defined right now (KwKwK) is the
         // previous string plus its own first byte, copied from there.
-        let (from, n) = match code {
-            0..=255 => (usize::MAX, 1),
-            _ if code < next => (start[code] as usize, len[code] as usize),
-            _ if code == next => (p_at, p_len + 1),
-            _ => return Err(LzwError::BadCode),
+        let (from, n) = if code < next {
+            let e = table[code & (MAX_CODES - 1)];
+            ((e >> 16) as usize, (e & 0xffff) as usize)
+        } else if code == next {
+            (p_at, p_len + 1)
+        } else {
+            return Err(LzwError::BadCode);
         };
         if n > out.len() - at {
             return Err(LzwError::TooLong);
         }
-        if from == usize::MAX {
-            out[at] = code as u8;
-        } else if from + n <= at {
+        if from + n <= at {
             if n <= 16 && at + 16 <= out.len() {
                 // Most strings are short: one 16-byte move (the bytes
                 // past n are written again by the codes that follow).
@@ -96,19 +107,31 @@ pub(super) fn decode(input: &[u8], out: &mut [u8]) -> Result<(), LzwError> {
                 out[at + k] = out[from + k];
             }
         }
-        // The new entry: the previous string and this one's first byte,
-        // which follow each other in the output.
-        if next >= MAX_CODES {
-            return Err(LzwError::TableFull);
-        }
-        start[next] = p_at as u32;
-        len[next] = (p_len + 1) as u32;
-        next += 1;
-        if next + 1 >= 1 << width && width < 12 {
-            width += 1;
-        }
-        previous = Some((at, n));
+        add(&mut table, &mut next, &mut width, p_at, p_len)?;
+        (p_at, p_len) = (at, n);
         at += n;
+    }
+    Ok(())
+}
+
+/// The new entry after each code but the first: the previous string and
+/// the first byte of this one, which follows it in the output; the code
+/// size grows one code early.
+#[inline]
+fn add(
+    table: &mut [u64; MAX_CODES],
+    next: &mut usize,
+    width: &mut u32,
+    p_at: usize,
+    p_len: usize,
+) -> Result<(), LzwError> {
+    if *next >= MAX_CODES {
+        return Err(LzwError::TableFull);
+    }
+    table[*next] = (p_at as u64) << 16 | (p_len as u64 + 1);
+    *next += 1;
+    if *next + 1 >= 1 << *width && *width < 12 {
+        *width += 1;
     }
     Ok(())
 }

@@ -467,10 +467,19 @@ fn sox9_positive_nuclei(
     let (mut objects, count) = label(&dapi_mask, Connectivity::Full);
     drop(dapi_mask);
     let mut brightest = vec![f32::NEG_INFINITY; count as usize + 1];
+    // Along runs of one label (most voxels are background or inside a
+    // nucleus' run), the maximum is kept in a register.
+    let (mut run, mut top) = (0u32, f32::NEG_INFINITY);
     for (&l, &x) in objects.data.iter().zip(&sox9.data) {
-        let b = &mut brightest[l as usize];
-        *b = b.max(x);
+        if l != run {
+            let b = &mut brightest[run as usize];
+            *b = b.max(top);
+            (run, top) = (l, x);
+        } else {
+            top = top.max(x);
+        }
     }
+    brightest[run as usize] = brightest[run as usize].max(top);
     for l in objects.data.iter_mut() {
         if brightest[*l as usize] < t_sox9 {
             *l = 0;
