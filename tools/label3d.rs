@@ -55,7 +55,7 @@ fn main() {
     };
     let (s, split) = best_of(|| split_touching(&mask, [0.6, 0.6, 2.0], rule));
     println!(
-        "split_touching (EDT + watershed): {:.0} MVx/s ({} pieces)",
+        "split_touching (EDT + watershed): {:.1} MVx/s ({} pieces)",
         mvx / s,
         split.count
     );

@@ -30,7 +30,7 @@ use crate::segment::volume::label::label;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth_prepared;
-use crate::segment::volume::watershed::{split_components, split_touching, SplitRule};
+use crate::segment::volume::watershed::{split_components, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, Sample};
@@ -321,15 +321,18 @@ fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume
 /// meet through a neck thinner than `split_neck_ratio` × the thinner
 /// body, centres at least `split_min_separation_um` apart.
 fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
+    let (components, n) = label(&candidates, Connectivity::Full);
+    // The mask is not held through the split (a byte per voxel).
+    drop(candidates);
     if p.split {
         let rule = SplitRule {
             neck_ratio: p.split_neck_ratio,
             min_separation: p.split_min_separation_um,
         };
-        let s = split_touching(&candidates, voxel.spacing(), rule);
+        let s = split_components(components, n, voxel.spacing(), rule);
         (s.labels, s.count)
     } else {
-        label(&candidates, Connectivity::Full)
+        (components, n)
     }
 }
 
