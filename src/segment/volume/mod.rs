@@ -127,10 +127,14 @@ impl Neighbours {
     /// the grid; stops early when `f` returns true, and says so.
     #[inline]
     pub(crate) fn any(&self, i: usize, mut f: impl FnMut(usize) -> bool) -> bool {
+        let (w, h, d) = self.dims;
         if self.inner {
+            debug_assert!({
+                let (x, y, z) = (i % w, (i / w) % h, i / (w * h));
+                x > 0 && y > 0 && z > 0 && x + 1 < w && y + 1 < h && z + 1 < d
+            });
             return self.flat.iter().any(|&o| f((i as isize + o) as usize));
         }
-        let (w, h, d) = self.dims;
         let (x, y, z) = (i % w, (i / w) % h, i / (w * h));
         if x > 0 && y > 0 && z > 0 && x + 1 < w && y + 1 < h && z + 1 < d {
             self.flat.iter().any(|&o| f((i as isize + o) as usize))
