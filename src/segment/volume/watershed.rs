@@ -66,8 +66,10 @@ pub fn watershed(
 /// The flood's queue: lowest height first, and among equal heights first
 /// come first served (the order of a priority queue keyed by (height,
 /// arrival)), as one first-in-first-out bucket per distinct height — a
-/// hierarchical queue (Beucher & Meyer 1993) with exact levels: no
-/// comparisons between entries, O(1) per push and pop.
+/// hierarchical queue (Beucher & Meyer 1993) with exact levels: the
+/// distinct heights sorted once, then no comparisons between entries —
+/// O(1) per push, and pops walk the levels upward (back down only when a
+/// lower voxel arrives).
 struct LevelQueue {
     /// Each voxel's level (the rank of its height among the distinct
     /// heights of the voxels that can be queued; others unused).
