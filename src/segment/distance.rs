@@ -6,22 +6,56 @@ use image::GrayImage;
 
 const INF: f64 = 1e20;
 
+/// The float types [`dt1d`] runs in: f64 for the 2D transform's rows,
+/// f32 for the 3D transform (`segment::volume::distance`).
+pub(crate) trait EnvelopeFloat:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    /// Stands for "no background along this line".
+    const INF: Self;
+    const TWO: Self;
+    /// A count as this type (rounded once).
+    fn of(n: usize) -> Self;
+}
+
+impl EnvelopeFloat for f64 {
+    const INF: f64 = INF;
+    const TWO: f64 = 2.0;
+    fn of(n: usize) -> f64 {
+        n as f64
+    }
+}
+
+impl EnvelopeFloat for f32 {
+    const INF: f32 = INF as f32;
+    const TWO: f32 = 2.0;
+    fn of(n: usize) -> f32 {
+        n as f32
+    }
+}
+
 /// 1-D squared distance transform of `f` into `d` (lower envelope of
 /// parabolas), samples `spacing` apart (`s2` = spacing², 1.0 for pixels;
 /// distances come out in the spacing's unit, squared). `v`, `z` are
 /// scratch buffers of length n and n + 1.
-pub(crate) fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64], s2: f64) {
+pub(crate) fn dt1d<T: EnvelopeFloat>(f: &[T], d: &mut [T], v: &mut [usize], z: &mut [T], s2: T) {
     let n = f.len();
     if n == 0 {
         return;
     }
     let mut k = 0usize;
     v[0] = 0;
-    z[0] = -INF;
-    z[1] = INF;
+    z[0] = -T::INF;
+    z[1] = T::INF;
     let inter = |q: usize, p: usize| {
-        ((f[q] + s2 * (q * q) as f64) - (f[p] + s2 * (p * p) as f64))
-            / (2.0 * s2 * (q as f64 - p as f64))
+        ((f[q] + s2 * T::of(q * q)) - (f[p] + s2 * T::of(p * p)))
+            / (T::TWO * s2 * (T::of(q) - T::of(p)))
     };
     for q in 1..n {
         let mut s = inter(q, v[k]);
@@ -33,15 +67,15 @@ pub(crate) fn dt1d(f: &[f64], d: &mut [f64], v: &mut [usize], z: &mut [f64], s2:
         k += 1;
         v[k] = q;
         z[k] = s;
-        z[k + 1] = INF;
+        z[k + 1] = T::INF;
     }
     k = 0;
     for (q, dq) in d.iter_mut().enumerate() {
-        while z[k + 1] < q as f64 {
+        while z[k + 1] < T::of(q) {
             k += 1;
         }
         let p = v[k];
-        let diff = q as f64 - p as f64;
+        let diff = T::of(q) - T::of(p);
         *dq = s2 * diff * diff + f[p];
     }
 }

@@ -4,6 +4,7 @@
 //! "Distance Transforms of Sampled Functions", 2012; the separable
 //! approach of Saito & Toriwaki 1994).
 
+use crate::segment::distance::dt1d;
 use crate::volume::Volume;
 
 /// Stands for "no background along this line" (as in the 2D transform).
@@ -134,43 +135,6 @@ fn row_distances(src: &[u8], dst: &mut [f32], s2: f32) {
     }
     for o in dst.iter_mut() {
         *o = if *o >= far { INF } else { s2 * *o * *o };
-    }
-}
-
-/// The lower envelope of the parabolas s2·(q − p)² + f[p] at every q
-/// (Felzenszwalb & Huttenlocher 2012, algorithm 1), in f32: `v` and `z`
-/// hold the envelope's parabolas and breakpoints (n and n + 1 long).
-fn dt1d(f: &[f32], d: &mut [f32], v: &mut [usize], z: &mut [f32], s2: f32) {
-    let n = f.len();
-    if n == 0 {
-        return;
-    }
-    let mut k = 0usize;
-    v[0] = 0;
-    z[0] = -INF;
-    z[1] = INF;
-    let inter = |q: usize, p: usize| {
-        let (qf, pf) = (q as f32, p as f32);
-        ((f[q] + s2 * qf * qf) - (f[p] + s2 * pf * pf)) / (2.0 * s2 * (qf - pf))
-    };
-    for q in 1..n {
-        let mut s = inter(q, v[k]);
-        while k > 0 && s <= z[k] {
-            k -= 1;
-            s = inter(q, v[k]);
-        }
-        k += 1;
-        v[k] = q;
-        z[k] = s;
-        z[k + 1] = INF;
-    }
-    k = 0;
-    for (q, dq) in d.iter_mut().enumerate() {
-        while z[k + 1] < q as f32 {
-            k += 1;
-        }
-        let diff = q as f32 - v[k] as f32;
-        *dq = s2 * diff * diff + f[v[k]];
     }
 }
 
