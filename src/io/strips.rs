@@ -138,9 +138,8 @@ pub(super) fn decode<R: Read + Seek>(
         let row0 = k * plan.rows_per_strip;
         plan.rows_per_strip.min(plan.height - row0) * row_bytes
     };
-    // Every strip's size checked first: Deflate (and LZW, whose codes
-    // are at least 9 bits for at least one byte) never needs much more than
-    // its output, and a strip claiming more is left to the tiff crate's
+    // Every strip's size checked first: neither Deflate nor LZW (at most
+    // one 12-bit code per output byte) needs much more than its output, and a strip claiming more is left to the tiff crate's
     // streaming reader, not buffered. The compressed strips are read into
     // one buffer of the largest's size from the worker's pool (grown
     // strip by strip and dropped after each page, it was faulted in

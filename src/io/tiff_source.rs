@@ -682,18 +682,24 @@ mod tests {
         assert_eq!(written, 24);
     }
 
+    /// A 64 × 48 RGB 16-bit field in `dir`, compressed with `comp`.
+    fn rgb16_file(dir: &Path, comp: Comp) -> std::path::PathBuf {
+        let r = render(&Scene::new(64, 48, 1.0, 9));
+        let path = dir.join("rgb16.tif");
+        let o = Options {
+            compression: Some(comp),
+            ..Options::default()
+        };
+        write::color_pages(&path, &r, SampleType::U16(4095), false, &o).unwrap();
+        path
+    }
+
     /// A strip that does not inflate whole falls back to the tiff crate,
     /// which decides (here: an error, as before).
     #[test]
     fn broken_strip_falls_back() {
-        let r = render(&Scene::new(64, 48, 1.0, 9));
         let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("rgb16.tif");
-        let o = Options {
-            compression: Some(Comp::Deflate),
-            ..Options::default()
-        };
-        write::color_pages(&path, &r, SampleType::U16(4095), false, &o).unwrap();
+        let path = rgb16_file(tmp.path(), Comp::Deflate);
         let mut bytes = std::fs::read(&path).unwrap();
         // Corrupt the middle of the file (strip data, not the header or IFD).
         let mid = bytes.len() / 2;
@@ -717,14 +723,8 @@ mod tests {
     /// crate agree (the same planes, or both an error).
     #[test]
     fn corrupted_lzw_strips_load_as_the_tiff_crate_loads_them() {
-        let r = render(&Scene::new(64, 48, 1.0, 9));
         let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("rgb16.tif");
-        let o = Options {
-            compression: Some(Comp::Lzw),
-            ..Options::default()
-        };
-        write::color_pages(&path, &r, SampleType::U16(4095), false, &o).unwrap();
+        let path = rgb16_file(tmp.path(), Comp::Lzw);
         let clean = std::fs::read(&path).unwrap();
         for k in 1..12 {
             let mut bytes = clean.clone();
