@@ -92,9 +92,8 @@ impl LevelQueue {
         keys.dedup();
         let level = (0..heights.data.len())
             .map(|i| {
-                let key = order_key(heights.data[i]);
                 if queueable(i) {
-                    keys.binary_search(&key).unwrap_or(0) as u32
+                    keys.binary_search(&order_key(heights.data[i])).unwrap_or(0) as u32
                 } else {
                     0
                 }
@@ -189,21 +188,19 @@ pub fn split_components(
         // not) and not part of the component either (2).
         let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0]);
         let size: [usize; 3] = [0, 1, 2].map(|k| b[k][1] - b[k][0] + 3);
-        let mut crop = Volume::filled(size[0], size[1], size[2], 0u8);
+        // Crop (x, y, z) is volume (lo + (x, y, z) − 1) along each axis k,
+        // when that lies inside the volume.
+        let inside = |k: usize, c: usize| (lo[k] + c).checked_sub(1).filter(|&v| v < dims[k]);
+        let mut crop = Volume::filled(size[0], size[1], size[2], 2u8);
         for z in 0..size[2] {
+            let Some(vz) = inside(2, z) else { continue };
             for y in 0..size[1] {
+                let Some(vy) = inside(1, y) else { continue };
                 for x in 0..size[0] {
-                    // Crop (x, y, z) is volume (lo + (x, y, z) − 1).
-                    let at = [x, y, z];
-                    let v: [Option<usize>; 3] =
-                        [0, 1, 2].map(|k| (lo[k] + at[k]).checked_sub(1).filter(|&c| c < dims[k]));
-                    let i = crop.index(x, y, z);
-                    crop.data[i] = match v {
-                        [Some(vx), Some(vy), Some(vz)] => {
-                            u8::from(components.get(vx, vy, vz) == l as u32)
-                        }
-                        _ => 2,
-                    };
+                    if let Some(vx) = inside(0, x) {
+                        let i = crop.index(x, y, z);
+                        crop.data[i] = u8::from(components.get(vx, vy, vz) == l as u32);
+                    }
                 }
             }
         }
