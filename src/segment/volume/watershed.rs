@@ -9,6 +9,7 @@ use super::label::label;
 use super::{Connectivity, Neighbours};
 use crate::segment::label::{find, relabel, union};
 use crate::volume::Volume;
+use std::collections::HashMap;
 
 /// A key that orders f32 values as numbers (finite values; −0 < +0).
 fn order_key(v: f32) -> u32 {
@@ -32,17 +33,37 @@ pub fn watershed(
     connectivity: Connectivity,
 ) -> Volume<u32> {
     let dims = (heights.width, heights.height, heights.depth);
-    let mut lab = markers.data.clone();
-    let near = Neighbours::within(dims, connectivity.all(), |i| {
-        lab[i] != 0 || mask.data[i] != 0
-    });
-    let mut queue = LevelQueue::new(heights, |i| lab[i] != 0 || mask.data[i] != 0);
+    let lab = flood(
+        markers.data.clone(),
+        dims,
+        |i| order_key(heights.data[i]),
+        |i| mask.data[i] != 0,
+        connectivity,
+        |_, _| {},
+    );
+    heights.same_shape(lab)
+}
+
+/// The flood of [`watershed`] on flat data: `lab` holds the markers and
+/// comes back flooded; `key` orders the voxels (lowest first). Each time a
+/// popped voxel finds a neighbour already holding another label,
+/// `contact(i, j)` is told (i popped, j the neighbour) — with markers that
+/// are regional maxima plateaus, every pair of touching voxels with
+/// different labels is told at least once (the one popped first finds
+/// the other labelled: free, it would have taken the same label).
+fn flood(
+    mut lab: Vec<u32>,
+    dims: (usize, usize, usize),
+    key: impl Fn(usize) -> u32,
+    in_mask: impl Fn(usize) -> bool,
+    connectivity: Connectivity,
+    mut contact: impl FnMut(usize, usize),
+) -> Vec<u32> {
+    let queueable = |i: usize| lab[i] != 0 || in_mask(i);
+    let near = Neighbours::within(dims, connectivity.all(), queueable);
+    let mut queue = LevelQueue::new(lab.len(), &key, queueable);
     // Mask voxels no marker holds and no flood has reached yet.
-    let mut free: Vec<bool> = lab
-        .iter()
-        .zip(&mask.data)
-        .map(|(&l, &m)| l == 0 && m != 0)
-        .collect();
+    let mut free: Vec<bool> = (0..lab.len()).map(|i| lab[i] == 0 && in_mask(i)).collect();
     // Only marker voxels with a voxel to flood next to them start in the
     // queue (an inner one would find nothing left to label).
     for (i, &l) in lab.iter().enumerate() {
@@ -57,24 +78,25 @@ pub fn watershed(
                 free[j] = false;
                 lab[j] = l;
                 queue.push(j);
+            } else if lab[j] != l && lab[j] != 0 {
+                contact(i, j);
             }
         });
     }
-    heights.same_shape(lab)
+    lab
 }
 
-/// The flood's queue: lowest height first, and among equal heights first
-/// come first served (the order of a priority queue keyed by (height,
-/// arrival)), as one first-in-first-out bucket per distinct height — a
-/// hierarchical queue (Beucher & Meyer 1993) with exact levels: the
-/// distinct heights sorted once, then no comparisons between entries —
-/// O(1) per push, and pops walk the levels upward (back down only when a
-/// lower voxel arrives).
+/// The flood's queue: lowest key first, and among equal keys first come
+/// first served (the order of a priority queue keyed by (key, arrival)),
+/// as one first-in-first-out bucket per distinct key — a hierarchical
+/// queue (Beucher & Meyer 1993) with exact levels: the voxels sorted once
+/// by key, then no comparisons between entries — O(1) per push, and pops
+/// walk the levels upward (back down only when a lower voxel arrives).
 struct LevelQueue {
-    /// Each voxel's level (the rank of its height among the distinct
-    /// heights of the voxels that can be queued; others unused).
+    /// Each voxel's level (the rank of its key among the distinct keys of
+    /// the voxels that can be queued; others unused).
     level: Vec<u32>,
-    buckets: Vec<Vec<usize>>,
+    buckets: Vec<Vec<u32>>,
     /// How far each bucket has been popped.
     read: Vec<usize>,
     /// No bucket below this holds an entry not yet popped.
@@ -82,34 +104,46 @@ struct LevelQueue {
 }
 
 impl LevelQueue {
-    /// The queue for the voxels `queueable` says yes to, by `heights`.
-    fn new(heights: &Volume<f32>, queueable: impl Fn(usize) -> bool) -> LevelQueue {
-        let mut keys: Vec<u32> = (0..heights.data.len())
+    /// The queue for the `len` voxels (indices below 2³²) that
+    /// `queueable` says yes to, ordered by `key`.
+    fn new(
+        len: usize,
+        key: impl Fn(usize) -> u32,
+        queueable: impl Fn(usize) -> bool,
+    ) -> LevelQueue {
+        // (key, voxel) in one word, sorted: the ranks fall out in one walk.
+        let mut order: Vec<u64> = (0..len)
             .filter(|&i| queueable(i))
-            .map(|i| order_key(heights.data[i]))
+            .map(|i| u64::from(key(i)) << 32 | i as u64)
             .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let level = (0..heights.data.len())
-            .map(|i| {
-                if queueable(i) {
-                    keys.binary_search(&order_key(heights.data[i])).unwrap_or(0) as u32
-                } else {
-                    0
-                }
-            })
-            .collect();
+        order.sort_unstable();
+        let mut level = vec![0u32; len];
+        let mut levels = 0u32;
+        let mut previous = None;
+        for &o in &order {
+            let k = (o >> 32) as u32;
+            if previous.is_some_and(|p| p != k) {
+                levels += 1;
+            }
+            previous = Some(k);
+            level[(o & 0xffff_ffff) as usize] = levels;
+        }
+        let count = if order.is_empty() {
+            0
+        } else {
+            levels as usize + 1
+        };
         LevelQueue {
             level,
-            buckets: vec![Vec::new(); keys.len()],
-            read: vec![0; keys.len()],
+            buckets: vec![Vec::new(); count],
+            read: vec![0; count],
             lowest: 0,
         }
     }
 
     fn push(&mut self, i: usize) {
         let l = self.level[i] as usize;
-        self.buckets[l].push(i);
+        self.buckets[l].push(i as u32);
         self.lowest = self.lowest.min(l);
     }
 
@@ -118,7 +152,7 @@ impl LevelQueue {
             let r = self.read[self.lowest];
             if let Some(&i) = bucket.get(r) {
                 self.read[self.lowest] = r + 1;
-                return Some(i);
+                return Some(i as usize);
             }
             self.lowest += 1;
         }
@@ -204,7 +238,7 @@ pub fn split_components(
                 }
             }
         }
-        let pieces = split_component(&crop, spacing, rule);
+        let pieces = split_component(crop, spacing, rule);
         for z in 1..size[2] - 1 {
             for y in 1..size[1] - 1 {
                 let src = pieces.labels.index(1, y, z);
@@ -254,16 +288,17 @@ fn bounding_boxes(labels: &Volume<u32>, n: u32) -> Vec<[[usize; 2]; 3]> {
 /// 0 background, 2 beyond the volume's edge (neither). No voxel of the
 /// component lies on the crop's border, so its neighbours are found by
 /// flat offsets alone.
-fn split_component(crop: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let dist = edt(crop, spacing);
-    let mask = crop.map(|v| u8::from(v == 1));
-    let markers = regional_maxima(&dist, &mask);
-    let heights = dist.map(|d| -d);
-    let mut lab = watershed(&heights, &markers.0, &mask, Connectivity::Full).data;
-    let n = markers.1 as usize;
-    // Each basin's peak (height and where), and the neck between each
-    // pair that touches.
-    let mut peak = vec![(0f32, [0f64; 3]); n + 1];
+fn split_component(crop: Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
+    let dist = edt(&crop, spacing);
+    let mut mask = crop;
+    mask.data.iter_mut().for_each(|v| *v = u8::from(*v == 1));
+    let Basins {
+        labels: mut lab,
+        count: n,
+        necks,
+    } = basins(&dist, &mask);
+    // Each basin's peak (height and where).
+    let mut peak = vec![(0f32, [0f64; 3]); n as usize + 1];
     let (w, h) = (mask.width, mask.height);
     for (i, (&l, &d)) in lab.iter().zip(&dist.data).enumerate() {
         if l != 0 && d > peak[l as usize].0 {
@@ -271,8 +306,7 @@ fn split_component(crop: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Spl
             peak[l as usize] = (d, [0, 1, 2].map(|k| at[k] as f64 * spacing[k]));
         }
     }
-    let necks = necks(&lab, &dist);
-    let mut parent: Vec<u32> = (0..=n as u32).collect();
+    let mut parent: Vec<u32> = (0..=n).collect();
     for ((a, b), neck) in necks {
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         if ra == rb {
@@ -293,6 +327,58 @@ fn split_component(crop: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Spl
     Split {
         labels: mask.same_shape(lab),
         count,
+    }
+}
+
+/// The basins of a component and where they touch.
+struct Basins {
+    /// Each mask voxel's basin, 1..=count (0 outside the mask).
+    labels: Vec<u32>,
+    count: u32,
+    /// For each pair of basins (a < b) that touch (26-connected), the
+    /// neck between them: the largest min(distance) over touching voxel
+    /// pairs; thickest first.
+    necks: Vec<((u32, u32), f32)>,
+}
+
+/// The basins of `dist` (the distance to the background) over `mask`:
+/// flooded down from its regional maxima (no mask voxel on the grid's
+/// border), with the necks found as the flood meets itself.
+fn basins(dist: &Volume<f32>, mask: &Volume<u8>) -> Basins {
+    let (markers, n) = regional_maxima(dist, mask);
+    if n == 1 {
+        // One peak: the whole (connected) component is its basin.
+        return Basins {
+            labels: mask.data.iter().map(|&m| u32::from(m)).collect(),
+            count: 1,
+            necks: Vec::new(),
+        };
+    }
+    // The flood goes down from the peaks (the distance, negated); it
+    // records the voxel pairs where two basins touch, resolved to labels
+    // once it is done.
+    let mut touching: Vec<(u32, u32)> = Vec::new();
+    let labels = flood(
+        markers.data,
+        (mask.width, mask.height, mask.depth),
+        |i| order_key(-dist.data[i]),
+        |i| mask.data[i] != 0,
+        Connectivity::Full,
+        |i, j| touching.push((i as u32, j as u32)),
+    );
+    let mut thickest: HashMap<(u32, u32), f32> = HashMap::new();
+    for (i, j) in touching.into_iter().map(|(i, j)| (i as usize, j as usize)) {
+        let (a, b) = (labels[i], labels[j]);
+        let neck = dist.data[i].min(dist.data[j]);
+        let e = thickest.entry((a.min(b), a.max(b))).or_insert(0.0);
+        *e = e.max(neck);
+    }
+    let mut necks: Vec<_> = thickest.into_iter().collect();
+    necks.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    Basins {
+        labels,
+        count: n,
+        necks,
     }
 }
 
@@ -317,37 +403,37 @@ fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) 
     label(&top, Connectivity::Full)
 }
 
-/// For each pair of labels (a < b) that touch (26-connected), the neck
-/// between them: the largest min(distance) over touching voxel pairs.
-/// Sorted thickest first.
-fn necks(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
-    let dims = (dist.width, dist.height, dist.depth);
-    let back = Connectivity::Full.backward().to_vec();
-    let near = Neighbours::within(dims, back, |i| lab[i] != 0);
-    let mut best: std::collections::HashMap<(u32, u32), f32> = Default::default();
-    for (i, &a) in lab.iter().enumerate() {
-        if a == 0 {
-            continue;
-        }
-        near.each(i, |j| {
-            let b = lab[j];
-            if b != 0 && b != a {
-                let key = (a.min(b), a.max(b));
-                let neck = dist.data[i].min(dist.data[j]);
-                let e = best.entry(key).or_insert(0.0);
-                *e = e.max(neck);
-            }
-        });
-    }
-    let mut out: Vec<_> = best.into_iter().collect();
-    out.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::segment::volume::neighbour;
+
+    /// For each pair of labels (a < b) that touch (26-connected), the neck
+    /// between them: the largest min(distance) over touching voxel pairs.
+    /// Sorted thickest first.
+    fn necks_reference(lab: &[u32], dist: &Volume<f32>) -> Vec<((u32, u32), f32)> {
+        let dims = (dist.width, dist.height, dist.depth);
+        let back = Connectivity::Full.backward().to_vec();
+        let near = Neighbours::within(dims, back, |i| lab[i] != 0);
+        let mut best: HashMap<(u32, u32), f32> = Default::default();
+        for (i, &a) in lab.iter().enumerate() {
+            if a == 0 {
+                continue;
+            }
+            near.each(i, |j| {
+                let b = lab[j];
+                if b != 0 && b != a {
+                    let key = (a.min(b), a.max(b));
+                    let neck = dist.data[i].min(dist.data[j]);
+                    let e = best.entry(key).or_insert(0.0);
+                    *e = e.max(neck);
+                }
+            });
+        }
+        let mut out: Vec<_> = best.into_iter().collect();
+        out.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        out
+    }
 
     /// Brute force: for every marker, the lowest "water level" at which
     /// its flood reaches each voxel (the smallest, over paths through the
@@ -502,6 +588,60 @@ mod tests {
             split_touching(&two_balls(6.0, 10.8, 1.0), [1.0; 3], near).count,
             1
         );
+    }
+
+    /// The fused flood (markers, one-peak shortcut, necks found as the
+    /// flood meets itself) against the plain route: the public
+    /// watershed of the negated distance from the regional maxima, and
+    /// the necks scanned over the result.
+    #[test]
+    fn basins_equal_the_watershed_and_the_scanned_necks() {
+        let mut split_some = 0;
+        for seed in 1..120u64 {
+            let (w, h, d) = (14, 12, 9);
+            // Blobs: a random mask, smoothed into touching bodies by
+            // keeping voxels with enough set neighbours.
+            let noise = crate::segment::volume::random_mask((w, h, d), seed, |r| r % 100 < 62);
+            let mut crop = Volume::filled(w, h, d, 0u8);
+            for z in 1..d - 1 {
+                for y in 1..h - 1 {
+                    for x in 1..w - 1 {
+                        let set = Connectivity::Full
+                            .all()
+                            .iter()
+                            .filter_map(|&o| neighbour((x, y, z), o, (w, h, d)))
+                            .filter(|&(a, b, c)| noise.get(a, b, c) != 0)
+                            .count();
+                        let i = crop.index(x, y, z);
+                        crop.data[i] = u8::from(set >= 15);
+                    }
+                }
+            }
+            let spacing = [1.0, 1.0, 1.0 + (seed % 3) as f64];
+            let dist = edt(&crop, spacing);
+            let got = basins(&dist, &crop);
+            let (markers, n) = regional_maxima(&dist, &crop);
+            let heights = dist.map(|v| -v);
+            let plain = watershed(&heights, &markers, &crop, Connectivity::Full);
+            assert_eq!(got.count, n, "seed {seed}");
+            if n == 1 {
+                // The shortcut: every voxel of the mask, when it is one
+                // component (else the flood would leave some unlabelled).
+                let (_, parts) = label(&crop, Connectivity::Full);
+                if parts == 1 {
+                    assert_eq!(got.labels, plain.data, "seed {seed}");
+                }
+                continue;
+            }
+            assert_eq!(got.labels, plain.data, "seed {seed}");
+            assert_eq!(
+                got.necks,
+                necks_reference(&plain.data, &dist),
+                "seed {seed}"
+            );
+            split_some += usize::from(!got.necks.is_empty());
+        }
+        assert!(split_some > 20, "only {split_some} cases had necks");
     }
 
     #[test]
