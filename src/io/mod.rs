@@ -204,25 +204,35 @@ impl Voxels {
 
     /// The z max-projection, as the 2D analysis reads a stack.
     pub fn projection(&self) -> Plane {
-        fn max<T: Copy + PartialOrd>(v: &Volume<T>) -> Vec<T> {
+        /// The greater of each voxel down z, by `keep_greater`.
+        fn max<T: Copy>(v: &Volume<T>, keep_greater: impl Fn(&mut T, T)) -> Vec<T> {
             let mut out = v.slice(0).to_vec();
             for z in 1..v.depth {
                 for (o, &x) in out.iter_mut().zip(v.slice(z)) {
-                    if x > *o {
-                        *o = x;
-                    }
+                    keep_greater(o, x);
                 }
             }
             out
         }
         let (w, h, _) = self.dimensions();
         match self {
+            // An integer maximum, which the compiler vectorises.
             Voxels::U16(v) => Plane::U16(
-                U16Image::from_raw(w as u32, h as u32, max(v)).expect("a slice is width × height"),
-            ),
-            Voxels::F32(v) => Plane::F32(
-                FloatImage::from_raw(w as u32, h as u32, max(v))
+                U16Image::from_raw(w as u32, h as u32, max(v, |o, x| *o = (*o).max(x)))
                     .expect("a slice is width × height"),
+            ),
+            // NaN never replaces a value (x > NaN and NaN > x are false).
+            Voxels::F32(v) => Plane::F32(
+                FloatImage::from_raw(
+                    w as u32,
+                    h as u32,
+                    max(v, |o, x| {
+                        if x > *o {
+                            *o = x;
+                        }
+                    }),
+                )
+                .expect("a slice is width × height"),
             ),
         }
     }

@@ -36,29 +36,44 @@ impl Region3 {
     }
 }
 
-/// Measures objects 1..=`n` of `labels` (index: label − 1); their
-/// `means` are left 0 (see [`channel_means`]).
-pub fn regions(labels: &Volume<u32>, n: u32) -> Vec<Region3> {
+/// Measures objects 1..=`n` of `labels` (index: label − 1), with the
+/// mean of each of `channels` (K ≤ 3, each a volume's voxels in the
+/// labels' order) in the first K of their `means` (the rest 0): one pass
+/// over the labels, reading the channels only where a label is.
+pub fn regions<T: Sample, const K: usize>(
+    labels: &Volume<u32>,
+    n: u32,
+    channels: [&[T]; K],
+) -> Vec<Region3> {
+    const { assert!(K <= 3, "at most three channels") };
     let (w, h, d) = (labels.width, labels.height, labels.depth);
+    assert!(
+        channels.iter().all(|c| c.len() == labels.data.len()),
+        "channels have the labels' shape"
+    );
     let n = n as usize;
     let mut count = vec![0u64; n + 1];
     let mut sum_at = vec![[0f64; 3]; n + 1];
+    let mut sum_of = vec![[0f64; K]; n + 1];
     let mut bounds = vec![[[usize::MAX, 0]; 3]; n + 1];
     for z in 0..d {
         for y in 0..h {
             let row = (z * h + y) * w;
-            for x in 0..w {
-                let i = row + x;
-                let l = labels.data[i] as usize;
-                if l == 0 {
-                    continue;
-                }
+            let labelled = labels.data[row..row + w]
+                .iter()
+                .enumerate()
+                .filter(|(_, &l)| l != 0);
+            for (x, &l) in labelled {
+                let l = l as usize;
                 count[l] += 1;
                 let at = [x, y, z];
                 for k in 0..3 {
                     sum_at[l][k] += at[k] as f64;
                     bounds[l][k][0] = bounds[l][k][0].min(at[k]);
                     bounds[l][k][1] = bounds[l][k][1].max(at[k]);
+                }
+                for (s, c) in sum_of[l].iter_mut().zip(&channels) {
+                    *s += f64::from(c[row + x].to_f32());
                 }
             }
         }
@@ -67,34 +82,17 @@ pub fn regions(labels: &Volume<u32>, n: u32) -> Vec<Region3> {
         .filter(|&l| count[l] > 0)
         .map(|l| {
             let c = count[l] as f64;
+            let mut means = [0.0; 3];
+            means[..K].copy_from_slice(&sum_of[l].map(|s| s / c));
             Region3 {
                 label: l as u32,
                 voxels: count[l],
                 centroid: sum_at[l].map(|s| s / c),
                 footprint_px: footprint(labels, l as u32, bounds[l]),
-                means: [0.0; 3],
+                means,
                 bounds: bounds[l],
             }
         })
-        .collect()
-}
-
-/// The mean of `channel` over each of `regions` (in their order).
-pub fn channel_means<T: Sample>(
-    labels: &Volume<u32>,
-    regions: &[Region3],
-    channel: &Volume<T>,
-) -> Vec<f64> {
-    let n = regions.iter().map(|r| r.label).max().unwrap_or(0) as usize;
-    let mut sum = vec![0f64; n + 1];
-    for (&l, &v) in labels.data.iter().zip(&channel.data) {
-        if l != 0 {
-            sum[l as usize] += f64::from(v.to_f32());
-        }
-    }
-    regions
-        .iter()
-        .map(|r| sum[r.label as usize] / r.voxels.max(1) as f64)
         .collect()
 }
 
@@ -132,9 +130,9 @@ mod tests {
             }
         }
         let twos = Volume::filled(6, 3, 4, 2u16);
-        let r = regions(&lab, 1);
+        let r = regions(&lab, 1, [twos.data.as_slice()]);
         assert_eq!(r.len(), 1);
-        assert_eq!(channel_means(&lab, &r, &twos), [2.0]);
+        assert_eq!(r[0].means, [2.0, 0.0, 0.0]);
         let r = &r[0];
         assert_eq!(r.voxels, 8);
         assert_eq!(r.footprint_px, 5);

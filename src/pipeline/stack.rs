@@ -20,7 +20,7 @@ use super::rule::{tally, Found};
 use super::{FieldAnalysis, Object};
 use crate::follicle::{classify, Evidence};
 use crate::io::{Stack, Voxels};
-use crate::measure::stack::{channel_means, regions, Region3};
+use crate::measure::stack::{regions, Region3};
 use crate::params::Params;
 use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
@@ -147,17 +147,29 @@ fn smoothed(v: &Voxels, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
 
 /// The candidates measured, with their mean in each raw channel.
 fn measure(labels: &Volume<u32>, n: u32, channels: [&Voxels; 3]) -> Vec<Region3> {
-    let mut measured = regions(labels, n);
-    for (c, channel) in channels.iter().enumerate() {
-        let means = match channel {
-            Voxels::U16(v) => channel_means(labels, &measured, v),
-            Voxels::F32(v) => channel_means(labels, &measured, v),
-        };
-        for (r, m) in measured.iter_mut().zip(means) {
-            r.means[c] = m;
+    match channels {
+        [Voxels::U16(a), Voxels::U16(b), Voxels::U16(c)] => {
+            regions(labels, n, [&a.data, &b.data, &c.data].map(Vec::as_slice))
+        }
+        [Voxels::F32(a), Voxels::F32(b), Voxels::F32(c)] => {
+            regions(labels, n, [&a.data, &b.data, &c.data].map(Vec::as_slice))
+        }
+        // Channels of different sample types (a stack built by hand):
+        // each channel's means from a pass of its own.
+        mixed => {
+            let mut measured = regions::<u16, 0>(labels, n, []);
+            for (c, channel) in mixed.iter().enumerate() {
+                let found = match channel {
+                    Voxels::U16(v) => regions(labels, n, [v.data.as_slice()]),
+                    Voxels::F32(v) => regions(labels, n, [v.data.as_slice()]),
+                };
+                for (r, f) in measured.iter_mut().zip(found) {
+                    r.means[c] = f.means[0];
+                }
+            }
+            measured
         }
     }
-    measured
 }
 
 /// How much light each slice lost: its offset (a low percentile) and the
@@ -500,13 +512,10 @@ fn sox9_positive_nuclei(
     };
     let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
     let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
-    let found = regions(&labels, n);
-    let sox9_means = channel_means(&labels, &found, sox9);
-    found
+    regions(&labels, n, [sox9.data.as_slice()])
         .into_iter()
-        .zip(sox9_means)
-        .filter(|(r, m)| r.volume_um3(voxel) >= min_um3 && *m >= f64::from(t_sox9))
-        .map(|(r, _)| r.centroid)
+        .filter(|r| r.volume_um3(voxel) >= min_um3 && r.means[0] >= f64::from(t_sox9))
+        .map(|r| r.centroid)
         .collect()
 }
 
