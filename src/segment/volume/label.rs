@@ -24,10 +24,12 @@ struct Run {
 /// 0 on the background; and n.
 pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32) {
     let (w, h) = (mask.width, mask.height);
-    let mut lab = vec![0u32; mask.data.len()];
-    if lab.is_empty() {
-        return (mask.same_shape(lab), 0);
+    if mask.data.is_empty() {
+        return (mask.same_shape(Vec::new()), 0);
     }
+    // Written row by row, background and runs alike (no zeroing pass
+    // before).
+    let mut lab: Vec<u32> = Vec::with_capacity(mask.data.len());
     // parent[0] is the background; provisional labels start at 1.
     let mut parent: Vec<u32> = vec![0];
     // The runs of every row of the previous slice and of this one.
@@ -49,6 +51,7 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
             row_runs(row, true, |l, r| found.push((l, r)));
             let mut runs = std::mem::take(&mut here[y]);
             runs.clear();
+            let row_start = lab.len();
             for &(start, end) in &found {
                 let mut mine = 0u32;
                 for &(dy, previous_slice) in rows {
@@ -80,17 +83,19 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
                     mine = parent.len() as u32;
                     parent.push(mine);
                 }
-                let i = (z * h + y) * w;
-                lab[i + start..i + end].fill(mine);
+                lab.resize(row_start + start, 0);
+                lab.resize(row_start + end, mine);
                 runs.push(Run {
                     start,
                     end,
                     label: mine,
                 });
             }
+            lab.resize(row_start + w, 0);
             here[y] = runs;
         }
     }
+    debug_assert_eq!(lab.len(), mask.data.len());
     // A component's first run made its smallest provisional label, so
     // numbering roots in the order of provisional labels is numbering
     // components in raster order of their first voxel: one table, then
@@ -105,7 +110,9 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
         }
         number[p] = number[root];
     }
-    lab.iter_mut().for_each(|l| *l = number[*l as usize]);
+    lab.iter_mut()
+        .filter(|l| **l != 0)
+        .for_each(|l| *l = number[*l as usize]);
     (mask.same_shape(lab), n)
 }
 

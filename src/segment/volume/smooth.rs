@@ -37,19 +37,23 @@ pub fn smooth_prepared<T: Sample>(
     let (w, h, d) = (v.width, v.height, v.depth);
     let n = w * h;
     let (s_xy, s_z) = (sigma_xy as f32, sigma_z as f32);
-    let mut out = vec![0f32; n * d];
+    // Slices are appended as they are made (no zeroing pass over the
+    // volume first); `blurred` stays in cache between the blur and the
+    // copy.
+    let mut out: Vec<f32> = Vec::with_capacity(n * d);
     let mut slice = vec![0f32; n];
+    let mut blurred = vec![0f32; n];
     for z in 0..d {
         slice
             .iter_mut()
             .zip(v.slice(z))
             .for_each(|(o, s)| *o = s.to_f32());
         prepare(&mut slice);
-        let dst = &mut out[z * n..(z + 1) * n];
         if s_xy >= 0.05 {
-            blur(&slice, dst, w, h, s_xy);
+            blur(&slice, &mut blurred, w, h, s_xy);
+            out.extend_from_slice(&blurred);
         } else {
-            dst.copy_from_slice(&slice);
+            out.extend_from_slice(&slice);
         }
     }
     if s_z >= 0.05 && d > 1 {
