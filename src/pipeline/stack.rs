@@ -25,7 +25,7 @@ use crate::params::Params;
 use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
 use crate::segment::threshold::{range, threshold_in};
-use crate::segment::volume::distance::squared_edt;
+use crate::segment::volume::distance::squared_edt_within;
 use crate::segment::volume::label::label;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
@@ -352,7 +352,8 @@ fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Vol
 /// the voxels within `ring_um` of it that no candidate holds (`None`: not
 /// wanted, nothing there, or a median ≤ 0). Each ring is found in the
 /// candidate's own crop (its box grown by the ring), by the distance to
-/// it — as the 2D analysis does, per candidate.
+/// it (looked for only as far as the ring reaches) — as the 2D analysis
+/// does, per candidate.
 fn contrast_with_surroundings(
     labels: &Volume<u32>,
     pcad: &Volume<f32>,
@@ -396,7 +397,7 @@ fn contrast_with_surroundings(
                     }
                 }
             }
-            let distance = squared_edt(&others, voxel.spacing());
+            let distance = squared_edt_within(&others, voxel.spacing(), ring_um);
             let r2 = (ring_um * ring_um) as f32;
             ring.clear();
             for z in 0..size[2] {
