@@ -26,11 +26,11 @@ use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
 use crate::segment::threshold::{range, threshold_in};
 use crate::segment::volume::distance::squared_edt_within;
-use crate::segment::volume::label::label;
+use crate::segment::volume::label::components;
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth_prepared;
-use crate::segment::volume::watershed::{split_components, SplitRule};
+use crate::segment::volume::watershed::{split_components, split_crop, Crop, Pieces, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, Sample};
@@ -333,7 +333,7 @@ fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume
 /// meet through a neck thinner than `split_neck_ratio` × the thinner
 /// body, centres at least `split_min_separation_um` apart.
 fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
-    let (components, n) = label(&candidates, Connectivity::Full);
+    let found = components(&candidates, Connectivity::Full);
     // The mask is not held through the split (a byte per voxel).
     drop(candidates);
     if p.split {
@@ -341,10 +341,10 @@ fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Vol
             neck_ratio: p.split_neck_ratio,
             min_separation: p.split_min_separation_um,
         };
-        let s = split_components(components, n, voxel.spacing(), rule);
+        let s = split_components(&found, voxel.spacing(), rule);
         (s.labels, s.count)
     } else {
-        (components, n)
+        (found.paint(), found.count())
     }
 }
 
@@ -477,47 +477,68 @@ fn sox9_positive_nuclei(
     p: &Params,
     voxel: VoxelSize,
 ) -> Vec<[f64; 3]> {
-    // Only DAPI objects with a voxel at or above the Sox9 threshold can
-    // hold a nucleus whose mean reaches it: the others (most of the
-    // dermis) are not split or measured.
-    let (mut objects, count) = label(&dapi_mask, Connectivity::Full);
+    // Object by object, in its crop: no label volume. Only DAPI objects
+    // with a voxel at or above the Sox9 threshold can hold a nucleus
+    // whose mean reaches it: the others (most of the dermis) are not
+    // split or measured.
+    let found = components(&dapi_mask, Connectivity::Full);
     drop(dapi_mask);
-    let mut brightest = vec![f32::NEG_INFINITY; count as usize + 1];
-    // Along runs of one label (most voxels are background or inside a
-    // nucleus' run), the maximum is kept in a register.
-    let (mut run, mut top) = (0u32, f32::NEG_INFINITY);
-    for (&l, &x) in objects.data.iter().zip(&sox9.data) {
-        if l != run {
-            let b = &mut brightest[run as usize];
-            *b = b.max(top);
-            (run, top) = (l, x);
-        } else {
-            top = top.max(x);
-        }
-    }
-    brightest[run as usize] = brightest[run as usize].max(top);
-    for l in objects.data.iter_mut() {
-        if brightest[*l as usize] < t_sox9 {
-            *l = 0;
-        }
-    }
-    let (labels, n) = if p.split {
-        let rule = SplitRule {
-            neck_ratio: p.nucleus_neck_ratio,
-            min_separation: p.nucleus_min_separation_um,
-        };
-        let s = split_components(objects, count, voxel.spacing(), rule);
-        (s.labels, s.count)
-    } else {
-        (objects, count)
+    let rule = SplitRule {
+        neck_ratio: p.nucleus_neck_ratio,
+        min_separation: p.nucleus_min_separation_um,
     };
     let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
     let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
-    regions(&labels, n, [sox9.data.as_slice()])
-        .into_iter()
-        .filter(|r| r.volume_um3(voxel) >= min_um3 && r.means[0] >= f64::from(t_sox9))
-        .map(|r| r.centroid)
-        .collect()
+    let (w, h, _) = found.dims;
+    let mut nuclei = Vec::new();
+    for k in 1..=found.count() {
+        let runs = found.runs(k);
+        let brightest = runs
+            .iter()
+            .flat_map(|r| {
+                let i = r.row as usize * w;
+                &sox9.data[i + r.start as usize..i + r.end as usize]
+            })
+            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        if brightest < t_sox9 {
+            continue;
+        }
+        let crop = Crop::of(runs, found.dims);
+        let pieces = if p.split {
+            split_crop(&crop, voxel.spacing(), rule)
+        } else {
+            Pieces {
+                labels: crop.voxels.map(|v| u32::from(v == 1)),
+                count: 1,
+            }
+        };
+        // Each piece's voxels, the sum of their coordinates and of their
+        // Sox9, in raster order (as a pass over a label volume adds them).
+        let mut sums = vec![(0u64, [0f64; 3], 0f64); pieces.count as usize + 1];
+        crop.for_each_row(|y, z, row| {
+            let at = pieces.labels.index(1, y, z);
+            let labels = &pieces.labels.data[at..at + row.len()];
+            let (vy, vz) = ((row.start / w) % h, row.start / (w * h));
+            let x0 = row.start % w;
+            for (x, (&l, &s9)) in labels.iter().zip(&sox9.data[row]).enumerate() {
+                if l != 0 {
+                    let e = &mut sums[l as usize];
+                    e.0 += 1;
+                    for (c, v) in e.1.iter_mut().zip([x0 + x, vy, vz]) {
+                        *c += v as f64;
+                    }
+                    e.2 += f64::from(s9);
+                }
+            }
+        });
+        let voxel_um3 = voxel.voxel_um3();
+        nuclei.extend(sums.iter().skip(1).filter_map(|&(n, at, s9)| {
+            let c = n as f64;
+            (n > 0 && c * voxel_um3 >= min_um3 && s9 / c >= f64::from(t_sox9))
+                .then(|| at.map(|a| a / c))
+        }));
+    }
+    nuclei
 }
 
 /// Judges each measured candidate by its footprint's area (µm²), its

@@ -19,17 +19,72 @@ struct Run {
     label: u32,
 }
 
+/// A run of set voxels in one row of a volume: the row (z · height + y)
+/// and the x range `start..end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowRun {
+    /// z · height + y.
+    pub row: u32,
+    /// First x.
+    pub start: u32,
+    /// One past the last x.
+    pub end: u32,
+}
+
+/// The connected components of a mask as runs of voxels: components
+/// 1..=n in raster order of their first voxel (z, then y, then x), each
+/// one's runs in raster order. A few bytes per run instead of a label per
+/// voxel: the work that follows one component at a time (splitting,
+/// measuring) needs no label volume.
+#[derive(Clone, Debug)]
+pub struct Components {
+    /// The mask's width, height and depth.
+    pub dims: (usize, usize, usize),
+    runs: Vec<RowRun>,
+    /// Component k's runs are `runs[first[k - 1]..first[k]]`.
+    first: Vec<usize>,
+}
+
+impl Components {
+    /// n.
+    pub fn count(&self) -> u32 {
+        (self.first.len() - 1) as u32
+    }
+
+    /// The runs of component `k` (1..=n).
+    pub fn runs(&self, k: u32) -> &[RowRun] {
+        &self.runs[self.first[k as usize - 1]..self.first[k as usize]]
+    }
+
+    /// The label volume: component k's voxels k, 0 elsewhere.
+    pub fn paint(&self) -> Volume<u32> {
+        let (w, h, d) = self.dims;
+        let mut lab = vec![0u32; w * h * d];
+        for k in 1..=self.count() {
+            for r in self.runs(k) {
+                let i = r.row as usize * w;
+                lab[i + r.start as usize..i + r.end as usize].fill(k);
+            }
+        }
+        Volume::from_vec(w, h, d, lab).expect("w × h × d labels")
+    }
+}
+
 /// The labelled components of `mask` (non-zero voxels): labels 1..=n in
 /// raster order of each component's first voxel (z, then y, then x),
 /// 0 on the background; and n.
 pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32) {
+    let found = components(mask, connectivity);
+    (found.paint(), found.count())
+}
+
+/// The connected components of `mask` (non-zero voxels), 6- or
+/// 26-connected, as runs (see [`Components`]).
+pub fn components(mask: &Volume<u8>, connectivity: Connectivity) -> Components {
     let (w, h) = (mask.width, mask.height);
-    if mask.data.is_empty() {
-        return (mask.same_shape(Vec::new()), 0);
-    }
-    // Written row by row, background and runs alike (no zeroing pass
-    // before).
-    let mut lab: Vec<u32> = Vec::with_capacity(mask.data.len());
+    let dims = (mask.width, mask.height, mask.depth);
+    // Every run in raster order, with its provisional label.
+    let mut all: Vec<(RowRun, u32)> = Vec::new();
     // parent[0] is the background; provisional labels start at 1.
     let mut parent: Vec<u32> = vec![0];
     // The runs of every row of the previous slice and of this one.
@@ -43,7 +98,7 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
         Connectivity::Full => (&[(-1, false), (-1, true), (0, true), (1, true)], 1),
     };
     let mut found: Vec<(usize, usize)> = Vec::new();
-    for (z, slice) in mask.data.chunks_exact(w * h).enumerate() {
+    for (z, slice) in mask.data.chunks_exact((w * h).max(1)).enumerate() {
         std::mem::swap(&mut above, &mut here);
         for y in 0..h {
             let row = &slice[y * w..(y + 1) * w];
@@ -51,7 +106,6 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
             row_runs(row, true, |l, r| found.push((l, r)));
             let mut runs = std::mem::take(&mut here[y]);
             runs.clear();
-            let row_start = lab.len();
             for &(start, end) in &found {
                 let mut mine = 0u32;
                 for &(dy, previous_slice) in rows {
@@ -83,23 +137,24 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
                     mine = parent.len() as u32;
                     parent.push(mine);
                 }
-                lab.resize(row_start + start, 0);
-                lab.resize(row_start + end, mine);
+                let run = RowRun {
+                    row: (z * h + y) as u32,
+                    start: start as u32,
+                    end: end as u32,
+                };
+                all.push((run, mine));
                 runs.push(Run {
                     start,
                     end,
                     label: mine,
                 });
             }
-            lab.resize(row_start + w, 0);
             here[y] = runs;
         }
     }
-    debug_assert_eq!(lab.len(), mask.data.len());
     // A component's first run made its smallest provisional label, so
     // numbering roots in the order of provisional labels is numbering
-    // components in raster order of their first voxel: one table, then
-    // one lookup per voxel.
+    // components in raster order of their first voxel.
     let mut number = vec![0u32; parent.len()];
     let mut n = 0u32;
     for p in 1..parent.len() {
@@ -110,10 +165,31 @@ pub fn label(mask: &Volume<u8>, connectivity: Connectivity) -> (Volume<u32>, u32
         }
         number[p] = number[root];
     }
-    lab.iter_mut()
-        .filter(|l| **l != 0)
-        .for_each(|l| *l = number[*l as usize]);
-    (mask.same_shape(lab), n)
+    // The runs grouped by component (a counting sort: raster order kept
+    // within each): first[k] ends up where component k's runs end.
+    let mut first = vec![0usize; n as usize + 1];
+    for &(_, p) in &all {
+        first[number[p as usize] as usize] += 1;
+    }
+    for k in 1..first.len() {
+        first[k] += first[k - 1];
+    }
+    // Where the next run of component k + 1 goes.
+    let mut next = first.clone();
+    let mut runs = vec![
+        RowRun {
+            row: 0,
+            start: 0,
+            end: 0
+        };
+        all.len()
+    ];
+    for (run, p) in all {
+        let k = number[p as usize] as usize - 1;
+        runs[next[k]] = run;
+        next[k] += 1;
+    }
+    Components { dims, runs, first }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! test of [`crate::segment::watershed`], in 3D).
 
 use super::distance::edt;
-use super::label::label;
+use super::label::{components, label, Components, RowRun};
 use super::{Connectivity, Neighbours};
 use crate::segment::label::{find, relabel, union};
 use crate::volume::Volume;
@@ -192,96 +192,140 @@ pub struct SplitRule {
 /// and one voxel of background around it, where the volume goes on), so
 /// the work follows the objects, not the volume.
 pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let (components, n) = label(mask, Connectivity::Full);
-    split_components(components, n, spacing, rule)
+    split_components(&components(mask, Connectivity::Full), spacing, rule)
 }
 
-/// [`split_touching`] of components already labelled 26-connected (labels
-/// 1..=`n`; a label no voxel carries is skipped), split where they lie.
-pub fn split_components(
-    mut components: Volume<u32>,
-    n: u32,
-    spacing: [f64; 3],
-    rule: SplitRule,
-) -> Split {
-    let boxes = bounding_boxes(&components, n);
-    let (w, h, d) = (components.width, components.height, components.depth);
-    let dims = [w, h, d];
-    // The pieces are written over the components' labels, flagged by the
-    // top bit so that a later component's crop does not mistake them for
-    // its own (no second label volume).
-    const PIECE: u32 = 1 << 31;
+/// [`split_touching`] of the 26-connected components of a mask, split
+/// where they lie.
+pub fn split_components(found: &Components, spacing: [f64; 3], rule: SplitRule) -> Split {
+    let (w, h, d) = found.dims;
+    let mut out = vec![0u32; w * h * d];
     let mut count = 0u32;
-    for (l, b) in boxes.iter().enumerate().skip(1) {
-        if b[0][0] == usize::MAX {
-            continue;
-        }
-        // The crop: the box and one voxel more on every side — background
-        // inside the volume, and outside it a voxel that is not
-        // background for the distance transform (as the volume's edge is
-        // not) and not part of the component either (2).
-        let lo: [usize; 3] = [0, 1, 2].map(|k| b[k][0]);
-        let size: [usize; 3] = [0, 1, 2].map(|k| b[k][1] - b[k][0] + 3);
-        // Crop (x, y, z) is volume (lo + (x, y, z) − 1) along each axis k,
-        // when that lies inside the volume.
-        let inside = |k: usize, c: usize| (lo[k] + c).checked_sub(1).filter(|&v| v < dims[k]);
-        let mut crop = Volume::filled(size[0], size[1], size[2], 2u8);
-        for z in 0..size[2] {
-            let Some(vz) = inside(2, z) else { continue };
-            for y in 0..size[1] {
-                let Some(vy) = inside(1, y) else { continue };
-                for x in 0..size[0] {
-                    if let Some(vx) = inside(0, x) {
-                        let i = crop.index(x, y, z);
-                        crop.data[i] = u8::from(components.get(vx, vy, vz) == l as u32);
-                    }
+    for k in 1..=found.count() {
+        let crop = Crop::of(found.runs(k), found.dims);
+        let pieces = split_crop(&crop, spacing, rule);
+        crop.for_each_row(|y, z, row| {
+            let src = pieces.labels.index(1, y, z);
+            let labels = &pieces.labels.data[src..src + row.len()];
+            for (o, &p) in out[row].iter_mut().zip(labels) {
+                if p != 0 {
+                    *o = count + p;
                 }
             }
-        }
-        let pieces = split_component(crop, spacing, rule);
-        for z in 1..size[2] - 1 {
-            for y in 1..size[1] - 1 {
-                let src = pieces.labels.index(1, y, z);
-                let dst = components.index(lo[0], lo[1] + y - 1, lo[2] + z - 1);
-                for x in 0..size[0] - 2 {
-                    let p = pieces.labels.data[src + x];
-                    if p != 0 {
-                        components.data[dst + x] = PIECE | (count + p);
-                    }
-                }
-            }
-        }
+        });
         count += pieces.count;
     }
     // Numbered in raster order of each piece's first voxel.
-    let mut out = components.data;
-    out.iter_mut().for_each(|v| *v &= !PIECE);
     let mut parent: Vec<u32> = (0..=count).collect();
     let count = relabel(&mut out, &mut parent);
     Split {
-        labels: Volume {
-            data: out,
-            ..components
-        },
+        labels: Volume::from_vec(w, h, d, out).expect("w × h × d labels"),
         count,
     }
 }
 
-/// Each label's least and greatest x, y, z (index: label; 0 unused).
-fn bounding_boxes(labels: &Volume<u32>, n: u32) -> Vec<[[usize; 2]; 3]> {
-    let mut boxes = vec![[[usize::MAX, 0]; 3]; n as usize + 1];
-    let (w, h) = (labels.width, labels.height);
-    for (i, &l) in labels.data.iter().enumerate() {
-        if l != 0 {
-            let at = [i % w, (i / w) % h, i / (w * h)];
-            let b = &mut boxes[l as usize];
+/// One component in its crop: its bounding box and one voxel more on
+/// every side. Voxels are 1 on the component, 0 on background inside the
+/// volume (other components' voxels too), and 2 beyond the volume's edge
+/// — not background for the distance transform (the volume's edge is
+/// not) and not part of the component either.
+#[derive(Clone, Debug)]
+pub struct Crop {
+    /// The volume's voxel at crop voxel (1, 1, 1): the box's least x, y, z.
+    pub origin: [usize; 3],
+    /// The crop.
+    pub voxels: Volume<u8>,
+    /// The volume's width, height and depth.
+    dims: [usize; 3],
+}
+
+impl Crop {
+    /// The crop of the component made of `runs` (those of
+    /// [`Components::runs`]) in a volume of `dims`.
+    pub fn of(runs: &[RowRun], dims: (usize, usize, usize)) -> Crop {
+        let dims = [dims.0, dims.1, dims.2];
+        let at = |r: &RowRun| (r.row as usize % dims[1], r.row as usize / dims[1]);
+        let mut lo = [usize::MAX; 3];
+        let mut hi = [0usize; 3];
+        for r in runs {
+            let (y, z) = at(r);
+            let ends = [[r.start as usize, r.end as usize - 1], [y, y], [z, z]];
             for k in 0..3 {
-                b[k][0] = b[k][0].min(at[k]);
-                b[k][1] = b[k][1].max(at[k]);
+                lo[k] = lo[k].min(ends[k][0]);
+                hi[k] = hi[k].max(ends[k][1]);
+            }
+        }
+        if runs.is_empty() {
+            lo = [0; 3];
+        }
+        let size: [usize; 3] = [0, 1, 2].map(|k| hi[k].max(lo[k]) - lo[k] + 3);
+        let mut voxels = Volume::filled(size[0], size[1], size[2], 0u8);
+        // The margin beyond the volume's edge, face by face.
+        for z in 0..size[2] {
+            for y in 0..size[1] {
+                let beyond_zy = (z == 0 && lo[2] == 0)
+                    || (z + 1 == size[2] && hi[2] + 1 == dims[2])
+                    || (y == 0 && lo[1] == 0)
+                    || (y + 1 == size[1] && hi[1] + 1 == dims[1]);
+                let i = voxels.index(0, y, z);
+                let row = &mut voxels.data[i..i + size[0]];
+                if beyond_zy {
+                    row.fill(2);
+                    continue;
+                }
+                if lo[0] == 0 {
+                    row[0] = 2;
+                }
+                if hi[0] + 1 == dims[0] {
+                    row[size[0] - 1] = 2;
+                }
+            }
+        }
+        for r in runs {
+            let (y, z) = at(r);
+            let i = voxels.index(r.start as usize - lo[0] + 1, y - lo[1] + 1, z - lo[2] + 1);
+            voxels.data[i..i + (r.end - r.start) as usize].fill(1);
+        }
+        Crop {
+            origin: lo,
+            voxels,
+            dims,
+        }
+    }
+
+    /// Calls `f(y, z, range)` for each row of the crop inside its box
+    /// (margin left out): crop row y, slice z, and the volume's flat
+    /// indices of that row's voxels.
+    pub fn for_each_row(&self, mut f: impl FnMut(usize, usize, std::ops::Range<usize>)) {
+        let [w, h, _] = self.dims;
+        let v = &self.voxels;
+        let [x0, y0, z0] = self.origin;
+        for z in 1..v.depth.saturating_sub(1) {
+            for y in 1..v.height.saturating_sub(1) {
+                let start = ((z0 + z - 1) * h + y0 + y - 1) * w + x0;
+                f(y, z, start..start + v.width - 2);
             }
         }
     }
-    boxes
+}
+
+/// What [`split_crop`] made of a component: its pieces, labelled 1..=count
+/// in the crop (0 elsewhere).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pieces {
+    /// Each crop voxel's piece.
+    pub labels: Volume<u32>,
+    /// How many pieces.
+    pub count: u32,
+}
+
+/// The split of [`split_touching`] of one component, in its crop.
+pub fn split_crop(crop: &Crop, spacing: [f64; 3], rule: SplitRule) -> Pieces {
+    let split = split_component(crop.voxels.clone(), spacing, rule);
+    Pieces {
+        labels: split.labels,
+        count: split.count,
+    }
 }
 
 /// [`split_touching`] of one component in its crop: 1 the component,
@@ -642,6 +686,62 @@ mod tests {
             split_some += usize::from(!got.necks.is_empty());
         }
         assert!(split_some > 20, "only {split_some} cases had necks");
+    }
+
+    /// A component's crop from its runs against the crop read off the
+    /// label volume: box + 1, 1 on the component, 2 beyond the volume,
+    /// 0 elsewhere; and its rows map back onto the component's voxels.
+    #[test]
+    fn crops_from_runs_equal_crops_from_the_label_volume() {
+        for seed in 1..40u64 {
+            let dims = (
+                1 + seed as usize % 7,
+                1 + seed as usize % 5,
+                1 + seed as usize % 4,
+            );
+            let m = crate::segment::volume::random_mask(dims, seed, |r| r % 3 == 0);
+            let found = components(&m, Connectivity::Full);
+            let lab = found.paint();
+            for k in 1..=found.count() {
+                let crop = Crop::of(found.runs(k), dims);
+                let v = &crop.voxels;
+                for z in 0..v.depth {
+                    for y in 0..v.height {
+                        for x in 0..v.width {
+                            let at = [x, y, z]
+                                .iter()
+                                .zip(crop.origin)
+                                .map(|(&c, o)| (o + c).checked_sub(1))
+                                .collect::<Vec<_>>();
+                            let inside = at[0].filter(|&a| a < dims.0).and_then(|a| {
+                                let b = at[1].filter(|&b| b < dims.1)?;
+                                let c = at[2].filter(|&c| c < dims.2)?;
+                                Some((a, b, c))
+                            });
+                            let want = match inside {
+                                None => 2,
+                                Some((a, b, c)) => u8::from(lab.get(a, b, c) == k),
+                            };
+                            assert_eq!(v.get(x, y, z), want, "seed {seed} component {k}");
+                        }
+                    }
+                }
+                let mut seen = 0;
+                crop.for_each_row(|y, z, row| {
+                    let i = v.index(1, y, z);
+                    for (&c, &l) in v.data[i..i + row.len()].iter().zip(&lab.data[row]) {
+                        assert_eq!(c == 1, l == k);
+                        seen += usize::from(c == 1);
+                    }
+                });
+                let total: usize = found
+                    .runs(k)
+                    .iter()
+                    .map(|r| (r.end - r.start) as usize)
+                    .sum();
+                assert_eq!(seen, total);
+            }
+        }
     }
 
     #[test]
