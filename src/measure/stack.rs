@@ -1,9 +1,10 @@
-//! Measurements of 3D objects: voxel count, centroid, the area of the
-//! object's footprint (its projection on the x–y plane), and the mean of
-//! each channel over its voxels — one pass over the labels, plus one over
-//! each object's bounding box for the footprint.
+//! Measurements of 3D objects given as runs: voxel count, centroid, the
+//! area of the object's footprint (its projection on the x–y plane), and
+//! the mean of each channel over its voxels — one pass over each
+//! object's runs.
 
-use crate::volume::{Volume, VoxelSize};
+use crate::segment::volume::label::{Components, RowRun};
+use crate::volume::VoxelSize;
 use crate::Sample;
 
 /// One labelled 3D object.
@@ -36,80 +37,70 @@ impl Region3 {
     }
 }
 
-/// Measures objects 1..=`n` of `labels` (index: label − 1), with the
-/// mean of each of `channels` (K ≤ 3, each a volume's voxels in the
-/// labels' order) in the first K of their `means` (the rest 0): one pass
-/// over the labels, reading the channels only where a label is.
+/// Measures `objects` (index: label − 1), with the mean of each of
+/// `channels` (K ≤ 3, each a volume's voxels in raster order) in the
+/// first K of their `means` (the rest 0). Sums run over each object's
+/// voxels in raster order, as a pass over a label volume adds them.
 pub fn regions<T: Sample, const K: usize>(
-    labels: &Volume<u32>,
-    n: u32,
+    objects: &Components,
     channels: [&[T]; K],
 ) -> Vec<Region3> {
     const { assert!(K <= 3, "at most three channels") };
-    let (w, h, d) = (labels.width, labels.height, labels.depth);
+    let (w, h, d) = objects.dims;
     assert!(
-        channels.iter().all(|c| c.len() == labels.data.len()),
-        "channels have the labels' shape"
+        channels.iter().all(|c| c.len() == w * h * d),
+        "channels have the objects' volume's shape"
     );
-    let n = n as usize;
-    let mut count = vec![0u64; n + 1];
-    let mut sum_at = vec![[0f64; 3]; n + 1];
-    let mut sum_of = vec![[0f64; K]; n + 1];
-    let mut bounds = vec![[[usize::MAX, 0]; 3]; n + 1];
-    for z in 0..d {
-        for y in 0..h {
-            let row = (z * h + y) * w;
-            let labelled = labels.data[row..row + w]
-                .iter()
-                .enumerate()
-                .filter(|(_, &l)| l != 0);
-            for (x, &l) in labelled {
-                let l = l as usize;
-                count[l] += 1;
-                let at = [x, y, z];
-                for k in 0..3 {
-                    sum_at[l][k] += at[k] as f64;
-                    bounds[l][k][0] = bounds[l][k][0].min(at[k]);
-                    bounds[l][k][1] = bounds[l][k][1].max(at[k]);
+    (1..=objects.count())
+        .map(|label| {
+            let runs = objects.runs(label);
+            let mut voxels = 0u64;
+            let mut sum_at = [0f64; 3];
+            let mut sum_of = [0f64; K];
+            let mut bounds = [[usize::MAX, 0]; 3];
+            for r in runs {
+                let (y, z) = (r.row as usize % h, r.row as usize / h);
+                let (x0, x1) = (r.start as usize, r.end as usize);
+                let row = r.row as usize * w;
+                for x in x0..x1 {
+                    voxels += 1;
+                    for (s, v) in sum_at.iter_mut().zip([x, y, z]) {
+                        *s += v as f64;
+                    }
+                    for (s, c) in sum_of.iter_mut().zip(&channels) {
+                        *s += f64::from(c[row + x].to_f32());
+                    }
                 }
-                for (s, c) in sum_of[l].iter_mut().zip(&channels) {
-                    *s += f64::from(c[row + x].to_f32());
+                for (b, (lo, hi)) in bounds.iter_mut().zip([(x0, x1 - 1), (y, y), (z, z)]) {
+                    b[0] = b[0].min(lo);
+                    b[1] = b[1].max(hi);
                 }
             }
-        }
-    }
-    (1..=n)
-        .filter(|&l| count[l] > 0)
-        .map(|l| {
-            let c = count[l] as f64;
+            let c = voxels.max(1) as f64;
             let mut means = [0.0; 3];
-            means[..K].copy_from_slice(&sum_of[l].map(|s| s / c));
+            means[..K].copy_from_slice(&sum_of.map(|s| s / c));
             Region3 {
-                label: l as u32,
-                voxels: count[l],
-                centroid: sum_at[l].map(|s| s / c),
-                footprint_px: footprint(labels, l as u32, bounds[l]),
+                label,
+                voxels,
+                centroid: sum_at.map(|s| s / c),
+                footprint_px: footprint(runs, h, bounds),
                 means,
-                bounds: bounds[l],
+                bounds,
             }
         })
         .collect()
 }
 
-/// Columns (x, y) inside `bounds` holding a voxel of `label`.
-fn footprint(labels: &Volume<u32>, label: u32, bounds: [[usize; 2]; 3]) -> u64 {
-    let [[x0, x1], [y0, y1], [z0, z1]] = bounds;
-    let bw = x1 - x0 + 1;
-    let mut seen = vec![false; bw * (y1 - y0 + 1)];
-    for z in z0..=z1 {
-        for y in y0..=y1 {
-            let row = labels.index(0, y, z);
-            for x in x0..=x1 {
-                if labels.data[row + x] == label {
-                    seen[(y - y0) * bw + (x - x0)] = true;
-                }
-            }
-        }
+/// Columns (x, y) holding a voxel of the object made of `runs` (in a
+/// volume `h` rows high), whose box is `bounds`.
+fn footprint(runs: &[RowRun], h: usize, bounds: [[usize; 2]; 3]) -> u64 {
+    let [[x0, x1], [y0, y1], _] = bounds;
+    let bw = x1 + 1 - x0;
+    let mut seen = vec![false; bw * (y1 + 1 - y0)];
+    for r in runs {
+        let y = r.row as usize % h;
+        let at = (y - y0) * bw;
+        seen[at + r.start as usize - x0..at + r.end as usize - x0].fill(true);
     }
     seen.iter().filter(|&&s| s).count() as u64
 }
@@ -117,6 +108,9 @@ fn footprint(labels: &Volume<u32>, label: u32, bounds: [[usize; 2]; 3]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::volume::label::components;
+    use crate::segment::volume::Connectivity;
+    use crate::volume::Volume;
 
     #[test]
     fn a_tilted_rod_measures_by_hand() {
@@ -130,7 +124,8 @@ mod tests {
             }
         }
         let twos = Volume::filled(6, 3, 4, 2u16);
-        let r = regions(&lab, 1, [twos.data.as_slice()]);
+        let objects = components(&lab.map(|l| l as u8), Connectivity::Full);
+        let r = regions(&objects, [twos.data.as_slice()]);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].means, [2.0, 0.0, 0.0]);
         let r = &r[0];

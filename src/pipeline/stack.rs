@@ -26,7 +26,7 @@ use crate::segment::background::correct_in_place;
 use crate::segment::hot_pixels;
 use crate::segment::threshold::{range, threshold_in};
 use crate::segment::volume::distance::squared_edt_within;
-use crate::segment::volume::label::components;
+use crate::segment::volume::label::{components, Components};
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth_prepared;
@@ -96,14 +96,19 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     let candidates = follicle_candidates(pcad_mask, p, voxel);
     // Touching follicles split in 3D, each piece measured in the raw
     // channels.
-    let (labels, n) = split_follicles(candidates, p, voxel);
-    let measured = measure(&labels, n, [pcad, sox9, dapi]);
+    let pieces = split_follicles(&candidates, p, voxel);
+    let measured = measure(&pieces, [pcad, sox9, dapi]);
     // Each candidate's contrast against the dermis around it (those the
     // size window admits: the others' would decide nothing).
     let sized = |r: &Region3| (p.min_area_um2..=p.max_area_um2).contains(&r.footprint_um2(voxel));
     let ring = p.contrast_ring_um;
-    let contrast = contrast_with_surroundings(&labels, &pcad_c, &measured, ring, voxel, sized);
-    drop(pcad_c);
+    let contrast =
+        contrast_with_surroundings(&pieces, &candidates, &pcad_c, &measured, ring, voxel, sized);
+    // The label volume only now, with the corrected channel and the mask
+    // gone (their memory is its).
+    drop((pcad_c, candidates));
+    let labels = pieces.paint();
+    let n = pieces.count();
     // Each nucleus counts for the candidate holding it, or the nearest
     // within the rim.
     let counts = nuclei_per_candidate(&labels, &nuclei, p.rim_um, voxel, n);
@@ -146,22 +151,22 @@ fn smoothed(v: &Voxels, sigma_um: f64, voxel: VoxelSize) -> Volume<f32> {
 }
 
 /// The candidates measured, with their mean in each raw channel.
-fn measure(labels: &Volume<u32>, n: u32, channels: [&Voxels; 3]) -> Vec<Region3> {
+fn measure(pieces: &Components, channels: [&Voxels; 3]) -> Vec<Region3> {
     match channels {
         [Voxels::U16(a), Voxels::U16(b), Voxels::U16(c)] => {
-            regions(labels, n, [&a.data, &b.data, &c.data].map(Vec::as_slice))
+            regions(pieces, [&a.data, &b.data, &c.data].map(Vec::as_slice))
         }
         [Voxels::F32(a), Voxels::F32(b), Voxels::F32(c)] => {
-            regions(labels, n, [&a.data, &b.data, &c.data].map(Vec::as_slice))
+            regions(pieces, [&a.data, &b.data, &c.data].map(Vec::as_slice))
         }
         // Channels of different sample types (a stack built by hand):
         // each channel's means from a pass of its own.
         mixed => {
-            let mut measured = regions::<u16, 0>(labels, n, []);
+            let mut measured = regions::<u16, 0>(pieces, []);
             for (c, channel) in mixed.iter().enumerate() {
                 let found = match channel {
-                    Voxels::U16(v) => regions(labels, n, [v.data.as_slice()]),
-                    Voxels::F32(v) => regions(labels, n, [v.data.as_slice()]),
+                    Voxels::U16(v) => regions(pieces, [v.data.as_slice()]),
+                    Voxels::F32(v) => regions(pieces, [v.data.as_slice()]),
                 };
                 for (r, f) in measured.iter_mut().zip(found) {
                     r.means[c] = f.means[0];
@@ -322,7 +327,10 @@ fn pcad_mask(pcad: &mut Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8
 /// follicle's interior).
 fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume<u8> {
     let opened = if p.open_radius_um > 0.0 {
-        open(&mask, p.open_radius_um, voxel.spacing())
+        // The mask is not held through the hole filling.
+        let opened = open(&mask, p.open_radius_um, voxel.spacing());
+        drop(mask);
+        opened
     } else {
         mask
     };
@@ -332,37 +340,35 @@ fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume
 /// Candidates labelled, touching ones split (with `p.split`) where they
 /// meet through a neck thinner than `split_neck_ratio` × the thinner
 /// body, centres at least `split_min_separation_um` apart.
-fn split_follicles(candidates: Volume<u8>, p: &Params, voxel: VoxelSize) -> (Volume<u32>, u32) {
-    let found = components(&candidates, Connectivity::Full);
-    // The mask is not held through the split (a byte per voxel).
-    drop(candidates);
+fn split_follicles(candidates: &Volume<u8>, p: &Params, voxel: VoxelSize) -> Components {
+    let found = components(candidates, Connectivity::Full);
     if p.split {
         let rule = SplitRule {
             neck_ratio: p.split_neck_ratio,
             min_separation: p.split_min_separation_um,
         };
-        let s = split_components(&found, voxel.spacing(), rule);
-        (s.labels, s.count)
+        split_components(&found, voxel.spacing(), rule)
     } else {
-        (found.paint(), found.count())
+        found
     }
 }
 
-/// Each wanted candidate's mean corrected P-cadherin ÷ the median over
-/// the voxels within `ring_um` of it that no candidate holds (`None`: not
+/// Each wanted piece's mean corrected P-cadherin ÷ the median over the
+/// voxels within `ring_um` of it that no candidate holds (`None`: not
 /// wanted, nothing there, or a median ≤ 0). Each ring is found in the
-/// candidate's own crop (its box grown by the ring), by the distance to
-/// it (looked for only as far as the ring reaches) — as the 2D analysis
+/// piece's own crop (its box grown by the ring), by the distance to it
+/// (looked for only as far as the ring reaches) — as the 2D analysis
 /// does, per candidate.
 fn contrast_with_surroundings(
-    labels: &Volume<u32>,
+    pieces: &Components,
+    candidates: &Volume<u8>,
     pcad: &Volume<f32>,
     measured: &[Region3],
     ring_um: f64,
     voxel: VoxelSize,
     wanted: impl Fn(&Region3) -> bool,
 ) -> Vec<Option<f64>> {
-    let dims = [labels.width, labels.height, labels.depth];
+    let dims = [candidates.width, candidates.height, candidates.depth];
     let reach = [
         ring_um / voxel.xy_um,
         ring_um / voxel.xy_um,
@@ -379,34 +385,36 @@ fn contrast_with_surroundings(
             let lo: [usize; 3] = [0, 1, 2].map(|k| r.bounds[k][0].saturating_sub(reach[k]));
             let hi: [usize; 3] = [0, 1, 2].map(|k| (r.bounds[k][1] + reach[k]).min(dims[k] - 1));
             let size: [usize; 3] = [0, 1, 2].map(|k| hi[k] - lo[k] + 1);
-            let at = |x: usize, y: usize, z: usize| labels.index(lo[0] + x, lo[1] + y, lo[2] + z);
-            // Not this candidate: 1; the distance transform of that is the
-            // distance to it.
+            // Not this piece: 1; the distance transform of that is the
+            // distance to it. Its voxels' P-cadherin summed in raster
+            // order.
             let mut others = Volume::filled(size[0], size[1], size[2], 1u8);
             let (mut sum, mut count) = (0f64, 0u64);
-            for z in 0..size[2] {
-                for y in 0..size[1] {
-                    for x in 0..size[0] {
-                        let i = at(x, y, z);
-                        if labels.data[i] == r.label {
-                            let j = others.index(x, y, z);
-                            others.data[j] = 0;
-                            sum += f64::from(pcad.data[i]);
-                            count += 1;
-                        }
-                    }
+            let (w, h) = (dims[0], dims[1]);
+            for run in pieces.runs(r.label) {
+                let (y, z) = (run.row as usize % h, run.row as usize / h);
+                let (x0, x1) = (run.start as usize, run.end as usize);
+                let i = others.index(x0 - lo[0], y - lo[1], z - lo[2]);
+                others.data[i..i + x1 - x0].fill(0);
+                let v = run.row as usize * w;
+                for &x in &pcad.data[v + x0..v + x1] {
+                    sum += f64::from(x);
                 }
+                count += (x1 - x0) as u64;
             }
             let distance = squared_edt_within(&others, voxel.spacing(), ring_um);
             let r2 = (ring_um * ring_um) as f32;
             ring.clear();
             for z in 0..size[2] {
                 for y in 0..size[1] {
-                    for x in 0..size[0] {
-                        let i = at(x, y, z);
-                        let dd = distance.data[distance.index(x, y, z)];
-                        if labels.data[i] == 0 && dd <= r2 {
-                            ring.push(pcad.data[i]);
+                    let i = candidates.index(lo[0], lo[1] + y, lo[2] + z);
+                    let j = distance.index(0, y, z);
+                    let near = &distance.data[j..j + size[0]];
+                    let held = &candidates.data[i..i + size[0]];
+                    let values = &pcad.data[i..i + size[0]];
+                    for ((&dd, &c), &v) in near.iter().zip(held).zip(values) {
+                        if c == 0 && dd <= r2 {
+                            ring.push(v);
                         }
                     }
                 }

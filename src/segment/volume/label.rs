@@ -56,6 +56,24 @@ impl Components {
         &self.runs[self.first[k as usize - 1]..self.first[k as usize]]
     }
 
+    /// Objects given as their runs (each in raster order, none empty, no
+    /// two sharing a voxel) in a volume of `dims`, numbered 1..=n in
+    /// raster order of their first voxel.
+    pub fn from_objects(dims: (usize, usize, usize), mut objects: Vec<Vec<RowRun>>) -> Components {
+        let (w, _, _) = dims;
+        let first_voxel =
+            |o: &Vec<RowRun>| o.first().map(|r| r.row as usize * w + r.start as usize);
+        objects.sort_by_key(first_voxel);
+        let mut first = Vec::with_capacity(objects.len() + 1);
+        first.push(0);
+        let mut runs = Vec::with_capacity(objects.iter().map(Vec::len).sum());
+        for o in objects {
+            runs.extend(o);
+            first.push(runs.len());
+        }
+        Components { dims, runs, first }
+    }
+
     /// The label volume: component k's voxels k, 0 elsewhere.
     pub fn paint(&self) -> Volume<u32> {
         let (w, h, d) = self.dims;

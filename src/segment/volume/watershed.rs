@@ -192,36 +192,24 @@ pub struct SplitRule {
 /// and one voxel of background around it, where the volume goes on), so
 /// the work follows the objects, not the volume.
 pub fn split_touching(mask: &Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
-    split_components(&components(mask, Connectivity::Full), spacing, rule)
+    let pieces = split_components(&components(mask, Connectivity::Full), spacing, rule);
+    Split {
+        labels: pieces.paint(),
+        count: pieces.count(),
+    }
 }
 
 /// [`split_touching`] of the 26-connected components of a mask, split
-/// where they lie.
-pub fn split_components(found: &Components, spacing: [f64; 3], rule: SplitRule) -> Split {
-    let (w, h, d) = found.dims;
-    let mut out = vec![0u32; w * h * d];
-    let mut count = 0u32;
+/// where they lie: the pieces, as runs, numbered in raster order of their
+/// first voxel.
+pub fn split_components(found: &Components, spacing: [f64; 3], rule: SplitRule) -> Components {
+    let mut pieces = Vec::new();
     for k in 1..=found.count() {
         let crop = Crop::of(found.runs(k), found.dims);
-        let pieces = split_crop(&crop, spacing, rule);
-        crop.for_each_row(|y, z, row| {
-            let src = pieces.labels.index(1, y, z);
-            let labels = &pieces.labels.data[src..src + row.len()];
-            for (o, &p) in out[row].iter_mut().zip(labels) {
-                if p != 0 {
-                    *o = count + p;
-                }
-            }
-        });
-        count += pieces.count;
+        let split = split_crop(&crop, spacing, rule);
+        pieces.extend(crop.runs_of(&split));
     }
-    // Numbered in raster order of each piece's first voxel.
-    let mut parent: Vec<u32> = (0..=count).collect();
-    let count = relabel(&mut out, &mut parent);
-    Split {
-        labels: Volume::from_vec(w, h, d, out).expect("w × h × d labels"),
-        count,
-    }
+    Components::from_objects(found.dims, pieces)
 }
 
 /// One component in its crop: its bounding box and one voxel more on
@@ -306,6 +294,38 @@ impl Crop {
                 f(y, z, start..start + v.width - 2);
             }
         }
+    }
+}
+
+impl Crop {
+    /// Each of `pieces` (of this crop) as runs in the volume, in raster
+    /// order.
+    pub fn runs_of(&self, pieces: &Pieces) -> Vec<Vec<RowRun>> {
+        let mut out = vec![Vec::new(); pieces.count as usize];
+        let w = self.dims[0];
+        self.for_each_row(|y, z, row| {
+            let at = pieces.labels.index(1, y, z);
+            let labels = &pieces.labels.data[at..at + row.len()];
+            let volume_row = (row.start / w) as u32;
+            let x0 = (row.start % w) as u32;
+            let mut x = 0;
+            while x < labels.len() {
+                let l = labels[x];
+                let start = x;
+                while x < labels.len() && labels[x] == l {
+                    x += 1;
+                }
+                if l != 0 {
+                    out[l as usize - 1].push(RowRun {
+                        row: volume_row,
+                        start: x0 + start as u32,
+                        end: x0 + x as u32,
+                    });
+                }
+            }
+        });
+        out.retain(|o| !o.is_empty());
+        out
     }
 }
 
