@@ -327,14 +327,11 @@ fn pcad_mask(pcad: &mut Volume<f32>, p: &Params, voxel: VoxelSize) -> (Volume<u8
 /// follicle's interior).
 fn follicle_candidates(mask: Volume<u8>, p: &Params, voxel: VoxelSize) -> Volume<u8> {
     let opened = if p.open_radius_um > 0.0 {
-        // The mask is not held through the hole filling.
-        let opened = open(&mask, p.open_radius_um, voxel.spacing());
-        drop(mask);
-        opened
+        open(mask, p.open_radius_um, voxel.spacing())
     } else {
         mask
     };
-    fill_holes_per_slice(&opened)
+    fill_holes_per_slice(opened)
 }
 
 /// Candidates labelled, touching ones split (with `p.split`) where they

@@ -16,11 +16,11 @@ use crate::volume::Volume;
 /// foreground (an object cut by the volume's edge is not eroded from it).
 /// A ball thinner than one z step is a disc in each slice: then each slice
 /// is opened by the 2D kernel.
-pub fn open(mask: &Volume<u8>, radius: f64, spacing: [f64; 3]) -> Volume<u8> {
+pub fn open(mask: Volume<u8>, radius: f64, spacing: [f64; 3]) -> Volume<u8> {
     let k = (radius / spacing[0]).round();
     let z_px = spacing[2] / spacing[0];
     if k == 0.0 {
-        return mask.clone();
+        return mask;
     }
     if k < z_px {
         return open_slices(mask, k);
@@ -28,7 +28,8 @@ pub fn open(mask: &Volume<u8>, radius: f64, spacing: [f64; 3]) -> Volume<u8> {
     // In pixels along x–y: the squared distances there are integers.
     let px = [1.0, 1.0, z_px];
     let r2 = (k * k) as f32;
-    let eroded = squared_edt(mask, px).map(|d| u8::from(d > r2));
+    let eroded = squared_edt(&mask, px).map(|d| u8::from(d > r2));
+    drop(mask);
     // The distance from every voxel to the nearest eroded one: the
     // transform of the eroded set's complement.
     let outside = eroded.map(|e| u8::from(e == 0));
@@ -43,47 +44,41 @@ pub fn open(mask: &Volume<u8>, radius: f64, spacing: [f64; 3]) -> Volume<u8> {
 
 /// [`open`] by a ball thinner than one z step: the ball is a disc within
 /// each slice, so every slice is opened on its own by the 2D kernel (disc
-/// radius `radius_px` pixels).
-fn open_slices(mask: &Volume<u8>, radius_px: f64) -> Volume<u8> {
+/// radius `radius_px` pixels), in place.
+fn open_slices(mut mask: Volume<u8>, radius_px: f64) -> Volume<u8> {
     let (w, h) = (mask.width as u32, mask.height as u32);
-    let mut out = Vec::with_capacity(mask.data.len());
     for z in 0..mask.depth {
-        let slice: Vec<u8> = mask
-            .slice(z)
+        let slice = mask.slice_mut(z);
+        let img: Vec<u8> = slice
             .iter()
             .map(|&v| if v != 0 { 255 } else { 0 })
             .collect();
-        let slice =
-            image::GrayImage::from_raw(w, h, slice).expect("a slice holds width × height voxels");
-        out.extend(
-            crate::segment::morph::open(&slice, radius_px)
-                .as_raw()
-                .iter()
-                .map(|&v| u8::from(v != 0)),
-        );
+        let img =
+            image::GrayImage::from_raw(w, h, img).expect("a slice holds width × height voxels");
+        let opened = crate::segment::morph::open(&img, radius_px);
+        for (o, &v) in slice.iter_mut().zip(opened.as_raw()) {
+            *o = u8::from(v != 0);
+        }
     }
-    mask.same_shape(out)
+    mask
 }
 
-/// Holes filled in every x–y slice (the result is 0/1): background not connected to the
-/// slice's border becomes foreground. Slice by slice on purpose: a
-/// membrane-stained follicle is a tube whose lumen is closed in each
-/// cross-section but open along the follicle's axis, which a 3D fill would
-/// leave empty.
-pub fn fill_holes_per_slice(mask: &Volume<u8>) -> Volume<u8> {
+/// Holes filled in every x–y slice (the result is 0/1), in place:
+/// background not connected to the slice's border becomes foreground.
+/// Slice by slice on purpose: a membrane-stained follicle is a tube whose
+/// lumen is closed in each cross-section but open along the follicle's
+/// axis, which a 3D fill would leave empty.
+pub fn fill_holes_per_slice(mut mask: Volume<u8>) -> Volume<u8> {
     let (w, h) = (mask.width as u32, mask.height as u32);
-    let mut out = Vec::with_capacity(mask.data.len());
     for z in 0..mask.depth {
-        let slice = image::GrayImage::from_raw(w, h, mask.slice(z).to_vec())
+        let slice = mask.slice_mut(z);
+        let img = image::GrayImage::from_raw(w, h, slice.to_vec())
             .expect("a slice holds width × height voxels");
-        out.extend(
-            fill_holes(&slice)
-                .as_raw()
-                .iter()
-                .map(|&v| u8::from(v != 0)),
-        );
+        for (o, &v) in slice.iter_mut().zip(fill_holes(&img).as_raw()) {
+            *o = u8::from(v != 0);
+        }
     }
-    mask.same_shape(out)
+    mask
 }
 
 #[cfg(test)]
@@ -163,7 +158,11 @@ mod tests {
                 })
                 .collect();
             let m = Volume::from_vec(w, h, d, data).unwrap();
-            assert_eq!(open(&m, r, s), open_reference(&m, r, s), "seed {seed}");
+            assert_eq!(
+                open(m.clone(), r, s),
+                open_reference(&m, r, s),
+                "seed {seed}"
+            );
         }
     }
 
@@ -180,7 +179,7 @@ mod tests {
                 }
             }
         }
-        let f = fill_holes_per_slice(&m);
+        let f = fill_holes_per_slice(m.clone());
         assert!((0..3).all(|z| f.get(3, 3, z) == 1));
         assert_eq!(f.get(0, 0, 1), 0);
     }
