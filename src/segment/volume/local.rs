@@ -13,7 +13,8 @@ use crate::FloatImage;
 /// above `fraction` × the greatest value in the box of half-sides
 /// `radius_xy` pixels and `radius_z` slices around them. Streamed: the
 /// slices' square maxima are kept for the z window alone, never for the
-/// whole volume.
+/// whole volume, and their maximum is kept up as the window slides
+/// ([`WindowMax`]) rather than taken anew over every slice of it.
 pub fn mask_local_3d(
     v: &Volume<f32>,
     floor: f32,
@@ -29,22 +30,20 @@ pub fn mask_local_3d(
             .expect("a slice is width × height");
         local_max(&slice, radius_xy).into_raw()
     };
-    let mut window: std::collections::VecDeque<(usize, Vec<f32>)> = Default::default();
+    let mut window = WindowMax::default();
     let mut peak = vec![0f32; n];
     let mut out = vec![0u8; n * d];
+    let mut pushed = 0;
     for z in 0..d {
         // The window holds the square maxima of slices z − rz ..= z + rz.
-        while window.front().is_some_and(|(k, _)| *k + rz < z) {
-            window.pop_front();
+        while window.first + window.len() < (z + rz + 1).min(d) {
+            window.push(square(pushed));
+            pushed += 1;
         }
-        let next = window.back().map_or(z.saturating_sub(rz), |(k, _)| k + 1);
-        for k in next..=(z + rz).min(d - 1) {
-            window.push_back((k, square(k)));
+        while window.first + rz < z {
+            window.pop();
         }
-        peak.fill(f32::NEG_INFINITY);
-        for (_, m) in &window {
-            peak.iter_mut().zip(m).for_each(|(p, &x)| *p = p.max(x));
-        }
+        window.max_into(&mut peak);
         for ((o, &x), &p) in out[z * n..(z + 1) * n]
             .iter_mut()
             .zip(v.slice(z))
@@ -54,6 +53,72 @@ pub fn mask_local_3d(
         }
     }
     v.same_shape(out)
+}
+
+/// The maximum of a sliding window of planes, with about three passes per
+/// plane whatever the window's length (a queue of two stacks): the newer
+/// planes kept as they came with their running maximum, the older ones
+/// turned, when the first of them has to go, into suffix maxima (each
+/// plane the maximum of itself and every newer one among them) — in
+/// place, so no more planes are held than the window has.
+#[derive(Default)]
+struct WindowMax {
+    /// The index of the oldest plane in the window.
+    first: usize,
+    /// Older planes as suffix maxima, oldest first.
+    older: std::collections::VecDeque<Vec<f32>>,
+    /// Newer planes as they came, oldest first, and their maximum.
+    newer: Vec<Vec<f32>>,
+    newer_max: Vec<f32>,
+}
+
+impl WindowMax {
+    fn len(&self) -> usize {
+        self.older.len() + self.newer.len()
+    }
+
+    fn push(&mut self, plane: Vec<f32>) {
+        if self.newer.is_empty() {
+            self.newer_max.clear();
+            self.newer_max.extend_from_slice(&plane);
+        } else {
+            self.newer_max
+                .iter_mut()
+                .zip(&plane)
+                .for_each(|(m, &x)| *m = m.max(x));
+        }
+        self.newer.push(plane);
+    }
+
+    fn pop(&mut self) {
+        if self.older.is_empty() {
+            // The newer planes become suffix maxima, newest first.
+            let mut planes = std::mem::take(&mut self.newer);
+            for k in (0..planes.len().saturating_sub(1)).rev() {
+                let (this, after) = planes.split_at_mut(k + 1);
+                this[k]
+                    .iter_mut()
+                    .zip(&after[0])
+                    .for_each(|(m, &x)| *m = m.max(x));
+            }
+            self.older.extend(planes);
+        }
+        self.older.pop_front();
+        self.first += 1;
+    }
+
+    /// The window's maximum into `out` (the window is not empty).
+    fn max_into(&self, out: &mut [f32]) {
+        match (self.older.front(), self.newer.is_empty()) {
+            (Some(old), true) => out.copy_from_slice(old),
+            (None, _) => out.copy_from_slice(&self.newer_max),
+            (Some(old), false) => out
+                .iter_mut()
+                .zip(old)
+                .zip(&self.newer_max)
+                .for_each(|((o, &a), &b)| *o = a.max(b)),
+        }
+    }
 }
 
 #[cfg(test)]
