@@ -9,7 +9,6 @@ use super::label::{components, label, Components, RowRun};
 use super::{Connectivity, Neighbours};
 use crate::segment::label::{find, relabel, union};
 use crate::volume::Volume;
-use std::collections::HashMap;
 
 /// A key that orders f32 values as numbers (finite values; −0 < +0).
 fn order_key(v: f32) -> u32 {
@@ -47,10 +46,12 @@ pub fn watershed(
 /// The flood of [`watershed`] on flat data: `lab` holds the markers and
 /// comes back flooded; `key` orders the voxels (lowest first). Each time a
 /// popped voxel finds a neighbour already holding another label,
-/// `contact(i, j)` is told (i popped, j the neighbour) — with markers that
-/// are regional maxima plateaus, every pair of touching voxels with
-/// different labels is told at least once (the one popped first finds
-/// the other labelled: free, it would have taken the same label).
+/// `contact(i, j)` is told (i popped, j the neighbour, i < j) — with
+/// markers that are regional maxima plateaus, every pair of touching
+/// voxels with different labels is told once: each of the two is popped
+/// (an unqueued marker voxel has only its own label and the background
+/// around it) and finds the other labelled (free, it would have taken the
+/// same label), and the one with the lower index tells.
 fn flood(
     mut lab: Vec<u32>,
     dims: (usize, usize, usize),
@@ -62,35 +63,45 @@ fn flood(
     let queueable = |i: usize| lab[i] != 0 || in_mask(i);
     let near = Neighbours::within(dims, connectivity.all(), queueable);
     let mut queue = LevelQueue::new(lab.len(), &key, queueable);
-    // Mask voxels no marker holds and no flood has reached yet.
-    let mut free: Vec<bool> = (0..lab.len()).map(|i| lab[i] == 0 && in_mask(i)).collect();
+    // Mask voxels no marker holds and no flood has reached yet are FREE:
+    // one read of `lab` tells a neighbour's state and its label.
+    const FREE: u32 = u32::MAX;
+    for (i, l) in lab.iter_mut().enumerate() {
+        debug_assert!(*l != FREE, "a marker's label is below 2³² − 1");
+        if *l == 0 && in_mask(i) {
+            *l = FREE;
+        }
+    }
     // Only marker voxels with a voxel to flood next to them start in the
     // queue (an inner one would find nothing left to label).
-    for (i, &l) in lab.iter().enumerate() {
-        if l != 0 && near.any(i, |j| free[j]) {
+    for i in 0..lab.len() {
+        let l = lab[i];
+        if l != 0 && l != FREE && near.any(i, |j| lab[j] == FREE) {
             queue.push(i);
         }
     }
     while let Some(i) = queue.pop() {
         let l = lab[i];
         near.each(i, |j| {
-            if free[j] {
-                free[j] = false;
+            let here = lab[j];
+            if here == FREE {
                 lab[j] = l;
                 queue.push(j);
-            } else if lab[j] != l && lab[j] != 0 {
+            } else if here != l && here != 0 && i < j {
                 contact(i, j);
             }
         });
     }
+    // Mask voxels no marker reaches.
+    lab.iter_mut().filter(|l| **l == FREE).for_each(|l| *l = 0);
     lab
 }
 
 /// The flood's queue: lowest key first, and among equal keys first come
 /// first served (the order of a priority queue keyed by (key, arrival)),
 /// as one first-in-first-out bucket per distinct key — a hierarchical
-/// queue (Beucher & Meyer 1993) with exact levels: the voxels sorted once
-/// by key, then no comparisons between entries — O(1) per push, and pops
+/// queue (Beucher & Meyer 1993) with exact levels: the distinct keys
+/// sorted once, then no comparisons between entries — O(1) per push, and pops
 /// walk the levels upward (back down only when a lower voxel arrives).
 struct LevelQueue {
     /// Each voxel's level (the rank of its key among the distinct keys of
@@ -111,28 +122,22 @@ impl LevelQueue {
         key: impl Fn(usize) -> u32,
         queueable: impl Fn(usize) -> bool,
     ) -> LevelQueue {
-        // (key, voxel) in one word, sorted: the ranks fall out in one walk.
-        let mut order: Vec<u64> = (0..len)
-            .filter(|&i| queueable(i))
-            .map(|i| u64::from(key(i)) << 32 | i as u64)
+        // The distinct keys, sorted (many voxels share one: a sort of
+        // keys with many equal is fast), then each voxel's rank among
+        // them.
+        let mut keys: Vec<u32> = (0..len).filter(|&i| queueable(i)).map(&key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let level = (0..len)
+            .map(|i| {
+                if queueable(i) {
+                    keys.binary_search(&key(i)).unwrap_or(0) as u32
+                } else {
+                    0
+                }
+            })
             .collect();
-        order.sort_unstable();
-        let mut level = vec![0u32; len];
-        let mut levels = 0u32;
-        let mut previous = None;
-        for &o in &order {
-            let k = (o >> 32) as u32;
-            if previous.is_some_and(|p| p != k) {
-                levels += 1;
-            }
-            previous = Some(k);
-            level[(o & 0xffff_ffff) as usize] = levels;
-        }
-        let count = if order.is_empty() {
-            0
-        } else {
-            levels as usize + 1
-        };
+        let count = keys.len();
         LevelQueue {
             level,
             buckets: vec![Vec::new(); count],
@@ -430,14 +435,24 @@ fn basins(dist: &Volume<f32>, mask: &Volume<u8>) -> Basins {
         Connectivity::Full,
         |i, j| touching.push((i as u32, j as u32)),
     );
-    let mut thickest: HashMap<(u32, u32), f32> = HashMap::new();
-    for (i, j) in touching.into_iter().map(|(i, j)| (i as usize, j as usize)) {
-        let (a, b) = (labels[i], labels[j]);
-        let neck = dist.data[i].min(dist.data[j]);
-        let e = thickest.entry((a.min(b), a.max(b))).or_insert(0.0);
-        *e = e.max(neck);
+    // Each pair's thickest contact: the contacts sorted by pair, then the
+    // greatest of each run.
+    let mut pairs: Vec<((u32, u32), f32)> = touching
+        .into_iter()
+        .map(|(i, j)| {
+            let (i, j) = (i as usize, j as usize);
+            let (a, b) = (labels[i], labels[j]);
+            ((a.min(b), a.max(b)), dist.data[i].min(dist.data[j]))
+        })
+        .collect();
+    pairs.sort_unstable_by_key(|p| p.0);
+    let mut necks: Vec<((u32, u32), f32)> = Vec::new();
+    for (pair, neck) in pairs {
+        match necks.last_mut() {
+            Some(last) if last.0 == pair => last.1 = last.1.max(neck),
+            _ => necks.push((pair, neck)),
+        }
     }
-    let mut necks: Vec<_> = thickest.into_iter().collect();
     necks.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
     Basins {
         labels,
@@ -471,6 +486,7 @@ fn regional_maxima(dist: &Volume<f32>, mask: &Volume<u8>) -> (Volume<u32>, u32) 
 mod tests {
     use super::*;
     use crate::segment::volume::neighbour;
+    use std::collections::HashMap;
 
     /// For each pair of labels (a < b) that touch (26-connected), the neck
     /// between them: the largest min(distance) over touching voxel pairs.
