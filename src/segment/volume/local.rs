@@ -14,7 +14,7 @@ use crate::FloatImage;
 /// `radius_xy` pixels and `radius_z` slices around them. Streamed: the
 /// slices' square maxima are kept for the z window alone, never for the
 /// whole volume, and their maximum is kept up as the window slides
-/// ([`WindowMax`]) rather than taken anew over every slice of it.
+/// (a queue of two stacks) rather than taken anew over every slice of it.
 pub fn mask_local_3d(
     v: &Volume<f32>,
     floor: f32,
