@@ -492,9 +492,9 @@ fn sox9_positive_nuclei(
         neck_ratio: p.nucleus_neck_ratio,
         min_separation: p.nucleus_min_separation_um,
     };
-    let r = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
-    let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * r * r * r;
-    let (w, h, _) = found.dims;
+    let radius = (p.min_nucleus_area_um2 / std::f64::consts::PI).sqrt();
+    let min_um3 = 4.0 / 3.0 * std::f64::consts::PI * radius * radius * radius;
+    let (w, _, _) = found.dims;
     let mut nuclei = Vec::new();
     for k in 1..=found.count() {
         let runs = found.runs(k);
@@ -517,31 +517,17 @@ fn sox9_positive_nuclei(
                 count: 1,
             }
         };
-        // Each piece's voxels, the sum of their coordinates and of their
-        // Sox9, in raster order (as a pass over a label volume adds them).
-        let mut sums = vec![(0u64, [0f64; 3], 0f64); pieces.count as usize + 1];
-        crop.for_each_row(|y, z, row| {
-            let at = pieces.labels.index(1, y, z);
-            let labels = &pieces.labels.data[at..at + row.len()];
-            let (vy, vz) = ((row.start / w) % h, row.start / (w * h));
-            let x0 = row.start % w;
-            for (x, (&l, &s9)) in labels.iter().zip(&sox9.data[row]).enumerate() {
-                if l != 0 {
-                    let e = &mut sums[l as usize];
-                    e.0 += 1;
-                    for (c, v) in e.1.iter_mut().zip([x0 + x, vy, vz]) {
-                        *c += v as f64;
-                    }
-                    e.2 += f64::from(s9);
-                }
-            }
-        });
-        let voxel_um3 = voxel.voxel_um3();
-        nuclei.extend(sums.iter().skip(1).filter_map(|&(n, at, s9)| {
-            let c = n as f64;
-            (n > 0 && c * voxel_um3 >= min_um3 && s9 / c >= f64::from(t_sox9))
-                .then(|| at.map(|a| a / c))
-        }));
+        // Each piece measured from its runs, as the follicles are.
+        let measured = regions(
+            &Components::from_objects(found.dims, crop.runs_of(&pieces)),
+            [sox9.data.as_slice()],
+        );
+        nuclei.extend(
+            measured
+                .into_iter()
+                .filter(|r| r.volume_um3(voxel) >= min_um3 && r.means[0] >= f64::from(t_sox9))
+                .map(|r| r.centroid),
+        );
     }
     nuclei
 }
