@@ -139,8 +139,9 @@ pub(super) fn decode<R: Read + Seek>(
         plan.rows_per_strip.min(plan.height - row0) * row_bytes
     };
     // Every strip's size checked first: neither Deflate nor LZW (at most
-    // one 12-bit code per output byte) needs much more than its output, and a strip claiming more is left to the tiff crate's
-    // streaming reader, not buffered. The compressed strips are read into
+    // one 12-bit code per output byte) needs much more than its output,
+    // and a strip claiming more is left to the tiff crate's streaming
+    // reader, not buffered. The compressed strips are read into
     // one buffer of the largest's size from the worker's pool (grown
     // strip by strip and dropped after each page, it was faulted in
     // afresh for every field).

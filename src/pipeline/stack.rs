@@ -30,7 +30,7 @@ use crate::segment::volume::label::{components, Components};
 use crate::segment::volume::local::mask_local_3d;
 use crate::segment::volume::morph::{fill_holes_per_slice, open};
 use crate::segment::volume::smooth::smooth_prepared;
-use crate::segment::volume::watershed::{split_components, split_crop, Crop, Pieces, SplitRule};
+use crate::segment::volume::watershed::{split_components, split_crop, Crop, SplitRule};
 use crate::segment::volume::Connectivity;
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, Sample};
@@ -508,18 +508,16 @@ fn sox9_positive_nuclei(
         if brightest < t_sox9 {
             continue;
         }
-        let crop = Crop::of(runs, found.dims);
+        // Its pieces (itself, unsplit), each measured from its runs, as
+        // the follicles are.
         let pieces = if p.split {
-            split_crop(&crop, voxel.spacing(), rule)
+            let crop = Crop::of(runs, found.dims);
+            crop.runs_of(&split_crop(&crop, voxel.spacing(), rule))
         } else {
-            Pieces {
-                labels: crop.voxels.map(|v| u32::from(v == 1)),
-                count: 1,
-            }
+            vec![runs.to_vec()]
         };
-        // Each piece measured from its runs, as the follicles are.
         let measured = regions(
-            &Components::from_objects(found.dims, crop.runs_of(&pieces)),
+            &Components::from_objects(found.dims, pieces),
             [sox9.data.as_slice()],
         );
         nuclei.extend(

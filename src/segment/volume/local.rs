@@ -33,12 +33,11 @@ pub fn mask_local_3d(
     let mut window = WindowMax::default();
     let mut peak = vec![0f32; n];
     let mut out = vec![0u8; n * d];
-    let mut pushed = 0;
     for z in 0..d {
-        // The window holds the square maxima of slices z − rz ..= z + rz.
+        // The window holds the square maxima of slices z − rz ..= z + rz
+        // (the next to come in: the one after its last).
         while window.first + window.len() < (z + rz + 1).min(d) {
-            window.push(square(pushed));
-            pushed += 1;
+            window.push(square(window.first + window.len()));
         }
         while window.first + rz < z {
             window.pop();

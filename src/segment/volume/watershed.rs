@@ -300,9 +300,7 @@ impl Crop {
             }
         }
     }
-}
 
-impl Crop {
     /// Each of `pieces` (of this crop) as runs in the volume, in raster
     /// order.
     pub fn runs_of(&self, pieces: &Pieces) -> Vec<Vec<RowRun>> {
@@ -346,18 +344,14 @@ pub struct Pieces {
 
 /// The split of [`split_touching`] of one component, in its crop.
 pub fn split_crop(crop: &Crop, spacing: [f64; 3], rule: SplitRule) -> Pieces {
-    let split = split_component(crop.voxels.clone(), spacing, rule);
-    Pieces {
-        labels: split.labels,
-        count: split.count,
-    }
+    split_component(crop.voxels.clone(), spacing, rule)
 }
 
 /// [`split_touching`] of one component in its crop: 1 the component,
 /// 0 background, 2 beyond the volume's edge (neither). No voxel of the
 /// component lies on the crop's border, so its neighbours are found by
 /// flat offsets alone.
-fn split_component(crop: Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Split {
+fn split_component(crop: Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Pieces {
     let dist = edt(&crop, spacing);
     let mut mask = crop;
     mask.data.iter_mut().for_each(|v| *v = u8::from(*v == 1));
@@ -393,7 +387,7 @@ fn split_component(crop: Volume<u8>, spacing: [f64; 3], rule: SplitRule) -> Spli
         }
     }
     let count = relabel(&mut lab, &mut parent);
-    Split {
+    Pieces {
         labels: mask.same_shape(lab),
         count,
     }
