@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use follicount::batch::shard::{Shard, ShardError, ShardRecord};
 use follicount::batch::{self, inputs};
 use follicount::check;
 use follicount::io::{ChannelSpec, LoadOptions};
@@ -76,8 +77,36 @@ enum Command {
         /// uninterrupted run's.
         #[arg(long)]
         resume: bool,
+        /// Analyse only shard I of N (from 1) of the inputs, split by file
+        /// size the same way by every shard; `auto` takes I and N from a
+        /// SLURM job array. Join the shards' folders with `merge`.
+        #[arg(long, value_name = "I/N|auto", value_parser = parse_shard)]
+        shard: Option<ShardArg>,
         #[command(flatten)]
         common: Common,
+    },
+    /// Merge the output folders of a split run (`count --shard I/N`, one
+    /// per shard) into the outputs of one run over all the inputs.
+    #[command(
+        after_help = "Example:\n  follicount count day1/ --shard 1/2 -o out/shard-1\n  \
+        follicount count day1/ --shard 2/2 -o out/shard-2\n  \
+        follicount merge out/shard-* -o out/all\n\n\
+        fields.csv and follicles.csv come out byte-identical to one `count` over the \
+        same inputs. The shards must be finished, of the same inputs and options, and \
+        all there once; a failed shard can be run again alone and the merge repeated.\n\n\
+        Exit status: 0 all fields analysed, 1 some fields failed, 2 the shards do not \
+        make one run, or outputs could not be written."
+    )]
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(short = 'o', long = "out", default_value = "follicount-out")]
+        out: PathBuf,
+        /// Replace the results of an earlier run in the output folder.
+        #[arg(long)]
+        force: bool,
     },
     /// Run the analysis on the files named in an expected-counts CSV and fail
     /// when any count differs by more than the tolerance.
@@ -139,6 +168,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--shard`: a fixed shard, or the SLURM array task's.
+#[derive(Clone, Copy, Debug)]
+enum ShardArg {
+    Fixed(Shard),
+    Auto,
+}
+
+fn parse_shard(s: &str) -> Result<ShardArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(ShardArg::Auto);
+    }
+    s.parse()
+        .map(ShardArg::Fixed)
+        .map_err(|e: ShardError| e.to_string())
 }
 
 #[derive(Args, Debug)]
@@ -304,6 +349,7 @@ impl Common {
             verbose: self.verbose,
             overlay_dir: None,
             masks_dir: None,
+            shard: None,
         })
     }
 }
@@ -369,7 +415,20 @@ fn install_interrupt_handler() {
 /// `--resume` on a folder whose run is complete (no journal): nothing to
 /// do if its parameters are these — exit as that run did (1 when it has
 /// error rows) — else a usage error naming what differs.
-fn finished_run(out: &Path, params: &Params) -> Result<ExitCode> {
+fn finished_run(out: &Path, now: &journal::Header) -> Result<ExitCode> {
+    let params = &now.parameters;
+    // A finished shard also says which shard of which inputs it is.
+    if let Ok((header, _)) = journal::read_file(&out.join(journal::SHARD)) {
+        let differ = header.differences(now);
+        if !differ.is_empty() {
+            bail!(
+                "{} holds a finished shard with other settings ({}); use --force to run again \
+                 with these",
+                out.display(),
+                differ.join(", ")
+            );
+        }
+    }
     let record: serde_json::Value = std::fs::read(out.join("run.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -379,8 +438,8 @@ fn finished_run(out: &Path, params: &Params) -> Result<ExitCode> {
                 out.display()
             )
         })?;
-    let now = serde_json::to_value(params).unwrap_or_default();
-    let differ = journal::value_differences(&record["parameters"], &now);
+    let current = serde_json::to_value(params).unwrap_or_default();
+    let differ = journal::value_differences(&record["parameters"], &current);
     if !differ.is_empty() {
         bail!(
             "{} holds a complete run with other parameters ({}); use --force to run again \
@@ -414,6 +473,7 @@ fn count(
     overlay: bool,
     save_masks: bool,
     existing: Existing,
+    shard: Option<ShardArg>,
     common: &Common,
 ) -> Result<ExitCode> {
     let mut opts = common.options()?;
@@ -423,31 +483,52 @@ fn count(
     if save_masks {
         opts.masks_dir = Some(out.to_path_buf());
     }
+    let shard = match shard {
+        None => None,
+        Some(ShardArg::Fixed(s)) => Some(s),
+        Some(ShardArg::Auto) => Some(Shard::from_slurm(|k| std::env::var(k).ok())?),
+    };
     // Refuse an unusable output folder, or one holding another run's
     // results, before any work starts.
     std::fs::create_dir_all(out)
         .and_then(|_| tempfile_probe(out))
         .with_context(|| format!("cannot write to output folder {}", out.display()))?;
     let found = report::existing_outputs(out);
-    // Resuming proper: an interrupted run's journal is there to finish.
-    let resuming = existing == Existing::Resume && found.contains(&journal::JOURNAL);
-    let mut previous = Vec::new();
-    match existing {
-        Existing::Refuse if !found.is_empty() => bail!(
+    if existing == Existing::Refuse && !found.is_empty() {
+        bail!(
             "output folder {} already holds results ({}); pass --force to replace them \
              or --resume to finish an interrupted run",
             out.display(),
             found.join(", ")
-        ),
+        );
+    }
+    let (mut files, warnings) = inputs::collect_inputs(inputs)?;
+    for w in warnings {
+        eprintln!("follicount: warning: {w}");
+    }
+    if files.is_empty() {
+        bail!("{}", inputs::nothing_found(inputs));
+    }
+    // A shard finds every input as a whole run would, then keeps its part.
+    opts.shard = shard.map(|s| ShardRecord::new(s, &files));
+    if let Some(s) = shard {
+        let all = files.len();
+        files = s.pick(&files);
+        eprintln!("follicount: shard {s}: {} of {all} files", files.len());
+    }
+    let header = journal::Header::new(&opts.params, overlay, save_masks, opts.shard.clone());
+    // Resuming proper: an interrupted run's journal is there to finish.
+    let resuming = existing == Existing::Resume && found.contains(&journal::JOURNAL);
+    let mut previous = Vec::new();
+    match existing {
         Existing::Refuse | Existing::Replace => {}
         // Nothing there yet: --resume starts the run (scripts pass it
         // always).
         Existing::Resume if found.is_empty() => {}
-        Existing::Resume if !resuming => return finished_run(out, &opts.params),
+        Existing::Resume if !resuming => return finished_run(out, &header),
         Existing::Resume => {
-            let (header, files) = journal::read(out).map_err(anyhow::Error::msg)?;
-            let now = journal::Header::new(&opts.params, overlay, save_masks);
-            let differ = header.differences(&now);
+            let (before, done) = journal::read(out).map_err(anyhow::Error::msg)?;
+            let differ = before.differences(&header);
             if !differ.is_empty() {
                 bail!(
                     "{} was written with other settings ({}); resume with the same settings, \
@@ -456,15 +537,8 @@ fn count(
                     differ.join(", ")
                 );
             }
-            previous = files;
+            previous = done;
         }
-    }
-    let (files, warnings) = inputs::collect_inputs(inputs)?;
-    for w in warnings {
-        eprintln!("follicount: warning: {w}");
-    }
-    if files.is_empty() {
-        bail!("{}", inputs::nothing_found(inputs));
     }
     // Only now that there is something to do are old results replaced, and
     // temporaries a killed run left behind cleared.
@@ -475,10 +549,7 @@ fn count(
     let journal = if resuming {
         journal::Journal::reopen(out)?
     } else {
-        journal::Journal::create(
-            out,
-            &journal::Header::new(&opts.params, overlay, save_masks),
-        )?
+        journal::Journal::create(out, &header)?
     };
     install_interrupt_handler();
     let result = batch::run_controlled(&files, &opts, &STOP, previous, &|r| journal.record(r))?;
@@ -499,6 +570,9 @@ fn count(
         );
         return Ok(ExitCode::from(INTERRUPTED));
     }
+    if opts.shard.is_some() {
+        journal::write_shard(out, &header, &result)?;
+    }
     journal.remove()?;
     eprintln!(
         "follicount: {} fields, {} follicles, {} failed, {:.2} s -> {}",
@@ -506,6 +580,49 @@ fn count(
         follicles,
         failed,
         result.elapsed_s,
+        out.display()
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_merge(shards: &[PathBuf], out: &Path, force: bool) -> Result<ExitCode> {
+    // The output folder must not be one of the shards (replacing its
+    // results would delete the shard).
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    if let Some(s) = shards
+        .iter()
+        .find(|s| real(s).is_some() && real(s) == real(out))
+    {
+        bail!(
+            "the output folder {} is the shard {}; merge into a new folder",
+            out.display(),
+            s.display()
+        );
+    }
+    let found = report::existing_outputs(out);
+    if !found.is_empty() && !force {
+        bail!(
+            "output folder {} already holds results ({}); pass --force to replace them",
+            out.display(),
+            found.join(", ")
+        );
+    }
+    let merged = report::merge::merge(shards, out, force)?;
+    let result = &merged.result;
+    report_failures(result);
+    let failed = result.failures().count();
+    let follicles: usize = result.records.iter().map(|r| r.follicle_count()).sum();
+    eprintln!(
+        "follicount: merged {} shards: {} files, {} fields, {} follicles, {} failed -> {}",
+        merged.shards.len(),
+        result.files.len(),
+        result.records.len(),
+        follicles,
+        failed,
         out.display()
     );
     Ok(if failed > 0 {
@@ -653,6 +770,7 @@ fn main() -> ExitCode {
             save_masks,
             force,
             resume,
+            shard,
             common,
         } => count(
             inputs,
@@ -660,8 +778,10 @@ fn main() -> ExitCode {
             *overlay,
             *save_masks,
             Existing::from_flags(*force, *resume),
+            *shard,
             common,
         ),
+        Command::Merge { shards, out, force } => run_merge(shards, out, *force),
         Command::Config { .. } => {
             print!("{}", Params::defaults_toml());
             Ok(ExitCode::SUCCESS)

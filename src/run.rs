@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::shard::ShardRecord;
 use crate::io::{ChannelSource, ChannelSpec, LoadOptions};
 use crate::params::{AnalysisChoice, Params};
 use crate::pipeline::FieldAnalysis;
@@ -28,6 +29,9 @@ pub struct RunOptions {
     /// Save every field's label images under this folder (the run's
     /// output folder; they go to its `masks/`).
     pub masks_dir: Option<PathBuf>,
+    /// The shard of a split run this run is, for its record (the inputs
+    /// given to the batch are already the shard's).
+    pub shard: Option<ShardRecord>,
 }
 
 /// The outcome for one field (or for a whole file that could not be opened,
@@ -117,6 +121,21 @@ pub struct FileRecord {
 
 /// What one finished file produced: its input record and field records.
 pub type FileResult = (FileRecord, Vec<FieldRecord>);
+
+/// Finished files in the tables' order: files by name, their fields by
+/// file then field index, whatever order they finished in (the order
+/// that makes a run's tables independent of threads, resumes and shards).
+pub fn in_table_order(mut all: Vec<FileResult>) -> (Vec<FileRecord>, Vec<FieldRecord>) {
+    all.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+    let mut files = Vec::with_capacity(all.len());
+    let mut records: Vec<FieldRecord> = Vec::new();
+    for (f, r) in all {
+        files.push(f);
+        records.extend(r);
+    }
+    records.sort_by(|a, b| (&a.file, a.field).cmp(&(&b.file, b.field)));
+    (files, records)
+}
 
 /// A finished batch.
 #[derive(Clone, Debug, Serialize)]

@@ -575,6 +575,7 @@ fn resume_refuses_other_parameters() {
         &follicount::params::Params::default(),
         false,
         false,
+        None,
     );
     let mut line = serde_json::to_string(&header).unwrap();
     line.push('\n');

@@ -28,6 +28,24 @@ impl Input {
         let stamp = Stamp::of(&path);
         Input { name, path, stamp }
     }
+
+    /// Its size in bytes when the batch found it (0 when unreadable).
+    pub fn bytes(&self) -> u64 {
+        self.stamp.map_or(0, |s| s.len)
+    }
+
+    /// An input of `bytes` bytes that is not on disk (tests).
+    #[cfg(test)]
+    pub(crate) fn sized(name: String, bytes: u64) -> Input {
+        Input {
+            path: PathBuf::from(&name),
+            name,
+            stamp: Some(Stamp {
+                len: bytes,
+                modified: None,
+            }),
+        }
+    }
 }
 
 /// What a file looks like from outside: its size and modification time.

@@ -4,6 +4,7 @@
 
 pub mod inputs;
 mod memory;
+pub mod shard;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,7 @@ use crate::io::{Digest, TiffSource};
 use crate::io::{Field, Stack};
 use crate::pipeline::{analyze_stack, analyze_with_labels, analyze_with_masks, Masks};
 use crate::report::{masks, overlay, write_atomic};
-use crate::run::{BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
+use crate::run::{in_table_order, BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
 use inputs::{Input, Stamp};
 pub use memory::peak_rss_mib;
 
@@ -352,18 +353,12 @@ pub fn run_controlled(
     bar.finish_and_clear();
     let remaining_files = per_file.iter().filter(|r| r.is_none()).count();
     let resumed_files = previous.len();
-    let mut all: Vec<FileResult> = previous
-        .into_iter()
-        .chain(per_file.into_iter().flatten())
-        .collect();
-    all.sort_by(|a, b| a.0.file.cmp(&b.0.file));
-    let mut files = Vec::with_capacity(all.len());
-    let mut records: Vec<FieldRecord> = Vec::new();
-    for (f, r) in all {
-        files.push(f);
-        records.extend(r);
-    }
-    records.sort_by(|a, b| (&a.file, a.field).cmp(&(&b.file, b.field)));
+    let (files, records) = in_table_order(
+        previous
+            .into_iter()
+            .chain(per_file.into_iter().flatten())
+            .collect(),
+    );
     let finished = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     Ok(BatchResult {
         records,

@@ -7,6 +7,10 @@
 //!
 //! The first line is a header holding the parameters: a journal written
 //! with other parameters is not resumed.
+//!
+//! A shard of a split run (`count --shard I/N`) ends by writing the same
+//! lines, header first, to `shard.jsonl` ([`SHARD`]): that is what
+//! [`super::merge`] reads to write the tables of the whole run.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -15,12 +19,17 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::shard::ShardRecord;
 use crate::error::RunError;
 use crate::params::Params;
-use crate::run::FileResult;
+use crate::run::{BatchResult, FileResult};
 
 /// The journal's file name inside the output folder.
 pub const JOURNAL: &str = "journal.jsonl";
+
+/// A finished shard's records, in the journal's format, inside its output
+/// folder.
+pub const SHARD: &str = "shard.jsonl";
 
 /// First line of a journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +45,10 @@ pub struct Header {
     /// Whether the run saves label images (absent in older journals).
     #[serde(default)]
     pub masks: bool,
+    /// The part of the inputs this run analyses, for a shard of a split
+    /// run (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
 }
 
 /// The keys whose values differ between two JSON objects, as
@@ -62,8 +75,27 @@ pub fn value_differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<St
 
 impl Header {
     /// What differs from `other`, as `name was → is`: parameters, overlay,
-    /// masks, tool version.
+    /// masks, tool version, shard and its inputs.
     pub fn differences(&self, other: &Header) -> Vec<String> {
+        let mut out = self.settings_differences(other);
+        let shard = |h: &Header| h.shard.as_ref().map(|s| s.shard);
+        let name =
+            |s: Option<crate::batch::shard::Shard>| s.map_or("–".into(), |s| s.to_string());
+        if shard(self) != shard(other) {
+            out.push(format!(
+                "--shard {} → {}",
+                name(shard(self)),
+                name(shard(other))
+            ));
+        } else if self.shard != other.shard {
+            out.push("the input files (added, removed or changed in size)".into());
+        }
+        out
+    }
+
+    /// [`Header::differences`] but for the shard: what makes two shards'
+    /// results unfit to be merged.
+    pub fn settings_differences(&self, other: &Header) -> Vec<String> {
         let json = |v: &Params| serde_json::to_value(v).unwrap_or_default();
         let mut out = value_differences(&json(&self.parameters), &json(&other.parameters));
         let on = |b: bool| if b { "on" } else { "off" };
@@ -88,13 +120,19 @@ impl Header {
     }
 
     /// The header for a run with these settings.
-    pub fn new(parameters: &Params, overlay: bool, masks: bool) -> Header {
+    pub fn new(
+        parameters: &Params,
+        overlay: bool,
+        masks: bool,
+        shard: Option<ShardRecord>,
+    ) -> Header {
         Header {
             journal: "follicount journal".into(),
             version: crate::VERSION.into(),
             parameters: parameters.clone(),
             overlay,
             masks,
+            shard,
         }
     }
 }
@@ -176,12 +214,37 @@ impl Journal {
     }
 }
 
+/// Writes a finished run's records to `dir`/[`SHARD`] (through a temporary
+/// file and a rename), `header` first, one line per file in table order.
+pub fn write_shard(dir: &Path, header: &Header, result: &BatchResult) -> Result<(), RunError> {
+    let mut bytes = serde_json::to_vec(header).unwrap_or_default();
+    bytes.push(b'\n');
+    let mut records = result.records.iter().peekable();
+    for file in &result.files {
+        let mut fields = Vec::new();
+        while let Some(r) = records.next_if(|r| r.file == file.file) {
+            fields.push(r.clone());
+        }
+        let line = Line {
+            file: file.clone(),
+            fields,
+        };
+        bytes.extend(serde_json::to_vec(&line).unwrap_or_default());
+        bytes.push(b'\n');
+    }
+    super::write_atomic(&dir.join(SHARD), &bytes)
+}
+
 /// Reads the journal in `dir`: its header and every complete line. A last
 /// line cut short by the interruption is ignored (that file is analysed
 /// again).
 pub fn read(dir: &Path) -> Result<(Header, Vec<FileResult>), String> {
-    let path = dir.join(JOURNAL);
-    let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    read_file(&dir.join(JOURNAL))
+}
+
+/// Reads a journal or a shard's records from `path`.
+pub fn read_file(path: &Path) -> Result<(Header, Vec<FileResult>), String> {
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut lines = BufReader::new(file).lines();
     let header: Header = lines
         .next()

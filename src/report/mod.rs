@@ -13,6 +13,7 @@ use crate::run::{BatchResult, RunOptions};
 pub mod html;
 pub mod journal;
 pub mod masks;
+pub mod merge;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
@@ -203,10 +204,10 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
         .failures()
         .map(|r| serde_json::json!({"file": r.file, "field": r.field, "error": r.error}))
         .collect();
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() - result.elapsed_s)
-        .unwrap_or(0.0);
+    let started = humantime::parse_rfc3339_weak(&result.started)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64());
     serde_json::json!({
         "tool": "follicount",
         "version": crate::VERSION,
@@ -218,6 +219,14 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
         "remaining_files": result.remaining_files,
         "resumed_files": result.resumed_files,
         "peak_rss_mib": result.peak_rss_mib.map(|m| round(m, 1)),
+        "host": host_name(),
+        "slurm": slurm_job(),
+        "shard": opts.shard.as_ref().map(|s| serde_json::json!({
+            "index": s.shard.index,
+            "count": s.shard.count,
+            "inputs_total": s.inputs_total,
+            "inputs_digest": s.inputs_digest,
+        })),
         "parameters": opts.params,
         "effective_background_radius_um": opts.params.effective_background_radius_um(),
         "started": result.started,
@@ -231,6 +240,34 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
         },
         "fields": fields,
         "failures": failures,
+    })
+}
+
+/// This machine's name (empty when the system will not tell).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at
+    // most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The SLURM job this process runs in (`null` outside SLURM): job id,
+/// array job and task id, node.
+fn slurm_job() -> serde_json::Value {
+    let var = |k: &str| std::env::var(k).ok();
+    let Some(job) = var("SLURM_JOB_ID") else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "job_id": job,
+        "array_job_id": var("SLURM_ARRAY_JOB_ID"),
+        "array_task_id": var("SLURM_ARRAY_TASK_ID"),
+        "node": var("SLURMD_NODENAME"),
     })
 }
 
@@ -260,12 +297,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 
 /// The files a `count` run writes into its output folder (besides
 /// `overlays/`).
-const OUTPUT_FILES: [&str; 5] = [
+const OUTPUT_FILES: [&str; 6] = [
     "fields.csv",
     "follicles.csv",
     "report.html",
     "run.json",
     journal::JOURNAL,
+    journal::SHARD,
 ];
 
 /// Which of a run's outputs `dir` already holds.
@@ -358,6 +396,16 @@ pub fn write_outputs(
     opts: &RunOptions,
     command: &str,
 ) -> Result<(), RunError> {
+    write_tables(dir, result, opts, &run_json(result, opts, command))
+}
+
+/// [`write_outputs`] with the run record given.
+fn write_tables(
+    dir: &Path,
+    result: &BatchResult,
+    opts: &RunOptions,
+    record: &serde_json::Value,
+) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|source| RunError::Output {
         path: dir.to_path_buf(),
         source,
@@ -376,6 +424,6 @@ pub fn write_outputs(
         &dir.join("report.html"),
         html::report_html(result, &thumbnails(dir, result)).as_bytes(),
     )?;
-    let json = serde_json::to_vec_pretty(&run_json(result, opts, command)).unwrap_or_default();
+    let json = serde_json::to_vec_pretty(record).unwrap_or_default();
     write_atomic(&dir.join("run.json"), &json)
 }
