@@ -1,0 +1,129 @@
+//! Stitched mosaics and their tiles (issue 21, developer aid): `n` × `n`
+//! fields of the broad simulator (`synth::confocal`) at one pixel size
+//! and one camera, each acquired at its own brightness — a tile from
+//! deep in the tissue collects fewer photons (its signal × 0.15–1.0, with
+//! the shot noise that goes with it; the camera offset stays) — written
+//! once as separate tiles and once stitched edge to edge into one plane,
+//! with the truth of both.
+//!
+//!     cargo run --release --features dev --bin mosaic -- DIR [n] [side] [mosaics] [first_seed]
+//!
+//! Writes DIR/tiles/ (tile files, truth.csv), DIR/mosaic/ (mosaic files,
+//! truth.csv). Deterministic: the same arguments give byte-identical
+//! files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use follicount::synth::confocal::{render, Confocal, Setting};
+use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
+use follicount::synth::{Rendered, Rng};
+use rayon::prelude::*;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// One tile of a mosaic: its settings are the field's own, but the
+/// pixel size, depth and camera are the mosaic's.
+fn tile(seed: u64, side: usize, camera: &Setting, brightness: f64) -> Confocal {
+    let mut s = Setting::draw(side, side, seed);
+    s.pixel_size_um = camera.pixel_size_um;
+    s.depth = 1;
+    s.offset = camera.offset;
+    s.gain = camera.gain;
+    s.read_noise = camera.read_noise;
+    s.photons_per_unit = camera.photons_per_unit * brightness;
+    render(&s)
+}
+
+fn main() -> Res<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or("usage: mosaic DIR [n] [side] [mosaics] [first_seed]")?,
+    );
+    let n: usize = args.next().map_or(Ok(4), |s| s.parse())?;
+    let side: usize = args.next().map_or(Ok(768), |s| s.parse())?;
+    let mosaics: u64 = args.next().map_or(Ok(2), |s| s.parse())?;
+    let first: u64 = args.next().map_or(Ok(310_000), |s| s.parse())?;
+    let (tiles_dir, mosaic_dir) = (dir.join("tiles"), dir.join("mosaic"));
+    std::fs::create_dir_all(&tiles_dir)?;
+    std::fs::create_dir_all(&mosaic_dir)?;
+    let mut tiles_truth = String::from("file,field,x,y\n");
+    let mut mosaic_truth = String::from("file,field,x,y\n");
+    for m in 0..mosaics {
+        let seed = first + 1000 * m;
+        let mut rng = Rng::new(seed);
+        let camera = Setting::draw(side, side, seed);
+        // Brightness per tile: most near full, some from deep stacks.
+        let brightness: Vec<f64> = (0..n * n)
+            .map(|_| {
+                if rng.unit() < 0.3 {
+                    rng.range(0.15, 0.35)
+                } else {
+                    rng.range(0.5, 1.0)
+                }
+            })
+            .collect();
+        let tiles: Vec<Confocal> = (0..n * n)
+            .into_par_iter()
+            .map(|k| tile(seed + 1 + k as u64, side, &camera, brightness[k]))
+            .collect();
+        let big = n * side;
+        let mut planes: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0f32; big * big]);
+        let mosaic_name = format!("mosaic_{m}.tif");
+        for (k, t) in tiles.iter().enumerate() {
+            let (tx, ty) = ((k % n) * side, (k / n) * side);
+            let r = &t.rendered;
+            for (c, plane) in planes.iter_mut().enumerate() {
+                for y in 0..side {
+                    let row = &r.slices[0][c][y * side..(y + 1) * side];
+                    plane[(ty + y) * big + tx..(ty + y) * big + tx + side].copy_from_slice(row);
+                }
+            }
+            let name = format!("mosaic_{m}_tile_{:02}.tif", k);
+            imagej_hyperstack(
+                &tiles_dir.join(&name),
+                r,
+                SampleType::U16(4095),
+                Comp::Deflate,
+            )?;
+            for f in &t.follicles {
+                writeln!(tiles_truth, "{name},0,{:.2},{:.2}", f.x, f.y)?;
+                writeln!(
+                    mosaic_truth,
+                    "{mosaic_name},0,{:.2},{:.2}",
+                    f.x + tx as f64,
+                    f.y + ty as f64
+                )?;
+            }
+        }
+        let stitched = Rendered {
+            width: big,
+            height: big,
+            pixel_size_um: camera.pixel_size_um,
+            z_step_um: None,
+            slices: vec![planes],
+            truth: Vec::new(),
+        };
+        imagej_hyperstack(
+            &mosaic_dir.join(&mosaic_name),
+            &stitched,
+            SampleType::U16(4095),
+            Comp::Deflate,
+        )?;
+        let b: Vec<String> = brightness.iter().map(|b| format!("{b:.2}")).collect();
+        println!(
+            "{mosaic_name}: {n}x{n} tiles of {side}², {:.2} µm/px, brightness {}",
+            camera.pixel_size_um,
+            b.join(" ")
+        );
+    }
+    write(&tiles_dir.join("truth.csv"), &tiles_truth)?;
+    write(&mosaic_dir.join("truth.csv"), &mosaic_truth)?;
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Res<()> {
+    std::fs::write(path, text)?;
+    Ok(())
+}
