@@ -170,9 +170,12 @@ fn csv_headers_follow_the_design() {
             .to_string()
     };
     assert_eq!(read_first("fields.csv"), FIELDS_HEADER);
+    // The design's columns, then the tissue's (a mosaic's padding is not
+    // skin).
     assert_eq!(
         FIELDS_HEADER,
-        "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error"
+        "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error,\
+         tissue_area_mm2,follicles_per_tissue_mm2"
     );
     assert_eq!(read_first("follicles.csv"), FOLLICLES_HEADER);
     // The design's columns, then the 3D ones (empty in 2D).
@@ -1132,4 +1135,43 @@ fn saved_masks_agree_with_the_tables() {
         fields += 1;
     }
     assert_eq!(fields, 4);
+}
+
+/// A stitched mosaic pads an irregular piece of skin with zeros: the
+/// density per mm² of tissue leaves the padding out, the density per mm²
+/// of field does not.
+#[test]
+fn density_per_tissue_leaves_a_mosaics_padding_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let side = 480;
+    let mut r = render(&Scene::new(side, side, 0.8, 4242));
+    // The right 60 % and a bottom band: no tissue, zeros (padding).
+    for plane in r.slices[0].iter_mut() {
+        for (i, v) in plane.iter_mut().enumerate() {
+            let (x, y) = (i % side, i / side);
+            if x >= side * 2 / 5 || y >= side * 4 / 5 {
+                *v = 0.0;
+            }
+        }
+    }
+    let path = tmp.path().join("padded.tif");
+    write::imagej_hyperstack(&path, &r, SampleType::U16(4095), Comp::Lzw).unwrap();
+    let out = tmp.path().join("out");
+    assert_exit(&count(&out, &[&path], &[]), 0);
+    let row = &fields(&out)[&(path.to_string_lossy().replace('\\', "/"), 0)];
+    let num = |i: usize| row[i].parse::<f64>().unwrap();
+    let field_mm2 = (side as f64 * 0.8).powi(2) / 1e6;
+    // The tissue is 0.4 × 0.8 of the field; the blocks (25 µm) along its
+    // two cut edges count whole: at most one block more on each.
+    let (tw, th) = (side as f64 * 0.8 * 0.4, side as f64 * 0.8 * 0.8);
+    let (least, most) = (tw * th / 1e6, (tw + 25.0) * (th + 25.0) / 1e6);
+    assert!(
+        (least * 0.98..=most).contains(&num(10)),
+        "tissue {} mm², expected {least}..{most}",
+        num(10)
+    );
+    let follicles = num(6);
+    assert!(follicles > 0.0);
+    assert!((num(7) - follicles / field_mm2).abs() < 0.01);
+    assert!((num(11) - follicles / num(10)).abs() < 0.01 * num(11));
 }

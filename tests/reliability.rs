@@ -16,7 +16,7 @@ fn fields(out: &Path) -> BTreeMap<(String, usize), (String, String)> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            assert_eq!(rec.len(), 10, "{rec:?}");
+            assert_eq!(rec.len(), 12, "{rec:?}");
             (
                 (rec[0].to_string(), rec[1].parse().unwrap()),
                 (rec[6].to_string(), rec[9].to_string()),

@@ -82,6 +82,17 @@ pub struct FieldAnalysis {
     pub sox9_nuclei: u32,
     /// Follicles per mm² of field.
     pub follicles_per_mm2: f64,
+    /// The imaged tissue's area, mm²: the field less empty margins (a
+    /// mosaic's padding; see [`crate::segment::tissue`]).
+    #[serde(default)]
+    pub tissue_area_mm2: f64,
+}
+
+impl FieldAnalysis {
+    /// Follicles per mm² of tissue (`None` with no tissue).
+    pub fn follicles_per_tissue_mm2(&self) -> Option<f64> {
+        (self.tissue_area_mm2 > 0.0).then(|| self.follicles.len() as f64 / self.tissue_area_mm2)
+    }
 }
 
 /// Analyses one field. Length parameters in µm are converted with the
@@ -168,6 +179,14 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
     let dapi_mask = threshold_mask(&dapi, p.threshold_dapi);
     crate::pool::give_image(dapi.plane);
+    // The tissue: where nuclei are, holes filled (a mosaic's empty
+    // padding is not skin).
+    let tissue_mm2 = tissue_area_mm2(
+        dapi_mask.mask.as_raw(),
+        field.width,
+        field.height,
+        field.pixel_size_um,
+    );
     // P-cadherin locally too: each follicle at its own level.
     let pcad_mask = local_threshold_mask(
         &pcad,
@@ -202,6 +221,7 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     let found = Found {
         thresholds,
         sox9_nuclei: nuclei.centroids.len(),
+        tissue_mm2,
     };
     let evidence = Candidates {
         regions: &measured.regions,
@@ -215,6 +235,18 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
         sox9_nuclei: nuclei.labels,
     };
     (analysis, masks)
+}
+
+/// Side of the blocks the tissue is found in, µm: a few nuclei apart
+/// (dermal nuclei lie 5–10 µm apart), so every block of skin holds one.
+const TISSUE_BLOCK_UM: f64 = 25.0;
+
+/// The tissue's area, mm², from a `w` × `h` nuclei mask of `um_per_px`
+/// µm pixels (2D, and 3D from the mask seen from above).
+fn tissue_area_mm2(nuclei: &[u8], w: usize, h: usize, um_per_px: f64) -> f64 {
+    let block = (TISSUE_BLOCK_UM / um_per_px).round().max(1.0) as usize;
+    let px = crate::segment::tissue::tissue_area_px(nuclei, w, h, block);
+    px as f64 * um_per_px * um_per_px / 1e6
 }
 
 /// The field's scale: parameters are in µm, kernels work in pixels.

@@ -14,6 +14,8 @@ pub(super) struct Found {
     pub thresholds: [f32; 3],
     /// The field's Sox9+ nuclei.
     pub sox9_nuclei: usize,
+    /// The imaged tissue's area, mm² (see [`crate::segment::tissue`]).
+    pub tissue_mm2: f64,
 }
 
 /// The candidates and what was found in each (index: label − 1).
@@ -99,5 +101,6 @@ pub(super) fn tally(
         thresholds: found.thresholds,
         sox9_nuclei: found.sox9_nuclei as u32,
         follicles_per_mm2,
+        tissue_area_mm2: found.tissue_mm2,
     }
 }

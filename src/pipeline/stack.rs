@@ -85,6 +85,8 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
     // the Sox9 and P-cadherin volumes are never held together).
     let sox9_c = corrected(sox9, p.nucleus_sigma_um, &depth, p, voxel);
     let t_sox9 = threshold_within(&sox9_c, &dapi_mask, p.threshold_sox9);
+    // The tissue: where nuclei are in any slice, holes filled.
+    let tissue_mm2 = tissue_of(&dapi_mask, voxel.xy_um);
     let nuclei = sox9_positive_nuclei(dapi_mask, &sox9_c, t_sox9, p, voxel);
     drop(sox9_c);
     // P-cadherin: smoothed, background removed in each slice, depth
@@ -120,6 +122,7 @@ pub fn analyze_stack(stack: &Stack, p: &Params) -> StackAnalysis {
         Found {
             thresholds: [t_pcad, t_sox9, t_dapi],
             sox9_nuclei: nuclei.len(),
+            tissue_mm2,
         },
         p,
     );
@@ -528,6 +531,17 @@ fn sox9_positive_nuclei(
         );
     }
     nuclei
+}
+
+/// The tissue's area, mm², from the nuclei mask seen from above.
+fn tissue_of(nuclei: &Volume<u8>, um_per_px: f64) -> f64 {
+    let mut top = vec![0u8; nuclei.slice_len()];
+    for z in 0..nuclei.depth {
+        for (t, &v) in top.iter_mut().zip(nuclei.slice(z)) {
+            *t |= v;
+        }
+    }
+    super::tissue_area_mm2(&top, nuclei.width, nuclei.height, um_per_px)
 }
 
 /// Judges each measured candidate by its footprint's area (µm²), its

@@ -172,7 +172,7 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
     }
     h.push_str(
         "<table id=\"fields\">\n<thead><tr><th class=\"l\">file</th><th>field</th>\
-         <th>size (px)</th><th>pixel (µm)</th><th class=\"l\">channels</th><th>follicles</th><th>per mm²</th>\
+         <th>size (px)</th><th>pixel (µm)</th><th class=\"l\">channels</th><th>follicles</th><th>per mm² of tissue</th>\
          <th class=\"l\">status</th><th>overlay</th></tr></thead>\n<tbody>\n",
     );
     for r in &result.records {
@@ -184,7 +184,8 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
         let dens = r
             .analysis
             .as_ref()
-            .map_or("–".into(), |a| format!("{:.1}", a.follicles_per_mm2));
+            .and_then(|a| a.follicles_per_tissue_mm2())
+            .map_or("–".into(), |d| format!("{d:.1}"));
         let count = r
             .analysis
             .as_ref()

@@ -17,8 +17,7 @@ pub mod merge;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
-pub const FIELDS_HEADER: &str =
-    "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error";
+pub const FIELDS_HEADER: &str = "file,field,width,height,depth,pixel_size_um,follicles,follicles_per_mm2,status,error,tissue_area_mm2,follicles_per_tissue_mm2";
 /// Header of follicles.csv, as in the design.
 pub const FOLLICLES_HEADER: &str =
     "file,field,id,x,y,area_px,area_um2,mean_pcad,mean_sox9,mean_dapi,sox9_nuclei,z,volume_um3";
@@ -45,6 +44,8 @@ struct FieldRow<'a> {
     follicles_per_mm2: Option<f64>,
     status: &'a str,
     error: &'a str,
+    tissue_area_mm2: Option<f64>,
+    follicles_per_tissue_mm2: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +92,12 @@ fn fields_csv(result: &BatchResult) -> Vec<u8> {
         follicles_per_mm2: r.analysis.as_ref().map(|a| round(a.follicles_per_mm2, 3)),
         status: if r.error.is_some() { "error" } else { "ok" },
         error: r.error.as_deref().unwrap_or(""),
+        tissue_area_mm2: r.analysis.as_ref().map(|a| round(a.tissue_area_mm2, 4)),
+        follicles_per_tissue_mm2: r
+            .analysis
+            .as_ref()
+            .and_then(|a| a.follicles_per_tissue_mm2())
+            .map(|d| round(d, 3)),
     });
     csv_bytes(rows, FIELDS_HEADER)
 }

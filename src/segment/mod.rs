@@ -1,6 +1,6 @@
 //! Segmentation kernels: smoothing, background correction, automatic
-//! thresholds, binary morphology, connected components and the
-//! watershed split of touching objects.
+//! thresholds, binary morphology, connected components, the watershed
+//! split of touching objects and the tissue's extent.
 
 pub mod background;
 pub mod distance;
@@ -13,6 +13,7 @@ pub mod morph;
 pub(crate) mod search;
 pub mod smooth;
 pub mod threshold;
+pub mod tissue;
 pub mod top_hat;
 pub mod volume;
 pub mod watershed;

@@ -1,0 +1,190 @@
+//! The imaged tissue's extent: the part of a field that holds nuclei,
+//! so that a density is per mm² of skin, not of the empty (zero) padding
+//! a stitched mosaic has around an irregular piece.
+//!
+//! The field is cut into square blocks; a block holding any nucleus
+//! (DAPI mask) pixel is tissue, and blocks without one that no path of
+//! empty blocks joins to the field's edge are holes in the tissue (a
+//! follicle's core, a gap between nuclei) and count too: the coarse-grid
+//! form of "DAPI above background, filled" (as QuPath's and CellProfiler's
+//! tissue detection: threshold, close, fill holes).
+
+use std::collections::VecDeque;
+
+/// Pixels of tissue in a `w` × `h` mask (nonzero = a nucleus pixel), in
+/// blocks of `block_px` × `block_px` pixels (at least 1 px); the last row
+/// and column of blocks take the remainder (up to `2 · block_px − 1`
+/// wide), so that no block at the field's edge is a sliver that holds no
+/// nucleus by chance.
+pub fn tissue_area_px(mask: &[u8], w: usize, h: usize, block_px: usize) -> u64 {
+    let grid = Grid::of(mask, w, h, block_px.max(1));
+    let outside = grid.outside();
+    (0..grid.gw * grid.gh)
+        .filter(|&b| !outside[b])
+        .map(|b| grid.pixels(b))
+        .sum()
+}
+
+/// Which blocks hold a nucleus pixel.
+struct Grid {
+    occupied: Vec<bool>,
+    gw: usize,
+    gh: usize,
+    k: usize,
+    w: usize,
+    h: usize,
+}
+
+impl Grid {
+    fn of(mask: &[u8], w: usize, h: usize, k: usize) -> Grid {
+        let (gw, gh) = ((w / k).max(1), (h / k).max(1));
+        let mut occupied = vec![false; gw * gh];
+        for (y, row) in mask.chunks_exact(w.max(1)).take(h).enumerate() {
+            let o = (y / k).min(gh - 1) * gw;
+            for (x, &v) in row.iter().enumerate() {
+                if v != 0 {
+                    occupied[o + (x / k).min(gw - 1)] = true;
+                }
+            }
+        }
+        Grid {
+            occupied,
+            gw,
+            gh,
+            k,
+            w,
+            h,
+        }
+    }
+
+    /// Pixels of the field inside block `b`.
+    fn pixels(&self, b: usize) -> u64 {
+        let side = |i: usize, n: usize, len: usize| {
+            if i + 1 == n {
+                len - i * self.k
+            } else {
+                self.k
+            }
+        };
+        let (bx, by) = (b % self.gw, b / self.gw);
+        (side(bx, self.gw, self.w) * side(by, self.gh, self.h)) as u64
+    }
+
+    /// Empty blocks joined to the edge through empty blocks (4-connected).
+    fn outside(&self) -> Vec<bool> {
+        let (gw, gh) = (self.gw, self.gh);
+        let mut out = vec![false; gw * gh];
+        let mut queue = VecDeque::new();
+        for b in 0..gw * gh {
+            let (x, y) = (b % gw, b / gw);
+            let edge = x == 0 || y == 0 || x + 1 == gw || y + 1 == gh;
+            if edge && !self.occupied[b] {
+                out[b] = true;
+                queue.push_back(b);
+            }
+        }
+        while let Some(b) = queue.pop_front() {
+            let (x, y) = (b % gw, b / gw);
+            let near = [
+                (x > 0).then(|| b - 1),
+                (x + 1 < gw).then(|| b + 1),
+                (y > 0).then(|| b - gw),
+                (y + 1 < gh).then(|| b + gw),
+            ];
+            for n in near.into_iter().flatten() {
+                if !out[n] && !self.occupied[n] {
+                    out[n] = true;
+                    queue.push_back(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Brute force: a pixel is tissue when its block holds a nucleus
+    /// pixel, or when every path of empty blocks from its block to the
+    /// edge is blocked — tried block by block with a search of its own.
+    fn reference(mask: &[u8], w: usize, h: usize, k: usize) -> u64 {
+        let (gw, gh) = ((w / k).max(1), (h / k).max(1));
+        // Block i spans [i·k, (i+1)·k), the last one to the edge.
+        let span =
+            |i: usize, n: usize, len: usize| i * k..if i + 1 == n { len } else { (i + 1) * k };
+        let occupied = |bx: usize, by: usize| {
+            span(by, gh, h).any(|y| span(bx, gw, w).any(|x| mask[y * w + x] != 0))
+        };
+        let reaches_edge = |sx: usize, sy: usize| {
+            let mut seen = vec![false; gw * gh];
+            let mut stack = vec![(sx, sy)];
+            while let Some((x, y)) = stack.pop() {
+                if seen[y * gw + x] || occupied(x, y) {
+                    continue;
+                }
+                seen[y * gw + x] = true;
+                if x == 0 || y == 0 || x + 1 == gw || y + 1 == gh {
+                    return true;
+                }
+                stack.extend([(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]);
+            }
+            false
+        };
+        let mut area = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let (bx, by) = ((x / k).min(gw - 1), (y / k).min(gh - 1));
+                if occupied(bx, by) || !reaches_edge(bx, by) {
+                    area += 1;
+                }
+            }
+        }
+        area
+    }
+
+    #[test]
+    fn empty_full_and_a_ring() {
+        assert_eq!(tissue_area_px(&[0; 100], 10, 10, 2), 0);
+        assert_eq!(tissue_area_px(&[9; 100], 10, 10, 3), 100);
+        // One nucleus pixel in the corner block of 3 × 3 (a 10 × 10 field):
+        // that block only.
+        let mut one = vec![0u8; 100];
+        one[0] = 1;
+        assert_eq!(tissue_area_px(&one, 10, 10, 3), 9);
+        // The last block of a row takes the remainder: 4 × 3 px.
+        let mut last = vec![0u8; 100];
+        last[9] = 1;
+        assert_eq!(tissue_area_px(&last, 10, 10, 3), 12);
+        // A ring of blocks around an empty block: the hole counts.
+        let (w, k) = (9, 3);
+        let mut ring = vec![0u8; w * w];
+        for by in 0..3 {
+            for bx in 0..3 {
+                if (bx, by) != (1, 1) {
+                    ring[(by * k) * w + bx * k] = 1;
+                }
+            }
+        }
+        assert_eq!(tissue_area_px(&ring, w, w, k), 81);
+        // Open the ring on one side: the empty block reaches the edge.
+        ring[(k) * w] = 0;
+        assert_eq!(tissue_area_px(&ring, w, w, k), 81 - 18);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_brute_force(
+            w in 1usize..24,
+            h in 1usize..24,
+            k in 1usize..6,
+            bits in proptest::collection::vec(0u8..12, 24 * 24),
+        ) {
+            // Sparse nuclei: about one pixel in twelve.
+            let mask: Vec<u8> = bits[..w * h].iter().map(|&b| u8::from(b == 0)).collect();
+            prop_assert_eq!(tissue_area_px(&mask, w, h, k), reference(&mask, w, h, k));
+        }
+    }
+}
