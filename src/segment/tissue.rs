@@ -75,11 +75,11 @@ impl Grid {
         let (gw, gh) = (self.gw, self.gh);
         let mut out = vec![false; gw * gh];
         let mut queue = VecDeque::new();
-        for b in 0..gw * gh {
+        for (b, (o, &occupied)) in out.iter_mut().zip(&self.occupied).enumerate() {
             let (x, y) = (b % gw, b / gw);
             let edge = x == 0 || y == 0 || x + 1 == gw || y + 1 == gh;
-            if edge && !self.occupied[b] {
-                out[b] = true;
+            if edge && !occupied {
+                *o = true;
                 queue.push_back(b);
             }
         }
