@@ -72,6 +72,10 @@ pub struct FieldRecord {
     /// The saved label images, relative to the output folder.
     #[serde(default)]
     pub masks: Vec<String>,
+    /// The density map (with overlays, for fields of at least 2 × 2
+    /// bins), relative to the output folder.
+    #[serde(default)]
+    pub density_map: Option<String>,
 }
 
 impl FieldRecord {
@@ -92,6 +96,7 @@ impl FieldRecord {
             seconds,
             overlay: None,
             masks: Vec::new(),
+            density_map: None,
         }
     }
 

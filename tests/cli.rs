@@ -1175,3 +1175,36 @@ fn density_per_tissue_leaves_a_mosaics_padding_out() {
     assert!((num(7) - follicles / field_mm2).abs() < 0.01);
     assert!((num(11) - follicles / num(10)).abs() < 0.01 * num(11));
 }
+
+/// With `--overlay`, a field at least two 250 µm bins wide and high gets a
+/// density map beside its overlay, linked from the report; a smaller one
+/// does not.
+#[test]
+fn large_fields_get_a_density_map_with_their_overlay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for (name, side) in [("large.tif", 700), ("small.tif", 400)] {
+        let r = render(&Scene::new(side, side, 0.8, 77));
+        write::imagej_hyperstack(&input.join(name), &r, SampleType::U16(4095), Comp::Lzw).unwrap();
+    }
+    let out = tmp.path().join("out");
+    assert_exit(&count(&out, &[&input], &["--overlay"]), 0);
+    let json = run_json(&out);
+    let map = |file: &str| {
+        json["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"] == file)
+            .unwrap()["density_map"]
+            .clone()
+    };
+    assert_eq!(map("large.tif"), "overlays/large.tif.density.png");
+    assert!(map("small.tif").is_null());
+    let png = image::open(out.join("overlays/large.tif.density.png")).unwrap();
+    // 560 µm: two bins of 40 px each way, the second 310 µm (50 px).
+    assert_eq!(png.height(), 90 + 14 + 26);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("href=\"overlays/large.tif.density.png\""));
+}

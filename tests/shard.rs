@@ -15,7 +15,8 @@ use follicount::synth::{render, Scene};
 /// in 3D, a shallow stack projected, and broken files.
 fn generated(dir: &Path) {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    for (k, side) in [160, 256, 200, 320, 192].into_iter().enumerate() {
+    // 700 px at 0.8 µm: large enough for a density map with --overlay.
+    for (k, side) in [160, 256, 200, 320, 192, 700].into_iter().enumerate() {
         let scene = Scene::new(side, side, 0.8, 700 + k as u64);
         let name = dir.join(if k % 2 == 0 {
             format!("field_{k}.tif")
@@ -126,13 +127,16 @@ fn shards_merged_are_byte_identical_to_one_run() {
             for m in f["masks"].as_array().unwrap() {
                 assert!(merged.join(m.as_str().unwrap()).is_file(), "{m}");
             }
-            if let Some(o) = f["overlay"].as_str() {
-                assert!(merged.join(o).is_file(), "{o}");
+            for key in ["overlay", "density_map"] {
+                if let Some(o) = f[key].as_str() {
+                    assert!(merged.join(o).is_file(), "{o}");
+                }
             }
         }
         if n == 3 {
             let overlays = fields.iter().filter(|f| f["overlay"].is_string()).count();
             assert!(overlays > 20);
+            assert!(fields.iter().any(|f| f["density_map"].is_string()));
             assert!(std::fs::read_to_string(merged.join("report.html"))
                 .unwrap()
                 .contains("data:image/jpeg;base64"));

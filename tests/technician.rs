@@ -131,7 +131,15 @@ fn large_fields_are_downscaled() {
         .map(|e| e.unwrap().into_path())
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
         .collect();
-    assert_eq!(pngs.len(), 1);
+    // The overlay, and (the field is 4096 × 2048 µm) its density map.
+    assert_eq!(pngs.len(), 2, "{pngs:?}");
+    assert!(pngs
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with(".density.png")));
+    let pngs: Vec<PathBuf> = pngs
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".density.png"))
+        .collect();
     assert!(!tmp.path().join("wide.tif.png").exists());
     let png = &pngs[0];
     let img = image::open(png).unwrap().to_rgb8();

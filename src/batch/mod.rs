@@ -17,6 +17,7 @@ use crate::error::RunError;
 use crate::io::{Digest, TiffSource};
 use crate::io::{Field, Stack};
 use crate::pipeline::{analyze_stack, analyze_with_labels, analyze_with_masks, Masks};
+use crate::report::density::{density_grid, render_density, BIN_UM};
 use crate::report::{masks, overlay, write_atomic};
 use crate::run::{in_table_order, BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
 use inputs::{Input, Stamp};
@@ -128,6 +129,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         seconds: 0.0,
         overlay: None,
         masks: Vec::new(),
+        density_map: None,
     };
     if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
         let name = overlay::file_name(&input.name, i, src.field_count());
@@ -143,6 +145,32 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         match written {
             Ok(()) => rec.overlay = Some(name),
             Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+        }
+    }
+    if let Some(dir) = &opts.overlay_dir {
+        let grid = density_grid(
+            &analysis,
+            field.width,
+            field.height,
+            field.pixel_size_um,
+            BIN_UM,
+        );
+        if let Some(grid) = grid {
+            let overlay_name = overlay::file_name(&input.name, i, src.field_count());
+            let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));
+            let path = dir.join(name.trim_start_matches("overlays/"));
+            let written = overlay::png_bytes(&render_density(&grid))
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    }
+                    write_atomic(&path, &bytes).map_err(|e| e.to_string())
+                });
+            match written {
+                Ok(()) => rec.density_map = Some(name),
+                Err(e) => rec.error = Some(format!("cannot write density map: {e}")),
+            }
         }
     }
     if let Some(dir) = &opts.masks_dir {

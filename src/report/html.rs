@@ -200,6 +200,11 @@ pub fn report_html(result: &BatchResult, thumbnails: &HashMap<String, String>) -
                 None => format!("<a href=\"{link}\">overlay</a>"),
             }
         });
+        // Where the follicles are, over a large field.
+        let overlay = match r.density_map.as_deref() {
+            Some(d) => format!("{overlay}<br><a href=\"{}\">density map</a>", href(d)),
+            None => overlay,
+        };
         // The channel mapping; the default order (the file names no
         // channel) is worth a second look.
         let guessed = r.channel_source == Some(ChannelSource::DefaultOrder);

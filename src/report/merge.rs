@@ -317,7 +317,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, replace: bool) -> Result<Merged, Merg
     })?;
     for s in &shards {
         for r in s.files.iter().flat_map(|(_, f)| f) {
-            for name in r.overlay.iter().chain(&r.masks) {
+            for name in r.overlay.iter().chain(&r.density_map).chain(&r.masks) {
                 let from = s.dir.join(name);
                 if from.is_file() {
                     link_or_copy(&from, &out.join(name))?;

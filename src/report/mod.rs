@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::RunError;
 use crate::run::{BatchResult, RunOptions};
 
+pub mod density;
 pub mod html;
 pub mod journal;
 pub mod masks;
@@ -202,6 +203,8 @@ pub fn run_json(result: &BatchResult, opts: &RunOptions, command: &str) -> serde
                 "mode_reason": r.mode.as_ref().map(|m| m.reason.as_str()),
                 "seconds": round(r.seconds, 4),
                 "overlay": r.overlay,
+                "density_map": r.density_map,
+                "tissue_area_mm2": r.analysis.as_ref().map(|a| round(a.tissue_area_mm2, 4)),
                 "masks": r.masks,
                 "error": r.error,
             })

@@ -121,7 +121,14 @@ pub fn is_boundary(labels: &Labels, x: u32, y: u32) -> bool {
 
 /// Draws `text` with the 8×8 bitmap font, `scale` pixels per font pixel,
 /// centred on (cx, cy), with a one-pixel dark shadow.
-fn draw_text(img: &mut RgbImage, text: &str, cx: f64, cy: f64, scale: u32, colour: Rgb<u8>) {
+pub(crate) fn draw_text(
+    img: &mut RgbImage,
+    text: &str,
+    cx: f64,
+    cy: f64,
+    scale: u32,
+    colour: Rgb<u8>,
+) {
     let n = text.chars().count() as f64;
     let x0 = (cx - n * 4.0 * f64::from(scale)).round() as i64;
     let y0 = (cy - 4.0 * f64::from(scale)).round() as i64;
