@@ -57,6 +57,17 @@ enum Loaded {
     Stack(Stack),
 }
 
+/// Writes a picture as `dir`/`name` less its `overlays/` prefix (the
+/// name the records give, relative to the output folder).
+fn write_png(dir: &std::path::Path, name: &str, img: &image::RgbImage) -> Result<(), String> {
+    let path = dir.join(name.trim_start_matches("overlays/"));
+    let bytes = overlay::png_bytes(img).map_err(|e| e.to_string())?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    write_atomic(&path, &bytes).map_err(|e| e.to_string())
+}
+
 /// Loads, analyses and (optionally) draws field `i` of an open file, in
 /// 2D or 3D as [`crate::params::Params::choose_analysis`] says.
 fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
@@ -133,44 +144,25 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
     };
     if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
         let name = overlay::file_name(&input.name, i, src.field_count());
-        let path = dir.join(name.trim_start_matches("overlays/"));
-        let written = overlay::png_bytes(&img)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                }
-                write_atomic(&path, &bytes).map_err(|e| e.to_string())
-            });
-        match written {
+        match write_png(dir, &name, &img) {
             Ok(()) => rec.overlay = Some(name),
             Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
         }
     }
-    if let Some(dir) = &opts.overlay_dir {
-        let grid = density_grid(
-            &analysis,
-            field.width,
-            field.height,
-            field.pixel_size_um,
-            BIN_UM,
-        );
-        if let Some(grid) = grid {
-            let overlay_name = overlay::file_name(&input.name, i, src.field_count());
-            let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));
-            let path = dir.join(name.trim_start_matches("overlays/"));
-            let written = overlay::png_bytes(&render_density(&grid))
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                    }
-                    write_atomic(&path, &bytes).map_err(|e| e.to_string())
-                });
-            match written {
-                Ok(()) => rec.density_map = Some(name),
-                Err(e) => rec.error = Some(format!("cannot write density map: {e}")),
-            }
+    // Where the follicles are, over a field of at least 2 × 2 bins.
+    let grid = density_grid(
+        &analysis,
+        field.width,
+        field.height,
+        field.pixel_size_um,
+        BIN_UM,
+    );
+    if let (Some(dir), Some(grid)) = (&opts.overlay_dir, grid) {
+        let overlay_name = overlay::file_name(&input.name, i, src.field_count());
+        let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));
+        match write_png(dir, &name, &render_density(&grid)) {
+            Ok(()) => rec.density_map = Some(name),
+            Err(e) => rec.error = Some(format!("cannot write density map: {e}")),
         }
     }
     if let Some(dir) = &opts.masks_dir {
