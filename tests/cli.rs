@@ -1208,3 +1208,34 @@ fn large_fields_get_a_density_map_with_their_overlay() {
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("href=\"overlays/large.tif.density.png\""));
 }
+
+/// An OME-Zarr folder among the inputs is not walked into (its chunk
+/// files are not TIFFs) and is named on stderr with what to do; alone, it
+/// is a usage error saying the same.
+#[test]
+fn an_ome_zarr_folder_is_named_not_walked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let zarr = input.join("piece.ome.zarr");
+    std::fs::create_dir_all(zarr.join("0/0/0")).unwrap();
+    std::fs::write(zarr.join(".zattrs"), b"{\"multiscales\": []}").unwrap();
+    // A chunk that happens to be named like a TIFF must not be read.
+    std::fs::write(zarr.join("0/0/0/0.tif"), b"chunk").unwrap();
+    std::fs::copy(fixtures().join("rgb8_lzw.tif"), input.join("a.tif")).unwrap();
+    let out = tmp.path().join("out");
+    let o = count(&out, &[&input], &[]);
+    assert_exit(&o, 0);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("skipping") && err.contains("piece.ome.zarr: OME-Zarr is not read yet"),
+        "{err}"
+    );
+    assert_eq!(fields(&out).len(), 1);
+    let alone = count(&tmp.path().join("out2"), &[&zarr], &[]);
+    assert_exit(&alone, 2);
+    let err = String::from_utf8_lossy(&alone.stderr);
+    assert!(
+        err.contains("OME-Zarr is not read yet; convert it to OME-TIFF"),
+        "{err}"
+    );
+}

@@ -99,6 +99,18 @@ fn slash_path(p: &Path) -> String {
     out
 }
 
+/// Whether a folder name is a Zarr store (`.zarr`, `.ome.zarr`, any case).
+fn is_zarr_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("zarr"))
+}
+
+/// What to do with an OME-Zarr image today.
+const ZARR_ADVICE: &str = "OME-Zarr is not read yet; convert it to OME-TIFF (glencoe's \
+    raw2ometiff IMAGE.zarr out.ome.tif, or Fiji: File > Import > Bio-Formats, then Save As \
+    OME-TIFF) and run on that";
+
 /// Microscope formats follicount does not read, and what they come from.
 const VENDOR: &[(&str, &str)] = &[
     ("czi", "Zeiss"),
@@ -133,6 +145,19 @@ pub fn nothing_found(paths: &[PathBuf]) -> String {
         }
     }
     if found.is_empty() {
+        let zarr = paths.iter().flat_map(|root| {
+            walkdir::WalkDir::new(root)
+                .follow_links(true)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_dir() && is_zarr_name(e.path()))
+        });
+        if let Some(z) = zarr.into_iter().next() {
+            return format!(
+                "no .tif/.tiff files in the inputs, but {}: {ZARR_ADVICE}",
+                z.path().display()
+            );
+        }
         return "no .tif/.tiff files found in the inputs".into();
     }
     let list: Vec<String> = found
@@ -237,7 +262,17 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-        for entry in walk {
+        let mut walk = walk.into_iter();
+        while let Some(entry) = walk.next() {
+            // An OME-Zarr image is a folder of chunks: not walked into,
+            // and said so (follicount reads TIFF).
+            if let Ok(e) = &entry {
+                if e.file_type().is_dir() && is_zarr_name(e.path()) {
+                    warnings.push(format!("skipping {}: {ZARR_ADVICE}", e.path().display()));
+                    walk.skip_current_dir();
+                    continue;
+                }
+            }
             match entry {
                 // A TIFF-named entry that cannot even be looked at (a
                 // dangling or looping link, no permission) is still an
