@@ -416,33 +416,28 @@ fn install_interrupt_handler() {
 /// do if its parameters are these — exit as that run did (1 when it has
 /// error rows) — else a usage error naming what differs.
 fn finished_run(out: &Path, now: &journal::Header) -> Result<ExitCode> {
-    let params = &now.parameters;
-    // A finished shard also says which shard of which inputs it is.
-    if let Ok((header, _)) = journal::read_file(&out.join(journal::SHARD)) {
-        let differ = header.differences(now);
-        if !differ.is_empty() {
-            bail!(
-                "{} holds a finished shard with other settings ({}); use --force to run again \
-                 with these",
-                out.display(),
-                differ.join(", ")
-            );
+    // A finished shard's records start with its settings, which also say
+    // which shard of which inputs it is; a whole run's are in run.json.
+    let differ = match journal::read_file(&out.join(journal::SHARD)) {
+        Ok((header, _)) => header.differences(now),
+        Err(_) => {
+            let record: serde_json::Value = std::fs::read(out.join("run.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .with_context(|| {
+                    format!(
+                        "{} holds results but no readable run.json or journal; use --force to \
+                         run again",
+                        out.display()
+                    )
+                })?;
+            let current = serde_json::to_value(&now.parameters).unwrap_or_default();
+            journal::value_differences(&record["parameters"], &current)
         }
-    }
-    let record: serde_json::Value = std::fs::read(out.join("run.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .with_context(|| {
-            format!(
-                "{} holds results but no readable run.json or journal; use --force to run again",
-                out.display()
-            )
-        })?;
-    let current = serde_json::to_value(params).unwrap_or_default();
-    let differ = journal::value_differences(&record["parameters"], &current);
+    };
     if !differ.is_empty() {
         bail!(
-            "{} holds a complete run with other parameters ({}); use --force to run again \
+            "{} holds a complete run with other settings ({}); use --force to run again \
              with these",
             out.display(),
             differ.join(", ")
@@ -510,11 +505,15 @@ fn count(
         bail!("{}", inputs::nothing_found(inputs));
     }
     // A shard finds every input as a whole run would, then keeps its part.
-    opts.shard = shard.map(|s| ShardRecord::new(s, &files));
     if let Some(s) = shard {
-        let all = files.len();
-        files = s.pick(&files);
-        eprintln!("follicount: shard {s}: {} of {all} files", files.len());
+        let part = s.pick(&files);
+        eprintln!(
+            "follicount: shard {s}: {} of {} files",
+            part.len(),
+            files.len()
+        );
+        opts.shard = Some(ShardRecord::new(s, &files, &part));
+        files = part;
     }
     let header = journal::Header::new(&opts.params, overlay, save_masks, opts.shard.clone());
     // Resuming proper: an interrupted run's journal is there to finish.

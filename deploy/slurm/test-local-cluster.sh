@@ -149,16 +149,19 @@ wait_for() {
   fail "jobs $1 still queued after 5 minutes"
 }
 out=$work/out
-submit() {
-  INPUT=$inputs OUTPUT=$out SHARDS=$shards CPUS=1 FIELD_MB=50 TIME=00:10:00 \
-    FOLLICOUNT=$bin deploy/slurm/submit.sh "$@"
+# Submits with submit.sh (its arguments: $@) and waits for the jobs; sets
+# ids to "SHARDS_JOB,MERGE_JOB".
+submit_and_wait() {
+  local submitted
+  submitted=$(INPUT=$inputs OUTPUT=$out SHARDS=$shards CPUS=1 FIELD_MB=50 TIME=00:10:00 \
+    FOLLICOUNT=$bin deploy/slurm/submit.sh "$@")
+  echo "$submitted"
+  ids=$(echo "$submitted" | sed -n 's/^submitted: shards job \([0-9]*\), merge job \([0-9]*\).*/\1,\2/p')
+  [ -n "$ids" ] || fail "submit.sh printed no job ids"
+  wait_for "$ids"
 }
 t0=$(date +%s.%N)
-submitted=$(submit)
-echo "$submitted"
-ids=$(echo "$submitted" | sed -n 's/^submitted: shards job \([0-9]*\), merge job \([0-9]*\).*/\1,\2/p')
-[ -n "$ids" ] || fail "submit.sh printed no job ids"
-wait_for "$ids"
+submit_and_wait
 t1=$(date +%s.%N)
 
 log "job completion log (one line per job; the array's tasks are separate jobs):"
@@ -194,10 +197,7 @@ log "merged tables byte-identical to the single-machine run ($fields fields, $((
 # ---- one shard lost and run again alone ------------------------------------
 log "shard 2 lost: submit.sh --only 2, then the merge again"
 rm -rf "$out/shards/shard-2" "$out/merged"
-submitted=$(submit --only 2)
-echo "$submitted"
-ids=$(echo "$submitted" | sed -n 's/^submitted: shards job \([0-9]*\), merge job \([0-9]*\).*/\1,\2/p')
-wait_for "$ids"
+submit_and_wait --only 2
 for f in fields.csv follicles.csv; do
   cmp "$work/single/$f" "$out/merged/$f" || fail "$f after re-running shard 2 differs"
 done

@@ -150,13 +150,15 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         }
     }
     // Where the follicles are, over a field of at least 2 × 2 bins.
-    let grid = density_grid(
-        &analysis,
-        field.width,
-        field.height,
-        field.pixel_size_um,
-        BIN_UM,
-    );
+    let grid = opts.overlay_dir.as_ref().and_then(|_| {
+        density_grid(
+            &analysis,
+            field.width,
+            field.height,
+            field.pixel_size_um,
+            BIN_UM,
+        )
+    });
     if let (Some(dir), Some(grid)) = (&opts.overlay_dir, grid) {
         let overlay_name = overlay::file_name(&input.name, i, src.field_count());
         let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));

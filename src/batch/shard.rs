@@ -148,13 +148,14 @@ pub struct ShardRecord {
 }
 
 impl ShardRecord {
-    /// The record of `shard` over the whole run's `inputs`.
-    pub fn new(shard: Shard, inputs: &[Input]) -> ShardRecord {
+    /// The record of `shard` over the whole run's `inputs`, whose part
+    /// ([`Shard::pick`]) is `part`.
+    pub fn new(shard: Shard, inputs: &[Input], part: &[Input]) -> ShardRecord {
         ShardRecord {
             shard,
             inputs_total: inputs.len(),
             inputs_digest: list_digest(inputs),
-            files: shard.pick(inputs).into_iter().map(|i| i.name).collect(),
+            files: part.iter().map(|i| i.name.clone()).collect(),
         }
     }
 }
@@ -307,7 +308,8 @@ mod tests {
         b[1] = Input::sized("f001.tif".into(), 20);
         assert_ne!(list_digest(&a), list_digest(&b));
         assert_ne!(list_digest(&a), list_digest(&a[..2]));
-        let r = ShardRecord::new(Shard { index: 2, count: 2 }, &a);
+        let second = Shard { index: 2, count: 2 };
+        let r = ShardRecord::new(second, &a, &second.pick(&a));
         assert_eq!(r.inputs_total, 3);
         assert_eq!(
             r.files.len() + Shard { index: 1, count: 2 }.pick(&a).len(),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::journal::{self, Header};
-use crate::batch::shard::Shard;
+use crate::batch::shard::{Shard, ShardRecord};
 use crate::error::RunError;
 use crate::run::{in_table_order, BatchResult, FileResult, RunOptions};
 
@@ -99,14 +99,13 @@ pub struct ShardSummary {
     pub dir: PathBuf,
     /// Which shard.
     pub shard: Shard,
-    /// Files and fields it analysed, and how many failed.
+    /// Files it analysed.
     pub files: usize,
     /// Fields analysed.
     pub fields: usize,
     /// Fields that failed.
     pub failed: usize,
-    /// From its run.json (absent when unreadable): host, SLURM job,
-    /// start, end, wall seconds, threads, peak RSS.
+    /// The rest is from its run.json (absent when unreadable). Host.
     pub host: Option<String>,
     /// SLURM job, array job and task id, node.
     pub slurm: Option<serde_json::Value>,
@@ -135,6 +134,8 @@ pub struct Merged {
 struct ShardDir {
     dir: PathBuf,
     header: Header,
+    /// The header's shard record (a shard's header always has one).
+    split: ShardRecord,
     files: Vec<FileResult>,
     record: serde_json::Value,
 }
@@ -152,9 +153,9 @@ fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
         path: path.clone(),
         reason,
     })?;
-    if header.shard.is_none() {
+    let Some(split) = header.shard.clone() else {
         return Err(MergeError::NotAShard(dir.to_path_buf()));
-    }
+    };
     let record = std::fs::read(dir.join("run.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -162,6 +163,7 @@ fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
     Ok(ShardDir {
         dir: dir.to_path_buf(),
         header,
+        split,
         files,
         record,
     })
@@ -174,7 +176,7 @@ fn check(mut shards: Vec<ShardDir>) -> Result<Vec<ShardDir>, MergeError> {
         return Err(MergeError::NoShards);
     };
     let (first_dir, first_header) = (first.dir.clone(), first.header.clone());
-    let split = first_header.shard.clone().ok_or(MergeError::NoShards)?;
+    let split = first.split.clone();
     for s in &shards {
         let foreign = |what: String| MergeError::Foreign {
             dir: s.dir.clone(),
@@ -185,9 +187,7 @@ fn check(mut shards: Vec<ShardDir>) -> Result<Vec<ShardDir>, MergeError> {
         if !differ.is_empty() {
             return Err(foreign(format!("other settings ({})", differ.join(", "))));
         }
-        let Some(own) = &s.header.shard else {
-            return Err(MergeError::NotAShard(s.dir.clone()));
-        };
+        let own = &s.split;
         if own.shard.count != split.shard.count {
             return Err(foreign(format!(
                 "it is shard {} of a split into {}, not {}",
@@ -220,7 +220,7 @@ fn check(mut shards: Vec<ShardDir>) -> Result<Vec<ShardDir>, MergeError> {
             });
         }
     }
-    let index = |s: &ShardDir| s.header.shard.as_ref().map_or(0, |r| r.shard.index);
+    let index = |s: &ShardDir| s.split.shard.index;
     shards.sort_by_key(index);
     for w in shards.windows(2) {
         if index(&w[0]) == index(&w[1]) {
@@ -262,11 +262,7 @@ fn summary(s: &ShardDir) -> ShardSummary {
         .count();
     ShardSummary {
         dir: s.dir.clone(),
-        shard: s
-            .header
-            .shard
-            .as_ref()
-            .map_or(Shard { index: 0, count: 0 }, |r| r.shard),
+        shard: s.split.shard,
         files: s.files.len(),
         fields,
         failed,
