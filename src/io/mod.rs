@@ -95,6 +95,41 @@ impl Plane {
             Plane::F32(i) => i.clone(),
         }
     }
+
+    /// The `w` × `h` window whose top-left pixel is (`x0`, `y0`), copied
+    /// (clipped to the plane).
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Plane {
+        fn window<T: Copy>(
+            src: &[T],
+            sw: usize,
+            x0: usize,
+            y0: usize,
+            w: usize,
+            h: usize,
+        ) -> Vec<T> {
+            let mut out = Vec::with_capacity(w * h);
+            for y in y0..y0 + h {
+                out.extend_from_slice(&src[y * sw + x0..y * sw + x0 + w]);
+            }
+            out
+        }
+        let (pw, ph) = self.dimensions();
+        let x0 = x0.min(pw as usize);
+        let y0 = y0.min(ph as usize);
+        let w = w.min(pw as usize - x0);
+        let h = h.min(ph as usize - y0);
+        let size = (w as u32, h as u32);
+        match self {
+            Plane::U16(i) => {
+                let v = window(i.as_raw(), pw as usize, x0, y0, w, h);
+                Plane::U16(U16Image::from_raw(size.0, size.1, v).unwrap_or_default())
+            }
+            Plane::F32(i) => {
+                let v = window(i.as_raw(), pw as usize, x0, y0, w, h);
+                Plane::F32(FloatImage::from_raw(size.0, size.1, v).unwrap_or_default())
+            }
+        }
+    }
 }
 
 impl From<FloatImage> for Plane {
@@ -140,6 +175,21 @@ impl Field {
             channel_roles: ChannelSpec(Role::ALL.map(Some).to_vec()),
             channels,
         })
+    }
+
+    /// The `w` × `h` window of the field whose top-left pixel is (`x0`,
+    /// `y0`), clipped to the field: a field of its own (every channel
+    /// copied), with the same pixel size and channel roles.
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Field {
+        let channels = self.channels.each_ref().map(|c| c.crop(x0, y0, w, h));
+        let (cw, ch) = channels[0].dimensions();
+        Field {
+            width: cw as usize,
+            height: ch as usize,
+            channel_roles: self.channel_roles.clone(),
+            channels,
+            ..*self
+        }
     }
 
     /// Hands the field's planes to this thread's [`crate::pool`], for the

@@ -44,14 +44,18 @@ pub(super) struct Mask {
 /// The field with every channel's hot pixels (single pixels over twice
 /// their brightest neighbour) replaced by that neighbour (see
 /// [`crate::segment::hot_pixels`]); the field itself when it has none.
-pub(super) fn without_hot_pixels(field: &Field) -> Cow<'_, Field> {
+/// The test's scale is each channel's range: `ranges` when given (a
+/// block's, from its whole plane), else the field's own.
+pub(super) fn without_hot_pixels(field: &Field, ranges: Option<[(f32, f32); 3]>) -> Cow<'_, Field> {
     let (w, h) = (field.width, field.height);
-    let found = field.channels.each_ref().map(|c| match c {
-        Plane::U16(i) => {
-            let span = hot_pixels::range_u16(i.as_raw());
-            Hot::U16(hot_pixels::find(i.as_raw(), w, h, span))
+    let ranges = ranges.unwrap_or_else(|| channel_ranges(field));
+    let mut each = ranges.into_iter();
+    let found = field.channels.each_ref().map(|c| {
+        let span = each.next().unwrap_or_default();
+        match c {
+            Plane::U16(i) => Hot::U16(hot_pixels::find(i.as_raw(), w, h, span)),
+            Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h, span)),
         }
-        Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h, range(i.as_raw()))),
     });
     if found.iter().all(Hot::is_empty) {
         return Cow::Borrowed(field);
@@ -65,6 +69,15 @@ pub(super) fn without_hot_pixels(field: &Field) -> Cow<'_, Field> {
         }
     }
     Cow::Owned(clean)
+}
+
+/// Each channel's least and greatest sample (the scale of the hot-pixel
+/// test).
+pub(super) fn channel_ranges(field: &Field) -> [(f32, f32); 3] {
+    field.channels.each_ref().map(|c| match c {
+        Plane::U16(i) => hot_pixels::range_u16(i.as_raw()),
+        Plane::F32(i) => range(i.as_raw()),
+    })
 }
 
 /// A channel's hot pixels, in its sample type.
@@ -91,22 +104,26 @@ fn replace<T: Copy>(img: &mut [T], list: &[(usize, T)]) {
 
 /// Smooths DAPI (σ `nucleus_sigma_um`) and, with `flat_field`, takes its
 /// large-scale mean (σ `flat_field_sigma_um`) as the illumination
-/// profile, from each row as it is smoothed.
+/// profile, from each row as it is smoothed; or takes the profile
+/// `known` (a block's window of its whole plane's).
 pub(super) fn smooth_dapi(
     dapi: &Plane,
     p: &Params,
     scale: Scale,
+    known: Option<Option<LargeScale>>,
 ) -> (Prepared, Option<LargeScale>) {
     let (w, h) = plane_size(dapi);
-    let mut profile = p
-        .flat_field
+    let mut profile = (p.flat_field && known.is_none())
         .then(|| LargeScaleRows::new(w, h, scale.px(p.flat_field_sigma_um)));
     let plane = smooth_plane_then(dapi, scale.px(p.nucleus_sigma_um), |y, made| {
         if let Some(sums) = profile.as_mut() {
             sums.row(y, &made[y * w..]);
         }
     });
-    let illumination = profile.map(LargeScaleRows::finish);
+    let illumination = match known {
+        Some(known) => known,
+        None => profile.map(LargeScaleRows::finish),
+    };
     (Prepared { plane, range: None }, illumination)
 }
 

@@ -11,12 +11,14 @@
 //! The kernels they call (and their fast paths) live in [`crate::segment`]
 //! and [`crate::measure`].
 
+mod blocks;
 mod candidates;
 mod channels;
 mod nuclei;
 mod rule;
 mod stack;
 
+pub use blocks::{analyze_in_blocks, Blocks, PlaneStatistics};
 pub use stack::{analyze_stack, StackAnalysis};
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +27,10 @@ use crate::follicle::Verdict;
 use crate::io::Field;
 use crate::params::Params;
 use crate::segment::label::label;
+use crate::segment::tissue::Occupancy;
+use crate::segment::window::Window;
 use crate::Labels;
+use blocks::Part;
 use candidates::{contrast_with_surroundings, follicle_candidates, split_and_measure};
 use channels::{
     local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, without_hot_pixels, Correction,
@@ -107,8 +112,8 @@ pub fn analyze(field: &Field, p: &Params) -> FieldAnalysis {
 /// [`analyze`], also returning the P-cadherin object labels (object
 /// `label` of each [`Object`]), for overlays.
 pub fn analyze_with_labels(field: &Field, p: &Params) -> (FieldAnalysis, Labels) {
-    let (analysis, masks) = recipe(field, p, false);
-    (analysis, masks.candidates)
+    let seen = recipe(field, p, false, None);
+    (seen.analysis, seen.masks.candidates)
 }
 
 /// What the pipeline saw in a field, as label images the size of the
@@ -150,24 +155,39 @@ impl Masks {
 /// candidates, nuclei and Sox9+ nuclei (slower: the nuclei are labelled
 /// over the whole field).
 pub fn analyze_with_masks(field: &Field, p: &Params) -> (FieldAnalysis, Masks) {
-    recipe(field, p, true)
+    let seen = recipe(field, p, true, None);
+    (seen.analysis, seen.masks)
+}
+
+/// What the recipe saw in a field (or in a block of a plane).
+struct Seen {
+    /// The analysis.
+    analysis: FieldAnalysis,
+    /// Its label images.
+    masks: Masks,
+    /// The blocks of tissue (nuclei) among the pixels it speaks for.
+    tissue: Occupancy,
 }
 
 /// The recipe, one stage a line, in the order the science runs; with
-/// `inspect`, the nuclei's label images too.
+/// `inspect`, the nuclei's label images too. A `part` of a plane
+/// analysed in blocks ([`blocks`]) takes from the whole plane what a
+/// block cannot see (the hot-pixel scale, the illumination profile; its
+/// thresholds come fixed in `p`), and speaks for its core alone.
 ///
 /// Each stage hands the planes it is done with back to the thread's
 /// buffer pool, so a worker holds the field and about two planes at a
 /// time.
-fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
+fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen {
     let scale = Scale::of(field);
+    let at = part.map_or(Window::whole(field.width, field.height), |b| b.at);
     // Hot pixels (single camera pixels far above their neighbours) out.
-    let field = &*without_hot_pixels(field);
+    let field = &*without_hot_pixels(field, part.map(|b| b.stats.ranges));
     let [pcad, sox9, dapi] = &field.channels;
 
     // Smooth DAPI; its large-scale mean is the illumination profile
     // (nuclei are everywhere), the flat field of every channel.
-    let (mut dapi, illumination) = smooth_dapi(dapi, p, scale);
+    let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, part.map(Part::illumination));
     // P-cadherin: smoothed, flat-fielded (DAPI in the same pass), its
     // background removed.
     let correction = Correction {
@@ -181,12 +201,7 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     crate::pool::give_image(dapi.plane);
     // The tissue: where nuclei are, holes filled (a mosaic's empty
     // padding is not skin).
-    let tissue_mm2 = tissue_area_mm2(
-        dapi_mask.mask.as_raw(),
-        field.width,
-        field.height,
-        field.pixel_size_um,
-    );
+    let tissue = tissue_blocks(dapi_mask.mask.as_raw(), at, field.pixel_size_um);
     // P-cadherin locally too: each follicle at its own level.
     let pcad_mask = local_threshold_mask(
         &pcad,
@@ -220,8 +235,8 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
     let thresholds = [pcad_mask.threshold, t_sox9, dapi_mask.threshold];
     let found = Found {
         thresholds,
-        sox9_nuclei: nuclei.centroids.len(),
-        tissue_mm2,
+        sox9_nuclei: nuclei.in_core(at),
+        tissue_mm2: tissue.area_px() as f64 * scale.um2(1) / 1e6,
     };
     let evidence = Candidates {
         regions: &measured.regions,
@@ -234,19 +249,33 @@ fn recipe(field: &Field, p: &Params, inspect: bool) -> (FieldAnalysis, Masks) {
         nuclei: all_nuclei,
         sox9_nuclei: nuclei.labels,
     };
-    (analysis, masks)
+    Seen {
+        analysis,
+        masks,
+        tissue,
+    }
 }
 
 /// Side of the blocks the tissue is found in, µm: a few nuclei apart
 /// (dermal nuclei lie 5–10 µm apart), so every block of skin holds one.
 const TISSUE_BLOCK_UM: f64 = 25.0;
 
-/// The tissue's area, mm², from a `w` × `h` nuclei mask of `um_per_px`
-/// µm pixels (2D, and 3D from the mask seen from above).
-fn tissue_area_mm2(nuclei: &[u8], w: usize, h: usize, um_per_px: f64) -> f64 {
+/// The blocks of tissue in a nuclei mask (the part of a plane of
+/// `um_per_px` µm pixels that `at` describes; 2D, and 3D from the mask
+/// seen from above).
+fn tissue_blocks(nuclei: &[u8], at: Window, um_per_px: f64) -> Occupancy {
+    let (w, h) = at.plane;
     let block = (TISSUE_BLOCK_UM / um_per_px).round().max(1.0) as usize;
-    let px = crate::segment::tissue::tissue_area_px(nuclei, w, h, block);
-    px as f64 * um_per_px * um_per_px / 1e6
+    let mut grid = Occupancy::new(w, h, block);
+    grid.mark(nuclei, at);
+    grid
+}
+
+/// The tissue's area, mm², from a `w` × `h` nuclei mask of `um_per_px`
+/// µm pixels (3D, from the mask seen from above).
+fn tissue_area_mm2(nuclei: &[u8], w: usize, h: usize, um_per_px: f64) -> f64 {
+    let grid = tissue_blocks(nuclei, Window::whole(w, h), um_per_px);
+    grid.area_px() as f64 * um_per_px * um_per_px / 1e6
 }
 
 /// The field's scale: parameters are in µm, kernels work in pixels.
@@ -364,7 +393,7 @@ mod tests {
             };
             let a = analyze(&field, &p);
             // (The recipe's first step, its own kernel, tested there.)
-            let clean = without_hot_pixels(&field);
+            let clean = without_hot_pixels(&field, None);
             let [pcad, sox9, dapi] = &clean.channels;
             let mut d = smooth_plane(dapi, p.nucleus_sigma_um);
             let mut pc = smooth_plane(pcad, p.pcad_sigma_um);

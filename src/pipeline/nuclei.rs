@@ -14,6 +14,7 @@ use crate::params::Params;
 use crate::segment::label::label;
 use crate::segment::search::positions_at_least;
 use crate::segment::watershed::{split_reached, SplitParams};
+use crate::segment::window::Window;
 use crate::{Crop, Labels};
 
 /// The Sox9+ nuclei of a field.
@@ -23,6 +24,16 @@ pub(super) struct Nuclei {
     /// Their pixels labelled 1..=n in the order of `centroids`, when
     /// asked for (to be saved for inspection).
     pub labels: Option<Labels>,
+}
+
+impl Nuclei {
+    /// How many lie in the core of `at` (all of them, for a whole field).
+    pub fn in_core(&self, at: Window) -> usize {
+        self.centroids
+            .iter()
+            .filter(|&&(x, y)| at.owns(x, y))
+            .count()
+    }
 }
 
 /// The Sox9+ nuclei: objects of the DAPI mask within the Sox9 mask

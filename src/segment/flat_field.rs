@@ -18,12 +18,17 @@ use crate::FloatImage;
 /// memory grows with σ or with the image.
 #[derive(Clone, Debug)]
 pub struct LargeScale {
-    small: Vec<f32>,
+    /// The block-averaged, blurred copy (shared by a plane's windows).
+    small: std::sync::Arc<[f32]>,
     k: usize,
     sw: usize,
     sh: usize,
+    /// The width and height read back (a window's, for a window).
     w: usize,
     h: usize,
+    /// The top-left pixel read back, in the pixels of the image the
+    /// profile was made from ((0, 0) but for a window).
+    origin: (usize, usize),
     max: f32,
 }
 
@@ -106,12 +111,13 @@ impl LargeScaleRows {
             small = blurred;
         }
         let mut out = LargeScale {
-            small,
+            small: small.into(),
             k,
             sw,
             sh,
             w,
             h,
+            origin: (0, 0),
             max: 0.0,
         };
         out.max = out.full_max();
@@ -120,11 +126,28 @@ impl LargeScaleRows {
 }
 
 impl LargeScale {
-    /// Bilinear weights from output coordinate to block centres
-    /// ((k - 1)/2, (3k - 1)/2, …): lower index, upper index, weight of upper.
-    fn axis(&self, n: usize, sn: usize) -> Vec<(usize, usize, f32)> {
+    /// The profile of the `w` × `h` window whose top-left pixel is (`x0`,
+    /// `y0`) of the image it was made from: every value read back as the
+    /// whole profile reads it there, normalised by the whole profile's
+    /// maximum (a block of a plane analysed in parts is flat-fielded
+    /// exactly as the whole plane). The block-averaged copy is shared,
+    /// not copied.
+    pub fn window(&self, x0: usize, y0: usize, w: usize, h: usize) -> LargeScale {
+        LargeScale {
+            small: self.small.clone(),
+            w,
+            h,
+            origin: (self.origin.0 + x0, self.origin.1 + y0),
+            ..*self
+        }
+    }
+
+    /// Bilinear weights from output coordinate (from `from`, in the
+    /// image's pixels) to block centres ((k - 1)/2, (3k - 1)/2, …): lower
+    /// index, upper index, weight of upper.
+    fn axis(&self, from: usize, n: usize, sn: usize) -> Vec<(usize, usize, f32)> {
         let k = self.k as f64;
-        (0..n)
+        (from..from + n)
             .map(|x| {
                 let f = ((x as f64 - (k - 1.0) / 2.0) / k).clamp(0.0, (sn.max(1) - 1) as f64);
                 let x0 = f.floor() as usize;
@@ -304,8 +327,8 @@ impl<'a> ProfileRows<'a> {
     fn new(ls: &'a LargeScale) -> Self {
         ProfileRows {
             ls,
-            xs: ls.axis(ls.w, ls.sw),
-            ys: ls.axis(ls.h, ls.sh),
+            xs: ls.axis(ls.origin.0, ls.w, ls.sw),
+            ys: ls.axis(ls.origin.1, ls.h, ls.sh),
             row: vec![0f32; ls.w],
             top: vec![0f32; ls.w],
             bottom: vec![0f32; ls.w],
@@ -502,6 +525,37 @@ mod tests {
     /// The pruned maximum equals folding every full-resolution row, for
     /// smooth and rough profiles, negative and all-negative ones (0), and
     /// profiles one block high or wide.
+    /// A window reads back the whole profile's values at its pixels,
+    /// bit for bit, and flattens with the whole profile's maximum.
+    #[test]
+    fn window_reads_the_whole_profile() {
+        let mut rng = crate::synth::Rng::new(5);
+        let (w, h) = (173u32, 121u32);
+        let img = FloatImage::from_fn(w, h, |x, y| {
+            Luma([100.0 + (x as f32 * 0.05).sin() * 30.0 + y as f32 * 0.2 + rng.unit() as f32])
+        });
+        let ls = LargeScale::of(&img, 20.0);
+        let whole = ls.to_image();
+        for (x0, y0, cw, ch) in [
+            (0, 0, 173, 121),
+            (13, 7, 50, 61),
+            (100, 90, 73, 31),
+            (5, 0, 1, 1),
+        ] {
+            let win = ls.window(x0, y0, cw, ch);
+            assert_eq!(win.max().to_bits(), ls.max().to_bits());
+            let part = win.to_image();
+            for (x, y, v) in part.enumerate_pixels() {
+                let want = whole.get_pixel(x + x0 as u32, y + y0 as u32)[0];
+                assert_eq!(v[0].to_bits(), want.to_bits(), "({x0},{y0}) at ({x},{y})");
+            }
+            // A window of a window is the window of the sum of offsets.
+            let inner = win.window(1, 0, cw.saturating_sub(1), ch).to_image();
+            let direct = ls.window(x0 + 1, y0, cw.saturating_sub(1), ch).to_image();
+            assert_eq!(inner, direct);
+        }
+    }
+
     #[test]
     fn full_max_equals_folding_every_row() {
         let mut rng = crate::synth::Rng::new(12);
@@ -523,12 +577,13 @@ mod tests {
                     .collect();
                 let (w, h) = (sw * k - k / 3, sh * k + 1);
                 let ls = LargeScale {
-                    small,
+                    small: small.into(),
                     k,
                     sw,
                     sh,
                     w,
                     h,
+                    origin: (0, 0),
                     max: 0.0,
                 };
                 let mut want = 0f32;
@@ -549,7 +604,7 @@ mod tests {
         for (w, h, sigma) in [(97u32, 61u32, 12.0), (40, 130, 9.0), (5, 3, 30.0)] {
             let img = FloatImage::from_fn(w, h, |_, _| Luma([rng.unit() as f32 * 100.0]));
             let ls = LargeScale::of(&img, sigma);
-            let (xs, ys) = (ls.axis(ls.w, ls.sw), ls.axis(ls.h, ls.sh));
+            let (xs, ys) = (ls.axis(0, ls.w, ls.sw), ls.axis(0, ls.h, ls.sh));
             let fast = ls.to_image();
             let mut max = 0f32;
             for (y, &(y0, y1, ty)) in ys.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Segmentation kernels: smoothing, background correction, automatic
 //! thresholds, binary morphology, connected components, the watershed
-//! split of touching objects and the tissue's extent.
+//! split of touching objects, the tissue's extent and the windows of a
+//! plane analysed in blocks.
 
 pub mod background;
 pub mod distance;
@@ -17,3 +18,4 @@ pub mod tissue;
 pub mod top_hat;
 pub mod volume;
 pub mod watershed;
+pub mod window;

@@ -11,22 +11,24 @@
 
 use std::collections::VecDeque;
 
+use super::window::Window;
+
 /// Pixels of tissue in a `w` × `h` mask (nonzero = a nucleus pixel), in
 /// blocks of `block_px` × `block_px` pixels (at least 1 px); the last row
 /// and column of blocks take the remainder (up to `2 · block_px − 1`
 /// wide), so that no block at the field's edge is a sliver that holds no
 /// nucleus by chance.
 pub fn tissue_area_px(mask: &[u8], w: usize, h: usize, block_px: usize) -> u64 {
-    let grid = Grid::of(mask, w, h, block_px.max(1));
-    let outside = grid.outside();
-    (0..grid.gw * grid.gh)
-        .filter(|&b| !outside[b])
-        .map(|b| grid.pixels(b))
-        .sum()
+    let mut grid = Occupancy::new(w, h, block_px);
+    grid.mark(mask, Window::whole(w, h));
+    grid.area_px()
 }
 
-/// Which blocks hold a nucleus pixel.
-struct Grid {
+/// Which blocks of a plane hold a nucleus pixel: marked a part of the
+/// plane at a time ([`mark`](Self::mark)), then measured
+/// ([`area_px`](Self::area_px)) once the whole plane is marked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Occupancy {
     occupied: Vec<bool>,
     gw: usize,
     gh: usize,
@@ -35,26 +37,61 @@ struct Grid {
     h: usize,
 }
 
-impl Grid {
-    fn of(mask: &[u8], w: usize, h: usize, k: usize) -> Grid {
+impl Occupancy {
+    /// No block marked, for a `w` × `h` plane in blocks of `block_px`
+    /// (at least 1 px).
+    pub fn new(w: usize, h: usize, block_px: usize) -> Occupancy {
+        let k = block_px.max(1);
         let (gw, gh) = ((w / k).max(1), (h / k).max(1));
-        let mut occupied = vec![false; gw * gh];
-        for (y, row) in mask.chunks_exact(w.max(1)).take(h).enumerate() {
-            let o = (y / k).min(gh - 1) * gw;
-            for (x, &v) in row.iter().enumerate() {
-                if v != 0 {
-                    occupied[o + (x / k).min(gw - 1)] = true;
-                }
-            }
-        }
-        Grid {
-            occupied,
+        Occupancy {
+            occupied: vec![false; gw * gh],
             gw,
             gh,
             k,
             w,
             h,
         }
+    }
+
+    /// Marks the blocks that hold a nonzero pixel of `mask` (the part
+    /// of the plane's mask `at` describes) among the pixels it speaks for.
+    pub fn mark(&mut self, mask: &[u8], at: Window) {
+        debug_assert_eq!(at.plane, (self.w, self.h));
+        let (mw, mh) = at.size;
+        let (ox, oy) = at.origin;
+        let (x0, x1, y0, y1) = at.core;
+        let (k, gw, gh) = (self.k, self.gw, self.gh);
+        // The core in the part's own pixels.
+        let (cx0, cx1) = (x0.max(ox) - ox, x1.min(ox + mw).saturating_sub(ox));
+        let (cy0, cy1) = (y0.max(oy) - oy, y1.min(oy + mh).saturating_sub(oy));
+        for y in cy0..cy1.max(cy0) {
+            let Some(row) = mask.get(y * mw + cx0..y * mw + cx1.max(cx0)) else {
+                return;
+            };
+            let o = ((oy + y) / k).min(gh - 1) * gw;
+            for (x, &v) in (ox + cx0..).zip(row) {
+                if v != 0 {
+                    self.occupied[o + (x / k).min(gw - 1)] = true;
+                }
+            }
+        }
+    }
+
+    /// Adds the blocks another part marked (the same plane and blocks).
+    pub fn merge(&mut self, other: &Occupancy) {
+        for (a, &b) in self.occupied.iter_mut().zip(&other.occupied) {
+            *a |= b;
+        }
+    }
+
+    /// Pixels of tissue: the marked blocks, and the unmarked ones that
+    /// no path of unmarked blocks joins to the plane's edge (holes).
+    pub fn area_px(&self) -> u64 {
+        let outside = self.outside();
+        (0..self.gw * self.gh)
+            .filter(|&b| !outside[b])
+            .map(|b| self.pixels(b))
+            .sum()
     }
 
     /// Pixels of the field inside block `b`.
@@ -172,6 +209,46 @@ mod tests {
         // Open the ring on one side: the empty block reaches the edge.
         ring[(k) * w] = 0;
         assert_eq!(tissue_area_px(&ring, w, w, k), 81 - 18);
+    }
+
+    proptest! {
+        /// Marked block by block (cores tiling the field, each block's
+        /// mask its core grown by a margin), the blocks of tissue are
+        /// those of the whole mask marked at once.
+        #[test]
+        fn marked_in_parts_equals_marked_whole(
+            w in 1usize..30,
+            h in 1usize..30,
+            k in 1usize..6,
+            core in 1usize..12,
+            margin in 0usize..4,
+            bits in proptest::collection::vec(0u8..12, 30 * 30),
+        ) {
+            let mask: Vec<u8> = bits[..w * h].iter().map(|&b| u8::from(b == 0)).collect();
+            let mut whole = Occupancy::new(w, h, k);
+            whole.mark(&mask, Window::whole(w, h));
+            let mut parts = Occupancy::new(w, h, k);
+            for y0 in (0..h).step_by(core) {
+                for x0 in (0..w).step_by(core) {
+                    let (x1, y1) = ((x0 + core).min(w), (y0 + core).min(h));
+                    let (ox, oy) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+                    let (ex, ey) = ((x1 + margin).min(w), (y1 + margin).min(h));
+                    let part: Vec<u8> = (oy..ey)
+                        .flat_map(|y| mask[y * w + ox..y * w + ex].to_vec())
+                        .collect();
+                    let mut one = Occupancy::new(w, h, k);
+                    one.mark(&part, Window {
+                        plane: (w, h),
+                        origin: (ox, oy),
+                        size: (ex - ox, ey - oy),
+                        core: (x0, x1, y0, y1),
+                    });
+                    parts.merge(&one);
+                }
+            }
+            prop_assert_eq!(&parts, &whole);
+            prop_assert_eq!(parts.area_px(), tissue_area_px(&mask, w, h, k));
+        }
     }
 
     proptest! {

@@ -1,0 +1,410 @@
+//! A plane analysed in overlapping blocks, with the result of analysing
+//! it whole: the block decomposition of large-image tools (the chunked,
+//! overlapping "map_overlap" of dask-image and scikit-image's
+//! `apply_parallel`; Gonzalez & Woods' local operators need only a
+//! margin as wide as their footprint).
+//!
+//! - What no block can see is taken from the whole plane
+//!   ([`PlaneStatistics`]): each channel's range (the hot-pixel test's
+//!   scale), the illumination profile (read through a
+//!   [`LargeScale::window`]) and the three thresholds.
+//! - Each block is its core plus an overlap on every side wider than the
+//!   filters' reach plus the largest follicle ([`Blocks::overlap_um`]),
+//!   so every object whose centroid lies in the core is seen whole, with
+//!   the pixel values of the whole plane.
+//! - A block speaks for its core alone: the objects whose centroid lies
+//!   in it, its Sox9+ nuclei, its blocks of tissue. The cores tile the
+//!   plane, so each is counted once.
+//! - The objects are numbered in raster order of their first pixel, as
+//!   in a whole field.
+
+use rayon::prelude::*;
+
+use super::channels::{channel_ranges, smooth_dapi, threshold_of, without_hot_pixels, Correction};
+use super::rule::{tally, Found};
+use super::{recipe, FieldAnalysis, Object, Scale};
+use crate::io::Field;
+use crate::params::Params;
+use crate::segment::flat_field::LargeScale;
+use crate::segment::threshold::Method;
+use crate::segment::tissue::Occupancy;
+use crate::segment::window::Window;
+use crate::Labels;
+
+/// What a block of a plane cannot find for itself: the whole plane's
+/// statistics.
+#[derive(Clone, Debug)]
+pub struct PlaneStatistics {
+    /// Each channel's least and greatest raw sample (P-cadherin, Sox9,
+    /// DAPI; file units).
+    pub ranges: [(f32, f32); 3],
+    /// The illumination profile (with a flat field).
+    pub illumination: Option<LargeScale>,
+    /// The thresholds of P-cadherin, Sox9, DAPI (smoothed, corrected
+    /// units).
+    pub thresholds: [f32; 3],
+}
+
+impl PlaneStatistics {
+    /// The statistics of a field in memory: what its analysis as a
+    /// whole finds (the recipe's first stages).
+    pub fn of(field: &Field, p: &Params) -> PlaneStatistics {
+        let scale = Scale::of(field);
+        let ranges = channel_ranges(field);
+        let field = &*without_hot_pixels(field, Some(ranges));
+        let [pcad, sox9, dapi] = &field.channels;
+        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, None);
+        let correction = Correction {
+            illumination: illumination.as_ref(),
+            params: p,
+            scale,
+        };
+        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
+        let t_pcad = threshold_of(&pcad, p.threshold_pcad);
+        let t_dapi = threshold_of(&dapi, p.threshold_dapi);
+        crate::pool::give_image(pcad.plane);
+        crate::pool::give_image(dapi.plane);
+        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+        let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
+        crate::pool::give_image(sox9.plane);
+        PlaneStatistics {
+            ranges,
+            illumination,
+            thresholds: [t_pcad, t_sox9, t_dapi],
+        }
+    }
+
+    /// `p` with these thresholds fixed.
+    fn fixing(&self, p: &Params) -> Params {
+        let [pcad, sox9, dapi] = self.thresholds.map(Method::Fixed);
+        Params {
+            threshold_pcad: pcad,
+            threshold_sox9: sox9,
+            threshold_dapi: dapi,
+            ..p.clone()
+        }
+    }
+}
+
+/// How a plane is cut: cores of `core_px` × `core_px` (the last row and
+/// column of cores take the remainder), each grown by `overlap_px` on
+/// every side (clipped to the plane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocks {
+    /// A core's side, px.
+    pub core_px: usize,
+    /// The margin around it, px.
+    pub overlap_px: usize,
+}
+
+impl Blocks {
+    /// Cores of `core_um` µm with the overlap `p` needs
+    /// ([`overlap_um`](Self::overlap_um)), in pixels of `um_per_px` µm.
+    pub fn for_params(p: &Params, um_per_px: f64, core_um: f64) -> Blocks {
+        Blocks {
+            core_px: (core_um / um_per_px).round().max(1.0) as usize,
+            overlap_px: (Self::overlap_um(p) / um_per_px).ceil() as usize + 2,
+        }
+    }
+
+    /// The margin, µm, around a block's core within which every pixel
+    /// value, mask and object the core needs is what the whole plane
+    /// gives. The sum of:
+    ///
+    /// - the reach of the P-cadherin mask: smoothing (2σ), background
+    ///   (the top-hat's opening, 2 radii; a Gaussian's kernel, 2σ), the
+    ///   local maximum's radius, the opening (2 radii);
+    /// - the reach of what is measured around an object: the contrast
+    ///   ring, or a nucleus (10 µm) near its rim;
+    /// - the largest follicle's reach from its centroid: the diameter of
+    ///   a disc of `max_area_um2` (twice its radius: elongated ones reach
+    ///   further than a disc).
+    pub fn overlap_um(p: &Params) -> f64 {
+        let background = 2.0 * p.effective_background_radius_um();
+        let mask =
+            2.0 * p.pcad_sigma_um + background + p.pcad_local_radius_um + 2.0 * p.open_radius_um;
+        let around = p.contrast_ring_um.max(p.rim_um + 10.0);
+        let reach = 2.0 * (p.max_area_um2 / std::f64::consts::PI).sqrt();
+        mask + around + reach
+    }
+
+    /// The blocks of a `w` × `h` plane, in raster order.
+    pub fn windows(&self, w: usize, h: usize) -> Vec<Window> {
+        let core = self.core_px.max(1);
+        let spans = |n: usize| {
+            let count = (n / core).max(1);
+            (0..count).map(move |i| (i * core, if i + 1 == count { n } else { (i + 1) * core }))
+        };
+        let mut out = Vec::new();
+        for (y0, y1) in spans(h) {
+            for (x0, x1) in spans(w) {
+                let (ox, oy) = (
+                    x0.saturating_sub(self.overlap_px),
+                    y0.saturating_sub(self.overlap_px),
+                );
+                let (ex, ey) = ((x1 + self.overlap_px).min(w), (y1 + self.overlap_px).min(h));
+                out.push(Window {
+                    plane: (w, h),
+                    origin: (ox, oy),
+                    size: (ex - ox, ey - oy),
+                    core: (x0, x1, y0, y1),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One block of a plane, as the recipe sees it.
+pub(super) struct Part<'a> {
+    /// The whole plane's statistics.
+    pub stats: &'a PlaneStatistics,
+    /// Where the block lies.
+    pub at: Window,
+}
+
+impl Part<'_> {
+    /// The block's window of the plane's illumination profile (`None`:
+    /// no flat field).
+    pub fn illumination(&self) -> Option<LargeScale> {
+        let at = self.at;
+        let ill = self.stats.illumination.as_ref()?;
+        Some(ill.window(at.origin.0, at.origin.1, at.size.0, at.size.1))
+    }
+}
+
+/// What one block speaks for.
+struct Owned {
+    /// Its objects, in plane pixels, with their first pixel (row,
+    /// column).
+    objects: Vec<((usize, usize), Object)>,
+    /// Its Sox9+ nuclei.
+    sox9_nuclei: u32,
+    /// Its blocks of tissue.
+    tissue: Occupancy,
+}
+
+/// Analyses `field` in `blocks` (in parallel), with the statistics of
+/// the whole plane: the analysis of the whole field when `stats` are its
+/// own ([`PlaneStatistics::of`]) and the overlap is enough
+/// ([`Blocks::overlap_um`]).
+pub fn analyze_in_blocks(
+    field: &Field,
+    p: &Params,
+    stats: &PlaneStatistics,
+    blocks: Blocks,
+) -> FieldAnalysis {
+    let fixed = stats.fixing(p);
+    let parts: Vec<Owned> = blocks
+        .windows(field.width, field.height)
+        .into_par_iter()
+        .map(|at| {
+            let (x0, y0) = at.origin;
+            let crop = field.crop(x0, y0, at.size.0, at.size.1);
+            let seen = recipe(&crop, &fixed, false, Some(&Part { stats, at }));
+            crop.recycle();
+            let first = first_pixels(&seen.masks.candidates);
+            crate::pool::give_image(seen.masks.candidates);
+            let a = seen.analysis;
+            let objects = a
+                .follicles
+                .into_iter()
+                .chain(a.rejected)
+                .filter(|o| at.owns(o.x, o.y))
+                .map(|mut o| {
+                    let (fy, fx) = first
+                        .get(o.label as usize)
+                        .copied()
+                        .flatten()
+                        .unwrap_or_default();
+                    o.x += x0 as f64;
+                    o.y += y0 as f64;
+                    ((fy + y0, fx + x0), o)
+                })
+                .collect();
+            Owned {
+                objects,
+                sox9_nuclei: a.sox9_nuclei,
+                tissue: seen.tissue,
+            }
+        })
+        .collect();
+    join(field, parts, stats.thresholds)
+}
+
+/// The whole field's analysis from its blocks': the objects numbered in
+/// raster order of their first pixel, the counts and tissue summed.
+fn join(field: &Field, parts: Vec<Owned>, thresholds: [f32; 3]) -> FieldAnalysis {
+    let mut objects = Vec::new();
+    let mut sox9_nuclei = 0u32;
+    let mut tissue: Option<Occupancy> = None;
+    for part in parts {
+        objects.extend(part.objects);
+        sox9_nuclei += part.sox9_nuclei;
+        match tissue.as_mut() {
+            Some(t) => t.merge(&part.tissue),
+            None => tissue = Some(part.tissue),
+        }
+    }
+    objects.sort_by_key(|(first, _)| *first);
+    let scale = Scale::of(field);
+    let tissue_px = tissue.map_or(0, |t| t.area_px());
+    let found = Found {
+        thresholds,
+        sox9_nuclei: sox9_nuclei as usize,
+        tissue_mm2: tissue_px as f64 * scale.um2(1) / 1e6,
+    };
+    let numbered = objects.into_iter().zip(1..).map(|((_, mut o), label)| {
+        o.label = label;
+        o.id = 0;
+        o
+    });
+    tally(
+        numbered,
+        found,
+        scale.um2((field.width * field.height) as u64) / 1e6,
+    )
+}
+
+/// Each label's first pixel (row, column) in raster order (index: the
+/// label; `None` for 0 and labels not present).
+fn first_pixels(labels: &Labels) -> Vec<Option<(usize, usize)>> {
+    let w = labels.width() as usize;
+    let mut first: Vec<Option<(usize, usize)>> = Vec::new();
+    for (i, &l) in labels.as_raw().iter().enumerate() {
+        let l = l as usize;
+        if l == 0 {
+            continue;
+        }
+        if first.len() <= l {
+            first.resize(l + 1, None);
+        }
+        if first[l].is_none() {
+            first[l] = Some((i / w, i % w));
+        }
+    }
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::analyze_with_labels;
+    use crate::synth::confocal::{render, Setting};
+    use crate::U16Image;
+
+    /// A single-plane field of the broad simulator, `n` × `n` px.
+    fn field(n: usize, seed: u64) -> Field {
+        let mut s = Setting::draw(n, n, seed);
+        s.depth = 1;
+        let r = render(&s).rendered;
+        let planes: [U16Image; 3] = std::array::from_fn(|c| {
+            let v = r.slices[0][c]
+                .iter()
+                .map(|&x| (x * 4095.0).round().clamp(0.0, 65535.0) as u16)
+                .collect();
+            U16Image::from_raw(n as u32, n as u32, v).unwrap()
+        });
+        Field::from_planes(planes, r.pixel_size_um).unwrap()
+    }
+
+    /// The analysis in blocks against the whole field's: the same
+    /// objects, in the same order, with the same verdicts, centroids
+    /// within 0.5 px (in fact to rounding) and areas within 1 % (in
+    /// fact equal); the same Sox9+ nuclei, tissue and thresholds.
+    fn assert_same(blocks: &FieldAnalysis, whole: &FieldAnalysis, what: &str) {
+        assert_eq!(blocks.thresholds, whole.thresholds, "{what}");
+        assert_eq!(blocks.sox9_nuclei, whole.sox9_nuclei, "{what}");
+        assert_eq!(blocks.tissue_area_mm2, whole.tissue_area_mm2, "{what}");
+        assert_eq!(blocks.follicles_per_mm2, whole.follicles_per_mm2, "{what}");
+        for (b, w) in [
+            (&blocks.follicles, &whole.follicles),
+            (&blocks.rejected, &whole.rejected),
+        ] {
+            assert_eq!(b.len(), w.len(), "{what}");
+            for (b, w) in b.iter().zip(w) {
+                assert_eq!(
+                    (b.id, b.label, b.verdict),
+                    (w.id, w.label, w.verdict),
+                    "{what}"
+                );
+                assert!(
+                    (b.x - w.x).abs() < 1e-6 && (b.y - w.y).abs() < 1e-6,
+                    "{what}: {b:?} {w:?}"
+                );
+                assert_eq!(b.area_px, w.area_px, "{what}");
+                assert_eq!(b.sox9_nuclei, w.sox9_nuclei, "{what}");
+                let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+                assert!(
+                    near(b.mean_pcad, w.mean_pcad) && near(b.mean_dapi, w.mean_dapi),
+                    "{what}"
+                );
+                match (b.contrast, w.contrast) {
+                    (Some(a), Some(c)) => assert!(near(a, c), "{what}"),
+                    (a, c) => assert_eq!(a, c, "{what}"),
+                }
+            }
+        }
+    }
+
+    /// Tiny cores (many blocks, every follicle near some core's edge)
+    /// and larger ones, on simulated fields: the same analysis as the
+    /// whole field's, with the flat field on and off.
+    #[test]
+    fn blocks_equal_the_whole_field() {
+        for seed in [3, 8] {
+            let f = field(1024, seed);
+            for flat_field in [true, false] {
+                let p = Params {
+                    flat_field,
+                    ..Params::default()
+                };
+                let (whole, _) = analyze_with_labels(&f, &p);
+                assert!(whole.follicles.len() > 3, "seed {seed}");
+                let stats = PlaneStatistics::of(&f, &p);
+                assert_eq!(stats.thresholds, whole.thresholds);
+                let overlap = Blocks::for_params(&p, f.pixel_size_um, 1.0).overlap_px;
+                for core_px in [97, 256, 600] {
+                    let b = Blocks {
+                        core_px,
+                        overlap_px: overlap,
+                    };
+                    let parts = analyze_in_blocks(&f, &p, &stats, b);
+                    let what = format!("seed {seed}, flat field {flat_field}, core {core_px}");
+                    assert_same(&parts, &whole, &what);
+                }
+            }
+        }
+    }
+
+    /// The cores tile the plane, each block holds its core, and a block
+    /// reaches no further than the overlap past it.
+    #[test]
+    fn cores_tile_the_plane() {
+        for (w, h, core, overlap) in [
+            (100, 70, 30, 7),
+            (5, 5, 10, 3),
+            (64, 64, 16, 0),
+            (33, 91, 1, 2),
+        ] {
+            let mut hits = vec![0u32; w * h];
+            for at in (Blocks {
+                core_px: core,
+                overlap_px: overlap,
+            })
+            .windows(w, h)
+            {
+                let (x0, x1, y0, y1) = at.core;
+                let (ox, oy) = at.origin;
+                assert!(ox <= x0 && oy <= y0 && x1 <= ox + at.size.0 && y1 <= oy + at.size.1);
+                assert!(x0 - ox <= overlap && ox + at.size.0 - x1 <= overlap);
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        hits[y * w + x] += 1;
+                    }
+                }
+            }
+            assert!(hits.iter().all(|&n| n == 1), "{w}×{h} core {core}");
+        }
+    }
+}
