@@ -14,6 +14,7 @@ mod lzw;
 pub(crate) mod meta;
 mod strips;
 mod tiff_source;
+mod window;
 mod zmax;
 mod zstack;
 
@@ -21,6 +22,7 @@ pub use channels::{ChannelMap, ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
 pub use layout::FieldInfo;
 pub use tiff_source::{Limits, TiffSource};
+pub use window::WindowSource;
 
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, U16Image};

@@ -20,71 +20,16 @@
 
 use rayon::prelude::*;
 
-use super::channels::{channel_ranges, smooth_dapi, threshold_of, without_hot_pixels, Correction};
 use super::rule::{tally, Found};
+use super::statistics::PlaneStatistics;
 use super::{recipe, FieldAnalysis, Object, Scale};
-use crate::io::Field;
+use crate::error::LoadError;
+use crate::io::WindowSource;
 use crate::params::Params;
 use crate::segment::flat_field::LargeScale;
-use crate::segment::threshold::Method;
 use crate::segment::tissue::Occupancy;
 use crate::segment::window::Window;
 use crate::Labels;
-
-/// What a block of a plane cannot find for itself: the whole plane's
-/// statistics.
-#[derive(Clone, Debug)]
-pub struct PlaneStatistics {
-    /// Each channel's least and greatest raw sample (P-cadherin, Sox9,
-    /// DAPI; file units).
-    pub ranges: [(f32, f32); 3],
-    /// The illumination profile (with a flat field).
-    pub illumination: Option<LargeScale>,
-    /// The thresholds of P-cadherin, Sox9, DAPI (smoothed, corrected
-    /// units).
-    pub thresholds: [f32; 3],
-}
-
-impl PlaneStatistics {
-    /// The statistics of a field in memory: what its analysis as a
-    /// whole finds (the recipe's first stages).
-    pub fn of(field: &Field, p: &Params) -> PlaneStatistics {
-        let scale = Scale::of(field);
-        let ranges = channel_ranges(field);
-        let field = &*without_hot_pixels(field, Some(ranges));
-        let [pcad, sox9, dapi] = &field.channels;
-        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, None);
-        let correction = Correction {
-            illumination: illumination.as_ref(),
-            params: p,
-            scale,
-        };
-        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
-        let t_pcad = threshold_of(&pcad, p.threshold_pcad);
-        let t_dapi = threshold_of(&dapi, p.threshold_dapi);
-        crate::pool::give_image(pcad.plane);
-        crate::pool::give_image(dapi.plane);
-        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
-        let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
-        crate::pool::give_image(sox9.plane);
-        PlaneStatistics {
-            ranges,
-            illumination,
-            thresholds: [t_pcad, t_sox9, t_dapi],
-        }
-    }
-
-    /// `p` with these thresholds fixed.
-    fn fixing(&self, p: &Params) -> Params {
-        let [pcad, sox9, dapi] = self.thresholds.map(Method::Fixed);
-        Params {
-            threshold_pcad: pcad,
-            threshold_sox9: sox9,
-            threshold_dapi: dapi,
-            ..p.clone()
-        }
-    }
-}
 
 /// How a plane is cut: cores of `core_px` × `core_px` (the last row and
 /// column of cores take the remainder), each grown by `overlap_px` on
@@ -184,23 +129,24 @@ struct Owned {
     tissue: Occupancy,
 }
 
-/// Analyses `field` in `blocks` (in parallel), with the statistics of
-/// the whole plane: the analysis of the whole field when `stats` are its
-/// own ([`PlaneStatistics::of`]) and the overlap is enough
-/// ([`Blocks::overlap_um`]).
+/// Analyses the plane `src` in `blocks` (in parallel), with the
+/// statistics of the whole plane: the analysis of the whole field when
+/// `stats` are its own ([`PlaneStatistics::of`]) and the overlap is
+/// enough ([`Blocks::overlap_um`]). Fails when a window cannot be read.
 pub fn analyze_in_blocks(
-    field: &Field,
+    src: &impl WindowSource,
     p: &Params,
     stats: &PlaneStatistics,
     blocks: Blocks,
-) -> FieldAnalysis {
+) -> Result<FieldAnalysis, LoadError> {
     let fixed = stats.fixing(p);
+    let (w, h) = src.size();
     let parts: Vec<Owned> = blocks
-        .windows(field.width, field.height)
+        .windows(w, h)
         .into_par_iter()
         .map(|at| {
             let (x0, y0) = at.origin;
-            let crop = field.crop(x0, y0, at.size.0, at.size.1);
+            let crop = src.window(x0, y0, at.size.0, at.size.1)?;
             let seen = recipe(&crop, &fixed, false, Some(&Part { stats, at }));
             crop.recycle();
             let first = first_pixels(&seen.masks.candidates);
@@ -222,19 +168,19 @@ pub fn analyze_in_blocks(
                     ((fy + y0, fx + x0), o)
                 })
                 .collect();
-            Owned {
+            Ok(Owned {
                 objects,
                 sox9_nuclei: a.sox9_nuclei,
                 tissue: seen.tissue,
-            }
+            })
         })
-        .collect();
-    join(field, parts, stats.thresholds)
+        .collect::<Result<_, LoadError>>()?;
+    Ok(join(src, parts, stats.thresholds))
 }
 
 /// The whole field's analysis from its blocks': the objects numbered in
 /// raster order of their first pixel, the counts and tissue summed.
-fn join(field: &Field, parts: Vec<Owned>, thresholds: [f32; 3]) -> FieldAnalysis {
+fn join(src: &impl WindowSource, parts: Vec<Owned>, thresholds: [f32; 3]) -> FieldAnalysis {
     let mut objects = Vec::new();
     let mut sox9_nuclei = 0u32;
     let mut tissue: Option<Occupancy> = None;
@@ -247,7 +193,10 @@ fn join(field: &Field, parts: Vec<Owned>, thresholds: [f32; 3]) -> FieldAnalysis
         }
     }
     objects.sort_by_key(|(first, _)| *first);
-    let scale = Scale::of(field);
+    let scale = Scale {
+        um_per_px: src.pixel_size_um(),
+    };
+    let (w, h) = src.size();
     let tissue_px = tissue.map_or(0, |t| t.area_px());
     let found = Found {
         thresholds,
@@ -259,11 +208,7 @@ fn join(field: &Field, parts: Vec<Owned>, thresholds: [f32; 3]) -> FieldAnalysis
         o.id = 0;
         o
     });
-    tally(
-        numbered,
-        found,
-        scale.um2((field.width * field.height) as u64) / 1e6,
-    )
+    tally(numbered, found, scale.um2((w * h) as u64) / 1e6)
 }
 
 /// Each label's first pixel (row, column) in raster order (index: the
@@ -289,7 +234,9 @@ fn first_pixels(labels: &Labels) -> Vec<Option<(usize, usize)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::Field;
     use crate::pipeline::analyze_with_labels;
+    use crate::pipeline::PlaneStatistics;
     use crate::synth::confocal::{render, Setting};
     use crate::U16Image;
 
@@ -369,12 +316,60 @@ mod tests {
                         core_px,
                         overlap_px: overlap,
                     };
-                    let parts = analyze_in_blocks(&f, &p, &stats, b);
+                    let parts = analyze_in_blocks(&f, &p, &stats, b).unwrap();
                     let what = format!("seed {seed}, flat field {flat_field}, core {core_px}");
                     assert_same(&parts, &whole, &what);
                 }
             }
         }
+    }
+
+    /// The statistics read a window at a time are the whole field's, to
+    /// the bit (ranges, profile, thresholds), for cores of any size, with
+    /// the flat field on and off and every histogram method; and the
+    /// analysis in blocks with them is the whole field's.
+    #[test]
+    fn statistics_read_by_windows_equal_the_whole_fields() {
+        use crate::segment::threshold::Method;
+        let f = field(900, 5);
+        for (flat_field, pcad, sox9) in [
+            (true, Method::Triangle, Method::Otsu),
+            (false, Method::Li, Method::Triangle),
+            (true, Method::Fixed(40.0), Method::Li),
+        ] {
+            let p = Params {
+                flat_field,
+                threshold_pcad: pcad,
+                threshold_sox9: sox9,
+                ..Params::default()
+            };
+            let whole = PlaneStatistics::of(&f, &p);
+            for core in [100, 333, 2000] {
+                let what = format!("flat {flat_field} {pcad:?} {sox9:?} core {core}");
+                let read = PlaneStatistics::of_windows(&f, &p, core).unwrap();
+                let bits = |t: [f32; 3]| t.map(f32::to_bits);
+                assert_eq!(bits(read.thresholds), bits(whole.thresholds), "{what}");
+                assert_eq!(read.ranges, whole.ranges, "{what}");
+                match (&read.illumination, &whole.illumination) {
+                    (Some(a), Some(b)) => {
+                        assert_eq!(a.max().to_bits(), b.max().to_bits(), "{what}");
+                        assert_eq!(a.to_image(), b.to_image(), "{what}");
+                    }
+                    (a, b) => assert_eq!(a.is_none(), b.is_none(), "{what}"),
+                }
+            }
+            let (want, _) = analyze_with_labels(&f, &p);
+            let read = PlaneStatistics::of_windows(&f, &p, 256).unwrap();
+            let b = Blocks::for_params(&p, f.pixel_size_um, 200.0);
+            let got = analyze_in_blocks(&f, &p, &read, b).unwrap();
+            assert_same(&got, &want, &format!("flat {flat_field}"));
+        }
+        // The noise level is a median of the whole plane: refused.
+        let p = Params {
+            threshold_sox9: Method::Noise(3.0),
+            ..Params::default()
+        };
+        assert!(PlaneStatistics::of_windows(&f, &p, 256).is_err());
     }
 
     /// The cores tile the plane, each block holds its core, and a block

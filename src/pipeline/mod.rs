@@ -17,9 +17,11 @@ mod channels;
 mod nuclei;
 mod rule;
 mod stack;
+mod statistics;
 
-pub use blocks::{analyze_in_blocks, Blocks, PlaneStatistics};
+pub use blocks::{analyze_in_blocks, Blocks};
 pub use stack::{analyze_stack, StackAnalysis};
+pub use statistics::PlaneStatistics;
 
 use serde::{Deserialize, Serialize};
 

@@ -89,6 +89,41 @@ impl LargeScaleRows {
         }
     }
 
+    /// The side of the blocks the image is averaged in, px: a part of
+    /// the image whose columns and rows start at multiples of it (or end
+    /// at the image's edge) holds whole blocks ([`part`](Self::part)).
+    pub(crate) fn block_px(&self) -> usize {
+        self.k
+    }
+
+    /// Row `y`'s columns from `x0` on (`x0` a multiple of
+    /// [`block_px`](Self::block_px); `segment` ending at a block's end or
+    /// the row's): as [`row`](Self::row) does for them. A plane given a
+    /// part at a time, each block's rows in order, parts whose rows and
+    /// columns start at block boundaries, sums as the whole image does,
+    /// to the bit.
+    pub(crate) fn part(&mut self, y: usize, x0: usize, segment: &[f32]) {
+        if y >= self.h || x0 % self.k != 0 || x0 + segment.len() > self.w {
+            return;
+        }
+        let o = (y / self.k) * self.sw + x0 / self.k;
+        for (bx, block) in segment.chunks(self.k).enumerate() {
+            self.small[o + bx] += block.iter().sum::<f32>();
+            self.count[o + bx] += block.len() as u32;
+        }
+    }
+
+    /// Adds the block sums of another part of the same image (parts that
+    /// share no block: each block's sum is one part's, exactly).
+    pub(crate) fn merge(&mut self, other: &LargeScaleRows) {
+        for (s, &o) in self.small.iter_mut().zip(&other.small) {
+            *s += o;
+        }
+        for (c, &o) in self.count.iter_mut().zip(&other.count) {
+            *c += o;
+        }
+    }
+
     /// The profile of the rows given.
     pub(crate) fn finish(self) -> LargeScale {
         let LargeScaleRows {

@@ -320,26 +320,68 @@ pub fn threshold(img: &FloatImage, method: Method) -> f32 {
 /// [`threshold`] of an image whose [`range`] is already known (found by
 /// the step that made it).
 pub(crate) fn threshold_in(img: &FloatImage, method: Method, (lo, hi): (f32, f32)) -> f32 {
-    let hist = || (histogram_in(img.as_raw(), BINS, lo, hi), lo, hi);
     match method {
         Method::Fixed(v) => v,
         Method::Noise(k) => {
             let (median, mad) = median_mad(img.as_raw());
             median + k * 1.4826 * mad
         }
-        Method::Otsu => {
-            let (h, lo, hi) = hist();
-            value_after_bin(otsu_bin(&h), lo, hi)
+        _ => {
+            let mut h = Histogram::new((lo, hi));
+            h.add(img.as_raw());
+            h.threshold(method).unwrap_or(f32::INFINITY)
         }
-        Method::Li => {
-            let (h, lo, hi) = hist();
-            li_threshold_hist(&h, lo, hi)
+    }
+}
+
+/// The histogram a histogram method ([`Method::Otsu`], [`Method::Li`],
+/// [`Method::Triangle`]) reads: [`BINS`] bins over a range known
+/// beforehand, filled a part of the data at a time (the counts are
+/// integers, so the parts' order does not matter: a plane analysed in
+/// blocks gets the whole plane's threshold).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Histogram {
+    counts: Vec<u64>,
+    lo: f32,
+    hi: f32,
+}
+
+impl Histogram {
+    /// No value counted yet, over the data's `(least, greatest)` value.
+    pub(crate) fn new((lo, hi): (f32, f32)) -> Histogram {
+        Histogram {
+            counts: vec![0; BINS],
+            lo,
+            hi,
         }
-        Method::Triangle => {
+    }
+
+    /// Counts `data` (every value within the range).
+    pub(crate) fn add(&mut self, data: &[f32]) {
+        let part = histogram_in(data, BINS, self.lo, self.hi);
+        for (c, p) in self.counts.iter_mut().zip(part) {
+            *c += p;
+        }
+    }
+
+    /// Adds the counts of another part (over the same range).
+    pub(crate) fn merge(&mut self, other: &Histogram) {
+        for (c, &p) in self.counts.iter_mut().zip(&other.counts) {
+            *c += p;
+        }
+    }
+
+    /// The threshold by a histogram `method` (`None` for a fixed value or
+    /// the noise level, which this does not hold the data for).
+    pub(crate) fn threshold(&self, method: Method) -> Option<f32> {
+        let (h, lo, hi) = (&self.counts, self.lo, self.hi);
+        match method {
+            Method::Otsu => Some(value_after_bin(otsu_bin(h), lo, hi)),
+            Method::Li => Some(li_threshold_hist(h, lo, hi)),
             // A left tail (bright background, dark objects) does not occur
             // for fluorescence; treat it like a right one.
-            let (h, lo, hi) = hist();
-            value_after_bin(triangle_bin(&h).map(|(k, _)| k), lo, hi)
+            Method::Triangle => Some(value_after_bin(triangle_bin(h).map(|(k, _)| k), lo, hi)),
+            Method::Fixed(_) | Method::Noise(_) => None,
         }
     }
 }

@@ -1,0 +1,256 @@
+//! What a block of a plane cannot find for itself — the whole plane's
+//! statistics — found from the field in memory ([`PlaneStatistics::of`])
+//! or a window at a time ([`PlaneStatistics::of_windows`]), to the same
+//! bits.
+//!
+//! Read a window at a time, the plane is gone over in four passes, each
+//! needing the one before: the channels' ranges (the hot-pixel test's
+//! scale); the illumination profile (from DAPI, hot pixels out and
+//! smoothed); the corrected channels' ranges (a histogram's span); their
+//! histograms (the thresholds). Each pass keeps only the sums of what
+//! each block's core holds: minima and maxima, block sums of the
+//! profile, bin counts.
+
+use rayon::prelude::*;
+
+use super::blocks::Blocks;
+use super::channels::{
+    channel_ranges, smooth_dapi, threshold_of, without_hot_pixels, Correction, Prepared,
+};
+use super::Scale;
+use crate::error::LoadError;
+use crate::io::{Field, WindowSource};
+use crate::params::Params;
+use crate::segment::flat_field::{LargeScale, LargeScaleRows};
+use crate::segment::threshold::{range, Histogram, Method};
+use crate::segment::window::Window;
+
+/// What a block of a plane cannot find for itself: the whole plane's
+/// statistics.
+#[derive(Clone, Debug)]
+pub struct PlaneStatistics {
+    /// Each channel's least and greatest raw sample (P-cadherin, Sox9,
+    /// DAPI; file units).
+    pub ranges: [(f32, f32); 3],
+    /// The illumination profile (with a flat field).
+    pub illumination: Option<LargeScale>,
+    /// The thresholds of P-cadherin, Sox9, DAPI (smoothed, corrected
+    /// units).
+    pub thresholds: [f32; 3],
+}
+
+impl PlaneStatistics {
+    /// The statistics of a field in memory: what its analysis as a
+    /// whole finds (the recipe's first stages).
+    pub fn of(field: &Field, p: &Params) -> PlaneStatistics {
+        let scale = Scale::of(field);
+        let ranges = channel_ranges(field);
+        let field = &*without_hot_pixels(field, Some(ranges));
+        let [pcad, sox9, dapi] = &field.channels;
+        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, None);
+        let correction = Correction {
+            illumination: illumination.as_ref(),
+            params: p,
+            scale,
+        };
+        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
+        let t_pcad = threshold_of(&pcad, p.threshold_pcad);
+        let t_dapi = threshold_of(&dapi, p.threshold_dapi);
+        crate::pool::give_image(pcad.plane);
+        crate::pool::give_image(dapi.plane);
+        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+        let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
+        crate::pool::give_image(sox9.plane);
+        PlaneStatistics {
+            ranges,
+            illumination,
+            thresholds: [t_pcad, t_sox9, t_dapi],
+        }
+    }
+
+    /// The statistics of the plane `src`, read a window at a time (cores
+    /// of about `core_px`, grown by the overlap `p` needs, in parallel):
+    /// the same bits as [`of`](Self::of) the whole field. The noise
+    /// threshold (a median) needs the plane whole: refused.
+    pub fn of_windows(
+        src: &impl WindowSource,
+        p: &Params,
+        core_px: usize,
+    ) -> Result<PlaneStatistics, LoadError> {
+        let methods = [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi];
+        if methods.iter().any(|m| matches!(m, Method::Noise(_))) {
+            return Err(LoadError::Unsupported(
+                "the noise threshold needs the whole plane; give this plane's \
+                 channels Otsu, Li, Triangle or a fixed threshold"
+                    .into(),
+            ));
+        }
+        let (w, h) = src.size();
+        let scale = Scale {
+            um_per_px: src.pixel_size_um(),
+        };
+        let profile = || LargeScaleRows::new(w, h, scale.px(p.flat_field_sigma_um));
+        // Cores on the profile's block boundaries, so that each block of
+        // the profile is summed by one core, in the whole plane's order.
+        let k = profile().block_px();
+        let blocks = Blocks {
+            core_px: core_px.div_ceil(k).max(1) * k,
+            overlap_px: Blocks::for_params(p, scale.um_per_px, 1.0).overlap_px,
+        };
+        let windows = blocks.windows(w, h);
+        let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
+
+        // 1. Each channel's range (the core alone: no neighbour needed).
+        let ranges = windows
+            .par_iter()
+            .map(|at| {
+                let (x0, x1, y0, y1) = at.core;
+                Ok::<_, LoadError>(channel_ranges(&src.window(x0, y0, x1 - x0, y1 - y0)?))
+            })
+            .try_reduce(
+                || [(f32::INFINITY, f32::NEG_INFINITY); 3],
+                |a, b| Ok(widest(a, b)),
+            )?;
+
+        // 2. The illumination profile: each core's rows of smoothed DAPI.
+        let illumination = if p.flat_field {
+            let sums = windows
+                .par_iter()
+                .map(|at| {
+                    let field = read(at)?;
+                    let field = without_hot_pixels(&field, Some(ranges));
+                    let (dapi, _) = smooth_dapi(&field.channels[2], p, scale, Some(None));
+                    let mut sums = profile();
+                    for_core_rows(&dapi.plane, at, |y, x, row| sums.part(y, x, row));
+                    crate::pool::give_image(dapi.plane);
+                    Ok::<_, LoadError>(sums)
+                })
+                .try_reduce(profile, |mut a, b| {
+                    a.merge(&b);
+                    Ok(a)
+                })?;
+            Some(sums.finish())
+        } else {
+            None
+        };
+        let stats = PlaneStatistics {
+            ranges,
+            illumination,
+            thresholds: [0.0; 3],
+        };
+        let prepared = |at: &Window, f: &mut dyn FnMut(usize, &Prepared)| {
+            let field = read(at)?;
+            stats.prepare(&field, at, p, scale, f);
+            Ok::<_, LoadError>(())
+        };
+
+        // 3. The corrected channels' ranges.
+        let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
+        let spans = windows
+            .par_iter()
+            .map(|at| {
+                let mut found = none;
+                prepared(at, &mut |c, ch| {
+                    for_core_rows(&ch.plane, at, |_, _, row| {
+                        let (l, h) = range(row);
+                        found[c] = (found[c].0.min(l), found[c].1.max(h));
+                    });
+                })?;
+                Ok::<_, LoadError>(found)
+            })
+            .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
+
+        // 4. Their histograms, and the thresholds.
+        let empty = || spans.map(Histogram::new);
+        let hists = windows
+            .par_iter()
+            .map(|at| {
+                let mut hists = empty();
+                prepared(at, &mut |c, ch| {
+                    for_core_rows(&ch.plane, at, |_, _, row| hists[c].add(row));
+                })?;
+                Ok::<_, LoadError>(hists)
+            })
+            .try_reduce(empty, |mut a, b| {
+                for (a, b) in a.iter_mut().zip(&b) {
+                    a.merge(b);
+                }
+                Ok(a)
+            })?;
+        let mut each = hists.iter().zip(methods);
+        let thresholds = [(); 3].map(|_| match each.next() {
+            Some((_, Method::Fixed(v))) => v,
+            Some((h, m)) => h.threshold(m).unwrap_or(f32::INFINITY),
+            None => f32::INFINITY,
+        });
+        Ok(PlaneStatistics {
+            thresholds,
+            ..stats
+        })
+    }
+
+    /// The three channels of a block (`at`) as the recipe corrects them
+    /// before their thresholds, handed to `f` with their index
+    /// (P-cadherin 0, Sox9 1, DAPI 2) one at a time.
+    fn prepare(
+        &self,
+        field: &Field,
+        at: &Window,
+        p: &Params,
+        scale: Scale,
+        f: &mut dyn FnMut(usize, &Prepared),
+    ) {
+        let field = without_hot_pixels(field, Some(self.ranges));
+        let [pcad, sox9, dapi] = &field.channels;
+        let (x0, y0) = at.origin;
+        let known = self
+            .illumination
+            .as_ref()
+            .map(|ill| ill.window(x0, y0, at.size.0, at.size.1));
+        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, Some(known));
+        let correction = Correction {
+            illumination: illumination.as_ref(),
+            params: p,
+            scale,
+        };
+        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
+        f(0, &pcad);
+        crate::pool::give_image(pcad.plane);
+        f(2, &dapi);
+        crate::pool::give_image(dapi.plane);
+        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+        f(1, &sox9);
+        crate::pool::give_image(sox9.plane);
+    }
+
+    /// `p` with these thresholds fixed.
+    pub(super) fn fixing(&self, p: &Params) -> Params {
+        let [pcad, sox9, dapi] = self.thresholds.map(Method::Fixed);
+        Params {
+            threshold_pcad: pcad,
+            threshold_sox9: sox9,
+            threshold_dapi: dapi,
+            ..p.clone()
+        }
+    }
+}
+
+/// Each row of a block's plane within its core, as (plane row, plane
+/// column of the first pixel, the pixels).
+fn for_core_rows(plane: &crate::FloatImage, at: &Window, mut f: impl FnMut(usize, usize, &[f32])) {
+    let w = plane.width() as usize;
+    let (ox, oy) = at.origin;
+    let (x0, x1, y0, y1) = at.core;
+    let data = plane.as_raw();
+    for y in y0..y1 {
+        let o = (y - oy) * w;
+        if let Some(row) = data.get(o + x0 - ox..o + x1 - ox) {
+            f(y, x0, row);
+        }
+    }
+}
+
+/// The widest of two sets of channel ranges.
+fn widest(a: [(f32, f32); 3], b: [(f32, f32); 3]) -> [(f32, f32); 3] {
+    std::array::from_fn(|c| (a[c].0.min(b[c].0), a[c].1.max(b[c].1)))
+}
