@@ -19,6 +19,7 @@ pub fn load_and_analyse(data: &[u8]) {
         max_field_bytes: 256 * 256 * 4 * 8 * 8,
         max_pages: 512,
         max_page_bytes: 4 << 20,
+        max_mosaic_pixels: 1024 * 1024,
     };
     let Ok(mut src) = TiffSource::from_bytes(data.to_vec(), "fuzz.tif", limits) else {
         return;
@@ -38,6 +39,12 @@ pub fn load_and_analyse(data: &[u8]) {
         if let Ok(field) = src.load_field(i, &opts) {
             let a = analyze(&field, &params);
             assert!(a.follicles.iter().all(|f| f.area_px > 0));
+        }
+        // Read a window at a time (chunk by chunk) as a mosaic is.
+        for rect in [(0, 0, 64, 64), (17, 5, 300, 3)] {
+            if let Ok(window) = src.load_window(i, &opts, rect) {
+                assert!(window.width <= 300 && window.height <= 64);
+            }
         }
     }
 }

@@ -722,4 +722,5 @@ pub fn to_image(plane: &[f32], w: usize, h: usize) -> FloatImage {
 pub mod confocal;
 pub mod fixtures;
 pub mod stack;
+pub mod tiled;
 pub mod write;

@@ -8,6 +8,7 @@
 //! three channels of interest, so a stack never sits in memory whole.
 
 mod channels;
+mod chunks;
 mod digest;
 mod layout;
 mod lzw;
@@ -22,7 +23,7 @@ pub use channels::{ChannelMap, ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
 pub use layout::FieldInfo;
 pub use tiff_source::{Limits, TiffSource};
-pub use window::WindowSource;
+pub use window::{TiffWindows, WindowSource};
 
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, U16Image};

@@ -10,6 +10,7 @@ use tiff::tags::Tag;
 use tiff::ColorType;
 
 use super::channels::{resolve, ChannelMap};
+use super::chunks::{read_window, Rect};
 use super::digest::{Digest, HashingFile};
 use super::layout::{
     plan_imagej, plan_ome, plan_plain, sane_pixel_size, FieldInfo, PageInfo, PageKind,
@@ -39,6 +40,10 @@ pub struct Limits {
     pub max_pages: usize,
     /// Most bytes one decoded page may take.
     pub max_page_bytes: usize,
+    /// Most pixels in one plane analysed a window at a time (a stitched
+    /// mosaic; [`TiffSource::load_window`]): a guard against absurd
+    /// headers, not a memory bound.
+    pub max_mosaic_pixels: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +54,7 @@ impl Default for Limits {
             max_field_bytes: 4096 * 4096 * 3 * 64 * 2,
             max_pages: 100_000,
             max_page_bytes: 1 << 30,
+            max_mosaic_pixels: 65536 * 65536,
         }
     }
 }
@@ -350,6 +356,128 @@ impl TiffSource {
             index: i,
             width: info.width,
             height: info.height,
+            depth: info.depth,
+            pixel_size_um,
+            z_step_um: opts.z_step_um.or(info.z_step_um),
+            channel_source: map.source,
+            channel_roles: map.roles,
+            channels,
+        })
+    }
+
+    /// Decodes the `w` × `h` window of field `i` whose top-left pixel is
+    /// (`x0`, `y0`) (clipped to the plane), as [`load_field`](Self::load_field)
+    /// would decode the whole field and crop it, reading only the strips
+    /// or tiles it touches: a plane larger than memory is analysed a
+    /// window at a time ([`TiffWindows`](super::TiffWindows)). Pages of
+    /// other than 8/16-bit unsigned samples are decoded whole and cropped.
+    /// The window (not the plane) is checked against `max_plane_pixels`;
+    /// the plane against `max_mosaic_pixels`.
+    pub fn load_window(
+        &mut self,
+        i: usize,
+        opts: &LoadOptions,
+        (x0, y0, w, h): (usize, usize, usize, usize),
+    ) -> Result<Field, LoadError> {
+        let info = self
+            .fields
+            .get(i)
+            .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
+            .clone();
+        let (pw, ph) = (info.width, info.height);
+        if (pw as u64).saturating_mul(ph as u64) > self.limits.max_mosaic_pixels {
+            return Err(LoadError::Limit(format!(
+                "{pw}×{ph} pixels is over max_mosaic_pixels = {}",
+                self.limits.max_mosaic_pixels
+            )));
+        }
+        let x0 = x0.min(pw);
+        let y0 = y0.min(ph);
+        let rect = Rect {
+            x0,
+            y0,
+            w: w.min(pw - x0),
+            h: h.min(ph - y0),
+        };
+        if rect.w == 0 || rect.h == 0 {
+            return Err(LoadError::Corrupt(format!(
+                "window {x0},{y0} is outside the {pw}×{ph} image"
+            )));
+        }
+        if (rect.w as u64).saturating_mul(rect.h as u64) > self.limits.max_plane_pixels {
+            return Err(LoadError::Limit(format!(
+                "a {}×{} window is over max_plane_pixels = {}",
+                rect.w, rect.h, self.limits.max_plane_pixels
+            )));
+        }
+        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+        let pixel_size_um = opts
+            .pixel_size_um
+            .or(info.pixel_size_um)
+            .ok_or(LoadError::NoPixelSize)?;
+        let uses = pages_used(&info, &map.index);
+        if !small_uint(&self.pages, &uses) {
+            let whole = self.load_field(i, opts)?;
+            return Ok(whole.crop(rect.x0, rect.y0, rect.w, rect.h));
+        }
+        let n_px = rect.w * rect.h;
+        let mut zmax = ZMax::new(true, n_px);
+        let mut raw: Vec<u16> = Vec::new();
+        for (page, list) in uses {
+            let pi = &self.pages[page];
+            let PageKind::Ok { total, bytes, .. } = pi.kind else {
+                return Err(LoadError::Unsupported(format!("page {page}")));
+            };
+            if (pi.width as usize, pi.height as usize) != (pw, ph) {
+                return Err(LoadError::Metadata(format!(
+                    "page {page} is {}×{} but the field is {pw}×{ph}",
+                    pi.width, pi.height
+                )));
+            }
+            let len = n_px * total * bytes;
+            if raw.len() < len.div_ceil(2) {
+                crate::pool::give(std::mem::take(&mut raw));
+                raw = crate::pool::take(len.div_ceil(2));
+            }
+            self.decoder.seek_to_image(page)?;
+            let out: &mut [u8] = bytemuck::cast_slice_mut(&mut raw);
+            let planar = read_window(
+                &mut self.decoder,
+                (pw, ph),
+                (total, bytes),
+                rect,
+                &mut out[..len],
+            )?;
+            let sample_type = if bytes == 1 {
+                tiff::decoder::DecodingSampleType::U8
+            } else {
+                tiff::decoder::DecodingSampleType::U16
+            };
+            let none = DecodingResult::U8(Vec::new());
+            for (sample, role, z) in list {
+                let (offset, stride) = if planar {
+                    (sample * n_px, 1)
+                } else {
+                    (sample, total)
+                };
+                zmax.add(
+                    role,
+                    z,
+                    &none,
+                    &raw,
+                    Some((Some(sample_type), len)),
+                    offset,
+                    stride,
+                )
+                .map_err(|e| LoadError::Corrupt(format!("page {page}: {e}")))?;
+            }
+        }
+        crate::pool::give(raw);
+        let channels = zmax.into_planes(rect.w, rect.h)?;
+        Ok(Field {
+            index: i,
+            width: rect.w,
+            height: rect.h,
             depth: info.depth,
             pixel_size_um,
             z_step_um: opts.z_step_um.or(info.z_step_um),

@@ -208,7 +208,9 @@ fn join(src: &impl WindowSource, parts: Vec<Owned>, thresholds: [f32; 3]) -> Fie
         o.id = 0;
         o
     });
-    tally(numbered, found, scale.um2((w * h) as u64) / 1e6)
+    // (As the rule computes a whole field's area, to the bit.)
+    let um = scale.um_per_px;
+    tally(numbered, found, w as f64 * h as f64 * um * um / 1e6)
 }
 
 /// Each label's first pixel (row, column) in raster order (index: the
@@ -370,6 +372,48 @@ mod tests {
             ..Params::default()
         };
         assert!(PlaneStatistics::of_windows(&f, &p, 256).is_err());
+    }
+
+    /// A tiled, pyramidal OME-TIFF read a window at a time (statistics
+    /// and blocks, never the whole plane): the analysis of the field
+    /// decoded whole.
+    #[test]
+    fn a_tiled_file_read_by_windows_gives_the_whole_fields_analysis() {
+        use crate::io::{LoadOptions, TiffSource, TiffWindows};
+        use crate::synth::tiled::{tiled_ome_tiff, TiledOptions};
+        let f = field(840, 9);
+        let planes: Vec<&[u16]> = f
+            .channels
+            .iter()
+            .map(|c| match c {
+                crate::io::Plane::U16(i) => i.as_raw().as_slice(),
+                crate::io::Plane::F32(_) => unreachable!(),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mosaic.ome.tif");
+        let o = TiledOptions {
+            tile: 128,
+            levels: 2,
+            deflate: true,
+            pixel_size_um: f.pixel_size_um,
+            names: vec!["P-cadherin".into(), "Sox9".into(), "DAPI".into()],
+        };
+        tiled_ome_tiff(&path, &planes, (f.width, f.height), &o).unwrap();
+        let opts = LoadOptions::default();
+        let whole_field = TiffSource::open(&path)
+            .unwrap()
+            .load_field(0, &opts)
+            .unwrap();
+        assert_eq!(whole_field.channels, f.channels);
+        let p = Params::default();
+        let (want, _) = analyze_with_labels(&whole_field, &p);
+        assert!(want.follicles.len() > 3);
+        let src = TiffWindows::new(&path, 0, &opts).unwrap();
+        let stats = PlaneStatistics::of_windows(&src, &p, 300).unwrap();
+        let b = Blocks::for_params(&p, f.pixel_size_um, 150.0);
+        let got = analyze_in_blocks(&src, &p, &stats, b).unwrap();
+        assert_same(&got, &want, "tiled file");
     }
 
     /// The cores tile the plane, each block holds its core, and a block
