@@ -237,6 +237,15 @@ pub struct Params {
     /// Sanity limit: most pages (IFDs) in one file.
     #[serde(deserialize_with = "size::deserialize")]
     pub max_pages: u64,
+    /// Sanity limit: most pixels in one plane analysed in blocks (a
+    /// stitched mosaic over `max_plane_pixels`).
+    #[serde(deserialize_with = "size::deserialize")]
+    pub max_mosaic_pixels: u64,
+    /// A plane over `max_plane_pixels` is analysed in blocks: cores of
+    /// this side, px, each read with an overlap around it (memory per
+    /// worker grows with the square).
+    #[serde(deserialize_with = "size::deserialize")]
+    pub block_px: u64,
 }
 
 /// One line of documentation per parameter, in file order.
@@ -276,10 +285,12 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_cut_ratio", "Also cut a piece between two notches (each split_notch_um deep) whose depths sum to this fraction of the cut's length, if both parts are follicle-sized (0: off)."),
     ("nucleus_min_separation_um", "Nucleus centres closer than this are one nucleus, µm."),
     ("nucleus_neck_ratio", "Neck test for nuclei (1.0 keeps every split)."),
-    ("max_plane_pixels", "Limit: most pixels in one plane (width × height); larger files are error rows."),
+    ("max_plane_pixels", "Most pixels in one plane analysed whole (width × height); larger 2D planes are analysed in blocks, larger 3D stacks are error rows."),
     ("max_field_samples", "Limit: most samples one field may decode (width × height × channels × slices)."),
     ("max_field_bytes", "Limit: most bytes one field may decode (default: a 4096² × 3 × 64-slice 16-bit stack)."),
     ("max_pages", "Limit: most pages (IFDs) in one file."),
+    ("max_mosaic_pixels", "Limit: most pixels in one plane analysed in blocks (mosaics over max_plane_pixels)."),
+    ("block_px", "Planes over max_plane_pixels are analysed in blocks: core side, px (plus an overlap)."),
 ];
 
 impl Default for Params {
@@ -324,6 +335,8 @@ impl Default for Params {
             max_field_samples: Limits::default().max_field_samples,
             max_field_bytes: Limits::default().max_field_bytes,
             max_pages: Limits::default().max_pages as u64,
+            max_mosaic_pixels: Limits::default().max_mosaic_pixels,
+            block_px: 4096,
         }
     }
 }
@@ -415,6 +428,8 @@ impl Params {
             ("max_field_samples", self.max_field_samples),
             ("max_field_bytes", self.max_field_bytes),
             ("max_pages", self.max_pages),
+            ("max_mosaic_pixels", self.max_mosaic_pixels),
+            ("block_px", self.block_px),
         ] {
             check(name, v > 0, "must be a positive whole number")?;
         }
@@ -449,6 +464,7 @@ impl Params {
             max_field_samples: self.max_field_samples,
             max_field_bytes: self.max_field_bytes,
             max_pages: usize::try_from(self.max_pages).unwrap_or(usize::MAX),
+            max_mosaic_pixels: self.max_mosaic_pixels,
             ..Limits::default()
         }
     }

@@ -1239,3 +1239,58 @@ fn an_ome_zarr_folder_is_named_not_walked() {
         "{err}"
     );
 }
+
+/// A plane over `max_plane_pixels` (a stitched mosaic saved as a tiled,
+/// pyramidal OME-TIFF) is analysed in blocks read a window at a time,
+/// with the tables of the whole-plane analysis, byte for byte; its
+/// density map is drawn, its overlay (the mosaic's size) is not.
+#[test]
+fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
+    use follicount::synth::confocal::{render as broad, Setting};
+    use follicount::synth::tiled::{tiled_ome_tiff, TiledOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let side = 1100;
+    let mut s = Setting::draw(side, side, 21);
+    s.depth = 1;
+    s.pixel_size_um = 0.6;
+    let r = broad(&s).rendered;
+    let planes: Vec<Vec<u16>> = (0..3)
+        .map(|c| follicount::synth::quantize_u16(&r.slices[0][c], 4095))
+        .collect();
+    let refs: Vec<&[u16]> = planes.iter().map(Vec::as_slice).collect();
+    let o = TiledOptions {
+        tile: 256,
+        levels: 2,
+        deflate: true,
+        pixel_size_um: 0.6,
+        names: vec!["P-cadherin".into(), "Sox9".into(), "DAPI".into()],
+    };
+    tiled_ome_tiff(&input.join("mosaic.ome.tif"), &refs, (side, side), &o).unwrap();
+    let whole = tmp.path().join("whole");
+    assert_exit(&count(&whole, &[&input], &[]), 0);
+    // 1100² is over a 1000² limit: blocks of 300 px cores.
+    let config = tmp.path().join("blocks.toml");
+    std::fs::write(&config, "max_plane_pixels = 1000000\nblock_px = 300\n").unwrap();
+    let blocks = tmp.path().join("blocks");
+    let c = config.to_string_lossy().into_owned();
+    assert_exit(
+        &count(&blocks, &[&input], &["--config", &c, "--overlay"]),
+        0,
+    );
+    for table in ["fields.csv", "follicles.csv"] {
+        let a = std::fs::read_to_string(whole.join(table)).unwrap();
+        let b = std::fs::read_to_string(blocks.join(table)).unwrap();
+        assert_eq!(a, b, "{table}");
+    }
+    assert!(
+        std::fs::read_to_string(whole.join("follicles.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            > 5
+    );
+    assert!(blocks.join("overlays/mosaic.ome.tif.density.png").exists());
+    assert!(!blocks.join("overlays/mosaic.ome.tif.png").exists());
+}

@@ -6,18 +6,23 @@
 //! once as separate tiles and once stitched edge to edge into one plane,
 //! with the truth of both.
 //!
-//!     cargo run --release --features dev --bin mosaic -- DIR [n] [side] [mosaics] [first_seed]
+//!     cargo run --release --features dev --bin mosaic -- DIR [n] [side] [mosaics] [first_seed] [layout]
 //!
 //! Writes DIR/tiles/ (tile files, truth.csv), DIR/mosaic/ (mosaic files,
-//! truth.csv). Deterministic: the same arguments give byte-identical
-//! files.
+//! truth.csv). `layout` is how the mosaic is saved: `imagej` (default; a
+//! strip-organised ImageJ TIFF), `tiled` (a tiled, pyramidal BigTIFF
+//! OME-TIFF, 512² tiles, 3 reduced levels, stored, as stitching software
+//! saves one), or `tiled-only` (the same, without the tile files: for
+//! mosaics of 30000² and more). Deterministic: the same arguments give
+//! byte-identical files.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use follicount::synth::confocal::{render, Confocal, Setting};
+use follicount::synth::tiled::{tiled_ome_tiff, TiledOptions};
 use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
-use follicount::synth::{Rendered, Rng};
+use follicount::synth::{quantize_u16, Rendered, Rng};
 use rayon::prelude::*;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -37,14 +42,21 @@ fn tile(seed: u64, side: usize, camera: &Setting, brightness: f64) -> Confocal {
 
 fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(
-        args.next()
-            .ok_or("usage: mosaic DIR [n] [side] [mosaics] [first_seed]")?,
-    );
+    let dir =
+        PathBuf::from(args.next().ok_or(
+            "usage: mosaic DIR [n] [side] [mosaics] [first_seed] [imagej|tiled|tiled-only]",
+        )?);
     let n: usize = args.next().map_or(Ok(4), |s| s.parse())?;
     let side: usize = args.next().map_or(Ok(768), |s| s.parse())?;
     let mosaics: u64 = args.next().map_or(Ok(2), |s| s.parse())?;
     let first: u64 = args.next().map_or(Ok(310_000), |s| s.parse())?;
+    let layout = args.next().unwrap_or_else(|| "imagej".into());
+    let (tiled, tile_files) = match layout.as_str() {
+        "imagej" => (false, true),
+        "tiled" => (true, true),
+        "tiled-only" => (true, false),
+        other => return Err(format!("unknown layout {other}: imagej, tiled or tiled-only").into()),
+    };
     let (tiles_dir, mosaic_dir) = (dir.join("tiles"), dir.join("mosaic"));
     std::fs::create_dir_all(&tiles_dir)?;
     std::fs::create_dir_all(&mosaic_dir)?;
@@ -64,53 +76,74 @@ fn main() -> Res<()> {
                 }
             })
             .collect();
-        let tiles: Vec<Confocal> = (0..n * n)
-            .into_par_iter()
-            .map(|k| tile(seed + 1 + k as u64, side, &camera, brightness[k]))
-            .collect();
         let big = n * side;
-        let mut planes: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0f32; big * big]);
-        let mosaic_name = format!("mosaic_{m}.tif");
-        for (k, t) in tiles.iter().enumerate() {
-            let (tx, ty) = ((k % n) * side, (k / n) * side);
-            let r = &t.rendered;
-            for (c, plane) in planes.iter_mut().enumerate() {
-                for y in 0..side {
-                    let row = &r.slices[0][c][y * side..(y + 1) * side];
-                    plane[(ty + y) * big + tx..(ty + y) * big + tx + side].copy_from_slice(row);
+        // The stitched planes, 12-bit counts as the tile files hold them;
+        // rendered a row of tiles at a time (a 30000² mosaic is 900
+        // fields).
+        let mut planes: [Vec<u16>; 3] = std::array::from_fn(|_| vec![0u16; big * big]);
+        let ext = if tiled { "ome.tif" } else { "tif" };
+        let mosaic_name = format!("mosaic_{m}.{ext}");
+        for row in 0..n {
+            let tiles: Vec<Confocal> = (row * n..(row + 1) * n)
+                .into_par_iter()
+                .map(|k| tile(seed + 1 + k as u64, side, &camera, brightness[k]))
+                .collect();
+            for (j, t) in tiles.iter().enumerate() {
+                let k = row * n + j;
+                let (tx, ty) = ((k % n) * side, (k / n) * side);
+                let r = &t.rendered;
+                for (c, plane) in planes.iter_mut().enumerate() {
+                    let counts = quantize_u16(&r.slices[0][c], 4095);
+                    for y in 0..side {
+                        let row = &counts[y * side..(y + 1) * side];
+                        plane[(ty + y) * big + tx..(ty + y) * big + tx + side].copy_from_slice(row);
+                    }
+                }
+                let name = format!("mosaic_{m}_tile_{:02}.tif", k);
+                if tile_files {
+                    imagej_hyperstack(
+                        &tiles_dir.join(&name),
+                        r,
+                        SampleType::U16(4095),
+                        Comp::Deflate,
+                    )?;
+                }
+                for f in &t.follicles {
+                    writeln!(tiles_truth, "{name},0,{:.2},{:.2}", f.x, f.y)?;
+                    writeln!(
+                        mosaic_truth,
+                        "{mosaic_name},0,{:.2},{:.2}",
+                        f.x + tx as f64,
+                        f.y + ty as f64
+                    )?;
                 }
             }
-            let name = format!("mosaic_{m}_tile_{:02}.tif", k);
-            imagej_hyperstack(
-                &tiles_dir.join(&name),
-                r,
-                SampleType::U16(4095),
-                Comp::Deflate,
-            )?;
-            for f in &t.follicles {
-                writeln!(tiles_truth, "{name},0,{:.2},{:.2}", f.x, f.y)?;
-                writeln!(
-                    mosaic_truth,
-                    "{mosaic_name},0,{:.2},{:.2}",
-                    f.x + tx as f64,
-                    f.y + ty as f64
-                )?;
-            }
         }
-        let stitched = Rendered {
-            width: big,
-            height: big,
-            pixel_size_um: camera.pixel_size_um,
-            z_step_um: None,
-            slices: vec![planes],
-            truth: Vec::new(),
-        };
-        imagej_hyperstack(
-            &mosaic_dir.join(&mosaic_name),
-            &stitched,
-            SampleType::U16(4095),
-            Comp::Deflate,
-        )?;
+        let path = mosaic_dir.join(&mosaic_name);
+        if tiled {
+            let o = TiledOptions {
+                tile: 512,
+                levels: 3,
+                deflate: false,
+                pixel_size_um: camera.pixel_size_um,
+                names: vec!["P-cadherin".into(), "Sox9".into(), "DAPI".into()],
+            };
+            let refs: Vec<&[u16]> = planes.iter().map(Vec::as_slice).collect();
+            tiled_ome_tiff(&path, &refs, (big, big), &o)?;
+        } else {
+            // (The ImageJ writer takes 0..1 intensities: the counts back
+            // to them, exactly.)
+            let slices = vec![planes.map(|p| p.iter().map(|&v| f32::from(v) / 4095.0).collect())];
+            let stitched = Rendered {
+                width: big,
+                height: big,
+                pixel_size_um: camera.pixel_size_um,
+                z_step_um: None,
+                slices,
+                truth: Vec::new(),
+            };
+            imagej_hyperstack(&path, &stitched, SampleType::U16(4095), Comp::Deflate)?;
+        }
         let b: Vec<String> = brightness.iter().map(|b| format!("{b:.2}")).collect();
         println!(
             "{mosaic_name}: {n}x{n} tiles of {side}², {:.2} µm/px, brightness {}",

@@ -14,9 +14,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::error::RunError;
-use crate::io::{Digest, TiffSource};
+use crate::io::{Digest, TiffSource, TiffWindows, WindowSource};
 use crate::io::{Field, Stack};
-use crate::pipeline::{analyze_stack, analyze_with_labels, analyze_with_masks, Masks};
+use crate::pipeline::{
+    analyze_in_blocks, analyze_stack, analyze_with_labels, analyze_with_masks, Blocks, Masks,
+    PlaneStatistics,
+};
 use crate::report::density::{density_grid, render_density, BIN_UM};
 use crate::report::{masks, overlay, write_atomic};
 use crate::run::{in_table_order, BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
@@ -77,6 +80,13 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         opts.params.choose_analysis(info.depth, dz)
     });
     let three_d = choice.as_ref().is_some_and(|c| c.three_d);
+    // A plane over the whole-plane limit (a stitched mosaic) in blocks.
+    let pixels = src
+        .info(i)
+        .map_or(0, |f| (f.width as u64).saturating_mul(f.height as u64));
+    if !three_d && pixels > opts.load.limits.max_plane_pixels {
+        return process_in_blocks(src, input, i, opts, choice, t);
+    }
     let loaded = if three_d {
         src.load_stack(i, &opts.load).map(Loaded::Stack)
     } else {
@@ -149,24 +159,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
             Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
         }
     }
-    // Where the follicles are, over a field of at least 2 × 2 bins.
-    let grid = opts.overlay_dir.as_ref().and_then(|_| {
-        density_grid(
-            &analysis,
-            field.width,
-            field.height,
-            field.pixel_size_um,
-            BIN_UM,
-        )
-    });
-    if let (Some(dir), Some(grid)) = (&opts.overlay_dir, grid) {
-        let overlay_name = overlay::file_name(&input.name, i, src.field_count());
-        let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));
-        match write_png(dir, &name, &render_density(&grid)) {
-            Ok(()) => rec.density_map = Some(name),
-            Err(e) => rec.error = Some(format!("cannot write density map: {e}")),
-        }
-    }
+    write_density_map(&mut rec, &analysis, src.field_count(), opts);
     if let Some(dir) = &opts.masks_dir {
         let n = src.field_count();
         let saved = masks::save(
@@ -187,6 +180,103 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
     // The planes go back to this worker's pool for its next field.
     crate::pool::give(masks.candidates.into_raw());
     field.recycle();
+    rec.seconds = t.elapsed().as_secs_f64();
+    rec
+}
+
+/// With overlays, where the follicles are: the density map of a field
+/// at least 2 × 2 bins large, named in `rec` (which holds the field's
+/// size and pixel size).
+fn write_density_map(
+    rec: &mut FieldRecord,
+    analysis: &crate::pipeline::FieldAnalysis,
+    fields_in_file: usize,
+    opts: &RunOptions,
+) {
+    let Some(dir) = &opts.overlay_dir else {
+        return;
+    };
+    let (Some(w), Some(h), Some(px)) = (rec.width, rec.height, rec.pixel_size_um) else {
+        return;
+    };
+    let Some(grid) = density_grid(analysis, w, h, px, BIN_UM) else {
+        return;
+    };
+    let overlay_name = overlay::file_name(&rec.file, rec.field, fields_in_file);
+    let name = format!("{}.density.png", overlay_name.trim_end_matches(".png"));
+    match write_png(dir, &name, &render_density(&grid)) {
+        Ok(()) => rec.density_map = Some(name),
+        Err(e) => rec.error = Some(format!("cannot write density map: {e}")),
+    }
+}
+
+/// Field `i`, a plane over `max_plane_pixels` (a stitched mosaic),
+/// analysed in blocks of `block_px` read a window at a time — the whole
+/// plane's statistics first, then the blocks — so it is never decoded
+/// whole ([`crate::pipeline::analyze_in_blocks`]). Its density map is
+/// drawn; an overlay and masks, the mosaic's size, are not.
+fn process_in_blocks(
+    src: &TiffSource,
+    input: &Input,
+    i: usize,
+    opts: &RunOptions,
+    choice: Option<crate::params::AnalysisChoice>,
+    t: Instant,
+) -> FieldRecord {
+    let p = &opts.params;
+    let analysed = || -> Result<_, crate::error::LoadError> {
+        let windows = TiffWindows::new(&input.path, i, &opts.load)?;
+        let overlap = Blocks::for_params(p, windows.pixel_size_um(), 1.0).overlap_px;
+        // A block, its overlap included, within the whole-plane limit.
+        let side = (opts.load.limits.max_plane_pixels as f64).sqrt() as usize;
+        let room = side.saturating_sub(2 * overlap);
+        if room < 64 {
+            return Err(crate::error::LoadError::Limit(format!(
+                "max_plane_pixels = {} leaves no room for blocks with the {overlap} px overlap \
+                 this analysis needs around each; raise it",
+                opts.load.limits.max_plane_pixels
+            )));
+        }
+        let core = usize::try_from(p.block_px)
+            .unwrap_or(usize::MAX)
+            .clamp(1, room);
+        let stats = PlaneStatistics::of_windows(&windows, p, core)?;
+        let blocks = Blocks {
+            core_px: core,
+            overlap_px: overlap,
+        };
+        let analysis = analyze_in_blocks(&windows, p, &stats, blocks)?;
+        Ok((windows.size(), windows.probe()?, analysis))
+    };
+    let ((w, h), probe, analysis) = match analysed() {
+        Ok(done) => done,
+        Err(e) => {
+            let mut rec =
+                FieldRecord::failed(&input.name, i, e.to_string(), t.elapsed().as_secs_f64());
+            rec.mode = choice;
+            return rec;
+        }
+    };
+    let mut rec = FieldRecord {
+        file: input.name.clone(),
+        field: i,
+        width: Some(w),
+        height: Some(h),
+        depth: Some(probe.depth),
+        pixel_size_um: Some(probe.pixel_size_um),
+        channel_source: Some(probe.channel_source),
+        channels: Some(probe.channel_roles.clone()),
+        mode: choice,
+        z_step_um: probe.z_step_um,
+        analysis: None,
+        error: None,
+        seconds: 0.0,
+        overlay: None,
+        masks: Vec::new(),
+        density_map: None,
+    };
+    write_density_map(&mut rec, &analysis, src.field_count(), opts);
+    rec.analysis = Some(analysis);
     rec.seconds = t.elapsed().as_secs_f64();
     rec
 }

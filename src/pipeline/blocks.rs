@@ -32,8 +32,8 @@ use crate::segment::window::Window;
 use crate::Labels;
 
 /// How a plane is cut: cores of `core_px` × `core_px` (the last row and
-/// column of cores take the remainder), each grown by `overlap_px` on
-/// every side (clipped to the plane).
+/// column of cores cut short by the plane's edge), each grown by
+/// `overlap_px` on every side (clipped to the plane).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blocks {
     /// A core's side, px.
@@ -77,7 +77,7 @@ impl Blocks {
     pub fn windows(&self, w: usize, h: usize) -> Vec<Window> {
         let core = self.core_px.max(1);
         let spans = |n: usize| {
-            let count = (n / core).max(1);
+            let count = n.div_ceil(core).max(1);
             (0..count).map(move |i| (i * core, if i + 1 == count { n } else { (i + 1) * core }))
         };
         let mut out = Vec::new();

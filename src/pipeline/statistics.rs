@@ -69,7 +69,8 @@ impl PlaneStatistics {
     }
 
     /// The statistics of the plane `src`, read a window at a time (cores
-    /// of about `core_px`, grown by the overlap `p` needs, in parallel):
+    /// of at most `core_px` (at least the profile's block), grown by the
+    /// overlap `p` needs, in parallel):
     /// the same bits as [`of`](Self::of) the whole field. The noise
     /// threshold (a median) needs the plane whole: refused.
     pub fn of_windows(
@@ -94,7 +95,7 @@ impl PlaneStatistics {
         // the profile is summed by one core, in the whole plane's order.
         let k = profile().block_px();
         let blocks = Blocks {
-            core_px: core_px.div_ceil(k).max(1) * k,
+            core_px: (core_px / k).max(1) * k,
             overlap_px: Blocks::for_params(p, scale.um_per_px, 1.0).overlap_px,
         };
         let windows = blocks.windows(w, h);
