@@ -336,7 +336,7 @@ impl Default for Params {
             max_field_bytes: Limits::default().max_field_bytes,
             max_pages: Limits::default().max_pages as u64,
             max_mosaic_pixels: Limits::default().max_mosaic_pixels,
-            block_px: 4096,
+            block_px: 2048,
         }
     }
 }

@@ -36,15 +36,16 @@ impl WindowSource for Field {
 }
 
 /// One field of a TIFF file read a window at a time
-/// ([`TiffSource::load_window`]); each window opens the file anew, so
-/// windows are read from any thread at once.
-#[derive(Clone, Debug)]
+/// ([`TiffSource::load_window`]), from any thread at once: each read
+/// takes an open file from a pool, or opens one more (at most one per
+/// thread reading at a time).
 pub struct TiffWindows {
     path: PathBuf,
     index: usize,
     opts: LoadOptions,
     size: (usize, usize),
     pixel_size_um: f64,
+    open: std::sync::Mutex<Vec<TiffSource>>,
 }
 
 impl TiffWindows {
@@ -64,6 +65,7 @@ impl TiffWindows {
             opts: opts.clone(),
             size,
             pixel_size_um: probe.pixel_size_um,
+            open: std::sync::Mutex::new(vec![src]),
         })
     }
 
@@ -84,8 +86,16 @@ impl WindowSource for TiffWindows {
     }
 
     fn window(&self, x0: usize, y0: usize, w: usize, h: usize) -> Result<Field, LoadError> {
-        let mut src = TiffSource::open_with_limits(&self.path, self.opts.limits)?;
-        src.load_window(self.index, &self.opts, (x0, y0, w, h))
+        let pooled = self.open.lock().ok().and_then(|mut v| v.pop());
+        let mut src = match pooled {
+            Some(src) => src,
+            None => TiffSource::open_with_limits(&self.path, self.opts.limits)?,
+        };
+        let window = src.load_window(self.index, &self.opts, (x0, y0, w, h));
+        if let Ok(mut v) = self.open.lock() {
+            v.push(src);
+        }
+        window
     }
 }
 

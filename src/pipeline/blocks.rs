@@ -334,20 +334,24 @@ mod tests {
     fn statistics_read_by_windows_equal_the_whole_fields() {
         use crate::segment::threshold::Method;
         let f = field(900, 5);
-        for (flat_field, pcad, sox9) in [
-            (true, Method::Triangle, Method::Otsu),
-            (false, Method::Li, Method::Triangle),
-            (true, Method::Fixed(40.0), Method::Li),
+        use crate::segment::background::Method as Background;
+        for (flat_field, pcad, sox9, background) in [
+            (true, Method::Triangle, Method::Otsu, Background::TopHat),
+            (false, Method::Li, Method::Triangle, Background::TopHat),
+            (true, Method::Fixed(40.0), Method::Li, Background::Gaussian),
+            (true, Method::Otsu, Method::Otsu, Background::None),
         ] {
             let p = Params {
                 flat_field,
                 threshold_pcad: pcad,
                 threshold_sox9: sox9,
+                background,
                 ..Params::default()
             };
             let whole = PlaneStatistics::of(&f, &p);
             for core in [100, 333, 2000] {
-                let what = format!("flat {flat_field} {pcad:?} {sox9:?} core {core}");
+                let what =
+                    format!("flat {flat_field} {pcad:?} {sox9:?} {background:?} core {core}");
                 let read = PlaneStatistics::of_windows(&f, &p, core).unwrap();
                 let bits = |t: [f32; 3]| t.map(f32::to_bits);
                 assert_eq!(bits(read.thresholds), bits(whole.thresholds), "{what}");

@@ -71,6 +71,32 @@ pub(super) fn without_hot_pixels(field: &Field, ranges: Option<[(f32, f32); 3]>)
     Cow::Owned(clean)
 }
 
+/// One channel of a field without its hot pixels, as
+/// [`without_hot_pixels`] makes it (`span`: the channel's range).
+pub(super) fn channel_without_hot_pixels(plane: &Plane, span: (f32, f32)) -> Cow<'_, Plane> {
+    let (w, h) = plane_size(plane);
+    match plane {
+        Plane::U16(i) => {
+            let list = hot_pixels::find(i.as_raw(), w, h, span);
+            if list.is_empty() {
+                return Cow::Borrowed(plane);
+            }
+            let mut clean = i.clone();
+            replace(&mut clean, &list);
+            Cow::Owned(Plane::U16(clean))
+        }
+        Plane::F32(i) => {
+            let list = hot_pixels::find(i.as_raw(), w, h, span);
+            if list.is_empty() {
+                return Cow::Borrowed(plane);
+            }
+            let mut clean = i.clone();
+            replace(&mut clean, &list);
+            Cow::Owned(Plane::F32(clean))
+        }
+    }
+}
+
 /// Each channel's least and greatest sample (the scale of the hot-pixel
 /// test).
 pub(super) fn channel_ranges(field: &Field) -> [(f32, f32); 3] {

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use super::blocks::Blocks;
 use super::channels::{
-    channel_ranges, smooth_dapi, threshold_of, without_hot_pixels, Correction, Prepared,
+    channel_ranges, channel_without_hot_pixels, smooth_dapi, threshold_of, without_hot_pixels,
+    Correction, Prepared,
 };
 use super::Scale;
 use crate::error::LoadError;
@@ -94,20 +95,26 @@ impl PlaneStatistics {
         // Cores on the profile's block boundaries, so that each block of
         // the profile is summed by one core, in the whole plane's order.
         let k = profile().block_px();
-        let blocks = Blocks {
-            core_px: (core_px / k).max(1) * k,
-            overlap_px: Blocks::for_params(p, scale.um_per_px, 1.0).overlap_px,
+        let core_px = (core_px / k).max(1) * k;
+        // Each pass reads its blocks with the overlap its values need:
+        // the hot-pixel test and smoothing for the profile, and the
+        // background's opening too for the corrected channels.
+        let reach = Reach::of(p, scale);
+        let windows_with = |overlap_px: usize| {
+            Blocks {
+                core_px,
+                overlap_px,
+            }
+            .windows(w, h)
         };
-        let windows = blocks.windows(w, h);
+        let (smoothed, corrected) = (windows_with(reach.smoothed), windows_with(reach.corrected));
+        let windows = windows_with(0);
         let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
 
         // 1. Each channel's range (the core alone: no neighbour needed).
         let ranges = windows
             .par_iter()
-            .map(|at| {
-                let (x0, x1, y0, y1) = at.core;
-                Ok::<_, LoadError>(channel_ranges(&src.window(x0, y0, x1 - x0, y1 - y0)?))
-            })
+            .map(|at| Ok::<_, LoadError>(channel_ranges(&read(at)?)))
             .try_reduce(
                 || [(f32::INFINITY, f32::NEG_INFINITY); 3],
                 |a, b| Ok(widest(a, b)),
@@ -115,12 +122,12 @@ impl PlaneStatistics {
 
         // 2. The illumination profile: each core's rows of smoothed DAPI.
         let illumination = if p.flat_field {
-            let sums = windows
+            let sums = smoothed
                 .par_iter()
                 .map(|at| {
                     let field = read(at)?;
-                    let field = without_hot_pixels(&field, Some(ranges));
-                    let (dapi, _) = smooth_dapi(&field.channels[2], p, scale, Some(None));
+                    let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
+                    let (dapi, _) = smooth_dapi(&dapi, p, scale, Some(None));
                     let mut sums = profile();
                     for_core_rows(&dapi.plane, at, |y, x, row| sums.part(y, x, row));
                     crate::pool::give_image(dapi.plane);
@@ -147,7 +154,7 @@ impl PlaneStatistics {
 
         // 3. The corrected channels' ranges.
         let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
-        let spans = windows
+        let spans = corrected
             .par_iter()
             .map(|at| {
                 let mut found = none;
@@ -163,7 +170,7 @@ impl PlaneStatistics {
 
         // 4. Their histograms, and the thresholds.
         let empty = || spans.map(Histogram::new);
-        let hists = windows
+        let hists = corrected
             .par_iter()
             .map(|at| {
                 let mut hists = empty();
@@ -232,6 +239,38 @@ impl PlaneStatistics {
             threshold_sox9: sox9,
             threshold_dapi: dapi,
             ..p.clone()
+        }
+    }
+}
+
+/// How far, px, the values a pass needs at a pixel reach into its
+/// neighbours (a block read with this much around its core has its
+/// core's values as the whole plane gives them).
+struct Reach {
+    /// Smoothed DAPI, hot pixels out: the hot-pixel test (a pixel and
+    /// its neighbours' neighbours, 2 px) and the smoothing kernel
+    /// (⌈2σ⌉).
+    smoothed: usize,
+    /// The corrected channels: that, the wider smoothing of P-cadherin,
+    /// and the background (the top-hat's opening, 2 radii; a Gaussian
+    /// background's kernel).
+    corrected: usize,
+}
+
+impl Reach {
+    fn of(p: &Params, scale: Scale) -> Reach {
+        let kernel = |sigma_um: f64| (2.0 * scale.px(sigma_um)).ceil() as usize;
+        let radius = scale.px(p.effective_background_radius_um());
+        let background = match p.background {
+            crate::segment::background::Method::TopHat => 2 * radius.round().max(1.0) as usize,
+            crate::segment::background::Method::Gaussian => (2.0 * radius).ceil() as usize,
+            crate::segment::background::Method::None => 0,
+        };
+        let margin = 2 + 2;
+        let smoothed = margin + kernel(p.nucleus_sigma_um);
+        Reach {
+            smoothed,
+            corrected: smoothed.max(margin + kernel(p.pcad_sigma_um)) + background,
         }
     }
 }
