@@ -43,7 +43,7 @@ for n in 4 8; do
   follicles=$(($(wc -l < "$dir/whole/follicles.csv") - 1))
   say "${side}²: whole plane ${wall} s, ${rss} MiB, $follicles follicles"
   for core in 1024 2048 3000; do
-    printf 'max_plane_pixels = 16777216\nblock_px = %s\n' "$core" > "$dir/blocks.toml"
+    printf 'max_plane_pixels = 16000000\nblock_px = %s\n' "$core" > "$dir/blocks.toml"
     read -r wall rss < <(timed blocks $bin count "$dir/mosaic" -o "$dir/b$core" -j 2 --force --config "$dir/blocks.toml")
     same=identical
     for t in fields.csv follicles.csv; do

@@ -73,7 +73,13 @@ fn write_png(dir: &std::path::Path, name: &str, img: &image::RgbImage) -> Result
 
 /// Loads, analyses and (optionally) draws field `i` of an open file, in
 /// 2D or 3D as [`crate::params::Params::choose_analysis`] says.
-fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOptions) -> FieldRecord {
+fn process_field(
+    src: &mut TiffSource,
+    input: &Input,
+    i: usize,
+    opts: &RunOptions,
+    bar: &ProgressBar,
+) -> FieldRecord {
     let t = Instant::now();
     let choice = src.info(i).map(|info| {
         let dz = opts.load.z_step_um.or(info.z_step_um);
@@ -85,7 +91,7 @@ fn process_field(src: &mut TiffSource, input: &Input, i: usize, opts: &RunOption
         .info(i)
         .map_or(0, |f| (f.width as u64).saturating_mul(f.height as u64));
     if !three_d && pixels > opts.load.limits.max_plane_pixels {
-        return process_in_blocks(src, input, i, opts, choice, t);
+        return process_in_blocks(src, input, i, opts, choice, t, bar);
     }
     let loaded = if three_d {
         src.load_stack(i, &opts.load).map(Loaded::Stack)
@@ -213,8 +219,9 @@ fn write_density_map(
 /// Field `i`, a plane over `max_plane_pixels` (a stitched mosaic),
 /// analysed in blocks of `block_px` read a window at a time — the whole
 /// plane's statistics first, then the blocks — so it is never decoded
-/// whole ([`crate::pipeline::analyze_in_blocks`]). Its density map is
-/// drawn; an overlay and masks, the mosaic's size, are not.
+/// whole ([`crate::pipeline::analyze_in_blocks`]); the progress bar's
+/// message follows its blocks. Its density map is drawn; an overlay and
+/// masks, the mosaic's size, are not.
 fn process_in_blocks(
     src: &TiffSource,
     input: &Input,
@@ -222,8 +229,12 @@ fn process_in_blocks(
     opts: &RunOptions,
     choice: Option<crate::params::AnalysisChoice>,
     t: Instant,
+    bar: &ProgressBar,
 ) -> FieldRecord {
     let p = &opts.params;
+    let on_block = |stage: &str, done: usize, total: usize| {
+        bar.set_message(format!("{} {stage}: block {done}/{total}", input.name));
+    };
     let analysed = || -> Result<_, crate::error::LoadError> {
         let windows = TiffWindows::new(&input.path, i, &opts.load)?;
         let overlap = Blocks::for_params(p, windows.pixel_size_um(), 1.0).overlap_px;
@@ -240,15 +251,17 @@ fn process_in_blocks(
         let core = usize::try_from(p.block_px)
             .unwrap_or(usize::MAX)
             .clamp(1, room);
-        let stats = PlaneStatistics::of_windows(&windows, p, core)?;
+        let stats = PlaneStatistics::of_windows(&windows, p, core, &on_block)?;
         let blocks = Blocks {
             core_px: core,
             overlap_px: overlap,
         };
-        let analysis = analyze_in_blocks(&windows, p, &stats, blocks)?;
+        let analysis = analyze_in_blocks(&windows, p, &stats, blocks, &on_block)?;
         Ok((windows.size(), windows.probe()?, analysis))
     };
-    let ((w, h), probe, analysis) = match analysed() {
+    let analysed = analysed();
+    bar.set_message("");
+    let ((w, h), probe, analysis) = match analysed {
         Ok(done) => done,
         Err(e) => {
             let mut rec =
@@ -292,6 +305,7 @@ fn process_file_hashed(
     input: &Input,
     opts: &RunOptions,
     hash: bool,
+    bar: &ProgressBar,
 ) -> (Vec<FieldRecord>, Option<Digest>) {
     let records = |r| (r, hash.then(|| Digest::of_file(&input.path)).flatten());
     let t0 = Instant::now();
@@ -330,7 +344,7 @@ fn process_file_hashed(
     let n = src.field_count();
     let one = |src: &mut TiffSource, i: usize| {
         let t = Instant::now();
-        catch_unwind(AssertUnwindSafe(|| process_field(src, input, i, opts))).unwrap_or_else(
+        catch_unwind(AssertUnwindSafe(|| process_field(src, input, i, opts, bar))).unwrap_or_else(
             |panic| {
                 FieldRecord::failed(
                     &input.name,
@@ -411,7 +425,7 @@ pub fn run_controlled(
         let b = ProgressBar::new(inputs.len() as u64);
         b.set_position(previous.len() as u64);
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({rate}, ETA {eta})",
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({rate}, ETA {eta}) {msg}",
         ) {
             // One decimal, always (indicatif's own rate varies its digits).
             b.set_style(style.with_key(
@@ -432,7 +446,7 @@ pub fn run_controlled(
                 if stop.load(Ordering::SeqCst) {
                     return None;
                 }
-                let (r, digest) = process_file_hashed(input, opts, true);
+                let (r, digest) = process_file_hashed(input, opts, true, &bar);
                 let (bytes, blake3) =
                     digest.map_or((None, None), |d| (Some(d.bytes), Some(d.blake3)));
                 if opts.verbose {
@@ -499,7 +513,7 @@ mod tests {
 
     /// The fields of one file, without the hash.
     fn process_file(input: &Input, opts: &RunOptions) -> Vec<FieldRecord> {
-        process_file_hashed(input, opts, false).0
+        process_file_hashed(input, opts, false, &ProgressBar::hidden()).0
     }
 
     impl FieldRecord {

@@ -100,6 +100,37 @@ impl Blocks {
     }
 }
 
+/// Told of each block finished: the stage (`"statistics 1/4"` …
+/// `"statistics 4/4"`, then `"blocks"`), how many of its blocks are done
+/// and how many it has — for a progress display on a single huge plane.
+pub type OnBlock<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
+
+/// Counts one stage's finished blocks (from any thread) for an
+/// [`OnBlock`].
+pub(super) struct Ticker<'a> {
+    stage: &'a str,
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+    on_block: OnBlock<'a>,
+}
+
+impl<'a> Ticker<'a> {
+    pub(super) fn new(stage: &'a str, total: usize, on_block: OnBlock<'a>) -> Ticker<'a> {
+        Ticker {
+            stage,
+            total,
+            done: std::sync::atomic::AtomicUsize::new(0),
+            on_block,
+        }
+    }
+
+    /// One more block done.
+    pub(super) fn tick(&self) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        (self.on_block)(self.stage, done, self.total);
+    }
+}
+
 /// One block of a plane, as the recipe sees it.
 pub(super) struct Part<'a> {
     /// The whole plane's statistics.
@@ -132,17 +163,20 @@ struct Owned {
 /// Analyses the plane `src` in `blocks` (in parallel), with the
 /// statistics of the whole plane: the analysis of the whole field when
 /// `stats` are its own ([`PlaneStatistics::of`]) and the overlap is
-/// enough ([`Blocks::overlap_um`]). Fails when a window cannot be read.
+/// enough ([`Blocks::overlap_um`]); `on_block` is told of each block
+/// done. Fails when a window cannot be read.
 pub fn analyze_in_blocks(
     src: &impl WindowSource,
     p: &Params,
     stats: &PlaneStatistics,
     blocks: Blocks,
+    on_block: OnBlock,
 ) -> Result<FieldAnalysis, LoadError> {
     let fixed = stats.fixing(p);
     let (w, h) = src.size();
-    let parts: Vec<Owned> = blocks
-        .windows(w, h)
+    let windows = blocks.windows(w, h);
+    let ticker = Ticker::new("blocks", windows.len(), on_block);
+    let parts: Vec<Owned> = windows
         .into_par_iter()
         .map(|at| {
             let (x0, y0) = at.origin;
@@ -168,6 +202,7 @@ pub fn analyze_in_blocks(
                     ((fy + y0, fx + x0), o)
                 })
                 .collect();
+            ticker.tick();
             Ok(Owned {
                 objects,
                 sox9_nuclei: a.sox9_nuclei,
@@ -318,7 +353,7 @@ mod tests {
                         core_px,
                         overlap_px: overlap,
                     };
-                    let parts = analyze_in_blocks(&f, &p, &stats, b).unwrap();
+                    let parts = analyze_in_blocks(&f, &p, &stats, b, &|_, _, _| {}).unwrap();
                     let what = format!("seed {seed}, flat field {flat_field}, core {core_px}");
                     assert_same(&parts, &whole, &what);
                 }
@@ -352,7 +387,7 @@ mod tests {
             for core in [100, 333, 2000] {
                 let what =
                     format!("flat {flat_field} {pcad:?} {sox9:?} {background:?} core {core}");
-                let read = PlaneStatistics::of_windows(&f, &p, core).unwrap();
+                let read = PlaneStatistics::of_windows(&f, &p, core, &|_, _, _| {}).unwrap();
                 let bits = |t: [f32; 3]| t.map(f32::to_bits);
                 assert_eq!(bits(read.thresholds), bits(whole.thresholds), "{what}");
                 assert_eq!(read.ranges, whole.ranges, "{what}");
@@ -365,9 +400,9 @@ mod tests {
                 }
             }
             let (want, _) = analyze_with_labels(&f, &p);
-            let read = PlaneStatistics::of_windows(&f, &p, 256).unwrap();
+            let read = PlaneStatistics::of_windows(&f, &p, 256, &|_, _, _| {}).unwrap();
             let b = Blocks::for_params(&p, f.pixel_size_um, 200.0);
-            let got = analyze_in_blocks(&f, &p, &read, b).unwrap();
+            let got = analyze_in_blocks(&f, &p, &read, b, &|_, _, _| {}).unwrap();
             assert_same(&got, &want, &format!("flat {flat_field}"));
         }
         // The noise level is a median of the whole plane: refused.
@@ -375,7 +410,7 @@ mod tests {
             threshold_sox9: Method::Noise(3.0),
             ..Params::default()
         };
-        assert!(PlaneStatistics::of_windows(&f, &p, 256).is_err());
+        assert!(PlaneStatistics::of_windows(&f, &p, 256, &|_, _, _| {}).is_err());
     }
 
     /// A tiled, pyramidal OME-TIFF read a window at a time (statistics
@@ -414,10 +449,35 @@ mod tests {
         let (want, _) = analyze_with_labels(&whole_field, &p);
         assert!(want.follicles.len() > 3);
         let src = TiffWindows::new(&path, 0, &opts).unwrap();
-        let stats = PlaneStatistics::of_windows(&src, &p, 300).unwrap();
+        // Every block of every stage is reported, each stage to its total.
+        let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());
+        let on_block = |stage: &str, done: usize, total: usize| {
+            let mut seen = seen.lock().unwrap();
+            let e = seen.entry(stage.to_string()).or_insert((0, total));
+            *e = (e.0.max(done), total);
+        };
+        let stats = PlaneStatistics::of_windows(&src, &p, 300, &on_block).unwrap();
         let b = Blocks::for_params(&p, f.pixel_size_um, 150.0);
-        let got = analyze_in_blocks(&src, &p, &stats, b).unwrap();
+        let got = analyze_in_blocks(&src, &p, &stats, b, &on_block).unwrap();
         assert_same(&got, &want, "tiled file");
+        let seen = seen.into_inner().unwrap();
+        let stages: Vec<&str> = seen.keys().map(String::as_str).collect();
+        assert_eq!(
+            stages,
+            [
+                "blocks",
+                "statistics 1/4",
+                "statistics 2/4",
+                "statistics 3/4",
+                "statistics 4/4"
+            ]
+        );
+        assert!(
+            seen.values()
+                .all(|&(done, total)| done == total && total > 1),
+            "{seen:?}"
+        );
+        assert_eq!(seen["blocks"].1, b.windows(f.width, f.height).len());
     }
 
     /// The cores tile the plane, each block holds its core, and a block

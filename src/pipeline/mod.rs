@@ -19,7 +19,7 @@ mod rule;
 mod stack;
 mod statistics;
 
-pub use blocks::{analyze_in_blocks, Blocks};
+pub use blocks::{analyze_in_blocks, Blocks, OnBlock};
 pub use stack::{analyze_stack, StackAnalysis};
 pub use statistics::PlaneStatistics;
 

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::blocks::Blocks;
+use super::blocks::{Blocks, OnBlock, Ticker};
 use super::channels::{
     channel_ranges, channel_without_hot_pixels, smooth_dapi, threshold_of, without_hot_pixels,
     Correction, Prepared,
@@ -72,12 +72,14 @@ impl PlaneStatistics {
     /// The statistics of the plane `src`, read a window at a time (cores
     /// of at most `core_px` (at least the profile's block), grown by the
     /// overlap `p` needs, in parallel):
-    /// the same bits as [`of`](Self::of) the whole field. The noise
-    /// threshold (a median) needs the plane whole: refused.
+    /// the same bits as [`of`](Self::of) the whole field; `on_block` is
+    /// told of each block done. The noise threshold (a median) needs the
+    /// plane whole: refused.
     pub fn of_windows(
         src: &impl WindowSource,
         p: &Params,
         core_px: usize,
+        on_block: OnBlock,
     ) -> Result<PlaneStatistics, LoadError> {
         let methods = [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi];
         if methods.iter().any(|m| matches!(m, Method::Noise(_))) {
@@ -112,9 +114,14 @@ impl PlaneStatistics {
         let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
 
         // 1. Each channel's range (the core alone: no neighbour needed).
+        let ticker = Ticker::new("statistics 1/4", windows.len(), on_block);
         let ranges = windows
             .par_iter()
-            .map(|at| Ok::<_, LoadError>(channel_ranges(&read(at)?)))
+            .map(|at| {
+                let found = channel_ranges(&read(at)?);
+                ticker.tick();
+                Ok::<_, LoadError>(found)
+            })
             .try_reduce(
                 || [(f32::INFINITY, f32::NEG_INFINITY); 3],
                 |a, b| Ok(widest(a, b)),
@@ -122,6 +129,7 @@ impl PlaneStatistics {
 
         // 2. The illumination profile: each core's rows of smoothed DAPI.
         let illumination = if p.flat_field {
+            let ticker = Ticker::new("statistics 2/4", smoothed.len(), on_block);
             let sums = smoothed
                 .par_iter()
                 .map(|at| {
@@ -131,6 +139,7 @@ impl PlaneStatistics {
                     let mut sums = profile();
                     for_core_rows(&dapi.plane, at, |y, x, row| sums.part(y, x, row));
                     crate::pool::give_image(dapi.plane);
+                    ticker.tick();
                     Ok::<_, LoadError>(sums)
                 })
                 .try_reduce(profile, |mut a, b| {
@@ -154,6 +163,7 @@ impl PlaneStatistics {
 
         // 3. The corrected channels' ranges.
         let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
+        let ticker = Ticker::new("statistics 3/4", corrected.len(), on_block);
         let spans = corrected
             .par_iter()
             .map(|at| {
@@ -164,12 +174,14 @@ impl PlaneStatistics {
                         found[c] = (found[c].0.min(l), found[c].1.max(h));
                     });
                 })?;
+                ticker.tick();
                 Ok::<_, LoadError>(found)
             })
             .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
 
         // 4. Their histograms, and the thresholds.
         let empty = || spans.map(Histogram::new);
+        let ticker = Ticker::new("statistics 4/4", corrected.len(), on_block);
         let hists = corrected
             .par_iter()
             .map(|at| {
@@ -177,6 +189,7 @@ impl PlaneStatistics {
                 prepared(at, &mut |c, ch| {
                     for_core_rows(&ch.plane, at, |_, _, row| hists[c].add(row));
                 })?;
+                ticker.tick();
                 Ok::<_, LoadError>(hists)
             })
             .try_reduce(empty, |mut a, b| {
