@@ -236,7 +236,7 @@ fn join(src: &impl WindowSource, parts: Vec<Owned>, thresholds: [f32; 3]) -> Fie
     let found = Found {
         thresholds,
         sox9_nuclei: sox9_nuclei as usize,
-        tissue_mm2: tissue_px as f64 * scale.um2(1) / 1e6,
+        tissue_mm2: super::mm2_of(tissue_px, scale.um_per_px),
     };
     let numbered = objects.into_iter().zip(1..).map(|((_, mut o), label)| {
         o.label = label;

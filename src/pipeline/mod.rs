@@ -238,7 +238,7 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
     let found = Found {
         thresholds,
         sox9_nuclei: nuclei.in_core(at),
-        tissue_mm2: tissue.area_px() as f64 * scale.um2(1) / 1e6,
+        tissue_mm2: mm2_of(tissue.area_px(), field.pixel_size_um),
     };
     let evidence = Candidates {
         regions: &measured.regions,
@@ -277,7 +277,13 @@ fn tissue_blocks(nuclei: &[u8], at: Window, um_per_px: f64) -> Occupancy {
 /// µm pixels (3D, from the mask seen from above).
 fn tissue_area_mm2(nuclei: &[u8], w: usize, h: usize, um_per_px: f64) -> f64 {
     let grid = tissue_blocks(nuclei, Window::whole(w, h), um_per_px);
-    grid.area_px() as f64 * um_per_px * um_per_px / 1e6
+    mm2_of(grid.area_px(), um_per_px)
+}
+
+/// `px` pixels of `um_per_px` µm, in mm² (one rounding order for a field
+/// and for the blocks of a plane).
+fn mm2_of(px: u64, um_per_px: f64) -> f64 {
+    px as f64 * um_per_px * um_per_px / 1e6
 }
 
 /// The field's scale: parameters are in µm, kernels work in pixels.
