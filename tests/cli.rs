@@ -1243,7 +1243,7 @@ fn an_ome_zarr_folder_is_named_not_walked() {
 /// A plane over `max_plane_pixels` (a stitched mosaic saved as a tiled,
 /// pyramidal OME-TIFF) is analysed in blocks read a window at a time,
 /// with the tables of the whole-plane analysis, byte for byte; its
-/// density map is drawn, its overlay (the mosaic's size) is not.
+/// density map and a (downscaled) overlay are drawn.
 #[test]
 fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
     use follicount::synth::confocal::{render as broad, Setting};
@@ -1292,5 +1292,11 @@ fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
             > 5
     );
     assert!(blocks.join("overlays/mosaic.ome.tif.density.png").exists());
-    assert!(!blocks.join("overlays/mosaic.ome.tif.png").exists());
+    // Its overlay: the composite at full size (under 2048 px), follicles
+    // as yellow circles.
+    let png = image::open(blocks.join("overlays/mosaic.ome.tif.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(png.dimensions(), (side as u32, side as u32));
+    assert!(png.pixels().filter(|p| p.0 == [255, 255, 0]).count() > 100);
 }

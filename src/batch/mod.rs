@@ -21,6 +21,7 @@ use crate::pipeline::{
     PlaneStatistics,
 };
 use crate::report::density::{density_grid, render_density, BIN_UM};
+use crate::report::mosaic_overlay::MosaicOverlay;
 use crate::report::{masks, overlay, write_atomic};
 use crate::run::{in_table_order, BatchResult, FieldRecord, FileRecord, FileResult, RunOptions};
 use inputs::{Input, Stamp};
@@ -220,8 +221,9 @@ fn write_density_map(
 /// analysed in blocks of `block_px` read a window at a time — the whole
 /// plane's statistics first, then the blocks — so it is never decoded
 /// whole ([`crate::pipeline::analyze_in_blocks`]); the progress bar's
-/// message follows its blocks. Its density map is drawn; an overlay and
-/// masks, the mosaic's size, are not.
+/// message follows its blocks. Its overlay is drawn downscaled, follicles
+/// as circles ([`MosaicOverlay`]), and its density map; its masks (the
+/// mosaic's size) are not saved.
 fn process_in_blocks(
     src: &TiffSource,
     input: &Input,
@@ -257,11 +259,16 @@ fn process_in_blocks(
             overlap_px: overlap,
         };
         let analysis = analyze_in_blocks(&windows, p, &stats, blocks, &on_block)?;
-        Ok((windows.size(), windows.probe()?, analysis))
+        // The overlay, downscaled, a core at a time.
+        let picture = match opts.overlay_dir {
+            Some(_) => Some(mosaic_picture(&windows, core, &analysis)?),
+            None => None,
+        };
+        Ok((windows.size(), windows.probe()?, analysis, picture))
     };
     let analysed = analysed();
     bar.set_message("");
-    let ((w, h), probe, analysis) = match analysed {
+    let ((w, h), probe, analysis, picture) = match analysed {
         Ok(done) => done,
         Err(e) => {
             let mut rec =
@@ -288,10 +295,39 @@ fn process_in_blocks(
         masks: Vec::new(),
         density_map: None,
     };
+    if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
+        let name = overlay::file_name(&input.name, i, src.field_count());
+        match write_png(dir, &name, &img) {
+            Ok(()) => rec.overlay = Some(name),
+            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+        }
+    }
     write_density_map(&mut rec, &analysis, src.field_count(), opts);
     rec.analysis = Some(analysis);
     rec.seconds = t.elapsed().as_secs_f64();
     rec
+}
+
+/// The downscaled overlay of a plane analysed in blocks, its cores read
+/// once more one after the other ([`MosaicOverlay`]).
+fn mosaic_picture(
+    windows: &TiffWindows,
+    core: usize,
+    analysis: &crate::pipeline::FieldAnalysis,
+) -> Result<image::RgbImage, crate::error::LoadError> {
+    let (w, h) = windows.size();
+    let mut picture = MosaicOverlay::new(w, h);
+    let cores = Blocks {
+        core_px: core,
+        overlap_px: 0,
+    };
+    for at in cores.windows(w, h) {
+        let (x0, y0) = at.origin;
+        let window = windows.window(x0, y0, at.size.0, at.size.1)?;
+        picture.add(&window, x0, y0);
+        window.recycle();
+    }
+    Ok(picture.render(analysis))
 }
 
 /// Analyses every field of one file; never panics outward. A panic inside

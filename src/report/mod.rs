@@ -15,6 +15,7 @@ pub mod html;
 pub mod journal;
 pub mod masks;
 pub mod merge;
+pub mod mosaic_overlay;
 pub mod overlay;
 
 /// Header of fields.csv, as in the design.
