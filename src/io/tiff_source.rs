@@ -370,7 +370,8 @@ impl TiffSource {
     /// would decode the whole field and crop it, reading only the strips
     /// or tiles it touches: a plane larger than memory is analysed a
     /// window at a time ([`TiffWindows`](super::TiffWindows)). Pages of
-    /// other than 8/16-bit unsigned samples are decoded whole and cropped.
+    /// other than 8/16-bit unsigned samples are decoded whole and cropped
+    /// (refused over `max_plane_pixels`).
     /// The window (not the plane) is checked against `max_plane_pixels`;
     /// the plane against `max_mosaic_pixels`.
     pub fn load_window(
@@ -417,6 +418,13 @@ impl TiffSource {
             .ok_or(LoadError::NoPixelSize)?;
         let uses = pages_used(&info, &map.index);
         if !small_uint(&self.pages, &uses) {
+            // Decoded whole and cropped: only a plane that fits.
+            if (pw as u64).saturating_mul(ph as u64) > self.limits.max_plane_pixels {
+                return Err(LoadError::Unsupported(format!(
+                    "a {pw}×{ph} plane of samples other than 8/16-bit unsigned is not read a \
+                     window at a time; save it as 16-bit (or raise max_plane_pixels)"
+                )));
+            }
             let whole = self.load_field(i, opts)?;
             return Ok(whole.crop(rect.x0, rect.y0, rect.w, rect.h));
         }

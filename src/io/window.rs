@@ -221,5 +221,20 @@ mod tests {
         };
         write::gray_pages(&path, 300, 210, &planes, SampleType::F32(1000.0), &o).unwrap();
         windows_equal_crops(&path);
+        // Over the whole-plane limit, a float plane is refused, saying
+        // how to save it, not decoded whole once per window.
+        let opts = LoadOptions {
+            limits: crate::io::Limits {
+                max_plane_pixels: 300 * 200,
+                ..crate::io::Limits::default()
+            },
+            ..LoadOptions::default()
+        };
+        let mut src = TiffSource::open_with_limits(&path, opts.limits).unwrap();
+        let e = src
+            .load_window(0, &opts, (0, 0, 100, 100))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("save it as 16-bit"), "{e}");
     }
 }
