@@ -89,20 +89,20 @@ fn main() -> Res<()> {
         let mosaic_name = format!("mosaic_{m}.{ext}");
         // With fewer distinct fields than tiles, each is rendered once
         // (at its own brightness) and repeated.
-        let repeated: Vec<Confocal> = if distinct < n * n {
-            (0..distinct)
+        let rendered = |tiles: std::ops::Range<usize>| -> Vec<Confocal> {
+            tiles
                 .into_par_iter()
-                .map(|d| tile(seed + 1 + d as u64, side, &camera, brightness[d]))
+                .map(|k| tile(seed + 1 + k as u64, side, &camera, brightness[k]))
                 .collect()
+        };
+        let repeated = if distinct < n * n {
+            rendered(0..distinct)
         } else {
             Vec::new()
         };
         for row in 0..n {
-            let fresh: Vec<Confocal> = if repeated.is_empty() {
-                (row * n..(row + 1) * n)
-                    .into_par_iter()
-                    .map(|k| tile(seed + 1 + k as u64, side, &camera, brightness[k]))
-                    .collect()
+            let fresh = if repeated.is_empty() {
+                rendered(row * n..(row + 1) * n)
             } else {
                 Vec::new()
             };

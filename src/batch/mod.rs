@@ -141,32 +141,9 @@ fn process_field(
             (field, found.analysis, masks, picture)
         }
     };
-    let mut rec = FieldRecord {
-        file: input.name.clone(),
-        field: i,
-        width: Some(field.width),
-        height: Some(field.height),
-        depth: Some(field.depth),
-        pixel_size_um: Some(field.pixel_size_um),
-        channel_source: Some(field.channel_source),
-        channels: Some(field.channel_roles.clone()),
-        mode: choice,
-        z_step_um: field.z_step_um,
-        analysis: None,
-        error: None,
-        seconds: 0.0,
-        overlay: None,
-        masks: Vec::new(),
-        density_map: None,
-    };
-    if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
-        let name = overlay::file_name(&input.name, i, src.field_count());
-        match write_png(dir, &name, &img) {
-            Ok(()) => rec.overlay = Some(name),
-            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
-        }
-    }
-    write_density_map(&mut rec, &analysis, src.field_count(), opts);
+    let size = (field.width, field.height);
+    let mut rec = record_of(input, i, &field, size, choice);
+    write_pictures(&mut rec, picture, &analysis, src.field_count(), opts);
     if let Some(dir) = &opts.masks_dir {
         let n = src.field_count();
         let saved = masks::save(
@@ -189,6 +166,54 @@ fn process_field(
     field.recycle();
     rec.seconds = t.elapsed().as_secs_f64();
     rec
+}
+
+/// The record of an analysed field: its metadata from `field` (for a
+/// mosaic, a window of it), its size `(w, h)`, no results yet.
+fn record_of(
+    input: &Input,
+    i: usize,
+    field: &Field,
+    (w, h): (usize, usize),
+    choice: Option<crate::params::AnalysisChoice>,
+) -> FieldRecord {
+    FieldRecord {
+        file: input.name.clone(),
+        field: i,
+        width: Some(w),
+        height: Some(h),
+        depth: Some(field.depth),
+        pixel_size_um: Some(field.pixel_size_um),
+        channel_source: Some(field.channel_source),
+        channels: Some(field.channel_roles.clone()),
+        mode: choice,
+        z_step_um: field.z_step_um,
+        analysis: None,
+        error: None,
+        seconds: 0.0,
+        overlay: None,
+        masks: Vec::new(),
+        density_map: None,
+    }
+}
+
+/// With overlays: writes the field's `picture` and its density map,
+/// named in `rec` (a write that fails is the record's error).
+fn write_pictures(
+    rec: &mut FieldRecord,
+    picture: Option<image::RgbImage>,
+    analysis: &crate::pipeline::FieldAnalysis,
+    fields_in_file: usize,
+    opts: &RunOptions,
+) {
+    if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
+        let name = overlay::file_name(&rec.file, rec.field, fields_in_file);
+        match write_png(dir, &name, &img) {
+            Ok(()) => rec.overlay = Some(name),
+            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
+        }
+    }
+    write_density_map(rec, analysis, fields_in_file, opts);
 }
 
 /// With overlays, where the follicles are: the density map of a field
@@ -239,7 +264,7 @@ fn process_in_blocks(
     };
     let analysed = || -> Result<_, crate::error::LoadError> {
         let windows = TiffWindows::new(&input.path, i, &opts.load)?;
-        let overlap = Blocks::for_params(p, windows.pixel_size_um(), 1.0).overlap_px;
+        let overlap = Blocks::overlap_px(p, windows.pixel_size_um());
         // A block, its overlap included, within the whole-plane limit.
         let side = (opts.load.limits.max_plane_pixels as f64).sqrt() as usize;
         let room = side.saturating_sub(2 * overlap);
@@ -277,32 +302,8 @@ fn process_in_blocks(
             return rec;
         }
     };
-    let mut rec = FieldRecord {
-        file: input.name.clone(),
-        field: i,
-        width: Some(w),
-        height: Some(h),
-        depth: Some(probe.depth),
-        pixel_size_um: Some(probe.pixel_size_um),
-        channel_source: Some(probe.channel_source),
-        channels: Some(probe.channel_roles.clone()),
-        mode: choice,
-        z_step_um: probe.z_step_um,
-        analysis: None,
-        error: None,
-        seconds: 0.0,
-        overlay: None,
-        masks: Vec::new(),
-        density_map: None,
-    };
-    if let (Some(dir), Some(img)) = (&opts.overlay_dir, picture) {
-        let name = overlay::file_name(&input.name, i, src.field_count());
-        match write_png(dir, &name, &img) {
-            Ok(()) => rec.overlay = Some(name),
-            Err(e) => rec.error = Some(format!("cannot write overlay: {e}")),
-        }
-    }
-    write_density_map(&mut rec, &analysis, src.field_count(), opts);
+    let mut rec = record_of(input, i, &probe, (w, h), choice);
+    write_pictures(&mut rec, picture, &analysis, src.field_count(), opts);
     rec.analysis = Some(analysis);
     rec.seconds = t.elapsed().as_secs_f64();
     rec

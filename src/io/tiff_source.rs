@@ -347,22 +347,12 @@ impl TiffSource {
     /// Decodes field `i`: maps channels to roles and max-projects each of
     /// the three over z, reading every needed page once.
     pub fn load_field(&mut self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
-        let (info, map, pixel_size_um) = self.resolved(i, opts)?;
+        let (info, map, pixel_size_um) = self.resolved(i, opts, self.whole_plane_limit())?;
         let uses = self.budgeted(&info, &map)?;
         let mut zmax = ZMax::new(small_uint(&self.pages, &uses), info.width * info.height);
         self.decode_into(&info, uses, &mut zmax)?;
         let channels = zmax.into_planes(info.width, info.height)?;
-        Ok(Field {
-            index: i,
-            width: info.width,
-            height: info.height,
-            depth: info.depth,
-            pixel_size_um,
-            z_step_um: opts.z_step_um.or(info.z_step_um),
-            channel_source: map.source,
-            channel_roles: map.roles,
-            channels,
-        })
+        Ok(field_of(i, &info, map, pixel_size_um, opts, channels))
     }
 
     /// Decodes the `w` × `h` window of field `i` whose top-left pixel is
@@ -380,18 +370,9 @@ impl TiffSource {
         opts: &LoadOptions,
         (x0, y0, w, h): (usize, usize, usize, usize),
     ) -> Result<Field, LoadError> {
-        let info = self
-            .fields
-            .get(i)
-            .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
-            .clone();
+        let limit = (self.limits.max_mosaic_pixels, "max_mosaic_pixels");
+        let (info, map, pixel_size_um) = self.resolved(i, opts, limit)?;
         let (pw, ph) = (info.width, info.height);
-        if (pw as u64).saturating_mul(ph as u64) > self.limits.max_mosaic_pixels {
-            return Err(LoadError::Limit(format!(
-                "{pw}×{ph} pixels is over max_mosaic_pixels = {}",
-                self.limits.max_mosaic_pixels
-            )));
-        }
         let x0 = x0.min(pw);
         let y0 = y0.min(ph);
         let rect = Rect {
@@ -411,11 +392,6 @@ impl TiffSource {
                 rect.w, rect.h, self.limits.max_plane_pixels
             )));
         }
-        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
-        let pixel_size_um = opts
-            .pixel_size_um
-            .or(info.pixel_size_um)
-            .ok_or(LoadError::NoPixelSize)?;
         let uses = pages_used(&info, &map.index);
         if !small_uint(&self.pages, &uses) {
             // Decoded whole and cropped: only a plane that fits.
@@ -482,17 +458,7 @@ impl TiffSource {
         }
         crate::pool::give(raw);
         let channels = zmax.into_planes(rect.w, rect.h)?;
-        Ok(Field {
-            index: i,
-            width: rect.w,
-            height: rect.h,
-            depth: info.depth,
-            pixel_size_um,
-            z_step_um: opts.z_step_um.or(info.z_step_um),
-            channel_source: map.source,
-            channel_roles: map.roles,
-            channels,
-        })
+        Ok(field_of(i, &info, map, pixel_size_um, opts, channels))
     }
 
     /// Decodes field `i` whole, every slice of the three channels, for the
@@ -500,7 +466,7 @@ impl TiffSource {
     /// rather than projected, and a z step is required (from the file or
     /// `--z-step`).
     pub fn load_stack(&mut self, i: usize, opts: &LoadOptions) -> Result<Stack, LoadError> {
-        let (info, map, pixel_size_um) = self.resolved(i, opts)?;
+        let (info, map, pixel_size_um) = self.resolved(i, opts, self.whole_plane_limit())?;
         let z_step_um = opts
             .z_step_um
             .or(info.z_step_um)
@@ -521,20 +487,27 @@ impl TiffSource {
         })
     }
 
-    /// Field `i`'s plan (its plane size sane), its channel roles and its
-    /// pixel size (from `opts` or the file; none is an error).
+    /// Field `i`'s plan (its plane size sane: not empty, at most
+    /// `limit`'s pixels), its channel roles and its pixel size (from
+    /// `opts` or the file; none is an error).
     fn resolved(
         &self,
         i: usize,
         opts: &LoadOptions,
+        limit: (u64, &str),
     ) -> Result<(FieldInfo, ChannelMap, f64), LoadError> {
-        let info = self.plane_checked(i)?;
+        let info = self.plane_checked(i, limit)?;
         let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
         let pixel_size_um = opts
             .pixel_size_um
             .or(info.pixel_size_um)
             .ok_or(LoadError::NoPixelSize)?;
         Ok((info, map, pixel_size_um))
+    }
+
+    /// The limit of a plane decoded whole: `max_plane_pixels`.
+    fn whole_plane_limit(&self) -> (u64, &'static str) {
+        (self.limits.max_plane_pixels, "max_plane_pixels")
     }
 
     /// The pages the field's mapped channels need, checked against the
@@ -545,8 +518,9 @@ impl TiffSource {
         Ok(uses)
     }
 
-    /// Field `i`'s plan, once its plane size is known to be sane.
-    fn plane_checked(&self, i: usize) -> Result<FieldInfo, LoadError> {
+    /// Field `i`'s plan, once its plane size is known to be sane: not
+    /// empty, at most `max` pixels (the limit named `key`).
+    fn plane_checked(&self, i: usize, (max, key): (u64, &str)) -> Result<FieldInfo, LoadError> {
         let info = self
             .fields
             .get(i)
@@ -556,10 +530,9 @@ impl TiffSource {
         if w == 0 || h == 0 {
             return Err(LoadError::Corrupt(format!("image is {w}×{h} pixels")));
         }
-        if (w as u64).saturating_mul(h as u64) > self.limits.max_plane_pixels {
+        if (w as u64).saturating_mul(h as u64) > max {
             return Err(LoadError::Limit(format!(
-                "{w}×{h} pixels is over max_plane_pixels = {}",
-                self.limits.max_plane_pixels
+                "{w}×{h} pixels is over {key} = {max}"
             )));
         }
         Ok(info)
@@ -693,6 +666,30 @@ impl TiffSource {
 /// the channel role (0 P-cadherin, 1 Sox9, 2 DAPI) and the z slice each
 /// is for.
 type PageUses = BTreeMap<usize, Vec<(usize, usize, usize)>>;
+
+/// Field `i` of a file as decoded: its plan's metadata, its channel
+/// roles and pixel size, `opts`' z step, and its planes.
+fn field_of(
+    i: usize,
+    info: &FieldInfo,
+    map: ChannelMap,
+    pixel_size_um: f64,
+    opts: &LoadOptions,
+    channels: [super::Plane; 3],
+) -> Field {
+    let (w, h) = channels[0].dimensions();
+    Field {
+        index: i,
+        width: w as usize,
+        height: h as usize,
+        depth: info.depth,
+        pixel_size_um,
+        z_step_um: opts.z_step_um.or(info.z_step_um),
+        channel_source: map.source,
+        channel_roles: map.roles,
+        channels,
+    }
+}
 
 /// Whether every page used holds unsigned samples of up to 16 bits (kept
 /// as 16-bit integers; any other page makes the field floats).

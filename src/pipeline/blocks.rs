@@ -48,8 +48,14 @@ impl Blocks {
     pub fn for_params(p: &Params, um_per_px: f64, core_um: f64) -> Blocks {
         Blocks {
             core_px: (core_um / um_per_px).round().max(1.0) as usize,
-            overlap_px: (Self::overlap_um(p) / um_per_px).ceil() as usize + 2,
+            overlap_px: Self::overlap_px(p, um_per_px),
         }
+    }
+
+    /// [`overlap_um`](Self::overlap_um) in pixels of `um_per_px` µm (and
+    /// 2 px to spare).
+    pub fn overlap_px(p: &Params, um_per_px: f64) -> usize {
+        (Self::overlap_um(p) / um_per_px).ceil() as usize + 2
     }
 
     /// The margin, µm, around a block's core within which every pixel
@@ -73,30 +79,10 @@ impl Blocks {
         mask + around + reach
     }
 
-    /// The blocks of a `w` × `h` plane, in raster order.
+    /// The blocks of a `w` × `h` plane, in raster order
+    /// ([`Window::tiling`]).
     pub fn windows(&self, w: usize, h: usize) -> Vec<Window> {
-        let core = self.core_px.max(1);
-        let spans = |n: usize| {
-            let count = n.div_ceil(core).max(1);
-            (0..count).map(move |i| (i * core, if i + 1 == count { n } else { (i + 1) * core }))
-        };
-        let mut out = Vec::new();
-        for (y0, y1) in spans(h) {
-            for (x0, x1) in spans(w) {
-                let (ox, oy) = (
-                    x0.saturating_sub(self.overlap_px),
-                    y0.saturating_sub(self.overlap_px),
-                );
-                let (ex, ey) = ((x1 + self.overlap_px).min(w), (y1 + self.overlap_px).min(h));
-                out.push(Window {
-                    plane: (w, h),
-                    origin: (ox, oy),
-                    size: (ex - ox, ey - oy),
-                    core: (x0, x1, y0, y1),
-                });
-            }
-        }
-        out
+        Window::tiling(w, h, self.core_px, self.overlap_px)
     }
 }
 
@@ -143,9 +129,7 @@ impl Part<'_> {
     /// The block's window of the plane's illumination profile (`None`:
     /// no flat field).
     pub fn illumination(&self) -> Option<LargeScale> {
-        let at = self.at;
-        let ill = self.stats.illumination.as_ref()?;
-        Some(ill.window(at.origin.0, at.origin.1, at.size.0, at.size.1))
+        self.stats.illumination_of(&self.at)
     }
 }
 
@@ -347,7 +331,7 @@ mod tests {
                 assert!(whole.follicles.len() > 3, "seed {seed}");
                 let stats = PlaneStatistics::of(&f, &p);
                 assert_eq!(stats.thresholds, whole.thresholds);
-                let overlap = Blocks::for_params(&p, f.pixel_size_um, 1.0).overlap_px;
+                let overlap = Blocks::overlap_px(&p, f.pixel_size_um);
                 for core_px in [97, 256, 600] {
                     let b = Blocks {
                         core_px,

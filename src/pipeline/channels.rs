@@ -47,54 +47,44 @@ pub(super) struct Mask {
 /// The test's scale is each channel's range: `ranges` when given (a
 /// block's, from its whole plane), else the field's own.
 pub(super) fn without_hot_pixels(field: &Field, ranges: Option<[(f32, f32); 3]>) -> Cow<'_, Field> {
-    let (w, h) = (field.width, field.height);
     let ranges = ranges.unwrap_or_else(|| channel_ranges(field));
     let mut each = ranges.into_iter();
-    let found = field.channels.each_ref().map(|c| {
-        let span = each.next().unwrap_or_default();
-        match c {
-            Plane::U16(i) => Hot::U16(hot_pixels::find(i.as_raw(), w, h, span)),
-            Plane::F32(i) => Hot::F32(hot_pixels::find(i.as_raw(), w, h, span)),
-        }
-    });
-    if found.iter().all(Hot::is_empty) {
+    let clean = field
+        .channels
+        .each_ref()
+        .map(|c| channel_without_hot_pixels(c, each.next().unwrap_or_default()));
+    if clean.iter().all(|c| matches!(c, Cow::Borrowed(_))) {
         return Cow::Borrowed(field);
     }
-    let mut clean = field.clone();
-    for (plane, hot) in clean.channels.iter_mut().zip(found) {
-        match (plane, hot) {
-            (Plane::U16(i), Hot::U16(list)) => replace(i, &list),
-            (Plane::F32(i), Hot::F32(list)) => replace(i, &list),
-            _ => {}
-        }
-    }
-    Cow::Owned(clean)
+    Cow::Owned(Field {
+        channels: clean.map(Cow::into_owned),
+        channel_roles: field.channel_roles.clone(),
+        ..*field
+    })
 }
 
 /// One channel of a field without its hot pixels, as
-/// [`without_hot_pixels`] makes it (`span`: the channel's range).
+/// [`without_hot_pixels`] makes it (`span`: the channel's range); the
+/// channel itself when it has none.
 pub(super) fn channel_without_hot_pixels(plane: &Plane, span: (f32, f32)) -> Cow<'_, Plane> {
-    let (w, h) = plane_size(plane);
-    match plane {
-        Plane::U16(i) => {
-            let list = hot_pixels::find(i.as_raw(), w, h, span);
-            if list.is_empty() {
-                return Cow::Borrowed(plane);
-            }
-            let mut clean = i.clone();
+    /// The image with its hot pixels replaced, if it has any.
+    fn cleaned<T: crate::Sample + image::Primitive>(
+        img: &image::ImageBuffer<image::Luma<T>, Vec<T>>,
+        span: (f32, f32),
+    ) -> Option<image::ImageBuffer<image::Luma<T>, Vec<T>>> {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let list = hot_pixels::find(img.as_raw(), w, h, span);
+        (!list.is_empty()).then(|| {
+            let mut clean = img.clone();
             replace(&mut clean, &list);
-            Cow::Owned(Plane::U16(clean))
-        }
-        Plane::F32(i) => {
-            let list = hot_pixels::find(i.as_raw(), w, h, span);
-            if list.is_empty() {
-                return Cow::Borrowed(plane);
-            }
-            let mut clean = i.clone();
-            replace(&mut clean, &list);
-            Cow::Owned(Plane::F32(clean))
-        }
+            clean
+        })
     }
+    let clean = match plane {
+        Plane::U16(i) => cleaned(i, span).map(Plane::U16),
+        Plane::F32(i) => cleaned(i, span).map(Plane::F32),
+    };
+    clean.map_or(Cow::Borrowed(plane), Cow::Owned)
 }
 
 /// Each channel's least and greatest sample (the scale of the hot-pixel
@@ -104,21 +94,6 @@ pub(super) fn channel_ranges(field: &Field) -> [(f32, f32); 3] {
         Plane::U16(i) => hot_pixels::range_u16(i.as_raw()),
         Plane::F32(i) => range(i.as_raw()),
     })
-}
-
-/// A channel's hot pixels, in its sample type.
-enum Hot {
-    U16(Vec<(usize, u16)>),
-    F32(Vec<(usize, f32)>),
-}
-
-impl Hot {
-    fn is_empty(&self) -> bool {
-        match self {
-            Hot::U16(v) => v.is_empty(),
-            Hot::F32(v) => v.is_empty(),
-        }
-    }
 }
 
 /// Writes each (index, value) into the image.

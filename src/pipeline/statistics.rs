@@ -44,28 +44,16 @@ impl PlaneStatistics {
     /// The statistics of a field in memory: what its analysis as a
     /// whole finds (the recipe's first stages).
     pub fn of(field: &Field, p: &Params) -> PlaneStatistics {
-        let scale = Scale::of(field);
         let ranges = channel_ranges(field);
-        let field = &*without_hot_pixels(field, Some(ranges));
-        let [pcad, sox9, dapi] = &field.channels;
-        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, None);
-        let correction = Correction {
-            illumination: illumination.as_ref(),
-            params: p,
-            scale,
-        };
-        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
-        let t_pcad = threshold_of(&pcad, p.threshold_pcad);
-        let t_dapi = threshold_of(&dapi, p.threshold_dapi);
-        crate::pool::give_image(pcad.plane);
-        crate::pool::give_image(dapi.plane);
-        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
-        let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
-        crate::pool::give_image(sox9.plane);
+        let methods = [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi];
+        let mut thresholds = [0f32; 3];
+        let illumination = prepare(field, ranges, None, p, Scale::of(field), &mut |c, ch| {
+            thresholds[c] = threshold_of(ch, methods[c]);
+        });
         PlaneStatistics {
             ranges,
             illumination,
-            thresholds: [t_pcad, t_sox9, t_dapi],
+            thresholds,
         }
     }
 
@@ -157,7 +145,7 @@ impl PlaneStatistics {
         };
         let prepared = |at: &Window, f: &mut dyn FnMut(usize, &Prepared)| {
             let field = read(at)?;
-            stats.prepare(&field, at, p, scale, f);
+            prepare(&field, ranges, Some(stats.illumination_of(at)), p, scale, f);
             Ok::<_, LoadError>(())
         };
 
@@ -187,7 +175,9 @@ impl PlaneStatistics {
             .map(|at| {
                 let mut hists = empty();
                 prepared(at, &mut |c, ch| {
-                    for_core_rows(&ch.plane, at, |_, _, row| hists[c].add(row));
+                    let mut rows = Vec::new();
+                    for_core_rows(&ch.plane, at, |_, _, row| rows.push(row));
+                    hists[c].add_rows(&rows);
                 })?;
                 ticker.tick();
                 Ok::<_, LoadError>(hists)
@@ -210,38 +200,11 @@ impl PlaneStatistics {
         })
     }
 
-    /// The three channels of a block (`at`) as the recipe corrects them
-    /// before their thresholds, handed to `f` with their index
-    /// (P-cadherin 0, Sox9 1, DAPI 2) one at a time.
-    fn prepare(
-        &self,
-        field: &Field,
-        at: &Window,
-        p: &Params,
-        scale: Scale,
-        f: &mut dyn FnMut(usize, &Prepared),
-    ) {
-        let field = without_hot_pixels(field, Some(self.ranges));
-        let [pcad, sox9, dapi] = &field.channels;
-        let (x0, y0) = at.origin;
-        let known = self
-            .illumination
-            .as_ref()
-            .map(|ill| ill.window(x0, y0, at.size.0, at.size.1));
-        let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, Some(known));
-        let correction = Correction {
-            illumination: illumination.as_ref(),
-            params: p,
-            scale,
-        };
-        let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
-        f(0, &pcad);
-        crate::pool::give_image(pcad.plane);
-        f(2, &dapi);
-        crate::pool::give_image(dapi.plane);
-        let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
-        f(1, &sox9);
-        crate::pool::give_image(sox9.plane);
+    /// The illumination profile of the block `at` (its window of the
+    /// plane's; `None` without a flat field).
+    pub(super) fn illumination_of(&self, at: &Window) -> Option<LargeScale> {
+        let ill = self.illumination.as_ref()?;
+        Some(ill.window(at.origin.0, at.origin.1, at.size.0, at.size.1))
     }
 
     /// `p` with these thresholds fixed.
@@ -254,6 +217,39 @@ impl PlaneStatistics {
             ..p.clone()
         }
     }
+}
+
+/// The three channels of `field` (a whole field, or a block of a plane)
+/// as the recipe corrects them before their thresholds, handed to `f`
+/// with their index (P-cadherin 0, Sox9 1, DAPI 2) one at a time: hot
+/// pixels out (on the scale of `ranges`), smoothed, flat-fielded by the
+/// profile `known` (a block's window of its plane's) or by their own
+/// (`None`), background removed. Returns the profile used.
+fn prepare(
+    field: &Field,
+    ranges: [(f32, f32); 3],
+    known: Option<Option<LargeScale>>,
+    p: &Params,
+    scale: Scale,
+    f: &mut dyn FnMut(usize, &Prepared),
+) -> Option<LargeScale> {
+    let field = without_hot_pixels(field, Some(ranges));
+    let [pcad, sox9, dapi] = &field.channels;
+    let (mut dapi, illumination) = smooth_dapi(dapi, p, scale, known);
+    let correction = Correction {
+        illumination: illumination.as_ref(),
+        params: p,
+        scale,
+    };
+    let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
+    f(0, &pcad);
+    crate::pool::give_image(pcad.plane);
+    f(2, &dapi);
+    crate::pool::give_image(dapi.plane);
+    let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+    f(1, &sox9);
+    crate::pool::give_image(sox9.plane);
+    illumination
 }
 
 /// How far, px, the values a pass needs at a pixel reach into its
@@ -290,7 +286,11 @@ impl Reach {
 
 /// Each row of a block's plane within its core, as (plane row, plane
 /// column of the first pixel, the pixels).
-fn for_core_rows(plane: &crate::FloatImage, at: &Window, mut f: impl FnMut(usize, usize, &[f32])) {
+fn for_core_rows<'a>(
+    plane: &'a crate::FloatImage,
+    at: &Window,
+    mut f: impl FnMut(usize, usize, &'a [f32]),
+) {
     let w = plane.width() as usize;
     let (ox, oy) = at.origin;
     let (x0, x1, y0, y1) = at.core;

@@ -79,13 +79,8 @@ impl LargeScaleRows {
     /// Row `y` of the image, finished (rows of another length or past the
     /// last are ignored).
     pub(crate) fn row(&mut self, y: usize, row: &[f32]) {
-        if row.len() != self.w || y >= self.h {
-            return;
-        }
-        let o = (y / self.k) * self.sw;
-        for (bx, block) in row.chunks(self.k).enumerate() {
-            self.small[o + bx] += block.iter().sum::<f32>();
-            self.count[o + bx] += block.len() as u32;
+        if row.len() == self.w {
+            self.part(y, 0, row);
         }
     }
 

@@ -73,17 +73,18 @@ pub(crate) fn range(data: &[f32]) -> (f32, f32) {
     (lo, hi)
 }
 
-/// [`histogram`] of `data` whose [`range`] is already known to be
-/// `[lo, hi]`: the counts alone. Compiled also for AVX2 and AVX-512,
-/// chosen at run time (same counts).
+/// The histogram counts of the data in `rows` (one slice, or a block's
+/// rows), whose [`range`] is already known to be `[lo, hi]`, with one
+/// set of working histograms for all of them. Compiled also for AVX2 and
+/// AVX-512, chosen at run time (same counts).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
-fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
+fn histogram_of_rows(rows: &[&[f32]], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
     let bins = bins.clamp(1, 1 << 24);
     let mut hist = vec![0u64; bins];
     // Empty or flat data (NaN-free by construction of the loader).
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         if let Some(first) = hist.first_mut() {
-            *first = data.len() as u64;
+            *first = rows.iter().map(|r| r.len() as u64).sum();
         }
         return hist;
     }
@@ -108,38 +109,40 @@ fn histogram_in(data: &[f32], bins: usize, lo: f32, hi: f32) -> Vec<u64> {
     let mut part = vec![[0u32; 4]; bins];
     let mut idx = [0i32; 256];
     let mut since_flush = 0u32;
-    let mut chunks = data.chunks_exact(idx.len());
-    // The samples 16 KiB ahead are asked for a block at a time: the
-    // plane comes from memory, and the prefetcher alone left the loop
-    // waiting (a quarter of its time in a field's analysis).
-    for (b, c) in (&mut chunks).enumerate() {
-        let ahead = (b + 16) * idx.len();
-        crate::cache::prefetch_range(data, ahead, ahead + idx.len());
-        for (i, &v) in idx.iter_mut().zip(c) {
-            *i = bin_f(v);
-        }
-        for q in idx.chunks_exact(4) {
-            // SAFETY: `bin_f` is in [0, bins - 1] and `part` has `bins`
-            // entries. (Checked indexing costs a compare and a branch per
-            // count.)
-            unsafe {
-                part.get_unchecked_mut(q[0] as usize)[0] += 1;
-                part.get_unchecked_mut(q[1] as usize)[1] += 1;
-                part.get_unchecked_mut(q[2] as usize)[2] += 1;
-                part.get_unchecked_mut(q[3] as usize)[3] += 1;
+    for data in rows {
+        let mut chunks = data.chunks_exact(idx.len());
+        // The samples 16 KiB ahead are asked for a block at a time: the
+        // plane comes from memory, and the prefetcher alone left the loop
+        // waiting (a quarter of its time in a field's analysis).
+        for (b, c) in (&mut chunks).enumerate() {
+            let ahead = (b + 16) * idx.len();
+            crate::cache::prefetch_range(data, ahead, ahead + idx.len());
+            for (i, &v) in idx.iter_mut().zip(c) {
+                *i = bin_f(v);
+            }
+            for q in idx.chunks_exact(4) {
+                // SAFETY: `bin_f` is in [0, bins - 1] and `part` has `bins`
+                // entries. (Checked indexing costs a compare and a branch per
+                // count.)
+                unsafe {
+                    part.get_unchecked_mut(q[0] as usize)[0] += 1;
+                    part.get_unchecked_mut(q[1] as usize)[1] += 1;
+                    part.get_unchecked_mut(q[2] as usize)[2] += 1;
+                    part.get_unchecked_mut(q[3] as usize)[3] += 1;
+                }
+            }
+            since_flush += 1;
+            if since_flush == u32::MAX / 64 {
+                for (h, p) in hist.iter_mut().zip(part.iter_mut()) {
+                    *h += p.iter().map(|&x| u64::from(x)).sum::<u64>();
+                    *p = [0; 4];
+                }
+                since_flush = 0;
             }
         }
-        since_flush += 1;
-        if since_flush == u32::MAX / 64 {
-            for (h, p) in hist.iter_mut().zip(part.iter_mut()) {
-                *h += p.iter().map(|&x| u64::from(x)).sum::<u64>();
-                *p = [0; 4];
-            }
-            since_flush = 0;
+        for &v in chunks.remainder() {
+            hist[bin(v)] += 1;
         }
-    }
-    for &v in chunks.remainder() {
-        hist[bin(v)] += 1;
     }
     for (h, p) in hist.iter_mut().zip(&part) {
         *h += p.iter().map(|&x| u64::from(x)).sum::<u64>();
@@ -358,7 +361,13 @@ impl Histogram {
 
     /// Counts `data` (every value within the range).
     pub(crate) fn add(&mut self, data: &[f32]) {
-        let part = histogram_in(data, BINS, self.lo, self.hi);
+        self.add_rows(&[data]);
+    }
+
+    /// Counts every slice of `rows` (a block's rows within its core),
+    /// with one set of working histograms for all of them.
+    pub(crate) fn add_rows(&mut self, rows: &[&[f32]]) {
+        let part = histogram_of_rows(rows, BINS, self.lo, self.hi);
         for (c, p) in self.counts.iter_mut().zip(part) {
             *c += p;
         }
@@ -427,7 +436,7 @@ mod tests {
     /// `bins` is clamped to 1..=2²⁴ (every bin edge exact in f32).
     fn histogram(data: &[f32], bins: usize) -> (Vec<u64>, f32, f32) {
         let (lo, hi) = range(data);
-        (histogram_in(data, bins, lo, hi), lo, hi)
+        (histogram_of_rows(&[data], bins, lo, hi), lo, hi)
     }
 
     #[test]
@@ -513,7 +522,12 @@ mod tests {
             assert_eq!(h.iter().sum::<u64>(), n as u64);
             // Given the range, the counts alone are the same.
             assert_eq!((lo, hi), range(&data));
-            assert_eq!(histogram_in(&data, 16, lo, hi), h);
+            assert_eq!(histogram_of_rows(&[&data], 16, lo, hi), h);
+            // Cut into rows of any lengths, the same counts.
+            for cut in [1usize, 5, 300] {
+                let rows: Vec<&[f32]> = data.chunks(cut).collect();
+                assert_eq!(histogram_of_rows(&rows, 16, lo, hi), h, "rows of {cut}");
+            }
             if n > 1 {
                 let img = FloatImage::from_raw(n as u32, 1, data.clone()).unwrap();
                 for m in [Method::Otsu, Method::Li, Method::Triangle] {

@@ -228,30 +228,19 @@ mod tests {
             let mut whole = Occupancy::new(w, h, k);
             whole.mark(&mask, Window::whole(w, h));
             let mut parts = Occupancy::new(w, h, k);
-            for y0 in (0..h).step_by(core) {
-                for x0 in (0..w).step_by(core) {
-                    let (x1, y1) = ((x0 + core).min(w), (y0 + core).min(h));
-                    let (ox, oy) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-                    let (ex, ey) = ((x1 + margin).min(w), (y1 + margin).min(h));
-                    let part: Vec<u8> = (oy..ey)
-                        .flat_map(|y| mask[y * w + ox..y * w + ex].to_vec())
-                        .collect();
-                    let mut one = Occupancy::new(w, h, k);
-                    one.mark(&part, Window {
-                        plane: (w, h),
-                        origin: (ox, oy),
-                        size: (ex - ox, ey - oy),
-                        core: (x0, x1, y0, y1),
-                    });
-                    parts.merge(&one);
-                }
+            for at in Window::tiling(w, h, core, margin) {
+                let ((ox, oy), (bw, bh)) = (at.origin, at.size);
+                let part: Vec<u8> = (oy..oy + bh)
+                    .flat_map(|y| mask[y * w + ox..y * w + ox + bw].to_vec())
+                    .collect();
+                let mut one = Occupancy::new(w, h, k);
+                one.mark(&part, at);
+                parts.merge(&one);
             }
             prop_assert_eq!(&parts, &whole);
             prop_assert_eq!(parts.area_px(), tissue_area_px(&mask, w, h, k));
         }
-    }
 
-    proptest! {
         #[test]
         fn matches_brute_force(
             w in 1usize..24,

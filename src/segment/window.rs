@@ -28,6 +28,32 @@ impl Window {
         }
     }
 
+    /// The blocks of a `w` × `h` plane, in raster order: cores of
+    /// `core` × `core` px tiling it (the last row and column cut short by
+    /// the plane's edge), each grown by `overlap` px on every side
+    /// (clipped to the plane).
+    pub fn tiling(w: usize, h: usize, core: usize, overlap: usize) -> Vec<Window> {
+        let core = core.max(1);
+        let spans = |n: usize| {
+            let count = n.div_ceil(core).max(1);
+            (0..count).map(move |i| (i * core, if i + 1 == count { n } else { (i + 1) * core }))
+        };
+        let mut out = Vec::new();
+        for (y0, y1) in spans(h) {
+            for (x0, x1) in spans(w) {
+                let (ox, oy) = (x0.saturating_sub(overlap), y0.saturating_sub(overlap));
+                let (ex, ey) = ((x1 + overlap).min(w), (y1 + overlap).min(h));
+                out.push(Window {
+                    plane: (w, h),
+                    origin: (ox, oy),
+                    size: (ex - ox, ey - oy),
+                    core: (x0, x1, y0, y1),
+                });
+            }
+        }
+        out
+    }
+
     /// Whether the block speaks for the point (`x`, `y`), in the block's
     /// own pixels (a centroid: the pixel it falls in).
     pub fn owns(&self, x: f64, y: f64) -> bool {
