@@ -724,3 +724,4 @@ pub mod fixtures;
 pub mod stack;
 pub mod tiled;
 pub mod write;
+pub mod zarr;

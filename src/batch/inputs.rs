@@ -56,12 +56,29 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The file's stamp, or `None` when it cannot be read.
+    /// The file's stamp, or `None` when it cannot be read. A folder (an
+    /// OME-Zarr image) is stamped with its files' total size and the
+    /// latest modification time among them and its folders.
     pub fn of(path: &Path) -> Option<Stamp> {
-        std::fs::metadata(path).ok().map(|m| Stamp {
-            len: m.len(),
+        let m = std::fs::metadata(path).ok()?;
+        if !m.is_dir() {
+            return Some(Stamp {
+                len: m.len(),
+                modified: m.modified().ok(),
+            });
+        }
+        let mut stamp = Stamp {
+            len: 0,
             modified: m.modified().ok(),
-        })
+        };
+        for e in walkdir::WalkDir::new(path).follow_links(true) {
+            let m = e.ok()?.metadata().ok()?;
+            if m.is_file() {
+                stamp.len += m.len();
+            }
+            stamp.modified = stamp.modified.max(m.modified().ok());
+        }
+        Some(stamp)
     }
 
     /// How `now` differs from `self`, in words.
@@ -106,11 +123,6 @@ fn is_zarr_name(p: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("zarr"))
 }
 
-/// What to do with an OME-Zarr image today.
-const ZARR_ADVICE: &str = "OME-Zarr is not read yet; convert it to OME-TIFF (glencoe's \
-    raw2ometiff IMAGE.zarr out.ome.tif, or Fiji: File > Import > Bio-Formats, then Save As \
-    OME-TIFF) and run on that";
-
 /// Microscope formats follicount does not read, and what they come from.
 const VENDOR: &[(&str, &str)] = &[
     ("czi", "Zeiss"),
@@ -145,20 +157,7 @@ pub fn nothing_found(paths: &[PathBuf]) -> String {
         }
     }
     if found.is_empty() {
-        let zarr = paths.iter().flat_map(|root| {
-            walkdir::WalkDir::new(root)
-                .follow_links(true)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.file_type().is_dir() && is_zarr_name(e.path()))
-        });
-        if let Some(z) = zarr.into_iter().next() {
-            return format!(
-                "no .tif/.tiff files in the inputs, but {}: {ZARR_ADVICE}",
-                z.path().display()
-            );
-        }
-        return "no .tif/.tiff files found in the inputs".into();
+        return "no .tif/.tiff files or .zarr folders found in the inputs".into();
     }
     let list: Vec<String> = found
         .iter()
@@ -168,8 +167,8 @@ pub fn nothing_found(paths: &[PathBuf]) -> String {
         })
         .collect();
     format!(
-        "no .tif/.tiff files in the inputs, but {}: follicount reads TIFF; export them to \
-         OME-TIFF (Fiji: File > Save As > OME-TIFF, or Bio-Formats' bfconvert in.czi \
+        "no .tif/.tiff files in the inputs, but {}: follicount reads TIFF and OME-Zarr; \
+         export them to OME-TIFF (Fiji: File > Save As > OME-TIFF, or Bio-Formats' bfconvert in.czi \
          out.ome.tif) and run on those",
         list.join(", ")
     )
@@ -219,7 +218,8 @@ fn folder_labels(folders: &[&Path]) -> Vec<String> {
 
 /// Expands files and folders (walked recursively, following links, loops
 /// and hidden entries skipped) into a sorted, duplicate-free list of TIFF
-/// inputs. A file given by name is analysed even if hidden. Names are
+/// and OME-Zarr inputs (a `.zarr` folder is one input, not walked into).
+/// A file given by name is analysed even if hidden. Names are
 /// relative to the folder given; with several folders, each one's files
 /// are prefixed with the folder's name (`day1/Image001.tif`,
 /// `day2/Image001.tif`), so that `file` is unique across the run.
@@ -235,7 +235,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             path: root.clone(),
             reason: e.to_string(),
         })?;
-        if !meta.is_file() {
+        if !meta.is_file() && !is_zarr_name(root) {
             folders.push(root);
         }
     }
@@ -252,7 +252,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             .map_or(String::new(), |k| format!("{}/", labels[k]))
     };
     for root in paths {
-        if std::fs::metadata(root).is_ok_and(|m| m.is_file()) {
+        // A file, or an OME-Zarr folder, given by name is one input.
+        if std::fs::metadata(root).is_ok_and(|m| m.is_file()) || is_zarr_name(root) {
             out.push(Input::new(slash_path(root), root.clone()));
             continue;
         }
@@ -264,11 +265,15 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<String>), Ru
             .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
         let mut walk = walk.into_iter();
         while let Some(entry) = walk.next() {
-            // An OME-Zarr image is a folder of chunks: not walked into,
-            // and said so (follicount reads TIFF).
+            // An OME-Zarr image is one input: a folder of chunks, not
+            // walked into.
             if let Ok(e) = &entry {
-                if e.file_type().is_dir() && is_zarr_name(e.path()) {
-                    warnings.push(format!("skipping {}: {ZARR_ADVICE}", e.path().display()));
+                if e.depth() > 0 && e.file_type().is_dir() && is_zarr_name(e.path()) {
+                    let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                    out.push(Input::new(
+                        format!("{pre}{}", slash_path(rel)),
+                        e.path().to_path_buf(),
+                    ));
                     walk.skip_current_dir();
                     continue;
                 }

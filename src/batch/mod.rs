@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::error::RunError;
-use crate::io::{Digest, TiffSource, TiffWindows, WindowSource};
+use crate::io::{Digest, FileWindows, Source, WindowSource};
 use crate::io::{Field, Stack};
 use crate::pipeline::{
     analyze_in_blocks, analyze_stack, analyze_with_labels, analyze_with_masks, Blocks, Masks,
@@ -75,7 +75,7 @@ fn write_png(dir: &std::path::Path, name: &str, img: &image::RgbImage) -> Result
 /// Loads, analyses and (optionally) draws field `i` of an open file, in
 /// 2D or 3D as [`crate::params::Params::choose_analysis`] says.
 fn process_field(
-    src: &mut TiffSource,
+    src: &mut Source,
     input: &Input,
     i: usize,
     opts: &RunOptions,
@@ -250,7 +250,7 @@ fn write_density_map(
 /// as circles ([`MosaicOverlay`]), and its density map; its masks (the
 /// mosaic's size) are not saved.
 fn process_in_blocks(
-    src: &TiffSource,
+    src: &Source,
     input: &Input,
     i: usize,
     opts: &RunOptions,
@@ -263,7 +263,7 @@ fn process_in_blocks(
         bar.set_message(format!("{} {stage}: block {done}/{total}", input.name));
     };
     let analysed = || -> Result<_, crate::error::LoadError> {
-        let windows = TiffWindows::new(&input.path, i, &opts.load)?;
+        let windows = FileWindows::new(&input.path, i, &opts.load)?;
         let overlap = Blocks::overlap_px(p, windows.pixel_size_um());
         // A block, its overlap included, within the whole-plane limit.
         let side = (opts.load.limits.max_plane_pixels as f64).sqrt() as usize;
@@ -312,7 +312,7 @@ fn process_in_blocks(
 /// The downscaled overlay of a plane analysed in blocks, its cores read
 /// once more one after the other ([`MosaicOverlay`]).
 fn mosaic_picture(
-    windows: &TiffWindows,
+    windows: &FileWindows,
     core: usize,
     analysis: &crate::pipeline::FieldAnalysis,
 ) -> Result<image::RgbImage, crate::error::LoadError> {
@@ -344,7 +344,7 @@ fn process_file_hashed(
     hash: bool,
     bar: &ProgressBar,
 ) -> (Vec<FieldRecord>, Option<Digest>) {
-    let records = |r| (r, hash.then(|| Digest::of_file(&input.path)).flatten());
+    let records = |r| (r, hash.then(|| Digest::of_path(&input.path)).flatten());
     let t0 = Instant::now();
     let failed = |field: usize, error: String| {
         vec![FieldRecord::failed(
@@ -363,9 +363,9 @@ fn process_file_hashed(
     }
     let opened = catch_unwind(AssertUnwindSafe(|| {
         if hash {
-            TiffSource::open_hashed(&input.path, opts.load.limits)
+            Source::open_hashed(&input.path, opts.load.limits)
         } else {
-            TiffSource::open_with_limits(&input.path, opts.load.limits)
+            Source::open(&input.path, opts.load.limits)
         }
     }));
     let mut src = match opened {
@@ -379,7 +379,7 @@ fn process_file_hashed(
         }
     };
     let n = src.field_count();
-    let one = |src: &mut TiffSource, i: usize| {
+    let one = |src: &mut Source, i: usize| {
         let t = Instant::now();
         catch_unwind(AssertUnwindSafe(|| process_field(src, input, i, opts, bar))).unwrap_or_else(
             |panic| {
@@ -400,12 +400,10 @@ fn process_file_hashed(
         drop(src);
         (0..n)
             .into_par_iter()
-            .map(
-                |i| match TiffSource::open_with_limits(&input.path, opts.load.limits) {
-                    Ok(mut own) => one(&mut own, i),
-                    Err(e) => FieldRecord::failed(&input.name, i, e.to_string(), 0.0),
-                },
-            )
+            .map(|i| match Source::open(&input.path, opts.load.limits) {
+                Ok(mut own) => one(&mut own, i),
+                Err(e) => FieldRecord::failed(&input.name, i, e.to_string(), 0.0),
+            })
             .collect()
     } else {
         let out = (0..n).map(|i| one(&mut src, i)).collect();

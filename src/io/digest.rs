@@ -29,6 +29,49 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// Size and hash of a file, or of a folder (an OME-Zarr image), read
+    /// for them alone (none when unreadable).
+    pub fn of_path(path: &std::path::Path) -> Option<Digest> {
+        if path.is_dir() {
+            Digest::of_folder(path)
+        } else {
+            Digest::of_file(path)
+        }
+    }
+
+    /// Size and hash of a folder: its files' total size, and the BLAKE3
+    /// of each file's path (relative, `/`-separated), length and content,
+    /// in the order of their paths, every file included (Zarr v2's
+    /// metadata files are dot-files); none when a file is unreadable.
+    pub fn of_folder(path: &std::path::Path) -> Option<Digest> {
+        let mut h = blake3::Hasher::new();
+        let mut bytes = 0u64;
+        for e in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            let e = e.ok()?;
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let rel = e.path().strip_prefix(path).ok()?;
+            let name: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let file = Digest::of_file(e.path())?;
+            h.update(name.join("/").as_bytes());
+            h.update(&[0]);
+            h.update(&file.bytes.to_le_bytes());
+            h.update(file.blake3.as_bytes());
+            bytes += file.bytes;
+        }
+        Some(Digest {
+            bytes,
+            blake3: h.finalize().to_hex().to_string(),
+        })
+    }
+
     /// Size and hash of a file read for them alone (none when unreadable).
     pub fn of_file(path: &std::path::Path) -> Option<Digest> {
         use std::io::Seek;

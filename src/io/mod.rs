@@ -1,6 +1,7 @@
-//! Reading confocal TIFFs: every layout of the design (ImageJ hyperstacks,
-//! OME-TIFF, plain multi-page, RGB/RGBA, BigTIFF), their metadata, and the
-//! mapping of channels to P-cadherin, Sox9 and DAPI.
+//! Reading confocal images: TIFFs of every layout of the design (ImageJ
+//! hyperstacks, OME-TIFF, plain multi-page, RGB/RGBA, BigTIFF) and
+//! OME-Zarr folders ([`ZarrSource`]), their metadata, and the mapping of
+//! channels to P-cadherin, Sox9 and DAPI; [`Source`] is either.
 //!
 //! A file holds one or more *fields* (OME images and time points, ImageJ
 //! frames). [`TiffSource::open`] reads the file's structure; each field is
@@ -13,17 +14,21 @@ mod digest;
 mod layout;
 mod lzw;
 pub(crate) mod meta;
+mod source;
 mod strips;
 mod tiff_source;
 mod window;
+mod zarr;
 mod zmax;
 mod zstack;
 
 pub use channels::{ChannelMap, ChannelSource, ChannelSpec, Role};
 pub use digest::Digest;
 pub use layout::FieldInfo;
+pub use source::Source;
 pub use tiff_source::{Limits, TiffSource};
-pub use window::{TiffWindows, WindowSource};
+pub use window::{FileWindows, WindowSource};
+pub use zarr::ZarrSource;
 
 use crate::volume::{Volume, VoxelSize};
 use crate::{FloatImage, U16Image};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Field, LoadOptions, TiffSource};
+use super::{Field, LoadOptions, Source};
 use crate::error::LoadError;
 
 /// A plane (its three channels) that can be read a window at a time,
@@ -35,31 +35,31 @@ impl WindowSource for Field {
     }
 }
 
-/// One field of a TIFF file read a window at a time
-/// ([`TiffSource::load_window`]), from any thread at once: each read
-/// takes an open file from a pool, or opens one more (at most one per
-/// thread reading at a time).
-pub struct TiffWindows {
+/// One field of an input (a TIFF file or an OME-Zarr folder) read a
+/// window at a time ([`Source::load_window`]), from any thread at once:
+/// each read takes an open input from a pool, or opens one more (at most
+/// one per thread reading at a time).
+pub struct FileWindows {
     path: PathBuf,
     index: usize,
     opts: LoadOptions,
     size: (usize, usize),
     pixel_size_um: f64,
-    open: std::sync::Mutex<Vec<TiffSource>>,
+    open: std::sync::Mutex<Vec<Source>>,
 }
 
-impl TiffWindows {
-    /// Field `index` of the file at `path`, read as `opts` says (its
+impl FileWindows {
+    /// Field `index` of the input at `path`, read as `opts` says (its
     /// channel roles and pixel size resolved now: a field that cannot be
     /// read fails here, before any window).
-    pub fn new(path: &Path, index: usize, opts: &LoadOptions) -> Result<TiffWindows, LoadError> {
-        let mut src = TiffSource::open_with_limits(path, opts.limits)?;
+    pub fn new(path: &Path, index: usize, opts: &LoadOptions) -> Result<FileWindows, LoadError> {
+        let mut src = Source::open(path, opts.limits)?;
         let info = src
             .info(index)
             .ok_or_else(|| LoadError::Metadata(format!("no field {index}")))?;
         let size = (info.width, info.height);
         let probe = src.load_window(index, opts, (0, 0, 1, 1))?;
-        Ok(TiffWindows {
+        Ok(FileWindows {
             path: path.to_path_buf(),
             index,
             opts: opts.clone(),
@@ -76,7 +76,7 @@ impl TiffWindows {
     }
 }
 
-impl WindowSource for TiffWindows {
+impl WindowSource for FileWindows {
     fn size(&self) -> (usize, usize) {
         self.size
     }
@@ -89,7 +89,7 @@ impl WindowSource for TiffWindows {
         let pooled = self.open.lock().ok().and_then(|mut v| v.pop());
         let mut src = match pooled {
             Some(src) => src,
-            None => TiffSource::open_with_limits(&self.path, self.opts.limits)?,
+            None => Source::open(&self.path, self.opts.limits)?,
         };
         let window = src.load_window(self.index, &self.opts, (x0, y0, w, h));
         if let Ok(mut v) = self.open.lock() {
@@ -102,6 +102,7 @@ impl WindowSource for TiffWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::TiffSource;
     use crate::synth::tiled::{tiled_ome_tiff, TiledOptions};
     use crate::synth::write::{self, Comp, OmeSeries, Options, SampleType};
     use crate::synth::{render, Scene};
@@ -121,7 +122,7 @@ mod tests {
     fn windows_equal_crops(path: &Path) {
         let mut src = TiffSource::open(path).unwrap();
         let whole = src.load_field(0, &LoadOptions::default()).unwrap();
-        let windows = TiffWindows::new(path, 0, &LoadOptions::default()).unwrap();
+        let windows = FileWindows::new(path, 0, &LoadOptions::default()).unwrap();
         assert_eq!(windows.size(), (whole.width, whole.height));
         assert_eq!(windows.pixel_size_um(), whole.pixel_size_um);
         for (x0, y0, w, h) in RECTS {
@@ -162,7 +163,7 @@ mod tests {
             let src = TiffSource::open(&path).unwrap();
             assert_eq!(src.field_count(), 1);
             windows_equal_crops(&path);
-            let f = TiffWindows::new(&path, 0, &LoadOptions::default())
+            let f = FileWindows::new(&path, 0, &LoadOptions::default())
                 .unwrap()
                 .probe()
                 .unwrap();

@@ -402,7 +402,7 @@ mod tests {
     /// decoded whole.
     #[test]
     fn a_tiled_file_read_by_windows_gives_the_whole_fields_analysis() {
-        use crate::io::{LoadOptions, TiffSource, TiffWindows};
+        use crate::io::{FileWindows, LoadOptions, TiffSource};
         use crate::synth::tiled::{tiled_ome_tiff, TiledOptions};
         let f = field(840, 9);
         let planes: Vec<&[u16]> = f
@@ -432,7 +432,7 @@ mod tests {
         let p = Params::default();
         let (want, _) = analyze_with_labels(&whole_field, &p);
         assert!(want.follicles.len() > 3);
-        let src = TiffWindows::new(&path, 0, &opts).unwrap();
+        let src = FileWindows::new(&path, 0, &opts).unwrap();
         // Every block of every stage is reported, each stage to its total.
         let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());
         let on_block = |stage: &str, done: usize, total: usize| {
