@@ -18,6 +18,10 @@ pub enum LoadError {
     /// A valid TIFF using a feature follicount does not read.
     #[error("unsupported TIFF: {0}")]
     Unsupported(String),
+    /// An OME-Zarr folder that cannot be read: not a Zarr store, a
+    /// broken chunk, a codec zarrs does not have.
+    #[error("cannot read OME-Zarr: {0}")]
+    Zarr(String),
     /// The OME-XML or ImageJ description contradicts the file.
     #[error("bad metadata: {0}")]
     Metadata(String),

@@ -1209,45 +1209,44 @@ fn large_fields_get_a_density_map_with_their_overlay() {
     assert!(report.contains("href=\"overlays/large.tif.density.png\""));
 }
 
-/// An OME-Zarr folder among the inputs is not walked into (its chunk
-/// files are not TIFFs) and is named on stderr with what to do; alone, it
-/// is a usage error saying the same.
+/// An OME-Zarr folder among the inputs is one input, not walked into (a
+/// chunk named like a TIFF is not read); one that is not an OME-Zarr
+/// image is an error row saying why, and the run goes on.
 #[test]
-fn an_ome_zarr_folder_is_named_not_walked() {
+fn an_ome_zarr_folder_is_one_input() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     let zarr = input.join("piece.ome.zarr");
     std::fs::create_dir_all(zarr.join("0/0/0")).unwrap();
     std::fs::write(zarr.join(".zattrs"), b"{\"multiscales\": []}").unwrap();
-    // A chunk that happens to be named like a TIFF must not be read.
     std::fs::write(zarr.join("0/0/0/0.tif"), b"chunk").unwrap();
     std::fs::copy(fixtures().join("rgb8_lzw.tif"), input.join("a.tif")).unwrap();
     let out = tmp.path().join("out");
     let o = count(&out, &[&input], &[]);
-    assert_exit(&o, 0);
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_exit(&o, 1);
+    let rows = fields(&out);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let bad = &rows[&("piece.ome.zarr".to_string(), 0)];
+    assert_eq!(&bad[8], "error");
     assert!(
-        err.contains("skipping") && err.contains("piece.ome.zarr: OME-Zarr is not read yet"),
-        "{err}"
+        bad[9].contains("cannot read OME-Zarr: not a Zarr group"),
+        "{bad:?}"
     );
-    assert_eq!(fields(&out).len(), 1);
+    // Given by name, it is one input too.
     let alone = count(&tmp.path().join("out2"), &[&zarr], &[]);
-    assert_exit(&alone, 2);
-    let err = String::from_utf8_lossy(&alone.stderr);
-    assert!(
-        err.contains("OME-Zarr is not read yet; convert it to OME-TIFF"),
-        "{err}"
-    );
+    assert_exit(&alone, 1);
 }
 
 /// A plane over `max_plane_pixels` (a stitched mosaic saved as a tiled,
 /// pyramidal OME-TIFF) is analysed in blocks read a window at a time,
-/// with the tables of the whole-plane analysis, byte for byte; its
-/// density map and a (downscaled) overlay are drawn.
+/// with the tables of the whole-plane analysis, byte for byte, and so is
+/// the same mosaic saved as OME-Zarr; its density map and a (downscaled)
+/// overlay are drawn.
 #[test]
 fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
     use follicount::synth::confocal::{render as broad, Setting};
     use follicount::synth::tiled::{tiled_ome_tiff, TiledOptions};
+    use follicount::synth::zarr::{ome_zarr, ZarrOptions};
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir(&input).unwrap();
@@ -1268,6 +1267,16 @@ fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
         names: vec!["P-cadherin".into(), "Sox9".into(), "DAPI".into()],
     };
     tiled_ome_tiff(&input.join("mosaic.ome.tif"), &refs, (side, side), &o).unwrap();
+    // The same mosaic as OME-Zarr (NGFF 0.5, sharded chunks).
+    let z = ZarrOptions {
+        chunk: 128,
+        shard: 2,
+        levels: 2,
+        pixel_size_um: 0.6,
+        names: o.names.clone(),
+    };
+    let zarr = tmp.path().join("zarr");
+    ome_zarr(&zarr.join("mosaic.ome.zarr"), &refs, (side, side), &z).unwrap();
     let whole = tmp.path().join("whole");
     assert_exit(&count(&whole, &[&input], &[]), 0);
     // 1100² is over a 1000² limit: blocks of 300 px cores.
@@ -1279,10 +1288,15 @@ fn a_mosaic_over_the_plane_limit_is_analysed_in_blocks_as_a_whole() {
         &count(&blocks, &[&input], &["--config", &c, "--overlay"]),
         0,
     );
+    // The OME-Zarr, in the same blocks: the same tables under its name.
+    let zarr_blocks = tmp.path().join("zarr_blocks");
+    assert_exit(&count(&zarr_blocks, &[&zarr], &["--config", &c]), 0);
     for table in ["fields.csv", "follicles.csv"] {
         let a = std::fs::read_to_string(whole.join(table)).unwrap();
         let b = std::fs::read_to_string(blocks.join(table)).unwrap();
         assert_eq!(a, b, "{table}");
+        let z = std::fs::read_to_string(zarr_blocks.join(table)).unwrap();
+        assert_eq!(a.replace("mosaic.ome.tif", "mosaic.ome.zarr"), z, "{table}");
     }
     assert!(
         std::fs::read_to_string(whole.join("follicles.csv"))

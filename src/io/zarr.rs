@@ -120,7 +120,7 @@ impl Sample {
 
 /// A zarrs error as a load error.
 fn corrupt(e: impl std::fmt::Display) -> LoadError {
-    LoadError::Corrupt(format!("OME-Zarr: {e}"))
+    LoadError::Zarr(e.to_string())
 }
 
 impl ZarrSource {
@@ -129,9 +129,9 @@ impl ZarrSource {
     pub fn open(path: &Path, limits: Limits) -> Result<ZarrSource, LoadError> {
         let store = Arc::new(FilesystemStore::new(path).map_err(corrupt)?);
         let root = Group::open(store.clone(), "/").map_err(|e| {
-            LoadError::Corrupt(format!(
+            LoadError::Zarr(format!(
                 "not a Zarr group ({e}); give the image's .zarr folder (the one holding \
-                 .zattrs or zarr.json)"
+                 .zgroup or zarr.json)"
             ))
         })?;
         let attrs = root.attributes();
@@ -865,6 +865,27 @@ mod tests {
             ..LoadOptions::default()
         };
         assert_eq!(src.load_field(0, &opts).unwrap().width, 16);
+    }
+
+    /// Damaged chunks and metadata are errors, never panics or zeros.
+    #[test]
+    fn a_damaged_chunk_or_metadata_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = written(tmp.path(), 0);
+        let chunk = path.join("0/c/1/1/1");
+        assert!(chunk.exists());
+        std::fs::write(&chunk, b"not zstd at all").unwrap();
+        let src = ZarrSource::open(&path, Limits::default()).unwrap();
+        let opts = LoadOptions::default();
+        let err = src.load_field(0, &opts).err().unwrap();
+        assert!(matches!(err, LoadError::Zarr(_)), "{err}");
+        // A window away from the damaged chunk still reads.
+        assert!(src.load_window(0, &opts, (200, 150, 50, 50)).is_ok());
+        let meta = path.join("0/zarr.json");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
+        let err = ZarrSource::open(&path, Limits::default()).err().unwrap();
+        assert!(matches!(err, LoadError::Zarr(_)), "{err}");
     }
 
     #[test]
