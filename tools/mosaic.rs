@@ -12,8 +12,10 @@
 //! truth.csv). `layout` is how the mosaic is saved: `imagej` (default; a
 //! strip-organised ImageJ TIFF), `tiled` (a tiled, pyramidal BigTIFF
 //! OME-TIFF, 512² tiles, 3 reduced levels, stored, as stitching software
-//! saves one), or `tiled-only` (the same, without the tile files: for
-//! mosaics of 30000² and more). `distinct` (default: every tile) renders
+//! saves one), `tiled-only` (the same, without the tile files: for
+//! mosaics of 30000² and more) or `tiled+zarr-only` (the same, and the
+//! mosaic again as OME-Zarr in DIR/zarr/: NGFF 0.5, 512² Zstd chunks, 3
+//! reduced levels). `distinct` (default: every tile) renders
 //! only that many distinct fields and repeats them across the mosaic,
 //! each at its own brightness: a 30000² benchmark in minutes, not an
 //! hour. Deterministic: the same arguments give byte-identical files.
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use follicount::synth::confocal::{render, Confocal, Setting};
 use follicount::synth::tiled::{tiled_ome_tiff, TiledOptions};
 use follicount::synth::write::{imagej_hyperstack, Comp, SampleType};
+use follicount::synth::zarr::{ome_zarr, ZarrOptions};
 use follicount::synth::{quantize_u16, Rendered, Rng};
 use rayon::prelude::*;
 
@@ -44,20 +47,26 @@ fn tile(seed: u64, side: usize, camera: &Setting, brightness: f64) -> Confocal {
 
 fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
-    let dir =
-        PathBuf::from(args.next().ok_or(
-            "usage: mosaic DIR [n] [side] [mosaics] [first_seed] [imagej|tiled|tiled-only]",
-        )?);
+    let dir = PathBuf::from(args.next().ok_or(
+        "usage: mosaic DIR [n] [side] [mosaics] [first_seed] \
+             [imagej|tiled|tiled-only|tiled+zarr-only] [distinct]",
+    )?);
     let n: usize = args.next().map_or(Ok(4), |s| s.parse())?;
     let side: usize = args.next().map_or(Ok(768), |s| s.parse())?;
     let mosaics: u64 = args.next().map_or(Ok(2), |s| s.parse())?;
     let first: u64 = args.next().map_or(Ok(310_000), |s| s.parse())?;
     let layout = args.next().unwrap_or_else(|| "imagej".into());
-    let (tiled, tile_files) = match layout.as_str() {
-        "imagej" => (false, true),
-        "tiled" => (true, true),
-        "tiled-only" => (true, false),
-        other => return Err(format!("unknown layout {other}: imagej, tiled or tiled-only").into()),
+    let (tiled, tile_files, zarr) = match layout.as_str() {
+        "imagej" => (false, true, false),
+        "tiled" => (true, true, false),
+        "tiled-only" => (true, false, false),
+        "tiled+zarr-only" => (true, false, true),
+        other => {
+            return Err(format!(
+                "unknown layout {other}: imagej, tiled, tiled-only or tiled+zarr-only"
+            )
+            .into())
+        }
     };
     let distinct: usize = args.next().map_or(Ok(n * n), |s| s.parse())?;
     let distinct = distinct.clamp(1, n * n);
@@ -149,6 +158,19 @@ fn main() -> Res<()> {
             };
             let refs: Vec<&[u16]> = planes.iter().map(Vec::as_slice).collect();
             tiled_ome_tiff(&path, &refs, (big, big), &o)?;
+            if zarr {
+                let z = ZarrOptions {
+                    chunk: 512,
+                    shard: 0,
+                    levels: 3,
+                    pixel_size_um: camera.pixel_size_um,
+                    names: o.names.clone(),
+                };
+                let zarr_dir = dir.join("zarr");
+                let name = format!("mosaic_{m}.ome.zarr");
+                let _ = std::fs::remove_dir_all(zarr_dir.join(&name));
+                ome_zarr(&zarr_dir.join(name), &refs, (big, big), &z)?;
+            }
         } else {
             // (The ImageJ writer takes 0..1 intensities: the counts back
             // to them, exactly.)
