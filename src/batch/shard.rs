@@ -85,7 +85,7 @@ impl Shard {
             None => 1,
         };
         let spaced = count >= 1 && min <= max && (max - min) == (count - 1) * step;
-        if !spaced || id < min || id > max || (id - min) % step != 0 {
+        if !spaced || id < min || id > max || !(id - min).is_multiple_of(step) {
             return Err(ShardError::Array(format!(
                 "task {id} of an array of {count} ids from {min} to {max} in steps of \
                  {step} is not evenly spaced"

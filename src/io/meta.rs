@@ -414,7 +414,7 @@ pub const IJ_METADATA: u16 = 50839;
 /// names there. `None` when the blocks are absent or malformed.
 pub fn parse_ij_labels(counts: &[u32], data: &[u8]) -> Option<Vec<String>> {
     let header_len = *counts.first()? as usize;
-    if header_len < 4 || header_len > data.len() || (header_len - 4) % 8 != 0 {
+    if header_len < 4 || header_len > data.len() || !(header_len - 4).is_multiple_of(8) {
         return None;
     }
     let big = match &data[..4] {

@@ -241,7 +241,7 @@ fn undo_predictor<T: Copy + WrappingAdd>(s: &mut [T], lag: usize) {
         }
         return;
     }
-    if lag == 3 && s.len() % 3 == 0 {
+    if lag == 3 && s.len().is_multiple_of(3) {
         // RGB-like: three channels interleaved, three sums in registers.
         let (mut a, mut b, mut c) = (s[0], s[1], s[2]);
         for px in s[3..].chunks_exact_mut(3) {

@@ -359,7 +359,7 @@ impl TiffSource {
     /// (`x0`, `y0`) (clipped to the plane), as [`load_field`](Self::load_field)
     /// would decode the whole field and crop it, reading only the strips
     /// or tiles it touches: a plane larger than memory is analysed a
-    /// window at a time ([`TiffWindows`](super::TiffWindows)). Pages of
+    /// window at a time ([`FileWindows`](super::FileWindows)). Pages of
     /// other than 8/16-bit unsigned samples are decoded whole and cropped
     /// (refused over `max_plane_pixels`).
     /// The window (not the plane) is checked against `max_plane_pixels`;

@@ -98,7 +98,7 @@ impl LargeScaleRows {
     /// columns start at block boundaries, sums as the whole image does,
     /// to the bit.
     pub(crate) fn part(&mut self, y: usize, x0: usize, segment: &[f32]) {
-        if y >= self.h || x0 % self.k != 0 || x0 + segment.len() > self.w {
+        if y >= self.h || !x0.is_multiple_of(self.k) || x0 + segment.len() > self.w {
             return;
         }
         let o = (y / self.k) * self.sw + x0 / self.k;
