@@ -48,6 +48,30 @@ mod size {
     }
 }
 
+/// When the flat field's profile is taken above the camera's dark level
+/// ([`crate::segment::flat_field`]): needed where tiles of one plane were
+/// acquired at different brightness (a stitched mosaic), and on a single
+/// camera frame within a follicle or two of the offset-damped profile
+/// (broad set F1 0.951 → 0.956, dev-sample 0.966 → 0.960:
+/// `docs/mosaic.md`), so `auto` keeps the frame's profile as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DarkLevel {
+    /// Above the dark level for a plane wider or taller than
+    /// [`STITCHED_PX`] (no camera takes it in one frame), else not.
+    #[default]
+    Auto,
+    /// Always above the dark level.
+    On,
+    /// Never (the dark level stays in the profile).
+    Off,
+}
+
+/// A plane wider or taller than this many pixels was stitched from
+/// several camera frames: the largest scientific CMOS sensors are 3200
+/// px on a side.
+pub const STITCHED_PX: usize = 4096;
+
 /// How a z-stack is analysed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
@@ -148,6 +172,12 @@ pub struct Params {
     pub flat_field: bool,
     /// σ of the large-scale DAPI profile, µm.
     pub flat_field_sigma_um: f64,
+    /// Whether the profile is taken above the camera's dark level, with
+    /// a pedestal that scales with the coarse brightness (so a dim tile
+    /// of a mosaic is corrected as a bright one; [`DarkLevel`]).
+    pub flat_field_dark: DarkLevel,
+    /// σ of the coarse DAPI brightness that scales that pedestal, µm.
+    pub flat_field_coarse_sigma_um: f64,
     /// Background correction of P-cadherin and Sox9 before thresholding.
     pub background: Background,
     /// Background radius (top-hat half-side, or Gaussian σ), µm. Absent:
@@ -260,6 +290,8 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("open_radius_um", "Opening radius of the P-cadherin mask, µm (0 = off)."),
     ("flat_field", "Divide every channel by the large-scale DAPI profile (uneven illumination)."),
     ("flat_field_sigma_um", "σ of that DAPI profile, µm."),
+    ("flat_field_dark", "Profile above the camera's dark level: \"auto\" (for planes over 4096 px: stitched mosaics), \"on\" or \"off\"."),
+    ("flat_field_coarse_sigma_um", "σ of the coarse brightness that scales the profile's pedestal (its dark level replaced), µm."),
     ("background", "Background correction of P-cadherin and Sox9: \"none\", \"top_hat\" or \"gaussian\"."),
     ("background_radius_um", "Top-hat half-side or Gaussian σ, µm; absent: √(max_area_um2/π)/2."),
     ("threshold_pcad", "P-cadherin threshold: \"otsu\", \"li\", \"triangle\", \"noise:K\" or a number."),
@@ -306,6 +338,8 @@ impl Default for Params {
             open_radius_um: 1.0,
             flat_field: true,
             flat_field_sigma_um: 50.0,
+            flat_field_dark: DarkLevel::Auto,
+            flat_field_coarse_sigma_um: 200.0,
             background: Background::TopHat,
             background_radius_um: None,
             threshold_pcad: Threshold::Triangle,

@@ -256,6 +256,7 @@ fn first_pixels(labels: &Labels) -> Vec<Option<(usize, usize)>> {
 mod tests {
     use super::*;
     use crate::io::Field;
+    use crate::params::DarkLevel;
     use crate::pipeline::analyze_with_labels;
     use crate::pipeline::PlaneStatistics;
     use crate::synth::confocal::{render, Setting};
@@ -317,14 +318,20 @@ mod tests {
 
     /// Tiny cores (many blocks, every follicle near some core's edge)
     /// and larger ones, on simulated fields: the same analysis as the
-    /// whole field's, with the flat field on and off.
+    /// whole field's, with the flat field on (its profile above the dark
+    /// level or not) and off.
     #[test]
     fn blocks_equal_the_whole_field() {
         for seed in [3, 8] {
             let f = field(1024, seed);
-            for flat_field in [true, false] {
+            for (flat_field, dark) in [
+                (true, DarkLevel::Auto),
+                (true, DarkLevel::On),
+                (false, DarkLevel::Auto),
+            ] {
                 let p = Params {
                     flat_field,
+                    flat_field_dark: dark,
                     ..Params::default()
                 };
                 let (whole, _) = analyze_with_labels(&f, &p);
@@ -338,7 +345,8 @@ mod tests {
                         overlap_px: overlap,
                     };
                     let parts = analyze_in_blocks(&f, &p, &stats, b, &|_, _, _| {}).unwrap();
-                    let what = format!("seed {seed}, flat field {flat_field}, core {core_px}");
+                    let what =
+                        format!("seed {seed}, flat field {flat_field} {dark:?}, core {core_px}");
                     assert_same(&parts, &whole, &what);
                 }
             }
@@ -354,14 +362,46 @@ mod tests {
         use crate::segment::threshold::Method;
         let f = field(900, 5);
         use crate::segment::background::Method as Background;
-        for (flat_field, pcad, sox9, background) in [
-            (true, Method::Triangle, Method::Otsu, Background::TopHat),
-            (false, Method::Li, Method::Triangle, Background::TopHat),
-            (true, Method::Fixed(40.0), Method::Li, Background::Gaussian),
-            (true, Method::Otsu, Method::Otsu, Background::None),
+        for (flat_field, pcad, sox9, background, dark) in [
+            (
+                true,
+                Method::Triangle,
+                Method::Otsu,
+                Background::TopHat,
+                DarkLevel::On,
+            ),
+            (
+                true,
+                Method::Triangle,
+                Method::Otsu,
+                Background::TopHat,
+                DarkLevel::Off,
+            ),
+            (
+                false,
+                Method::Li,
+                Method::Triangle,
+                Background::TopHat,
+                DarkLevel::Auto,
+            ),
+            (
+                true,
+                Method::Fixed(40.0),
+                Method::Li,
+                Background::Gaussian,
+                DarkLevel::On,
+            ),
+            (
+                true,
+                Method::Otsu,
+                Method::Otsu,
+                Background::None,
+                DarkLevel::Auto,
+            ),
         ] {
             let p = Params {
                 flat_field,
+                flat_field_dark: dark,
                 threshold_pcad: pcad,
                 threshold_sox9: sox9,
                 background,
@@ -369,8 +409,9 @@ mod tests {
             };
             let whole = PlaneStatistics::of(&f, &p);
             for core in [100, 333, 2000] {
-                let what =
-                    format!("flat {flat_field} {pcad:?} {sox9:?} {background:?} core {core}");
+                let what = format!(
+                    "flat {flat_field} {dark:?} {pcad:?} {sox9:?} {background:?} core {core}"
+                );
                 let read = PlaneStatistics::of_windows(&f, &p, core, &|_, _, _| {}).unwrap();
                 let bits = |t: [f32; 3]| t.map(f32::to_bits);
                 assert_eq!(bits(read.thresholds), bits(whole.thresholds), "{what}");

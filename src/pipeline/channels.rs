@@ -14,7 +14,7 @@ use image::GrayImage;
 
 use super::Scale;
 use crate::io::{Field, Plane};
-use crate::params::Params;
+use crate::params::{DarkLevel, Params, STITCHED_PX};
 use crate::segment::background::{correct_in_place, Method};
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::hot_pixels;
@@ -103,10 +103,29 @@ fn replace<T: Copy>(img: &mut [T], list: &[(usize, T)]) {
     }
 }
 
+/// The sums of the illumination profile of a `w` × `h` plane: its
+/// smoothed DAPI's large-scale mean (σ `flat_field_sigma_um`); with
+/// `flat_field_dark` (for a plane this size), above the dark level with
+/// the pedestal of σ `flat_field_coarse_sigma_um`
+/// ([`crate::segment::flat_field`]).
+pub(super) fn illumination_rows(w: usize, h: usize, p: &Params, scale: Scale) -> LargeScaleRows {
+    let sigma_px = scale.px(p.flat_field_sigma_um);
+    let above_dark = match p.flat_field_dark {
+        DarkLevel::On => true,
+        DarkLevel::Off => false,
+        DarkLevel::Auto => w.max(h) > STITCHED_PX,
+    };
+    if above_dark {
+        LargeScaleRows::illumination(w, h, sigma_px, scale.px(p.flat_field_coarse_sigma_um))
+    } else {
+        LargeScaleRows::new(w, h, sigma_px)
+    }
+}
+
 /// Smooths DAPI (σ `nucleus_sigma_um`) and, with `flat_field`, takes its
-/// large-scale mean (σ `flat_field_sigma_um`) as the illumination
-/// profile, from each row as it is smoothed; or takes the profile
-/// `known` (a block's window of its whole plane's).
+/// illumination profile ([`illumination_rows`]), from each row as it is
+/// smoothed; or takes the profile `known` (a block's window of its whole
+/// plane's).
 pub(super) fn smooth_dapi(
     dapi: &Plane,
     p: &Params,
@@ -114,8 +133,7 @@ pub(super) fn smooth_dapi(
     known: Option<Option<LargeScale>>,
 ) -> (Prepared, Option<LargeScale>) {
     let (w, h) = plane_size(dapi);
-    let mut profile = (p.flat_field && known.is_none())
-        .then(|| LargeScaleRows::new(w, h, scale.px(p.flat_field_sigma_um)));
+    let mut profile = (p.flat_field && known.is_none()).then(|| illumination_rows(w, h, p, scale));
     let plane = smooth_plane_then(dapi, scale.px(p.nucleus_sigma_um), |y, made| {
         if let Some(sums) = profile.as_mut() {
             sums.row(y, &made[y * w..]);
@@ -130,7 +148,8 @@ pub(super) fn smooth_dapi(
 
 /// How every channel but DAPI is corrected: divided by the
 /// `illumination` profile (normalised, floored at 0.2; none without a
-/// flat field), its background removed (`params.background`, radius
+/// flat field; DAPI alongside, its dark level exchanged for the
+/// profile's pedestal first), its background removed (`params.background`, radius
 /// `params.effective_background_radius_um()`).
 #[derive(Clone, Copy)]
 pub(super) struct Correction<'a> {
@@ -174,6 +193,7 @@ impl Correction<'_> {
                         // row is asked for now.
                         crate::cache::prefetch_range(other, (y + 1) * w, (y + 2) * w);
                         let other = &mut other[y * w..(y + 1) * w];
+                        f.lift(y, other);
                         f.divide(y, [row, &mut *other]);
                         let (l, h) = range(other);
                         alongside_range = (alongside_range.0.min(l), alongside_range.1.max(h));

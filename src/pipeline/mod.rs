@@ -394,9 +394,15 @@ mod tests {
         let r = render(&Scene::hard(n, n, 1.0, 4));
         let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
         let field = Field::from_planes(ch, 1.0).unwrap();
-        for flat_field in [true, false] {
+        use crate::params::DarkLevel;
+        for (flat_field, dark) in [
+            (true, DarkLevel::Auto),
+            (true, DarkLevel::On),
+            (false, DarkLevel::On),
+        ] {
             let p = Params {
                 flat_field,
+                flat_field_dark: dark,
                 ..Params::default()
             };
             let a = analyze(&field, &p);
@@ -407,8 +413,18 @@ mod tests {
             let mut pc = smooth_plane(pcad, p.pcad_sigma_um);
             let mut s9 = smooth_plane(sox9, p.nucleus_sigma_um);
             if flat_field {
-                let ill = LargeScale::of(&d, p.flat_field_sigma_um);
-                for img in [&mut d, &mut pc, &mut s9] {
+                // A 300² field: `auto` keeps the plain profile; `on` takes
+                // it above the dark level, DAPI lifted.
+                let ill = match dark {
+                    DarkLevel::On => LargeScale::illumination(
+                        &d,
+                        p.flat_field_sigma_um,
+                        p.flat_field_coarse_sigma_um,
+                    ),
+                    _ => LargeScale::of(&d, p.flat_field_sigma_um),
+                };
+                ill.flatten_stain(&mut d, 0.2);
+                for img in [&mut pc, &mut s9] {
                     ill.flatten(img, 0.2);
                 }
             }
@@ -419,7 +435,11 @@ mod tests {
                 threshold(&d, p.threshold_dapi),
             ];
             let bits = |t: [f32; 3]| t.map(f32::to_bits);
-            assert_eq!(bits(a.thresholds), bits(want), "flat field {flat_field}");
+            assert_eq!(
+                bits(a.thresholds),
+                bits(want),
+                "flat field {flat_field}, {dark:?}"
+            );
         }
     }
 

@@ -15,14 +15,14 @@ use rayon::prelude::*;
 
 use super::blocks::{Blocks, OnBlock, Ticker};
 use super::channels::{
-    channel_ranges, channel_without_hot_pixels, smooth_dapi, threshold_of, without_hot_pixels,
-    Correction, Prepared,
+    channel_ranges, channel_without_hot_pixels, illumination_rows, smooth_dapi, threshold_of,
+    without_hot_pixels, Correction, Prepared,
 };
 use super::Scale;
 use crate::error::LoadError;
 use crate::io::{Field, WindowSource};
 use crate::params::Params;
-use crate::segment::flat_field::{LargeScale, LargeScaleRows};
+use crate::segment::flat_field::LargeScale;
 use crate::segment::threshold::{range, Histogram, Method};
 use crate::segment::window::Window;
 
@@ -81,7 +81,7 @@ impl PlaneStatistics {
         let scale = Scale {
             um_per_px: src.pixel_size_um(),
         };
-        let profile = || LargeScaleRows::new(w, h, scale.px(p.flat_field_sigma_um));
+        let profile = || illumination_rows(w, h, p, scale);
         // Cores on the profile's block boundaries, so that each block of
         // the profile is summed by one core, in the whole plane's order.
         let k = profile().block_px();

@@ -8,6 +8,26 @@
 //! block-averaged copy and read back by bilinear interpolation, so its
 //! cost and memory do not grow with σ; the division streams row by row
 //! (`LargeScale::flat_rows`) while a channel is smoothed.
+//!
+//! **Above the dark level.** A camera adds a constant offset (its dark
+//! level) to every pixel, whatever the light. A profile that includes it
+//! is not proportional to the illumination: a tile of a stitched mosaic
+//! acquired with a fifth of the photons is then corrected by far less
+//! than five-fold, and one threshold for the mosaic misses its dim
+//! tiles. The illumination profile ([`LargeScale::illumination`]) is
+//! therefore taken above the dark level (the 1st percentile of the least
+//! smoothed DAPI in each block of k × k pixels), as a retrospective flat
+//! field models a dark term (Peng et al. 2017, BaSiC, Nat. Commun.
+//! 8:14836: I = I_true · S + D). The offset also damped the profile's
+//! response to nuclear density (dense nuclei around a follicle would
+//! otherwise dim its P-cadherin): it is put back as a *pedestal*
+//! proportional to the brightness at a coarser scale (σ
+//! `coarse_sigma_px`), equal to the dark level where that brightness is
+//! the image's mean. A field of even brightness is corrected much as
+//! before; a dim tile is corrected as a bright one. DAPI, the profile's
+//! own stain, gets the same exchange of dark level for pedestal before
+//! its division ([`LargeScale::flatten_stain`]), so its threshold too
+//! holds across tiles.
 
 use super::threshold::range;
 use crate::FloatImage;
@@ -30,17 +50,46 @@ pub struct LargeScale {
     /// profile was made from ((0, 0) but for a window).
     origin: (usize, usize),
     max: f32,
+    /// The image's dark level, taken off the profile (0 for a plain
+    /// large-scale mean).
+    dark: f32,
+    /// What replaces the dark level: a pedestal proportional to the
+    /// coarse brightness, read back as the profile is (none for a plain
+    /// large-scale mean).
+    pedestal: Option<Box<LargeScale>>,
 }
+
+/// The percentile of the blocks' least values taken as the dark level.
+const DARK_PERCENTILE: f64 = 1.0;
 
 impl LargeScale {
     /// The large-scale mean of `img`.
     pub fn of(img: &FloatImage, sigma_px: f64) -> LargeScale {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let mut sums = LargeScaleRows::new(w, h, sigma_px);
-        for (y, row) in img.as_raw().chunks_exact(w.max(1)).enumerate() {
+        LargeScale::taken(img, LargeScaleRows::new(w, h, sigma_px))
+    }
+
+    /// The illumination profile of `img` (smoothed DAPI): its large-scale
+    /// mean (σ `sigma_px`) above its dark level, plus the pedestal of its
+    /// brightness at σ `coarse_sigma_px` (see the module's notes).
+    pub fn illumination(img: &FloatImage, sigma_px: f64, coarse_sigma_px: f64) -> LargeScale {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        LargeScale::taken(
+            img,
+            LargeScaleRows::illumination(w, h, sigma_px, coarse_sigma_px),
+        )
+    }
+
+    fn taken(img: &FloatImage, mut sums: LargeScaleRows) -> LargeScale {
+        for (y, row) in img.as_raw().chunks_exact(sums.w.max(1)).enumerate() {
             sums.row(y, row);
         }
         sums.finish()
+    }
+
+    /// The dark level taken off the profile (0 for a plain mean).
+    pub fn dark(&self) -> f32 {
+        self.dark
     }
 }
 
@@ -51,12 +100,16 @@ impl LargeScale {
 pub(crate) struct LargeScaleRows {
     small: Vec<f32>,
     count: Vec<u32>,
+    /// Each block's least value (for the dark level).
+    least: Vec<f32>,
     k: usize,
     sw: usize,
     sh: usize,
     w: usize,
     h: usize,
     sigma_px: f64,
+    /// For an illumination profile: the pedestal's σ, px.
+    coarse_sigma_px: Option<f64>,
 }
 
 impl LargeScaleRows {
@@ -67,12 +120,28 @@ impl LargeScaleRows {
         LargeScaleRows {
             small: vec![0f32; sw * sh],
             count: vec![0u32; sw * sh],
+            least: vec![f32::INFINITY; sw * sh],
             k,
             sw,
             sh,
             w,
             h,
             sigma_px,
+            coarse_sigma_px: None,
+        }
+    }
+
+    /// For the illumination profile of a `w` × `h` image
+    /// ([`LargeScale::illumination`]).
+    pub(crate) fn illumination(
+        w: usize,
+        h: usize,
+        sigma_px: f64,
+        coarse_sigma_px: f64,
+    ) -> LargeScaleRows {
+        LargeScaleRows {
+            coarse_sigma_px: Some(coarse_sigma_px),
+            ..LargeScaleRows::new(w, h, sigma_px)
         }
     }
 
@@ -105,6 +174,7 @@ impl LargeScaleRows {
         for (bx, block) in segment.chunks(self.k).enumerate() {
             self.small[o + bx] += block.iter().sum::<f32>();
             self.count[o + bx] += block.len() as u32;
+            self.least[o + bx] = block.iter().fold(self.least[o + bx], |a, &v| a.min(v));
         }
     }
 
@@ -117,6 +187,9 @@ impl LargeScaleRows {
         for (c, &o) in self.count.iter_mut().zip(&other.count) {
             *c += o;
         }
+        for (m, &o) in self.least.iter_mut().zip(&other.least) {
+            *m = m.min(o);
+        }
     }
 
     /// The profile of the rows given.
@@ -124,24 +197,29 @@ impl LargeScaleRows {
         let LargeScaleRows {
             mut small,
             count,
+            least,
             k,
             sw,
             sh,
             w,
             h,
             sigma_px,
+            coarse_sigma_px,
         } = self;
         for (s, c) in small.iter_mut().zip(&count) {
             *s /= (*c).max(1) as f32;
         }
-        let sigma_small = sigma_px / k as f64;
-        if sigma_small >= 0.3 && sw > 0 && sh > 0 {
-            let mut blurred = vec![0f32; sw * sh];
-            super::gaussian::blur(&small, &mut blurred, sw, sh, sigma_small as f32);
-            small = blurred;
-        }
+        // The block means blurred at σ (in blocks: σ / k).
+        let blur = |src: &[f32], sigma_px: f64| -> Vec<f32> {
+            let sigma_small = sigma_px / k as f64;
+            let mut blurred = src.to_vec();
+            if sigma_small >= 0.3 && sw > 0 && sh > 0 {
+                super::gaussian::blur(src, &mut blurred, sw, sh, sigma_small as f32);
+            }
+            blurred
+        };
         let mut out = LargeScale {
-            small: small.into(),
+            small: blur(&small, sigma_px).into(),
             k,
             sw,
             sh,
@@ -149,10 +227,58 @@ impl LargeScaleRows {
             h,
             origin: (0, 0),
             max: 0.0,
+            dark: 0.0,
+            pedestal: None,
         };
+        if let Some(coarse_sigma_px) = coarse_sigma_px {
+            let dark = dark_level(&least);
+            let pedestal = pedestal(&small, &count, &blur(&small, coarse_sigma_px), dark);
+            let above: Vec<f32> = out
+                .small
+                .iter()
+                .zip(&pedestal)
+                .map(|(&m, &p)| (m - dark).max(0.0) + p)
+                .collect();
+            out.pedestal = Some(Box::new(LargeScale {
+                small: pedestal.into(),
+                ..out.clone()
+            }));
+            out.small = above.into();
+            out.dark = dark;
+        }
         out.max = out.full_max();
         out
     }
+}
+
+/// The dark level of an image from its blocks' least values: their
+/// [`DARK_PERCENTILE`]th percentile (0 if negative or none).
+fn dark_level(least: &[f32]) -> f32 {
+    let mut v: Vec<f32> = least.iter().copied().filter(|m| m.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() - 1) as f64 * DARK_PERCENTILE / 100.0).round() as usize;
+    let (_, m, _) = v.select_nth_unstable_by(i, f32::total_cmp);
+    m.max(0.0)
+}
+
+/// The pedestal per block: `dark` × the coarse brightness above `dark`
+/// ÷ the image's mean above it (`means`: block means, weighted by their
+/// pixel `count`s).
+fn pedestal(means: &[f32], count: &[u32], coarse: &[f32], dark: f32) -> Vec<f32> {
+    let pixels: f64 = count.iter().map(|&c| f64::from(c)).sum();
+    let mean = means
+        .iter()
+        .zip(count)
+        .map(|(&m, &c)| f64::from(m) * f64::from(c))
+        .sum::<f64>()
+        / pixels.max(1.0);
+    let signal = (mean as f32 - dark).max(f32::MIN_POSITIVE);
+    coarse
+        .iter()
+        .map(|&c| dark * ((c - dark).max(0.0) / signal))
+        .collect()
 }
 
 impl LargeScale {
@@ -168,6 +294,10 @@ impl LargeScale {
             w,
             h,
             origin: (self.origin.0 + x0, self.origin.1 + y0),
+            pedestal: self
+                .pedestal
+                .as_ref()
+                .map(|p| Box::new(p.window(x0, y0, w, h))),
             ..*self
         }
     }
@@ -264,6 +394,20 @@ impl LargeScale {
         (lo, hi)
     }
 
+    /// [`flatten`](Self::flatten) for the profile's own stain (the
+    /// smoothed DAPI it was made from): its dark level exchanged for the
+    /// pedestal first, as the profile's was.
+    pub fn flatten_stain(&self, img: &mut FloatImage, floor: f32) -> (f32, f32) {
+        if let Some(mut flat) = self.flat_rows(floor) {
+            if img.width() as usize == self.w && img.height() as usize == self.h {
+                for (y, row) in img.chunks_exact_mut(self.w.max(1)).enumerate() {
+                    flat.lift(y, row);
+                }
+            }
+        }
+        self.flatten(img, floor)
+    }
+
     /// The divisors of [`flatten`](Self::flatten) a row at a time, for
     /// any number of images at once: each row of the profile is made
     /// once. `None` when the profile is not positive anywhere.
@@ -274,6 +418,8 @@ impl LargeScale {
         }
         Some(FlatRows {
             rows: ProfileRows::new(self),
+            pedestal: self.pedestal.as_deref().map(ProfileRows::new),
+            dark: self.dark,
             max,
             floor,
             divisor: vec![0f32; self.w],
@@ -285,6 +431,8 @@ impl LargeScale {
 /// Row-at-a-time flat-field division ([`LargeScale::flat_rows`]).
 pub(crate) struct FlatRows<'a> {
     rows: ProfileRows<'a>,
+    pedestal: Option<ProfileRows<'a>>,
+    dark: f32,
     max: f32,
     floor: f32,
     divisor: Vec<f32>,
@@ -292,6 +440,20 @@ pub(crate) struct FlatRows<'a> {
 }
 
 impl FlatRows<'_> {
+    /// Row y of the profile's own stain (DAPI): its dark level exchanged
+    /// for the pedestal, as the profile's was (nothing for a plain mean).
+    pub(crate) fn lift(&mut self, y: usize, data: &mut [f32]) {
+        if y >= self.h {
+            return;
+        }
+        if let Some(p) = self.pedestal.as_mut() {
+            let dark = self.dark;
+            for (v, &q) in data.iter_mut().zip(p.row(y)) {
+                *v += q - dark;
+            }
+        }
+    }
+
     /// Divides row y of each of `rows` (rows of the profile's width) by
     /// the profile normalised to its maximum and floored: the arithmetic
     /// of [`LargeScale::flatten`]. Rows taken in order cost one profile
@@ -615,6 +777,8 @@ mod tests {
                     h,
                     origin: (0, 0),
                     max: 0.0,
+                    dark: 0.0,
+                    pedestal: None,
                 };
                 let mut want = 0f32;
                 ls.rows(|_, row| want = row.iter().cloned().fold(want, f32::max));
@@ -653,5 +817,121 @@ mod tests {
             }
             assert_eq!(ls.max(), max);
         }
+    }
+
+    /// A DAPI-like image: `offset` plus `bright(x)` × 100 in nuclei
+    /// (5 × 5 px squares at random places, a quarter of the area), then
+    /// smoothed a little as the pipeline smooths DAPI.
+    fn nuclei_image(w: usize, h: usize, offset: f32, bright: impl Fn(usize) -> f32) -> FloatImage {
+        let mut rng = crate::synth::Rng::new(17);
+        let mut img = FloatImage::from_pixel(w as u32, h as u32, image::Luma([offset]));
+        for _ in 0..w * h / 100 {
+            let (cx, cy) = (
+                (rng.unit() * w as f64) as usize,
+                (rng.unit() * h as f64) as usize,
+            );
+            for y in cy..(cy + 5).min(h) {
+                for x in cx..(cx + 5).min(w) {
+                    img.put_pixel(
+                        x as u32,
+                        y as u32,
+                        image::Luma([offset + 100.0 * bright(x)]),
+                    );
+                }
+            }
+        }
+        let mut out = FloatImage::new(w as u32, h as u32);
+        crate::segment::gaussian::blur(img.as_raw(), &mut out, w, h, 1.0);
+        out
+    }
+
+    /// The spread of the values in columns `xs` (95th − 5th percentile):
+    /// how far nuclei stand above the background there.
+    fn contrast(img: &FloatImage, xs: std::ops::Range<usize>) -> f32 {
+        let w = img.width() as usize;
+        let mut v: Vec<f32> = img
+            .as_raw()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| xs.contains(&(i % w)))
+            .map(|(_, &v)| v)
+            .collect();
+        v.sort_by(f32::total_cmp);
+        v[v.len() * 95 / 100] - v[v.len() * 5 / 100]
+    }
+
+    /// Two "tiles" of one mosaic, one at a fifth of the other's
+    /// brightness, with one camera offset: after the illumination
+    /// profile (above the dark level, with its pedestal) both tiles'
+    /// nuclei stand equally far above their background, in the stain
+    /// itself and in any channel; after the plain mean, offset included,
+    /// the dim tile's stand at a third or less.
+    #[test]
+    fn a_dim_tile_is_corrected_as_a_bright_one_above_the_dark_level() {
+        let (w, h, offset) = (480, 160, 90.0);
+        let img = nuclei_image(w, h, offset, |x| if x < w / 2 { 1.0 } else { 0.2 });
+        let ill = LargeScale::illumination(&img, 12.0, 48.0);
+        assert!((ill.dark() - offset).abs() < 1.0, "dark {}", ill.dark());
+        let mut stain = img.clone();
+        ill.flatten_stain(&mut stain, 0.05);
+        // Another channel of the same tiles: its background (here no
+        // offset) is removed after the division in the pipeline.
+        let mut other = nuclei_image(w, h, 0.0, |x| if x < w / 2 { 1.0 } else { 0.2 });
+        ill.flatten(&mut other, 0.05);
+        // Away from the step (the profile's σ and the pedestal's).
+        for (name, img) in [("stain", &stain), ("other", &other)] {
+            let (left, right) = (contrast(img, 16..120), contrast(img, 360..464));
+            assert!((right / left - 1.0).abs() < 0.15, "{name}: {left} {right}");
+        }
+        let plain = LargeScale::of(&img, 12.0);
+        let mut old = img.clone();
+        plain.flatten(&mut old, 0.05);
+        let (l, r) = (contrast(&old, 16..120), contrast(&old, 360..464));
+        assert!(r < l / 3.0, "{l} {r}");
+    }
+
+    /// A field of even brightness: away from its edges the illumination
+    /// profile is the plain mean within 4 % on average and 12 % at most
+    /// (the pedestal puts the dark level back, following only the coarse
+    /// density), so single fields are corrected much as before.
+    #[test]
+    fn an_even_field_keeps_its_plain_profile() {
+        let (w, h, offset) = (480, 480, 90.0);
+        let img = nuclei_image(w, h, offset, |_| 1.0);
+        let ill = LargeScale::illumination(&img, 12.0, 48.0);
+        let plain = LargeScale::of(&img, 12.0);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        ill.rows(|_, row| a.extend_from_slice(row));
+        plain.rows(|_, row| b.extend_from_slice(row));
+        let inner = |i: usize| (96..w - 96).contains(&(i % w)) && (96..h - 96).contains(&(i / w));
+        let dev: Vec<f32> = a
+            .iter()
+            .zip(&b)
+            .enumerate()
+            .filter(|(i, _)| inner(*i))
+            .map(|(_, (x, y))| (x / y - 1.0).abs())
+            .collect();
+        let mean = dev.iter().sum::<f32>() / dev.len() as f32;
+        let max = dev.iter().cloned().fold(0.0, f32::max);
+        assert!(mean < 0.04 && max < 0.12, "mean {mean} max {max}");
+        // Without an offset there is no dark level to exchange.
+        let zero = nuclei_image(w, h, 0.0, |_| 1.0);
+        assert_eq!(LargeScale::illumination(&zero, 12.0, 48.0).dark(), 0.0);
+    }
+
+    /// The dark level is the 1st percentile of the blocks' least values
+    /// (brute force: sort them).
+    #[test]
+    fn the_dark_level_is_a_percentile_of_block_minima() {
+        let mut rng = crate::synth::Rng::new(3);
+        for n in [1usize, 7, 100, 1001] {
+            let v: Vec<f32> = (0..n).map(|_| (rng.unit() * 500.0) as f32).collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f32::total_cmp);
+            let want = sorted[((n - 1) as f64 * DARK_PERCENTILE / 100.0).round() as usize];
+            assert_eq!(dark_level(&v), want);
+        }
+        assert_eq!(dark_level(&[f32::INFINITY, -3.0]), 0.0);
+        assert_eq!(dark_level(&[]), 0.0);
     }
 }
