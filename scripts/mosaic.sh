@@ -66,6 +66,7 @@ read -r wall rss < <(timed big $bin count "$big/mosaic" -o "$big/out" -j 2 --for
 follicles=$(($(wc -l < "$big/out/follicles.csv") - 1))
 per_thread=$(echo "30000 * 30000 / 1000000 / $wall / 2" | bc -l)
 say "30000² at -j 2: ${wall} s, peak RSS ${rss} MiB, $follicles follicles"
+say "  against its truth: $($bin score "$big/out" --truth "$big/mosaic/truth.csv" | tail -1)"
 printf 'throughput: %.1f MPix/s per thread; whole 8192² plane at -j 1: %.1f MPix/s; ratio %.2f\n' \
   "$per_thread" "$ref" "$(echo "$per_thread / $ref" | bc -l)" | tee -a "$report"
 read -r wall rss < <(timed zarr $bin count "$big/zarr" -o "$big/out-zarr" -j 2 --force)
