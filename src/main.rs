@@ -758,9 +758,28 @@ fn run_score(dir: &Path, truth_path: &Path, radius: f64, json: bool) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// The commands that print tables to stdout (`score`, `check`,
+/// `config`) end quietly when their reader goes away (`| head`), as Unix
+/// tools do, instead of panicking on the broken pipe; `count` keeps the
+/// signal ignored, so a closed terminal never cuts a batch short.
+fn quiet_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts; no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     allocator::tune();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Score { .. } | Command::Check { .. } | Command::Config { .. }
+    ) {
+        quiet_on_broken_pipe();
+    }
     let outcome = match &cli.command {
         Command::Count {
             inputs,
