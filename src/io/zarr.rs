@@ -580,6 +580,8 @@ fn open_image(
 #[derive(Clone, Debug, PartialEq)]
 struct Axis {
     name: String,
+    /// `time`, `channel`, `space` or none (0.3's plain names).
+    kind: Option<String>,
     unit: Option<String>,
 }
 
@@ -592,10 +594,15 @@ fn axes_of(ms: &Map<String, Value>) -> Option<Vec<Axis>> {
         .map(|a| match a {
             Value::String(name) => Some(Axis {
                 name: name.to_ascii_lowercase(),
+                kind: None,
                 unit: None,
             }),
             Value::Object(o) => Some(Axis {
                 name: o.get("name")?.as_str()?.to_ascii_lowercase(),
+                kind: o
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase),
                 unit: o.get("unit").and_then(Value::as_str).map(str::to_string),
             }),
             _ => None,
@@ -604,17 +611,18 @@ fn axes_of(ms: &Map<String, Value>) -> Option<Vec<Axis>> {
 }
 
 /// Which dimension each of t, c, z, y, x is (y and x required, each
-/// name once, no other).
+/// once). Axes are known by name; a time or channel axis under another
+/// name (`ch`, `channel`, `time`) by its type; nothing else.
 fn dims_of(axes: &[Axis]) -> Option<Axes> {
     let mut out = Axes::default();
     let (mut y, mut x) = (None, None);
     for (d, a) in axes.iter().enumerate() {
-        let slot = match a.name.as_str() {
-            "t" => &mut out.t,
-            "c" => &mut out.c,
-            "z" => &mut out.z,
-            "y" => &mut y,
-            "x" => &mut x,
+        let slot = match (a.name.as_str(), a.kind.as_deref()) {
+            ("t", _) | (_, Some("time")) => &mut out.t,
+            ("c", _) | (_, Some("channel")) => &mut out.c,
+            ("z", _) => &mut out.z,
+            ("y", _) => &mut y,
+            ("x", _) => &mut x,
             _ => return None,
         };
         if slot.replace(d).is_some() {
@@ -677,6 +685,7 @@ mod tests {
             .iter()
             .map(|n| Axis {
                 name: n.to_string(),
+                kind: None,
                 unit: None,
             })
             .collect()
@@ -691,6 +700,11 @@ mod tests {
         assert!(dims_of(&axes(&["c", "y"])).is_none());
         assert!(dims_of(&axes(&["y", "y", "x"])).is_none());
         assert!(dims_of(&axes(&["q", "y", "x"])).is_none());
+        // A channel axis under another name, known by its type.
+        let mut a = axes(&["ch", "y", "x"]);
+        assert!(dims_of(&a).is_none());
+        a[0].kind = Some("channel".into());
+        assert_eq!(dims_of(&a).unwrap().c, Some(0));
     }
 
     use crate::synth::zarr::{ome_zarr, ZarrOptions};
