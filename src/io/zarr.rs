@@ -139,9 +139,17 @@ impl ZarrSource {
         let mut infos = Vec::new();
         let mut fields = Vec::new();
         let mut add = |group_path: &str, attrs: &Map<String, Value>| -> Result<(), LoadError> {
-            let (image, info) = open_image(&store, group_path, attrs)?;
-            let frames = image.axes.t.map_or(1, |t| image.array.shape()[t] as usize);
-            for t in 0..frames {
+            let (image, info) = open_image(&store, group_path, attrs, limits)?;
+            let frames = image.axes.t.map_or(1, |t| image.array.shape()[t]);
+            // A header promising absurdly many time points is refused
+            // before a field is listed for each.
+            if frames.saturating_add(fields.len() as u64) > limits.max_pages as u64 {
+                return Err(LoadError::Limit(format!(
+                    "{frames} time points, over max_pages = {}",
+                    limits.max_pages
+                )));
+            }
+            for t in 0..frames as usize {
                 fields.push((images.len(), t));
                 infos.push(info.clone());
             }
@@ -486,6 +494,7 @@ fn open_image(
     store: &Arc<FilesystemStore>,
     group_path: &str,
     attrs: &Map<String, Value>,
+    limits: Limits,
 ) -> Result<(Image, FieldInfo), LoadError> {
     let meta = ngff(attrs);
     let bad = |what: &str| LoadError::Metadata(format!("OME-Zarr multiscales: {what}"));
@@ -517,6 +526,18 @@ fn open_image(
         )));
     }
     let dims = dims_of(&axes).ok_or_else(|| bad("no y and x axes, or an axis twice"))?;
+    // Planes (time points × channels × slices), as a TIFF's pages, within
+    // max_pages before anything is listed for each.
+    let planes = [dims.t, dims.c, dims.z]
+        .into_iter()
+        .flatten()
+        .fold(1u64, |n, d| n.saturating_mul(shape[d]));
+    if planes > limits.max_pages as u64 {
+        return Err(LoadError::Limit(format!(
+            "{planes} planes (time points × channels × slices), over max_pages = {}",
+            limits.max_pages
+        )));
+    }
     let sample = Sample::of(&array).ok_or_else(|| {
         LoadError::Unsupported(format!(
             "OME-Zarr samples of type {}; save them as 8/16/32-bit integers or floats",
@@ -900,6 +921,34 @@ mod tests {
         std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
         let err = ZarrSource::open(&path, Limits::default()).err().unwrap();
         assert!(matches!(err, LoadError::Zarr(_)), "{err}");
+    }
+
+    /// A header promising a billion time points (or channels) is refused
+    /// at once.
+    #[test]
+    fn absurd_time_points_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("t.zarr");
+        std::fs::create_dir_all(&path).unwrap();
+        let store = Arc::new(FilesystemStore::new(&path).unwrap());
+        ArrayBuilder::new(
+            vec![1 << 30, 3, 16, 16],
+            vec![1, 1, 16, 16],
+            data_type::uint16(),
+            0u16,
+        )
+        .build(store.clone(), "/0")
+        .unwrap()
+        .store_metadata()
+        .unwrap();
+        let mut group = GroupBuilder::new().build(store, "/").unwrap();
+        group.attributes_mut().insert(
+            "multiscales".into(),
+            json!([{"axes": ["t", "c", "y", "x"], "datasets": [{"path": "0"}]}]),
+        );
+        group.store_metadata().unwrap();
+        let err = ZarrSource::open(&path, Limits::default()).err().unwrap();
+        assert!(matches!(err, LoadError::Limit(_)), "{err}");
     }
 
     #[test]
