@@ -3,8 +3,11 @@
 //! OME-XML ([`plan_ome`]), an ImageJ hyperstack description
 //! ([`plan_imagej`]) or none (plain pages, [`plan_plain`]).
 
+use super::channels::{resolve, ChannelMap};
 use super::meta::{parse_ome, ImageJMeta};
+use super::{Field, LoadOptions, Plane, Stack, Voxels};
 use crate::error::LoadError;
+use crate::volume::VoxelSize;
 
 #[derive(Clone, Debug)]
 pub(super) enum PageKind {
@@ -300,4 +303,85 @@ pub(super) fn plan_plain(pages: &[PageInfo], px: Option<f64>) -> Result<Vec<Fiel
 /// to 100 µm).
 pub(super) fn sane_pixel_size(um: f64) -> Option<f64> {
     (um.is_finite() && (1e-3..=100.0).contains(&um)).then_some(um)
+}
+
+/// Field `i` of `fields` (a TIFF's or an OME-Zarr's), its plane sane —
+/// not empty, with a slice, at most `max` pixels (the limit named `key`)
+/// — with its channel roles and its pixel size (from `opts` or the file;
+/// none is an error).
+pub(super) fn resolved(
+    fields: &[FieldInfo],
+    i: usize,
+    opts: &LoadOptions,
+    (max, key): (u64, &str),
+) -> Result<(FieldInfo, ChannelMap, f64), LoadError> {
+    let info = fields
+        .get(i)
+        .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
+        .clone();
+    let (w, h) = (info.width, info.height);
+    if w == 0 || h == 0 {
+        return Err(LoadError::Corrupt(format!("image is {w}×{h} pixels")));
+    }
+    if info.depth == 0 {
+        return Err(LoadError::Corrupt("image has no z slice".into()));
+    }
+    if (w as u64).saturating_mul(h as u64) > max {
+        return Err(LoadError::Limit(format!(
+            "{w}×{h} pixels is over {key} = {max}"
+        )));
+    }
+    let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
+    let pixel_size_um = opts
+        .pixel_size_um
+        .or(info.pixel_size_um)
+        .ok_or(LoadError::NoPixelSize)?;
+    Ok((info, map, pixel_size_um))
+}
+
+/// Field `i` as decoded: its plan's metadata, its channel roles and
+/// pixel size, `opts`' z step, and its planes.
+pub(super) fn field_of(
+    i: usize,
+    info: &FieldInfo,
+    map: ChannelMap,
+    pixel_size_um: f64,
+    opts: &LoadOptions,
+    channels: [Plane; 3],
+) -> Field {
+    let (w, h) = channels[0].dimensions();
+    Field {
+        index: i,
+        width: w as usize,
+        height: h as usize,
+        depth: info.depth,
+        pixel_size_um,
+        z_step_um: opts.z_step_um.or(info.z_step_um),
+        channel_source: map.source,
+        channel_roles: map.roles,
+        channels,
+    }
+}
+
+/// The z step a 3D analysis of `info` uses: `--z-step`, else the file's;
+/// none is an error (asked before anything is decoded).
+pub(super) fn z_step_of(info: &FieldInfo, opts: &LoadOptions) -> Result<f64, LoadError> {
+    opts.z_step_um.or(info.z_step_um).ok_or(LoadError::NoZStep)
+}
+
+/// Field `i`'s stack as decoded: its channel roles, voxel size and
+/// volumes.
+pub(super) fn stack_of(
+    i: usize,
+    map: ChannelMap,
+    voxel: VoxelSize,
+    channels: [Voxels; 3],
+) -> Stack {
+    Stack {
+        index: i,
+        voxel,
+        channel_source: map.source,
+        channel_roles: map.roles,
+        channels,
+    }
 }

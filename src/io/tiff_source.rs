@@ -9,11 +9,12 @@ use tiff::decoder::{ifd::Value, Decoder, DecodingResult};
 use tiff::tags::Tag;
 use tiff::ColorType;
 
-use super::channels::{resolve, ChannelMap};
+use super::channels::ChannelMap;
 use super::chunks::{read_window, Rect};
 use super::digest::{Digest, HashingFile};
 use super::layout::{
-    plan_imagej, plan_ome, plan_plain, sane_pixel_size, FieldInfo, PageInfo, PageKind,
+    field_of, plan_imagej, plan_ome, plan_plain, resolved, sane_pixel_size, stack_of, z_step_of,
+    FieldInfo, PageInfo, PageKind,
 };
 use super::meta::{self, parse_imagej};
 use super::zmax::{Sink, ZMax};
@@ -467,24 +468,16 @@ impl TiffSource {
     /// `--z-step`).
     pub fn load_stack(&mut self, i: usize, opts: &LoadOptions) -> Result<Stack, LoadError> {
         let (info, map, pixel_size_um) = self.resolved(i, opts, self.whole_plane_limit())?;
-        let z_step_um = opts
-            .z_step_um
-            .or(info.z_step_um)
-            .ok_or(LoadError::NoZStep)?;
+        let z_step_um = z_step_of(&info, opts)?;
         let uses = self.budgeted(&info, &map)?;
         let (w, h, d) = (info.width, info.height, info.depth);
         let mut slices = Slices::new(small_uint(&self.pages, &uses), w * h, d);
         self.decode_into(&info, uses, &mut slices)?;
-        Ok(Stack {
-            index: i,
-            voxel: VoxelSize {
-                xy_um: pixel_size_um,
-                z_um: z_step_um,
-            },
-            channel_source: map.source,
-            channel_roles: map.roles,
-            channels: slices.into_volumes(w, h, d)?,
-        })
+        let voxel = VoxelSize {
+            xy_um: pixel_size_um,
+            z_um: z_step_um,
+        };
+        Ok(stack_of(i, map, voxel, slices.into_volumes(w, h, d)?))
     }
 
     /// Field `i`'s plan (its plane size sane: not empty, at most
@@ -496,13 +489,7 @@ impl TiffSource {
         opts: &LoadOptions,
         limit: (u64, &str),
     ) -> Result<(FieldInfo, ChannelMap, f64), LoadError> {
-        let info = self.plane_checked(i, limit)?;
-        let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
-        let pixel_size_um = opts
-            .pixel_size_um
-            .or(info.pixel_size_um)
-            .ok_or(LoadError::NoPixelSize)?;
-        Ok((info, map, pixel_size_um))
+        resolved(&self.fields, i, opts, limit)
     }
 
     /// The limit of a plane decoded whole: `max_plane_pixels`.
@@ -516,26 +503,6 @@ impl TiffSource {
         let uses = pages_used(info, &map.index);
         self.check_decode_budget(info, &uses)?;
         Ok(uses)
-    }
-
-    /// Field `i`'s plan, once its plane size is known to be sane: not
-    /// empty, at most `max` pixels (the limit named `key`).
-    fn plane_checked(&self, i: usize, (max, key): (u64, &str)) -> Result<FieldInfo, LoadError> {
-        let info = self
-            .fields
-            .get(i)
-            .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
-            .clone();
-        let (w, h) = (info.width, info.height);
-        if w == 0 || h == 0 {
-            return Err(LoadError::Corrupt(format!("image is {w}×{h} pixels")));
-        }
-        if (w as u64).saturating_mul(h as u64) > max {
-            return Err(LoadError::Limit(format!(
-                "{w}×{h} pixels is over {key} = {max}"
-            )));
-        }
-        Ok(info)
     }
 
     /// What the field will decode, checked before anything is allocated
@@ -666,30 +633,6 @@ impl TiffSource {
 /// the channel role (0 P-cadherin, 1 Sox9, 2 DAPI) and the z slice each
 /// is for.
 type PageUses = BTreeMap<usize, Vec<(usize, usize, usize)>>;
-
-/// Field `i` of a file as decoded: its plan's metadata, its channel
-/// roles and pixel size, `opts`' z step, and its planes.
-fn field_of(
-    i: usize,
-    info: &FieldInfo,
-    map: ChannelMap,
-    pixel_size_um: f64,
-    opts: &LoadOptions,
-    channels: [super::Plane; 3],
-) -> Field {
-    let (w, h) = channels[0].dimensions();
-    Field {
-        index: i,
-        width: w as usize,
-        height: h as usize,
-        depth: info.depth,
-        pixel_size_um,
-        z_step_um: opts.z_step_um.or(info.z_step_um),
-        channel_source: map.source,
-        channel_roles: map.roles,
-        channels,
-    }
-}
 
 /// Whether every page used holds unsigned samples of up to 16 bits (kept
 /// as 16-bit integers; any other page makes the field floats).

@@ -25,14 +25,17 @@ use zarrs::array::{Array, ArrayShardedExt, ElementOwned};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::Group;
 
-use super::channels::{resolve, ChannelMap};
-use super::layout::{sane_pixel_size, FieldInfo};
+use tiff::decoder::{DecodingResult, DecodingSampleType};
+
+use super::channels::ChannelMap;
+use super::layout::{field_of, resolved, sane_pixel_size, stack_of, z_step_of, FieldInfo};
 use super::meta::unit_to_um;
-use super::{Field, LoadOptions, Plane, Stack, Voxels};
+use super::zmax::{Sink, ZMax};
+use super::zstack::Slices;
+use super::{Field, LoadOptions, Stack};
 use crate::error::LoadError;
 use crate::io::Limits;
-use crate::volume::{Volume, VoxelSize};
-use crate::{FloatImage, U16Image};
+use crate::volume::VoxelSize;
 
 /// Chunks (or a sharded array's inner chunks) over this many bytes are
 /// refused: a window decodes every chunk it touches whole.
@@ -204,7 +207,7 @@ impl ZarrSource {
     /// Decodes field `i`, each of the three channels max-projected over z
     /// (the plane at most `max_plane_pixels`).
     pub fn load_field(&self, i: usize, opts: &LoadOptions) -> Result<Field, LoadError> {
-        let info = self.checked(i, (self.limits.max_plane_pixels, "max_plane_pixels"))?;
+        let (info, _, _) = resolved(&self.infos, i, opts, self.whole_plane_limit())?;
         self.check_samples(&info)?;
         self.load_window(i, opts, (0, 0, info.width, info.height))
     }
@@ -220,8 +223,8 @@ impl ZarrSource {
         opts: &LoadOptions,
         (x0, y0, w, h): (usize, usize, usize, usize),
     ) -> Result<Field, LoadError> {
-        let info = self.checked(i, (self.limits.max_mosaic_pixels, "max_mosaic_pixels"))?;
-        let (map, pixel_size_um) = resolved(&info, opts)?;
+        let limit = (self.limits.max_mosaic_pixels, "max_mosaic_pixels");
+        let (info, map, pixel_size_um) = resolved(&self.infos, i, opts, limit)?;
         let (pw, ph) = (info.width, info.height);
         let (x0, y0) = (x0.min(pw), y0.min(ph));
         let (w, h) = (w.min(pw - x0), h.min(ph - y0));
@@ -238,98 +241,33 @@ impl ZarrSource {
         }
         let (image, t) = self.fields[i];
         let image = &self.images[image];
-        let channels = each_channel(&map, |c| {
-            let mut acc: Option<Plane> = None;
-            for z in 0..info.depth {
-                let slice = image.read(Place { t, c, z }, (x0, y0, w, h))?;
-                acc = Some(match acc {
-                    None => slice,
-                    Some(a) => brighter(a, &slice),
-                });
-            }
-            acc.ok_or_else(|| LoadError::Corrupt("no z slice".into()))
-        })?;
-        Ok(Field {
-            index: i,
-            width: w,
-            height: h,
-            depth: info.depth,
-            pixel_size_um,
-            z_step_um: opts.z_step_um.or(info.z_step_um),
-            channel_source: map.source,
-            channel_roles: map.roles,
-            channels,
-        })
+        let mut zmax = ZMax::new(image.sample.small_uint(), w * h);
+        image.decode_into(t, &map, info.depth, (x0, y0, w, h), &mut zmax)?;
+        let channels = zmax.into_planes(w, h)?;
+        Ok(field_of(i, &info, map, pixel_size_um, opts, channels))
     }
 
     /// Decodes field `i` whole, every slice of the three channels, for the
     /// 3D analysis (a z step is required, from the file or `--z-step`).
     pub fn load_stack(&self, i: usize, opts: &LoadOptions) -> Result<Stack, LoadError> {
-        let info = self.checked(i, (self.limits.max_plane_pixels, "max_plane_pixels"))?;
+        let (info, map, pixel_size_um) = resolved(&self.infos, i, opts, self.whole_plane_limit())?;
         self.check_samples(&info)?;
-        let (map, pixel_size_um) = resolved(&info, opts)?;
-        let z_step_um = opts
-            .z_step_um
-            .or(info.z_step_um)
-            .ok_or(LoadError::NoZStep)?;
+        let z_step_um = z_step_of(&info, opts)?;
         let (image, t) = self.fields[i];
         let image = &self.images[image];
         let (w, h, d) = (info.width, info.height, info.depth);
-        let short = || LoadError::Corrupt("a stack decoded short".into());
-        let channels = each_channel(&map, |c| -> Result<Voxels, LoadError> {
-            let slices = (0..d)
-                .map(|z| image.read(Place { t, c, z }, (0, 0, w, h)))
-                .collect::<Result<Vec<Plane>, LoadError>>()?;
-            Ok(if image.sample.small_uint() {
-                let data = slices
-                    .into_iter()
-                    .flat_map(|s| match s {
-                        Plane::U16(i) => i.into_raw(),
-                        Plane::F32(_) => unreachable!("small samples read as 16-bit"),
-                    })
-                    .collect();
-                Voxels::U16(Volume::from_vec(w, h, d, data).ok_or_else(short)?)
-            } else {
-                let data = slices
-                    .into_iter()
-                    .flat_map(|s| s.to_f32().into_raw())
-                    .collect();
-                Voxels::F32(Volume::from_vec(w, h, d, data).ok_or_else(short)?)
-            })
-        })?;
-        Ok(Stack {
-            index: i,
-            voxel: VoxelSize {
-                xy_um: pixel_size_um,
-                z_um: z_step_um,
-            },
-            channel_source: map.source,
-            channel_roles: map.roles,
-            channels,
-        })
+        let mut slices = Slices::new(image.sample.small_uint(), w * h, d);
+        image.decode_into(t, &map, d, (0, 0, w, h), &mut slices)?;
+        let voxel = VoxelSize {
+            xy_um: pixel_size_um,
+            z_um: z_step_um,
+        };
+        Ok(stack_of(i, map, voxel, slices.into_volumes(w, h, d)?))
     }
 
-    /// Field `i`'s metadata, its plane not empty and at most `max`
-    /// pixels (the limit named `key`).
-    fn checked(&self, i: usize, (max, key): (u64, &str)) -> Result<FieldInfo, LoadError> {
-        let info = self
-            .infos
-            .get(i)
-            .ok_or_else(|| LoadError::Metadata(format!("no field {i}")))?
-            .clone();
-        let (w, h) = (info.width, info.height);
-        if w == 0 || h == 0 || info.depth == 0 {
-            return Err(LoadError::Corrupt(format!(
-                "image is {w}×{h} pixels × {} slices",
-                info.depth
-            )));
-        }
-        if (w as u64).saturating_mul(h as u64) > max {
-            return Err(LoadError::Limit(format!(
-                "{w}×{h} pixels is over {key} = {max}"
-            )));
-        }
-        Ok(info)
+    /// The limit of a plane decoded whole: `max_plane_pixels`.
+    fn whole_plane_limit(&self) -> (u64, &'static str) {
+        (self.limits.max_plane_pixels, "max_plane_pixels")
     }
 
     /// A field read whole: its three channels' samples within
@@ -350,125 +288,59 @@ impl ZarrSource {
     }
 }
 
-/// `read` of the file channels of P-cadherin, Sox9 and DAPI, in that
-/// order.
-fn each_channel<T>(
-    map: &ChannelMap,
-    mut read: impl FnMut(usize) -> Result<T, LoadError>,
-) -> Result<[T; 3], LoadError> {
-    let [p, s, d] = map.index;
-    Ok([read(p)?, read(s)?, read(d)?])
-}
-
-/// Field `info`'s channel roles and pixel size (from `opts` or the
-/// metadata; none is an error).
-fn resolved(info: &FieldInfo, opts: &LoadOptions) -> Result<(ChannelMap, f64), LoadError> {
-    let map = resolve(info.n_channels, &info.channel_names, opts.channels.as_ref())?;
-    let px = opts
-        .pixel_size_um
-        .or(info.pixel_size_um)
-        .ok_or(LoadError::NoPixelSize)?;
-    Ok((map, px))
-}
-
-/// The greater of each pixel of `a` and `b` (same size and sample type);
-/// NaN never replaces a value.
-fn brighter(a: Plane, b: &Plane) -> Plane {
-    match (a, b) {
-        (Plane::U16(mut a), Plane::U16(b)) => {
-            for (o, &x) in a.iter_mut().zip(b.iter()) {
-                *o = (*o).max(x);
-            }
-            Plane::U16(a)
-        }
-        (a, b) => {
-            let mut a = a.to_f32();
-            for (o, x) in a.iter_mut().zip(b.to_f32().into_raw()) {
-                if x > *o {
-                    *o = x;
-                }
-            }
-            Plane::F32(a)
-        }
-    }
-}
-
-/// Which channel, slice and time point of an image.
-#[derive(Clone, Copy, Debug)]
-struct Place {
-    t: usize,
-    c: usize,
-    z: usize,
-}
-
 impl Image {
-    /// The `w` × `h` window at (`x0`, `y0`) of one channel's slice.
-    fn read(
+    /// Decodes the `w` × `h` window at (`x0`, `y0`) of every slice of the
+    /// channels `map` picks, at time point `t`, into `sink`, one slice of
+    /// one channel at a time, as a TIFF's pages are decoded: the same
+    /// projection or stack, the same sample conversions.
+    fn decode_into(
         &self,
-        at: Place,
+        t: usize,
+        map: &ChannelMap,
+        depth: usize,
         (x0, y0, w, h): (usize, usize, usize, usize),
-    ) -> Result<Plane, LoadError> {
+        sink: &mut impl Sink,
+    ) -> Result<(), LoadError> {
         let a = &self.axes;
         let mut ranges = vec![0..1u64; self.array.shape().len()];
-        for (dim, i) in [(a.t, at.t), (a.c, at.c), (a.z, at.z)] {
-            if let Some(d) = dim {
-                ranges[d] = i as u64..i as u64 + 1;
-            }
-        }
         ranges[a.y] = y0 as u64..(y0 + h) as u64;
         ranges[a.x] = x0 as u64..(x0 + w) as u64;
-        // Stored y before x (C order), as the spec's axis order requires.
-        let (w32, h32) = (w as u32, h as u32);
-        let u16s = |v: Vec<u16>| Plane::U16(U16Image::from_raw(w32, h32, v).unwrap_or_default());
-        let floats =
-            |v: Vec<f32>| Plane::F32(FloatImage::from_raw(w32, h32, v).unwrap_or_default());
-        let plane = match self.sample {
-            Sample::U16 => u16s(self.get::<u16>(&ranges)?),
-            Sample::U8 => u16s(
-                self.get::<u8>(&ranges)?
-                    .into_iter()
-                    .map(u16::from)
-                    .collect(),
-            ),
-            Sample::I8 => floats(
-                self.get::<i8>(&ranges)?
-                    .into_iter()
-                    .map(f32::from)
-                    .collect(),
-            ),
-            Sample::I16 => floats(
-                self.get::<i16>(&ranges)?
-                    .into_iter()
-                    .map(f32::from)
-                    .collect(),
-            ),
-            Sample::U32 => floats(
-                self.get::<u32>(&ranges)?
-                    .into_iter()
-                    .map(|x| x as f32)
-                    .collect(),
-            ),
-            Sample::I32 => floats(
-                self.get::<i32>(&ranges)?
-                    .into_iter()
-                    .map(|x| x as f32)
-                    .collect(),
-            ),
-            Sample::F32 => floats(self.get::<f32>(&ranges)?),
-            Sample::F64 => floats(
-                self.get::<f64>(&ranges)?
-                    .into_iter()
-                    .map(|x| x as f32)
-                    .collect(),
-            ),
-        };
-        let (pw, ph) = plane.dimensions();
-        if (pw as usize, ph as usize) != (w, h) || pw == 0 {
-            return Err(LoadError::Corrupt(format!(
-                "a {w}×{h} window decoded short"
-            )));
+        let mut raw: Vec<u16> = Vec::new();
+        for (role, &c) in map.index.iter().enumerate() {
+            for z in 0..depth {
+                for (dim, i) in [(a.t, t), (a.c, c), (a.z, z)] {
+                    if let Some(d) = dim {
+                        ranges[d] = i as u64..i as u64 + 1;
+                    }
+                }
+                // 8/16-bit samples go through the raw buffer as a TIFF's
+                // do; the others as a decoded page of their type.
+                let none = DecodingResult::U8(Vec::new());
+                let (buf, small) = match self.sample {
+                    Sample::U16 => {
+                        raw = self.get::<u16>(&ranges)?;
+                        (none, Some((Some(DecodingSampleType::U16), raw.len() * 2)))
+                    }
+                    Sample::U8 => {
+                        let v = self.get::<u8>(&ranges)?;
+                        raw.clear();
+                        raw.resize(v.len().div_ceil(2), 0);
+                        bytemuck::cast_slice_mut::<u16, u8>(&mut raw)[..v.len()]
+                            .copy_from_slice(&v);
+                        (none, Some((Some(DecodingSampleType::U8), v.len())))
+                    }
+                    Sample::I8 => (DecodingResult::I8(self.get(&ranges)?), None),
+                    Sample::I16 => (DecodingResult::I16(self.get(&ranges)?), None),
+                    Sample::U32 => (DecodingResult::U32(self.get(&ranges)?), None),
+                    Sample::I32 => (DecodingResult::I32(self.get(&ranges)?), None),
+                    Sample::F32 => (DecodingResult::F32(self.get(&ranges)?), None),
+                    Sample::F64 => (DecodingResult::F64(self.get(&ranges)?), None),
+                };
+                sink.add(role, z, &buf, &raw, small, 0, 1)
+                    .map_err(|e| LoadError::Zarr(format!("channel {c}, slice {z}: {e}")))?;
+            }
         }
-        Ok(plane)
+        Ok(())
     }
 
     fn get<T: ElementOwned>(&self, ranges: &[std::ops::Range<u64>]) -> Result<Vec<T>, LoadError> {
@@ -700,6 +572,7 @@ fn channel_names(meta: &Map<String, Value>, n: usize) -> Vec<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::Plane;
 
     fn axes(names: &[&str]) -> Vec<Axis> {
         names
