@@ -174,7 +174,11 @@ impl LargeScaleRows {
         for (bx, block) in segment.chunks(self.k).enumerate() {
             self.small[o + bx] += block.iter().sum::<f32>();
             self.count[o + bx] += block.len() as u32;
-            self.least[o + bx] = block.iter().fold(self.least[o + bx], |a, &v| a.min(v));
+            // The least values serve the dark level of an illumination
+            // profile alone.
+            if self.coarse_sigma_px.is_some() {
+                self.least[o + bx] = block.iter().fold(self.least[o + bx], |a, &v| a.min(v));
+            }
         }
     }
 
