@@ -27,7 +27,11 @@
 //! before; a dim tile is corrected as a bright one. DAPI, the profile's
 //! own stain, gets the same exchange of dark level for pedestal before
 //! its division ([`LargeScale::flatten_stain`]), so its threshold too
-//! holds across tiles.
+//! holds across tiles. Every other channel (the same camera, the same
+//! offset) has the dark level taken off before its division, as BaSiC's
+//! model has it: the offset is not light, and divided with the light it
+//! would stand five times higher in a tile of a fifth of the photons
+//! and sink over a follicle's dense nuclei ([`FlatRows::divide`]).
 
 use super::threshold::range;
 use crate::FloatImage;
@@ -377,8 +381,10 @@ impl LargeScale {
         self.max
     }
 
-    /// Flat-field correction: divides `img` (same size), in place, by this
-    /// profile normalised to its maximum and floored at `floor`. With the
+    /// Flat-field correction: takes the dark level off `img` (same size;
+    /// for a profile above it) and divides it, in place, by this
+    /// profile normalised to its maximum and floored at `floor`
+    /// ([`FlatRows::divide`]). With the
     /// large-scale mean of a stain present everywhere (DAPI), that is the
     /// illumination. Returns the range (least, greatest value) of the image after it (found as
     /// each row is written).
@@ -444,31 +450,42 @@ pub(crate) struct FlatRows<'a> {
 }
 
 impl FlatRows<'_> {
-    /// Row y of the profile's own stain (DAPI): its dark level exchanged
-    /// for the pedestal, as the profile's was (nothing for a plain mean).
+    /// Row y of the profile's own stain (DAPI): the pedestal added, so
+    /// that once [`divide`](Self::divide) has taken the dark level off,
+    /// its dark level is exchanged for the pedestal, as the profile's was
+    /// (nothing for a plain mean).
     pub(crate) fn lift(&mut self, y: usize, data: &mut [f32]) {
         if y >= self.h {
             return;
         }
         if let Some(p) = self.pedestal.as_mut() {
-            let dark = self.dark;
             for (v, &q) in data.iter_mut().zip(p.row(y)) {
-                *v += q - dark;
+                *v += q;
             }
         }
     }
 
-    /// Divides row y of each of `rows` (rows of the profile's width) by
-    /// the profile normalised to its maximum and floored: the arithmetic
-    /// of [`LargeScale::flatten`]. Rows taken in order cost one profile
-    /// row each, whatever the number of images.
+    /// Takes the dark level off row y of each of `rows` (rows of the
+    /// profile's width; nothing for a plain mean) and divides it by the
+    /// profile normalised to its maximum and floored — BaSiC's
+    /// (I − D) / S (Peng et al. 2017): the camera's offset is not light,
+    /// and divided with the light it would rise wherever the profile
+    /// dips (a dim tile, a sparse patch) and sink where it swells (a
+    /// follicle's dense nuclei), a pattern at the follicles' own scale
+    /// that the background removal cannot take away. The arithmetic of
+    /// [`LargeScale::flatten`]. Rows taken in order cost one profile row
+    /// each, whatever the number of images.
     pub(crate) fn divide<const N: usize>(&mut self, y: usize, rows: [&mut [f32]; N]) {
         if y >= self.h {
             return;
         }
         divisors(&mut self.divisor, self.rows.row(y), self.max, self.floor);
         for data in rows {
-            divide_by(data, &self.divisor);
+            if self.dark == 0.0 {
+                divide_by(data, &self.divisor);
+            } else {
+                divide_above(data, &self.divisor, self.dark);
+            }
         }
     }
 }
@@ -490,6 +507,15 @@ fn divisors(d: &mut [f32], p: &[f32], max: f32, floor: f32) {
 fn divide_by(data: &mut [f32], d: &[f32]) {
     for (v, &d) in data.iter_mut().zip(d) {
         *v /= d;
+    }
+}
+
+/// `data[x] = (data[x] − dark) / d[x]`, compiled also for AVX2 and
+/// AVX-512 (as [`divisors`]).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2", "x86_64+avx2"))]
+fn divide_above(data: &mut [f32], d: &[f32], dark: f32) {
+    for (v, &d) in data.iter_mut().zip(d) {
+        *v = (*v - dark) / d;
     }
 }
 
@@ -849,9 +875,8 @@ mod tests {
         out
     }
 
-    /// The spread of the values in columns `xs` (95th − 5th percentile):
-    /// how far nuclei stand above the background there.
-    fn contrast(img: &FloatImage, xs: std::ops::Range<usize>) -> f32 {
+    /// The values in columns `xs`, sorted.
+    fn sorted_in(img: &FloatImage, xs: std::ops::Range<usize>) -> Vec<f32> {
         let w = img.width() as usize;
         let mut v: Vec<f32> = img
             .as_raw()
@@ -861,7 +886,20 @@ mod tests {
             .map(|(_, &v)| v)
             .collect();
         v.sort_by(f32::total_cmp);
+        v
+    }
+
+    /// The spread of the values in columns `xs` (95th − 5th percentile):
+    /// how far nuclei stand above the background there.
+    fn contrast(img: &FloatImage, xs: std::ops::Range<usize>) -> f32 {
+        let v = sorted_in(img, xs);
         v[v.len() * 95 / 100] - v[v.len() * 5 / 100]
+    }
+
+    /// The background in columns `xs` (the 5th percentile).
+    fn background(img: &FloatImage, xs: std::ops::Range<usize>) -> f32 {
+        let v = sorted_in(img, xs);
+        v[v.len() * 5 / 100]
     }
 
     /// Two "tiles" of one mosaic, one at a fifth of the other's
@@ -869,7 +907,11 @@ mod tests {
     /// profile (above the dark level, with its pedestal) both tiles'
     /// nuclei stand equally far above their background, in the stain
     /// itself and in any channel; after the plain mean, offset included,
-    /// the dim tile's stand at a third or less.
+    /// the dim tile's stand at a third or less. Another channel from the
+    /// same camera has its offset taken off before the division, so its
+    /// background is as low in the dim tile as in the bright one (divided
+    /// with the light, the offset stands five times higher in the dim
+    /// tile).
     #[test]
     fn a_dim_tile_is_corrected_as_a_bright_one_above_the_dark_level() {
         let (w, h, offset) = (480, 160, 90.0);
@@ -878,10 +920,23 @@ mod tests {
         assert!((ill.dark() - offset).abs() < 1.0, "dark {}", ill.dark());
         let mut stain = img.clone();
         ill.flatten_stain(&mut stain, 0.05);
-        // Another channel of the same tiles: its background (here no
-        // offset) is removed after the division in the pipeline.
-        let mut other = nuclei_image(w, h, 0.0, |x| if x < w / 2 { 1.0 } else { 0.2 });
+        // Another channel of the same tiles and camera.
+        let other_raw = nuclei_image(w, h, offset, |x| if x < w / 2 { 1.0 } else { 0.2 });
+        let mut other = other_raw.clone();
         ill.flatten(&mut other, 0.05);
+        let (left, right) = (background(&other, 16..120), background(&other, 360..464));
+        let nuclei = contrast(&other, 16..120);
+        assert!((right - left).abs() < 0.1 * nuclei, "{left} {right} {nuclei}");
+        // The offset divided with the light: the dim tile's background
+        // stands far above the bright one's.
+        let mut with_offset = other_raw;
+        let no_dark = LargeScale {
+            dark: 0.0,
+            ..ill.clone()
+        };
+        no_dark.flatten(&mut with_offset, 0.05);
+        let (l, r) = (background(&with_offset, 16..120), background(&with_offset, 360..464));
+        assert!(r - l > nuclei, "{l} {r} {nuclei}");
         // Away from the step (the profile's σ and the pedestal's).
         for (name, img) in [("stain", &stain), ("other", &other)] {
             let (left, right) = (contrast(img, 16..120), contrast(img, 360..464));
