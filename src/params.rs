@@ -48,23 +48,36 @@ mod size {
     }
 }
 
-/// When the flat field's profile is taken above the camera's dark level
-/// ([`crate::segment::flat_field`]): needed where tiles of one plane were
-/// acquired at different brightness (a stitched mosaic), and on a single
-/// camera frame within a follicle or two of the offset-damped profile
-/// (broad set F1 0.951 → 0.956, dev-sample 0.966 → 0.960:
-/// `docs/mosaic.md`), so `auto` keeps the frame's profile as it was.
+/// Whether a step that a stitched plane needs is taken: the flat field
+/// above the camera's dark level ([`crate::segment::flat_field`]) and
+/// local thresholds ([`crate::segment::threshold_map`]), needed where
+/// tiles of one plane were acquired at different brightness. On a
+/// single camera frame neither does better than the plane's own
+/// (dark level: broad set F1 0.951 → 0.954, dev-sample 0.966 → 0.943;
+/// local thresholds: 0.953 and 0.949; `docs/mosaic.md`), so `auto`
+/// keeps a frame as it was.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DarkLevel {
-    /// Above the dark level for a plane wider or taller than
-    /// [`STITCHED_PX`] (no camera takes it in one frame), else not.
+pub enum Stitched {
+    /// For a plane wider or taller than [`STITCHED_PX`] (no camera
+    /// takes it in one frame), else not.
     #[default]
     Auto,
-    /// Always above the dark level.
+    /// Always.
     On,
-    /// Never (the dark level stays in the profile).
+    /// Never.
     Off,
+}
+
+impl Stitched {
+    /// Whether the step is taken for a `w` × `h` plane.
+    pub fn applies(self, w: usize, h: usize) -> bool {
+        match self {
+            Stitched::On => true,
+            Stitched::Off => false,
+            Stitched::Auto => w.max(h) > STITCHED_PX,
+        }
+    }
 }
 
 /// A plane wider or taller than this many pixels was stitched from
@@ -174,10 +187,16 @@ pub struct Params {
     pub flat_field_sigma_um: f64,
     /// Whether the profile is taken above the camera's dark level, with
     /// a pedestal that scales with the coarse brightness (so a dim tile
-    /// of a mosaic is corrected as a bright one; [`DarkLevel`]).
-    pub flat_field_dark: DarkLevel,
+    /// of a mosaic is corrected as a bright one; [`Stitched`]).
+    pub flat_field_dark: Stitched,
     /// σ of the coarse DAPI brightness that scales that pedestal, µm.
     pub flat_field_coarse_sigma_um: f64,
+    /// Whether each channel is thresholded locally, in cells of
+    /// `local_threshold_cell_um` ([`Stitched`];
+    /// [`crate::segment::threshold_map`]).
+    pub local_thresholds: Stitched,
+    /// The side of those cells, µm.
+    pub local_threshold_cell_um: f64,
     /// Background correction of P-cadherin and Sox9 before thresholding.
     pub background: Background,
     /// Background radius (top-hat half-side, or Gaussian σ), µm. Absent:
@@ -292,6 +311,8 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("flat_field_sigma_um", "σ of that DAPI profile, µm."),
     ("flat_field_dark", "Profile above the camera's dark level: \"auto\" (for planes over 4096 px: stitched mosaics), \"on\" or \"off\"."),
     ("flat_field_coarse_sigma_um", "σ of the coarse brightness that scales the profile's pedestal (its dark level replaced), µm."),
+    ("local_thresholds", "Each channel thresholded in cells of local_threshold_cell_um, interpolated between them: \"auto\" (for planes over 4096 px: stitched mosaics), \"on\" or \"off\"."),
+    ("local_threshold_cell_um", "Side of those cells, µm."),
     ("background", "Background correction of P-cadherin and Sox9: \"none\", \"top_hat\" or \"gaussian\"."),
     ("background_radius_um", "Top-hat half-side or Gaussian σ, µm; absent: √(max_area_um2/π)/2."),
     ("threshold_pcad", "P-cadherin threshold: \"otsu\", \"li\", \"triangle\", \"noise:K\" or a number."),
@@ -338,8 +359,10 @@ impl Default for Params {
             open_radius_um: 1.0,
             flat_field: true,
             flat_field_sigma_um: 50.0,
-            flat_field_dark: DarkLevel::Auto,
+            flat_field_dark: Stitched::Auto,
             flat_field_coarse_sigma_um: 200.0,
+            local_thresholds: Stitched::Auto,
+            local_threshold_cell_um: 200.0,
             background: Background::TopHat,
             background_radius_um: None,
             threshold_pcad: Threshold::Triangle,
@@ -426,6 +449,16 @@ impl Params {
             "pcad_local_fraction",
             (0.0..=1.0).contains(&self.pcad_local_fraction),
             "must be between 0 and 1",
+        )?;
+        check(
+            "flat_field_coarse_sigma_um",
+            self.flat_field_coarse_sigma_um.is_finite() && self.flat_field_coarse_sigma_um >= 0.0,
+            "must be a finite number ≥ 0",
+        )?;
+        check(
+            "local_threshold_cell_um",
+            self.local_threshold_cell_um.is_finite() && self.local_threshold_cell_um > 0.0,
+            "must be a positive number of µm",
         )?;
         check(
             "split_bend_ratio",

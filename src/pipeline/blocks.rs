@@ -256,7 +256,7 @@ fn first_pixels(labels: &Labels) -> Vec<Option<(usize, usize)>> {
 mod tests {
     use super::*;
     use crate::io::Field;
-    use crate::params::DarkLevel;
+    use crate::params::Stitched;
     use crate::pipeline::analyze_with_labels;
     use crate::pipeline::PlaneStatistics;
     use crate::synth::confocal::{render, Setting};
@@ -319,19 +319,21 @@ mod tests {
     /// Tiny cores (many blocks, every follicle near some core's edge)
     /// and larger ones, on simulated fields: the same analysis as the
     /// whole field's, with the flat field on (its profile above the dark
-    /// level or not) and off.
+    /// level or not) and off, with local thresholds and without.
     #[test]
     fn blocks_equal_the_whole_field() {
         for seed in [3, 8] {
             let f = field(1024, seed);
-            for (flat_field, dark) in [
-                (true, DarkLevel::Auto),
-                (true, DarkLevel::On),
-                (false, DarkLevel::Auto),
+            for (flat_field, dark, local) in [
+                (true, Stitched::Auto, Stitched::Auto),
+                (true, Stitched::On, Stitched::On),
+                (false, Stitched::Auto, Stitched::Auto),
+                (false, Stitched::Auto, Stitched::On),
             ] {
                 let p = Params {
                     flat_field,
                     flat_field_dark: dark,
+                    local_thresholds: local,
                     ..Params::default()
                 };
                 let (whole, _) = analyze_with_labels(&f, &p);
@@ -345,8 +347,10 @@ mod tests {
                         overlap_px: overlap,
                     };
                     let parts = analyze_in_blocks(&f, &p, &stats, b, &|_, _, _| {}).unwrap();
-                    let what =
-                        format!("seed {seed}, flat field {flat_field} {dark:?}, core {core_px}");
+                    let what = format!(
+                        "seed {seed}, flat field {flat_field} {dark:?}, local {local:?}, \
+                         core {core_px}"
+                    );
                     assert_same(&parts, &whole, &what);
                 }
             }
@@ -368,46 +372,55 @@ mod tests {
                 Method::Triangle,
                 Method::Otsu,
                 Background::TopHat,
-                DarkLevel::On,
+                Stitched::On,
             ),
             (
                 true,
                 Method::Triangle,
                 Method::Otsu,
                 Background::TopHat,
-                DarkLevel::Off,
+                Stitched::Off,
             ),
             (
                 false,
                 Method::Li,
                 Method::Triangle,
                 Background::TopHat,
-                DarkLevel::Auto,
+                Stitched::Auto,
             ),
             (
                 true,
                 Method::Fixed(40.0),
                 Method::Li,
                 Background::Gaussian,
-                DarkLevel::On,
+                Stitched::On,
             ),
             (
                 true,
                 Method::Otsu,
                 Method::Otsu,
                 Background::None,
-                DarkLevel::Auto,
+                Stitched::Auto,
             ),
         ] {
             let p = Params {
                 flat_field,
                 flat_field_dark: dark,
+                // Local thresholds with the profile above the dark level
+                // (as `auto` gives a mosaic), without elsewhere.
+                local_thresholds: dark,
                 threshold_pcad: pcad,
                 threshold_sox9: sox9,
                 background,
                 ..Params::default()
             };
             let whole = PlaneStatistics::of(&f, &p);
+            if dark == Stitched::On {
+                let methods = [pcad, sox9, p.threshold_dapi];
+                for (map, m) in whole.local.iter().zip(methods) {
+                    assert_eq!(map.is_some(), !matches!(m, Method::Fixed(_)), "{m:?}");
+                }
+            }
             for core in [100, 333, 2000] {
                 let what = format!(
                     "flat {flat_field} {dark:?} {pcad:?} {sox9:?} {background:?} core {core}"
@@ -416,6 +429,7 @@ mod tests {
                 let bits = |t: [f32; 3]| t.map(f32::to_bits);
                 assert_eq!(bits(read.thresholds), bits(whole.thresholds), "{what}");
                 assert_eq!(read.ranges, whole.ranges, "{what}");
+                assert_eq!(read.local, whole.local, "{what}");
                 match (&read.illumination, &whole.illumination) {
                     (Some(a), Some(b)) => {
                         assert_eq!(a.max().to_bits(), b.max().to_bits(), "{what}");

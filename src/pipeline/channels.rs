@@ -14,13 +14,14 @@ use image::GrayImage;
 
 use super::Scale;
 use crate::io::{Field, Plane};
-use crate::params::{DarkLevel, Params, STITCHED_PX};
+use crate::params::Params;
 use crate::segment::background::{correct_in_place, Method};
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::hot_pixels;
 use crate::segment::local::mask_local;
 use crate::segment::smooth::smooth_samples_then;
 use crate::segment::threshold::{mask_at_least, range, threshold_in, Method as Threshold};
+use crate::segment::threshold_map::{CellHistograms, Cells, ThresholdMap};
 use crate::segment::top_hat::TopHatRows;
 use crate::FloatImage;
 
@@ -110,12 +111,7 @@ fn replace<T: Copy>(img: &mut [T], list: &[(usize, T)]) {
 /// ([`crate::segment::flat_field`]).
 pub(super) fn illumination_rows(w: usize, h: usize, p: &Params, scale: Scale) -> LargeScaleRows {
     let sigma_px = scale.px(p.flat_field_sigma_um);
-    let above_dark = match p.flat_field_dark {
-        DarkLevel::On => true,
-        DarkLevel::Off => false,
-        DarkLevel::Auto => w.max(h) > STITCHED_PX,
-    };
-    if above_dark {
+    if p.flat_field_dark.applies(w, h) {
         LargeScaleRows::illumination(w, h, sigma_px, scale.px(p.flat_field_coarse_sigma_um))
     } else {
         LargeScaleRows::new(w, h, sigma_px)
@@ -230,17 +226,91 @@ pub(super) fn threshold_of(channel: &Prepared, method: Threshold) -> f32 {
     threshold_in(&channel.plane, method, found)
 }
 
-/// Thresholds a prepared channel locally: its pixels at or above the
-/// threshold by `method` and at or above `fraction` × the brightest
-/// within `radius_px` (see [`mask_local`]; `fraction` 0: the threshold
-/// alone).
-pub(super) fn local_threshold_mask(
+/// Where a channel's local thresholds come from
+/// ([`crate::segment::threshold_map`]).
+pub(super) enum Local<'a> {
+    /// None: a single camera frame (or `local_thresholds = off`).
+    Off,
+    /// The channel's own, in these cells: a stitched plane analysed
+    /// whole.
+    Own(Cells),
+    /// The plane's: a block of a plane whose top-left pixel is plane
+    /// pixel `origin`.
+    Plane {
+        /// P-cadherin's, Sox9's and DAPI's.
+        maps: &'a [Option<ThresholdMap>; 3],
+        /// The block's top-left pixel in the plane.
+        origin: (usize, usize),
+    },
+}
+
+/// The cells of a `w` × `h` plane's local thresholds, `None` when it
+/// has none (`local_thresholds`): `local_threshold_cell_um` a side,
+/// rounded to whole blocks of the illumination profile, so that a plane
+/// read by parts on the profile's block boundaries holds whole cells.
+pub(super) fn threshold_cells(w: usize, h: usize, p: &Params, scale: Scale) -> Option<Cells> {
+    if !p.local_thresholds.applies(w, h) {
+        return None;
+    }
+    let k = if p.flat_field {
+        LargeScaleRows::block_side(w, h, scale.px(p.flat_field_sigma_um))
+    } else {
+        1
+    };
+    let blocks = (scale.px(p.local_threshold_cell_um) / k as f64).round().max(1.0) as usize;
+    Some(Cells::of(w, h, blocks * k))
+}
+
+/// A prepared channel's threshold by `method` (the channel `c`:
+/// P-cadherin 0, Sox9 1, DAPI 2); with local thresholds, the channel is
+/// normalised to them ([`ThresholdMap::normalise`]), so the threshold
+/// returned (the plane's) cuts it everywhere at its local level.
+pub(super) fn threshold_here(
+    channel: &mut Prepared,
+    method: Threshold,
+    local: &Local,
+    c: usize,
+) -> f32 {
+    let t = threshold_of(channel, method);
+    let (map, origin) = match local {
+        Local::Off => (None, (0, 0)),
+        Local::Own(cells) => (local_thresholds(channel, method, t, *cells), (0, 0)),
+        Local::Plane { maps, origin } => (maps[c].clone(), *origin),
+    };
+    if let Some(map) = map {
+        map.normalise(&mut channel.plane, origin);
+        channel.range = None;
+    }
+    t
+}
+
+/// The local thresholds by `method` of a whole prepared channel in
+/// `cells`, around the plane's threshold `t`.
+pub(super) fn local_thresholds(
     channel: &Prepared,
     method: Threshold,
+    t: f32,
+    cells: Cells,
+) -> Option<ThresholdMap> {
+    let found = channel
+        .range
+        .unwrap_or_else(|| range(channel.plane.as_raw()));
+    let w = (channel.plane.width() as usize).max(1);
+    let rows: Vec<&[f32]> = channel.plane.as_raw().chunks_exact(w).collect();
+    let mut hists = CellHistograms::new(cells, found);
+    hists.add_rows(0, 0, &rows);
+    hists.thresholds(method, t)
+}
+
+/// Thresholds a prepared channel locally: its pixels at or above
+/// `threshold` and at or above `fraction` × the brightest within
+/// `radius_px` (see [`mask_local`]; `fraction` 0: the threshold alone).
+pub(super) fn local_threshold_mask(
+    channel: &Prepared,
+    threshold: f32,
     fraction: f64,
     radius_px: f64,
 ) -> Mask {
-    let threshold = threshold_of(channel, method);
     let mask = if fraction > 0.0 {
         mask_local(&channel.plane, threshold, fraction as f32, radius_px)
     } else {
@@ -249,10 +319,10 @@ pub(super) fn local_threshold_mask(
     Mask { mask, threshold }
 }
 
-/// Thresholds a prepared channel and makes its mask (the threshold
-/// alone: [`local_threshold_mask`] with no local part).
-pub(super) fn threshold_mask(channel: &Prepared, method: Threshold) -> Mask {
-    local_threshold_mask(channel, method, 0.0, 0.0)
+/// A prepared channel's mask at `threshold` alone
+/// ([`local_threshold_mask`] with no local part).
+pub(super) fn threshold_mask(channel: &Prepared, threshold: f32) -> Mask {
+    local_threshold_mask(channel, threshold, 0.0, 0.0)
 }
 
 /// A plane's width and height, as lengths.

@@ -35,7 +35,8 @@ use crate::Labels;
 use blocks::Part;
 use candidates::{contrast_with_surroundings, follicle_candidates, split_and_measure};
 use channels::{
-    local_threshold_mask, smooth_dapi, threshold_mask, threshold_of, without_hot_pixels, Correction,
+    local_threshold_mask, smooth_dapi, threshold_cells, threshold_here, threshold_mask,
+    without_hot_pixels, Correction, Local,
 };
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
 use rule::{apply_rule, Candidates, Found};
@@ -197,17 +198,22 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
         params: p,
         scale,
     };
-    let pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
-    // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks.
-    let dapi_mask = threshold_mask(&dapi, p.threshold_dapi);
+    let mut pcad = correction.apply(pcad, p.pcad_sigma_um, Some(&mut dapi));
+    // Automatic thresholds (Otsu, Li, Triangle or fixed) and masks; on a
+    // stitched plane, local thresholds between which each channel is
+    // normalised first (its tiles differ).
+    let local = local_thresholds_of(field, p, scale, part);
+    let t_dapi = threshold_here(&mut dapi, p.threshold_dapi, &local, 2);
+    let dapi_mask = threshold_mask(&dapi, t_dapi);
     crate::pool::give_image(dapi.plane);
     // The tissue: where nuclei are, holes filled (a mosaic's empty
     // padding is not skin).
     let tissue = tissue_blocks(dapi_mask.mask.as_raw(), at, field.pixel_size_um);
     // P-cadherin locally too: each follicle at its own level.
+    let t_pcad = threshold_here(&mut pcad, p.threshold_pcad, &local, 0);
     let pcad_mask = local_threshold_mask(
         &pcad,
-        p.threshold_pcad,
+        t_pcad,
         p.pcad_local_fraction,
         scale.px(p.pcad_local_radius_um),
     );
@@ -225,8 +231,8 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
     let contrast = contrast_with_surroundings(&measured, &pcad.plane, ring, sized);
     crate::pool::give_image(pcad.plane);
     // Sox9: smoothed, flat-fielded, background removed, thresholded.
-    let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
-    let t_sox9 = threshold_of(&sox9, p.threshold_sox9);
+    let mut sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
+    let t_sox9 = threshold_here(&mut sox9, p.threshold_sox9, &local, 1);
     // (For inspection: every DAPI object.)
     let all_nuclei = inspect.then(|| label(&dapi_mask.mask).0);
     // Nuclei: DAPI objects within the Sox9 mask, split where they crowd.
@@ -255,6 +261,22 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
         analysis,
         masks,
         tissue,
+    }
+}
+
+/// Where the recipe's local thresholds come from: a block's plane, or
+/// the field itself when it is a stitched plane
+/// ([`channels::threshold_cells`]), or none.
+fn local_thresholds_of<'a>(field: &Field, p: &Params, scale: Scale, part: Option<&'a Part>) -> Local<'a> {
+    match part {
+        Some(b) => Local::Plane {
+            maps: &b.stats.local,
+            origin: b.at.origin,
+        },
+        None => {
+            let (w, h) = (field.width as usize, field.height as usize);
+            threshold_cells(w, h, p, scale).map_or(Local::Off, Local::Own)
+        }
     }
 }
 
@@ -394,11 +416,11 @@ mod tests {
         let r = render(&Scene::hard(n, n, 1.0, 4));
         let ch = std::array::from_fn(|c| to_image(&r.slices[0][c], n, n));
         let field = Field::from_planes(ch, 1.0).unwrap();
-        use crate::params::DarkLevel;
+        use crate::params::Stitched;
         for (flat_field, dark) in [
-            (true, DarkLevel::Auto),
-            (true, DarkLevel::On),
-            (false, DarkLevel::On),
+            (true, Stitched::Auto),
+            (true, Stitched::On),
+            (false, Stitched::On),
         ] {
             let p = Params {
                 flat_field,
@@ -416,7 +438,7 @@ mod tests {
                 // A 300² field: `auto` keeps the plain profile; `on` takes
                 // it above the dark level, DAPI lifted.
                 let ill = match dark {
-                    DarkLevel::On => LargeScale::illumination(
+                    Stitched::On => LargeScale::illumination(
                         &d,
                         p.flat_field_sigma_um,
                         p.flat_field_coarse_sigma_um,

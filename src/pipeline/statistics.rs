@@ -15,8 +15,8 @@ use rayon::prelude::*;
 
 use super::blocks::{Blocks, OnBlock, Ticker};
 use super::channels::{
-    channel_ranges, channel_without_hot_pixels, illumination_rows, smooth_dapi, threshold_of,
-    without_hot_pixels, Correction, Prepared,
+    channel_ranges, channel_without_hot_pixels, illumination_rows, local_thresholds, smooth_dapi,
+    threshold_cells, threshold_of, without_hot_pixels, Correction, Prepared,
 };
 use super::Scale;
 use crate::error::LoadError;
@@ -24,6 +24,7 @@ use crate::io::{Field, WindowSource};
 use crate::params::Params;
 use crate::segment::flat_field::LargeScale;
 use crate::segment::threshold::{range, Histogram, Method};
+use crate::segment::threshold_map::{CellHistograms, ThresholdMap};
 use crate::segment::window::Window;
 
 /// What a block of a plane cannot find for itself: the whole plane's
@@ -38,6 +39,9 @@ pub struct PlaneStatistics {
     /// The thresholds of P-cadherin, Sox9, DAPI (smoothed, corrected
     /// units).
     pub thresholds: [f32; 3],
+    /// Their local thresholds, for a stitched plane
+    /// ([`crate::segment::threshold_map`]; `None`: none).
+    pub local: [Option<ThresholdMap>; 3],
 }
 
 impl PlaneStatistics {
@@ -46,14 +50,19 @@ impl PlaneStatistics {
     pub fn of(field: &Field, p: &Params) -> PlaneStatistics {
         let ranges = channel_ranges(field);
         let methods = [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi];
+        let scale = Scale::of(field);
+        let cells = threshold_cells(field.width as usize, field.height as usize, p, scale);
         let mut thresholds = [0f32; 3];
-        let illumination = prepare(field, ranges, None, p, Scale::of(field), &mut |c, ch| {
+        let mut local = [None, None, None];
+        let illumination = prepare(field, ranges, None, p, scale, &mut |c, ch| {
             thresholds[c] = threshold_of(ch, methods[c]);
+            local[c] = cells.and_then(|cells| local_thresholds(ch, methods[c], thresholds[c], cells));
         });
         PlaneStatistics {
             ranges,
             illumination,
             thresholds,
+            local,
         }
     }
 
@@ -83,8 +92,11 @@ impl PlaneStatistics {
         };
         let profile = || illumination_rows(w, h, p, scale);
         // Cores on the profile's block boundaries, so that each block of
-        // the profile is summed by one core, in the whole plane's order.
-        let k = profile().block_px();
+        // the profile is summed by one core, in the whole plane's order;
+        // and on the local thresholds' cells (whole blocks of the
+        // profile), so that each core holds whole cells.
+        let cells = threshold_cells(w, h, p, scale);
+        let k = cells.map_or_else(|| profile().block_px(), |c| c.cell_px);
         let core_px = (core_px / k).max(1) * k;
         // Each pass reads its blocks with the overlap its values need:
         // the hot-pixel test and smoothing for the profile, and the
@@ -142,6 +154,7 @@ impl PlaneStatistics {
             ranges,
             illumination,
             thresholds: [0.0; 3],
+            local: [None, None, None],
         };
         let prepared = |at: &Window, f: &mut dyn FnMut(usize, &Prepared)| {
             let field = read(at)?;
@@ -167,35 +180,53 @@ impl PlaneStatistics {
             })
             .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
 
-        // 4. Their histograms, and the thresholds.
+        // 4. Their histograms, and the thresholds; with local
+        // thresholds, each cell's own (a core holds whole cells).
         let empty = || spans.map(Histogram::new);
+        let no_cells = || [Vec::new(), Vec::new(), Vec::new()];
         let ticker = Ticker::new("statistics 4/4", corrected.len(), on_block);
-        let hists = corrected
+        let (hists, own) = corrected
             .par_iter()
             .map(|at| {
                 let mut hists = empty();
+                let mut own = no_cells();
                 prepared(at, &mut |c, ch| {
                     let mut rows = Vec::new();
                     for_core_rows(&ch.plane, at, |_, _, row| rows.push(row));
                     hists[c].add_rows(&rows);
+                    if let Some(cells) = cells {
+                        let mut each = CellHistograms::new(cells, spans[c]);
+                        each.add_rows(at.core.2, at.core.0, &rows);
+                        own[c] = each.cell_thresholds(methods[c]);
+                    }
                 })?;
                 ticker.tick();
-                Ok::<_, LoadError>(hists)
+                Ok::<_, LoadError>((hists, own))
             })
-            .try_reduce(empty, |mut a, b| {
-                for (a, b) in a.iter_mut().zip(&b) {
-                    a.merge(b);
-                }
-                Ok(a)
-            })?;
+            .try_reduce(
+                || (empty(), no_cells()),
+                |(mut a, mut own_a), (b, own_b)| {
+                    for (a, b) in a.iter_mut().zip(&b) {
+                        a.merge(b);
+                    }
+                    for (a, b) in own_a.iter_mut().zip(own_b) {
+                        gather(a, b);
+                    }
+                    Ok((a, own_a))
+                },
+            )?;
         let mut each = hists.iter().zip(methods);
         let thresholds = [(); 3].map(|_| match each.next() {
             Some((_, Method::Fixed(v))) => v,
             Some((h, m)) => h.threshold(m).unwrap_or(f32::INFINITY),
             None => f32::INFINITY,
         });
+        let local = std::array::from_fn(|c| {
+            cells.and_then(|cells| ThresholdMap::new(cells, &own[c], methods[c], thresholds[c]))
+        });
         Ok(PlaneStatistics {
             thresholds,
+            local,
             ..stats
         })
     }
@@ -299,6 +330,20 @@ fn for_core_rows<'a>(
         let o = (y - oy) * w;
         if let Some(row) = data.get(o + x0 - ox..o + x1 - ox) {
             f(y, x0, row);
+        }
+    }
+}
+
+/// The cells' own thresholds found by another part into `into` (each
+/// cell is one part's: a core holds whole cells).
+fn gather(into: &mut Vec<Option<f32>>, other: Vec<Option<f32>>) {
+    if into.is_empty() {
+        *into = other;
+        return;
+    }
+    for (a, b) in into.iter_mut().zip(other) {
+        if b.is_some() {
+            *a = b;
         }
     }
 }

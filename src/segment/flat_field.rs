@@ -119,7 +119,7 @@ pub(crate) struct LargeScaleRows {
 impl LargeScaleRows {
     /// For a `w` × `h` image and a Gaussian of σ `sigma_px`.
     pub(crate) fn new(w: usize, h: usize, sigma_px: f64) -> LargeScaleRows {
-        let k = ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1));
+        let k = LargeScaleRows::block_side(w, h, sigma_px);
         let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
         LargeScaleRows {
             small: vec![0f32; sw * sh],
@@ -162,6 +162,12 @@ impl LargeScaleRows {
     /// at the image's edge) holds whole blocks ([`part`](Self::part)).
     pub(crate) fn block_px(&self) -> usize {
         self.k
+    }
+
+    /// [`block_px`](Self::block_px) of the sums of a `w` × `h` image
+    /// for a Gaussian of σ `sigma_px`, without making them.
+    pub(crate) fn block_side(w: usize, h: usize, sigma_px: f64) -> usize {
+        ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1))
     }
 
     /// Row `y`'s columns from `x0` on (`x0` a multiple of

@@ -14,6 +14,7 @@ pub mod morph;
 pub(crate) mod search;
 pub mod smooth;
 pub mod threshold;
+pub mod threshold_map;
 pub mod tissue;
 pub mod top_hat;
 pub mod volume;
