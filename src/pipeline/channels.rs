@@ -257,7 +257,9 @@ pub(super) fn threshold_cells(w: usize, h: usize, p: &Params, scale: Scale) -> O
     } else {
         1
     };
-    let blocks = (scale.px(p.local_threshold_cell_um) / k as f64).round().max(1.0) as usize;
+    let blocks = (scale.px(p.local_threshold_cell_um) / k as f64)
+        .round()
+        .max(1.0) as usize;
     Some(Cells::of(w, h, blocks * k))
 }
 

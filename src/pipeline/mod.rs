@@ -267,16 +267,18 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
 /// Where the recipe's local thresholds come from: a block's plane, or
 /// the field itself when it is a stitched plane
 /// ([`channels::threshold_cells`]), or none.
-fn local_thresholds_of<'a>(field: &Field, p: &Params, scale: Scale, part: Option<&'a Part>) -> Local<'a> {
+fn local_thresholds_of<'a>(
+    field: &Field,
+    p: &Params,
+    scale: Scale,
+    part: Option<&'a Part>,
+) -> Local<'a> {
     match part {
         Some(b) => Local::Plane {
             maps: &b.stats.local,
             origin: b.at.origin,
         },
-        None => {
-            let (w, h) = (field.width as usize, field.height as usize);
-            threshold_cells(w, h, p, scale).map_or(Local::Off, Local::Own)
-        }
+        None => threshold_cells(field.width, field.height, p, scale).map_or(Local::Off, Local::Own),
     }
 }
 

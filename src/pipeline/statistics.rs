@@ -51,12 +51,13 @@ impl PlaneStatistics {
         let ranges = channel_ranges(field);
         let methods = [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi];
         let scale = Scale::of(field);
-        let cells = threshold_cells(field.width as usize, field.height as usize, p, scale);
+        let cells = threshold_cells(field.width, field.height, p, scale);
         let mut thresholds = [0f32; 3];
         let mut local = [None, None, None];
         let illumination = prepare(field, ranges, None, p, scale, &mut |c, ch| {
             thresholds[c] = threshold_of(ch, methods[c]);
-            local[c] = cells.and_then(|cells| local_thresholds(ch, methods[c], thresholds[c], cells));
+            local[c] =
+                cells.and_then(|cells| local_thresholds(ch, methods[c], thresholds[c], cells));
         });
         PlaneStatistics {
             ranges,

@@ -31,7 +31,7 @@
 //! offset) has the dark level taken off before its division, as BaSiC's
 //! model has it: the offset is not light, and divided with the light it
 //! would stand five times higher in a tile of a fifth of the photons
-//! and sink over a follicle's dense nuclei ([`FlatRows::divide`]).
+//! and sink over a follicle's dense nuclei (`FlatRows::divide`).
 
 use super::threshold::range;
 use crate::FloatImage;
@@ -390,7 +390,7 @@ impl LargeScale {
     /// Flat-field correction: takes the dark level off `img` (same size;
     /// for a profile above it) and divides it, in place, by this
     /// profile normalised to its maximum and floored at `floor`
-    /// ([`FlatRows::divide`]). With the
+    /// (`FlatRows::divide`). With the
     /// large-scale mean of a stain present everywhere (DAPI), that is the
     /// illumination. Returns the range (least, greatest value) of the image after it (found as
     /// each row is written).
@@ -932,7 +932,10 @@ mod tests {
         ill.flatten(&mut other, 0.05);
         let (left, right) = (background(&other, 16..120), background(&other, 360..464));
         let nuclei = contrast(&other, 16..120);
-        assert!((right - left).abs() < 0.1 * nuclei, "{left} {right} {nuclei}");
+        assert!(
+            (right - left).abs() < 0.1 * nuclei,
+            "{left} {right} {nuclei}"
+        );
         // The offset divided with the light: the dim tile's background
         // stands far above the bright one's.
         let mut with_offset = other_raw;
@@ -941,7 +944,10 @@ mod tests {
             ..ill.clone()
         };
         no_dark.flatten(&mut with_offset, 0.05);
-        let (l, r) = (background(&with_offset, 16..120), background(&with_offset, 360..464));
+        let (l, r) = (
+            background(&with_offset, 16..120),
+            background(&with_offset, 360..464),
+        );
         assert!(r - l > nuclei, "{l} {r} {nuclei}");
         // Away from the step (the profile's σ and the pedestal's).
         for (name, img) in [("stain", &stain), ("other", &other)] {

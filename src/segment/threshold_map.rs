@@ -166,7 +166,12 @@ impl ThresholdMap {
     /// it, `plane` where a cell has none. `None` for a method that reads
     /// no histogram (fixed, noise) or no plane threshold: no local
     /// thresholds.
-    pub fn new(cells: Cells, own: &[Option<f32>], method: Method, plane: f32) -> Option<ThresholdMap> {
+    pub fn new(
+        cells: Cells,
+        own: &[Option<f32>],
+        method: Method,
+        plane: f32,
+    ) -> Option<ThresholdMap> {
         if matches!(method, Method::Fixed(_) | Method::Noise(_))
             || !plane.is_finite()
             || plane <= 0.0
@@ -214,12 +219,14 @@ impl ThresholdMap {
             return;
         }
         let c = &self.cells;
-        let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| c.between(origin.0 + x, c.cols)).collect();
+        let xs: Vec<(usize, usize, f32)> =
+            (0..w).map(|x| c.between(origin.0 + x, c.cols)).collect();
         let mut column = vec![0f32; c.cols];
         for (y, row) in img.chunks_exact_mut(w).enumerate() {
             let (y0, y1, ty) = c.between(origin.1 + y, c.rows);
             for (cx, v) in column.iter_mut().enumerate() {
-                *v = self.values[y0 * c.cols + cx] * (1.0 - ty) + self.values[y1 * c.cols + cx] * ty;
+                *v =
+                    self.values[y0 * c.cols + cx] * (1.0 - ty) + self.values[y1 * c.cols + cx] * ty;
             }
             for (p, &(x0, x1, tx)) in row.iter_mut().zip(&xs) {
                 let t = column[x0] * (1.0 - tx) + column[x1] * tx;
@@ -285,7 +292,12 @@ mod tests {
         plane.add(img.as_raw());
         let t = plane.threshold(Method::Otsu).unwrap();
         let map = hists.thresholds(Method::Otsu, t).unwrap();
-        assert!(map.at(25, 25) > 1.5 * map.at(175, 25), "{} {}", map.at(25, 25), map.at(175, 25));
+        assert!(
+            map.at(25, 25) > 1.5 * map.at(175, 25),
+            "{} {}",
+            map.at(25, 25),
+            map.at(175, 25)
+        );
         let mut norm = img.clone();
         map.normalise(&mut norm, (0, 0));
         // Away from the halves' border (a cell's width).
@@ -327,7 +339,10 @@ mod tests {
         }
         for y in 0..70 {
             for x in 1..90 {
-                assert!((map.at(x, y) - map.at(x - 1, y)).abs() < 1.0, "jump at ({x}, {y})");
+                assert!(
+                    (map.at(x, y) - map.at(x - 1, y)).abs() < 1.0,
+                    "jump at ({x}, {y})"
+                );
             }
         }
     }
