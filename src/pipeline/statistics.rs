@@ -194,11 +194,15 @@ impl PlaneStatistics {
                 prepared(at, &mut |c, ch| {
                     let mut rows = Vec::new();
                     for_core_rows(&ch.plane, at, |_, _, row| rows.push(row));
-                    hists[c].add_rows(&rows);
-                    if let Some(cells) = cells {
-                        let mut each = CellHistograms::new(cells, spans[c]);
-                        each.add_rows(at.core.2, at.core.0, &rows);
-                        own[c] = each.cell_thresholds(methods[c]);
+                    match cells {
+                        // The cells' counts together are the core's.
+                        Some(cells) => {
+                            let mut each = CellHistograms::new(cells, spans[c]);
+                            each.add_rows(at.core.2, at.core.0, &rows);
+                            hists[c].merge(&each.total());
+                            own[c] = each.cell_thresholds(methods[c]);
+                        }
+                        None => hists[c].add_rows(&rows),
                     }
                 })?;
                 ticker.tick();

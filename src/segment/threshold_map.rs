@@ -133,6 +133,17 @@ impl CellHistograms {
         }
     }
 
+    /// The counts of every cell together: the histogram of all the
+    /// pixels counted (the same bins, so the same integers as counting
+    /// them at once).
+    pub(crate) fn total(&self) -> Histogram {
+        let mut all = Histogram::new(self.range);
+        for h in self.hists.iter().flatten() {
+            all.merge(h);
+        }
+        all
+    }
+
     /// Each cell's own threshold by the histogram `method`, as is
     /// (`None` for a cell with no pixel counted or no threshold).
     pub fn cell_thresholds(&self, method: Method) -> Vec<Option<f32>> {
@@ -265,6 +276,11 @@ mod tests {
         let a = whole.thresholds(Method::Otsu, 50.0).unwrap();
         let b = merged.thresholds(Method::Otsu, 50.0).unwrap();
         assert_eq!(a, b);
+        // All cells together are the plane's histogram.
+        let mut plane = Histogram::new(range);
+        plane.add(&img);
+        assert_eq!(whole.total(), plane);
+        assert_eq!(merged.total(), plane);
     }
 
     /// Two halves at a fifth of each other's brightness: each cell's
