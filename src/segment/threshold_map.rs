@@ -32,13 +32,13 @@ use crate::FloatImage;
 /// [t / CLAMP, t × CLAMP].
 pub const CLAMP: f32 = 4.0;
 
-/// The square cells of a `plane.0` × `plane.1` plane, `cell_px` a side,
-/// from its top-left pixel.
+/// The square cells of a plane, `cell_px` a side, from its top-left
+/// pixel (those at the right and bottom edges may be cut short).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cells {
     /// The side of a cell, px.
     pub cell_px: usize,
-    /// Cells across and down.
+    /// Cells across.
     pub cols: usize,
     /// Cells down.
     pub rows: usize,
