@@ -617,6 +617,16 @@ mod tests {
             .collect()
     }
 
+    /// A Zarr folder `name` in a new temporary folder (kept while the
+    /// returned guard lives), with its store.
+    fn empty_store(name: &str) -> (tempfile::TempDir, std::path::PathBuf, Arc<FilesystemStore>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        let store = Arc::new(FilesystemStore::new(&path).unwrap());
+        (tmp, path, store)
+    }
+
     fn written(dir: &Path, shard: usize) -> std::path::PathBuf {
         let path = dir.join(format!("img{shard}.ome.zarr"));
         let p = planes();
@@ -669,10 +679,7 @@ mod tests {
     /// max-projected over z; the stack read whole for 3D.
     #[test]
     fn time_points_are_fields_and_slices_are_projected() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("tz.zarr");
-        std::fs::create_dir_all(&path).unwrap();
-        let store = Arc::new(FilesystemStore::new(&path).unwrap());
+        let (_tmp, path, store) = empty_store("tz.zarr");
         let (t, c, z, h, w) = (2u64, 3u64, 4u64, 20u64, 30u64);
         let array = ArrayBuilder::new(
             vec![t, c, z, h, w],
@@ -741,10 +748,7 @@ mod tests {
 
     #[test]
     fn a_placeholder_scale_without_unit_is_no_pixel_size_and_other_groups_are_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("p.zarr");
-        std::fs::create_dir_all(&path).unwrap();
-        let store = Arc::new(FilesystemStore::new(&path).unwrap());
+        let (_tmp, path, store) = empty_store("p.zarr");
         let array = ArrayBuilder::new(vec![3, 16, 16], vec![1, 16, 16], data_type::uint16(), 0u16)
             .build(store.clone(), "/s0")
             .unwrap();
@@ -800,10 +804,7 @@ mod tests {
     /// at once.
     #[test]
     fn absurd_time_points_are_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("t.zarr");
-        std::fs::create_dir_all(&path).unwrap();
-        let store = Arc::new(FilesystemStore::new(&path).unwrap());
+        let (_tmp, path, store) = empty_store("t.zarr");
         ArrayBuilder::new(
             vec![1 << 30, 3, 16, 16],
             vec![1, 1, 16, 16],
