@@ -273,11 +273,13 @@ pub(super) fn threshold_here(
     local: &Local,
     c: usize,
 ) -> f32 {
-    let t = threshold_of(channel, method);
-    let (map, origin) = match local {
-        Local::Off => (None, (0, 0)),
-        Local::Own(cells) => (local_thresholds(channel, method, t, *cells), (0, 0)),
-        Local::Plane { maps, origin } => (maps[c].clone(), *origin),
+    let (t, map, origin) = match local {
+        Local::Off => (threshold_of(channel, method), None, (0, 0)),
+        Local::Own(cells) => {
+            let (t, map) = threshold_and_map(channel, method, *cells);
+            (t, map, (0, 0))
+        }
+        Local::Plane { maps, origin } => (threshold_of(channel, method), maps[c].clone(), *origin),
     };
     if let Some(map) = map {
         map.normalise(&mut channel.plane, origin);
@@ -286,14 +288,18 @@ pub(super) fn threshold_here(
     t
 }
 
-/// The local thresholds by `method` of a whole prepared channel in
-/// `cells`, around the plane's threshold `t`.
-pub(super) fn local_thresholds(
+/// A whole prepared channel's threshold by `method` ([`threshold_of`])
+/// and its local thresholds in `cells` around it. For a histogram
+/// method the pixels are binned once, into the cells: the plane's
+/// histogram is their sum (the same integers).
+pub(super) fn threshold_and_map(
     channel: &Prepared,
     method: Threshold,
-    t: f32,
     cells: Cells,
-) -> Option<ThresholdMap> {
+) -> (f32, Option<ThresholdMap>) {
+    if matches!(method, Threshold::Fixed(_) | Threshold::Noise(_)) {
+        return (threshold_of(channel, method), None);
+    }
     let found = channel
         .range
         .unwrap_or_else(|| range(channel.plane.as_raw()));
@@ -301,7 +307,8 @@ pub(super) fn local_thresholds(
     let rows: Vec<&[f32]> = channel.plane.as_raw().chunks_exact(w).collect();
     let mut hists = CellHistograms::new(cells, found);
     hists.add_rows(0, 0, &rows);
-    hists.thresholds(method, t)
+    let t = hists.total().threshold(method).unwrap_or(f32::INFINITY);
+    (t, hists.thresholds(method, t))
 }
 
 /// Thresholds a prepared channel locally: its pixels at or above

@@ -15,14 +15,14 @@ use rayon::prelude::*;
 
 use super::blocks::{Blocks, OnBlock, Ticker};
 use super::channels::{
-    channel_ranges, channel_without_hot_pixels, illumination_rows, local_thresholds, smooth_dapi,
+    channel_ranges, channel_without_hot_pixels, illumination_rows, smooth_dapi, threshold_and_map,
     threshold_cells, threshold_of, without_hot_pixels, Correction, Prepared,
 };
 use super::Scale;
 use crate::error::LoadError;
 use crate::io::{Field, WindowSource};
 use crate::params::Params;
-use crate::segment::flat_field::LargeScale;
+use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::threshold::{range, Histogram, Method};
 use crate::segment::threshold_map::{CellHistograms, ThresholdMap};
 use crate::segment::window::Window;
@@ -55,9 +55,10 @@ impl PlaneStatistics {
         let mut thresholds = [0f32; 3];
         let mut local = [None, None, None];
         let illumination = prepare(field, ranges, None, p, scale, &mut |c, ch| {
-            thresholds[c] = threshold_of(ch, methods[c]);
-            local[c] =
-                cells.and_then(|cells| local_thresholds(ch, methods[c], thresholds[c], cells));
+            (thresholds[c], local[c]) = match cells {
+                Some(cells) => threshold_and_map(ch, methods[c], cells),
+                None => (threshold_of(ch, methods[c]), None),
+            };
         });
         PlaneStatistics {
             ranges,
@@ -97,7 +98,10 @@ impl PlaneStatistics {
         // and on the local thresholds' cells (whole blocks of the
         // profile), so that each core holds whole cells.
         let cells = threshold_cells(w, h, p, scale);
-        let k = cells.map_or_else(|| profile().block_px(), |c| c.cell_px);
+        let k = cells.map_or_else(
+            || LargeScaleRows::block_side(w, h, scale.px(p.flat_field_sigma_um)),
+            |c| c.cell_px,
+        );
         let core_px = (core_px / k).max(1) * k;
         // Each pass reads its blocks with the overlap its values need:
         // the hot-pixel test and smoothing for the profile, and the

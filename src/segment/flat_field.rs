@@ -157,21 +157,16 @@ impl LargeScaleRows {
         }
     }
 
-    /// The side of the blocks the image is averaged in, px: a part of
-    /// the image whose columns and rows start at multiples of it (or end
-    /// at the image's edge) holds whole blocks ([`part`](Self::part)).
-    pub(crate) fn block_px(&self) -> usize {
-        self.k
-    }
-
-    /// [`block_px`](Self::block_px) of the sums of a `w` × `h` image
-    /// for a Gaussian of σ `sigma_px`, without making them.
+    /// The side of the blocks a `w` × `h` image is averaged in for a
+    /// Gaussian of σ `sigma_px`, px: a part of the image whose columns
+    /// and rows start at multiples of it (or end at the image's edge)
+    /// holds whole blocks ([`part`](Self::part)).
     pub(crate) fn block_side(w: usize, h: usize, sigma_px: f64) -> usize {
         ((sigma_px / 4.0).floor() as usize).clamp(1, w.min(h).max(1))
     }
 
     /// Row `y`'s columns from `x0` on (`x0` a multiple of
-    /// [`block_px`](Self::block_px); `segment` ending at a block's end or
+    /// [`block_side`](Self::block_side); `segment` ending at a block's end or
     /// the row's): as [`row`](Self::row) does for them. A plane given a
     /// part at a time, each block's rows in order, parts whose rows and
     /// columns start at block boundaries, sums as the whole image does,
