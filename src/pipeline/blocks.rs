@@ -87,7 +87,8 @@ impl Blocks {
 }
 
 /// Told of each block finished: the stage (`"statistics 1/4"` …
-/// `"statistics 4/4"`, then `"blocks"`), how many of its blocks are done
+/// `"statistics 4/4"`, or `"statistics 1/3"` … `"3/3"` with local
+/// thresholds, then `"blocks"`), how many of its blocks are done
 /// and how many it has — for a progress display on a single huge plane.
 pub type OnBlock<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
 
@@ -206,10 +207,9 @@ fn join(src: &impl WindowSource, parts: Vec<Owned>, thresholds: [f32; 3]) -> Fie
     for part in parts {
         objects.extend(part.objects);
         sox9_nuclei += part.sox9_nuclei;
-        match tissue.as_mut() {
-            Some(t) => t.merge(&part.tissue),
-            None => tissue = Some(part.tissue),
-        }
+        tissue
+            .get_or_insert_with(|| part.tissue.empty_whole())
+            .merge(&part.tissue);
     }
     objects.sort_by_key(|(first, _)| *first);
     let scale = Scale {

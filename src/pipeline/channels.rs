@@ -288,10 +288,11 @@ pub(super) fn threshold_here(
     t
 }
 
-/// A whole prepared channel's threshold by `method` ([`threshold_of`])
+/// A whole stitched plane's prepared channel: its threshold by `method`
 /// and its local thresholds in `cells` around it. For a histogram
-/// method the pixels are binned once, into the cells: the plane's
-/// histogram is their sum (the same integers).
+/// method the pixels are binned once, into the cells' dyadic histograms
+/// (which need no range, so a plane read by parts needs no pass to find
+/// it): the plane's histogram is their sum (the same integers).
 pub(super) fn threshold_and_map(
     channel: &Prepared,
     method: Threshold,
@@ -300,12 +301,9 @@ pub(super) fn threshold_and_map(
     if matches!(method, Threshold::Fixed(_) | Threshold::Noise(_)) {
         return (threshold_of(channel, method), None);
     }
-    let found = channel
-        .range
-        .unwrap_or_else(|| range(channel.plane.as_raw()));
     let w = (channel.plane.width() as usize).max(1);
     let rows: Vec<&[f32]> = channel.plane.as_raw().chunks_exact(w).collect();
-    let mut hists = CellHistograms::new(cells, found);
+    let mut hists = CellHistograms::new(cells);
     hists.add_rows(0, 0, &rows);
     let t = hists.total().threshold(method).unwrap_or(f32::INFINITY);
     (t, hists.thresholds(method, t))

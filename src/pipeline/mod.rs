@@ -244,7 +244,12 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
     let found = Found {
         thresholds,
         sox9_nuclei: nuclei.in_core(at),
-        tissue_mm2: mm2_of(tissue.area_px(), field.pixel_size_um),
+        // (A block's part of the plane's tissue is measured with the
+        // others', once all are marked: `blocks`.)
+        tissue_mm2: match part {
+            None => mm2_of(tissue.area_px(), field.pixel_size_um),
+            Some(_) => 0.0,
+        },
     };
     let evidence = Candidates {
         regions: &measured.regions,
@@ -290,9 +295,8 @@ const TISSUE_BLOCK_UM: f64 = 25.0;
 /// `um_per_px` µm pixels that `at` describes; 2D, and 3D from the mask
 /// seen from above).
 fn tissue_blocks(nuclei: &[u8], at: Window, um_per_px: f64) -> Occupancy {
-    let (w, h) = at.plane;
     let block = (TISSUE_BLOCK_UM / um_per_px).round().max(1.0) as usize;
-    let mut grid = Occupancy::new(w, h, block);
+    let mut grid = Occupancy::covering(block, &at);
     grid.mark(nuclei, at);
     grid
 }

@@ -9,7 +9,10 @@
 //! smoothed); the corrected channels' ranges (a histogram's span); their
 //! histograms (the thresholds). Each pass keeps only the sums of what
 //! each block's core holds: minima and maxima, block sums of the
-//! profile, bin counts.
+//! profile, bin counts. A stitched plane with local thresholds bins its
+//! cells on dyadic grids, which need no range first
+//! ([`crate::segment::dyadic_histogram`]): three passes, the last
+//! keeping each cell's threshold and the plane's histogram.
 
 use rayon::prelude::*;
 
@@ -22,6 +25,7 @@ use super::Scale;
 use crate::error::LoadError;
 use crate::io::{Field, WindowSource};
 use crate::params::Params;
+use crate::segment::dyadic_histogram::DyadicHistogram;
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::threshold::{range, Histogram, Method};
 use crate::segment::threshold_map::{CellHistograms, ThresholdMap};
@@ -117,9 +121,20 @@ impl PlaneStatistics {
         let (smoothed, corrected) = (windows_with(reach.smoothed), windows_with(reach.corrected));
         let windows = windows_with(0);
         let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
+        // A stitched plane's cells need no pass for the corrected
+        // channels' range.
+        let stages = match cells {
+            Some(_) => ["statistics 1/3", "statistics 2/3", "statistics 3/3", ""],
+            None => [
+                "statistics 1/4",
+                "statistics 2/4",
+                "statistics 3/4",
+                "statistics 4/4",
+            ],
+        };
 
         // 1. Each channel's range (the core alone: no neighbour needed).
-        let ticker = Ticker::new("statistics 1/4", windows.len(), on_block);
+        let ticker = Ticker::new(stages[0], windows.len(), on_block);
         let ranges = windows
             .par_iter()
             .map(|at| {
@@ -134,23 +149,27 @@ impl PlaneStatistics {
 
         // 2. The illumination profile: each core's rows of smoothed DAPI.
         let illumination = if p.flat_field {
-            let ticker = Ticker::new("statistics 2/4", smoothed.len(), on_block);
-            let sums = smoothed
-                .par_iter()
-                .map(|at| {
-                    let field = read(at)?;
-                    let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
-                    let (dapi, _) = smooth_dapi(&dapi, p, scale, Some(None));
-                    let mut sums = profile();
-                    for_core_rows(&dapi.plane, at, |y, x, row| sums.part(y, x, row));
-                    crate::pool::give_image(dapi.plane);
-                    ticker.tick();
-                    Ok::<_, LoadError>(sums)
-                })
-                .try_reduce(profile, |mut a, b| {
-                    a.merge(&b);
-                    Ok(a)
-                })?;
+            let ticker = Ticker::new(stages[1], smoothed.len(), on_block);
+            // Each core's sums hold its own blocks, added to the plane's
+            // as it is done (each block is one core's: the order does not
+            // change a bit).
+            let sums = std::sync::Mutex::new(profile());
+            smoothed.par_iter().try_for_each(|at| {
+                let field = read(at)?;
+                let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
+                let (dapi, _) = smooth_dapi(&dapi, p, scale, Some(None));
+                let mut part = profile().held_to(at.core);
+                for_core_rows(&dapi.plane, at, |y, x, row| part.part(y, x, row));
+                crate::pool::give_image(dapi.plane);
+                sums.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .merge(&part);
+                ticker.tick();
+                Ok::<_, LoadError>(())
+            })?;
+            let sums = sums
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             Some(sums.finish())
         } else {
             None
@@ -167,72 +186,91 @@ impl PlaneStatistics {
             Ok::<_, LoadError>(())
         };
 
-        // 3. The corrected channels' ranges.
-        let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
-        let ticker = Ticker::new("statistics 3/4", corrected.len(), on_block);
-        let spans = corrected
-            .par_iter()
-            .map(|at| {
-                let mut found = none;
-                prepared(at, &mut |c, ch| {
-                    for_core_rows(&ch.plane, at, |_, _, row| {
-                        let (l, h) = range(row);
-                        found[c] = (found[c].0.min(l), found[c].1.max(h));
-                    });
-                })?;
-                ticker.tick();
-                Ok::<_, LoadError>(found)
-            })
-            .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
-
-        // 4. Their histograms, and the thresholds; with local
-        // thresholds, each cell's own (a core holds whole cells).
-        let empty = || spans.map(Histogram::new);
-        let no_cells = || [Vec::new(), Vec::new(), Vec::new()];
-        let ticker = Ticker::new("statistics 4/4", corrected.len(), on_block);
-        let (hists, own) = corrected
-            .par_iter()
-            .map(|at| {
-                let mut hists = empty();
-                let mut own = no_cells();
-                prepared(at, &mut |c, ch| {
-                    let mut rows = Vec::new();
-                    for_core_rows(&ch.plane, at, |_, _, row| rows.push(row));
-                    match cells {
-                        // The cells' counts together are the core's.
-                        Some(cells) => {
-                            let mut each = CellHistograms::new(cells, spans[c]);
-                            each.add_rows(at.core.2, at.core.0, &rows);
-                            hists[c].merge(&each.total());
-                            own[c] = each.cell_thresholds(methods[c]);
+        let (thresholds, local) = match cells {
+            // 3. Each cell's histogram of the corrected channels, and its
+            // own threshold (a core holds whole cells); the plane's
+            // histogram is their sum. Dyadic bins need no range first.
+            Some(cells) => {
+                let no_cells = || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new()));
+                let ticker = Ticker::new(stages[2], corrected.len(), on_block);
+                let found = corrected
+                    .par_iter()
+                    .map(|at| {
+                        let mut found = no_cells();
+                        prepared(at, &mut |c, ch| {
+                            let mut each = CellHistograms::new(cells);
+                            each.add_rows(at.core.2, at.core.0, &core_rows(&ch.plane, at));
+                            found[c] = (each.total(), each.cell_thresholds(methods[c]));
+                        })?;
+                        ticker.tick();
+                        Ok::<_, LoadError>(found)
+                    })
+                    .try_reduce(no_cells, |mut a, b| {
+                        for ((plane_a, own_a), (plane_b, own_b)) in a.iter_mut().zip(b) {
+                            plane_a.merge(&plane_b);
+                            gather(own_a, own_b);
                         }
-                        None => hists[c].add_rows(&rows),
-                    }
-                })?;
-                ticker.tick();
-                Ok::<_, LoadError>((hists, own))
-            })
-            .try_reduce(
-                || (empty(), no_cells()),
-                |(mut a, mut own_a), (b, own_b)| {
-                    for (a, b) in a.iter_mut().zip(&b) {
-                        a.merge(b);
-                    }
-                    for (a, b) in own_a.iter_mut().zip(own_b) {
-                        gather(a, b);
-                    }
-                    Ok((a, own_a))
-                },
-            )?;
-        let mut each = hists.iter().zip(methods);
-        let thresholds = [(); 3].map(|_| match each.next() {
-            Some((_, Method::Fixed(v))) => v,
-            Some((h, m)) => h.threshold(m).unwrap_or(f32::INFINITY),
-            None => f32::INFINITY,
-        });
-        let local = std::array::from_fn(|c| {
-            cells.and_then(|cells| ThresholdMap::new(cells, &own[c], methods[c], thresholds[c]))
-        });
+                        Ok(a)
+                    })?;
+                let mut each = found.iter().zip(methods);
+                let thresholds = [(); 3].map(|_| match each.next() {
+                    Some((_, Method::Fixed(v))) => v,
+                    Some(((h, _), m)) => h.threshold(m).unwrap_or(f32::INFINITY),
+                    None => f32::INFINITY,
+                });
+                let local = std::array::from_fn(|c| {
+                    ThresholdMap::new(cells, &found[c].1, methods[c], thresholds[c])
+                });
+                (thresholds, local)
+            }
+            None => {
+                // 3. The corrected channels' ranges (their histograms'
+                // span).
+                let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
+                let ticker = Ticker::new(stages[2], corrected.len(), on_block);
+                let spans = corrected
+                    .par_iter()
+                    .map(|at| {
+                        let mut found = none;
+                        prepared(at, &mut |c, ch| {
+                            for row in core_rows(&ch.plane, at) {
+                                let (l, h) = range(row);
+                                found[c] = (found[c].0.min(l), found[c].1.max(h));
+                            }
+                        })?;
+                        ticker.tick();
+                        Ok::<_, LoadError>(found)
+                    })
+                    .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
+
+                // 4. Their histograms, and the thresholds.
+                let empty = || spans.map(Histogram::new);
+                let ticker = Ticker::new(stages[3], corrected.len(), on_block);
+                let hists = corrected
+                    .par_iter()
+                    .map(|at| {
+                        let mut hists = empty();
+                        prepared(at, &mut |c, ch| {
+                            hists[c].add_rows(&core_rows(&ch.plane, at))
+                        })?;
+                        ticker.tick();
+                        Ok::<_, LoadError>(hists)
+                    })
+                    .try_reduce(empty, |mut a, b| {
+                        for (a, b) in a.iter_mut().zip(&b) {
+                            a.merge(b);
+                        }
+                        Ok(a)
+                    })?;
+                let mut each = hists.iter().zip(methods);
+                let thresholds = [(); 3].map(|_| match each.next() {
+                    Some((_, Method::Fixed(v))) => v,
+                    Some((h, m)) => h.threshold(m).unwrap_or(f32::INFINITY),
+                    None => f32::INFINITY,
+                });
+                (thresholds, [None, None, None])
+            }
+        };
         Ok(PlaneStatistics {
             thresholds,
             local,
@@ -341,6 +379,13 @@ fn for_core_rows<'a>(
             f(y, x0, row);
         }
     }
+}
+
+/// The rows of a block's plane within its core.
+fn core_rows<'a>(plane: &'a crate::FloatImage, at: &Window) -> Vec<&'a [f32]> {
+    let mut rows = Vec::new();
+    for_core_rows(plane, at, |_, _, row| rows.push(row));
+    rows
 }
 
 /// The cells' own thresholds found by another part into `into` (each

@@ -102,10 +102,17 @@ impl LargeScale {
 /// it is still in cache, and [`finish`](Self::finish) makes the profile —
 /// the same arithmetic in the same order, so the same bits.
 pub(crate) struct LargeScaleRows {
+    /// Per block held, row by row: the sum of its values, their count,
+    /// the least (for the dark level). Made at the first value.
     small: Vec<f32>,
     count: Vec<u32>,
-    /// Each block's least value (for the dark level).
     least: Vec<f32>,
+    /// The blocks held: columns `bx0..bx0 + hw`, rows `by0..by0 + hh`
+    /// (all of them, but for a part of a plane: [`held_to`](Self::held_to)).
+    bx0: usize,
+    by0: usize,
+    hw: usize,
+    hh: usize,
     k: usize,
     sw: usize,
     sh: usize,
@@ -122,9 +129,13 @@ impl LargeScaleRows {
         let k = LargeScaleRows::block_side(w, h, sigma_px);
         let (sw, sh) = (w.div_ceil(k), h.div_ceil(k));
         LargeScaleRows {
-            small: vec![0f32; sw * sh],
-            count: vec![0u32; sw * sh],
-            least: vec![f32::INFINITY; sw * sh],
+            small: Vec::new(),
+            count: Vec::new(),
+            least: Vec::new(),
+            bx0: 0,
+            by0: 0,
+            hw: sw,
+            hh: sh,
             k,
             sw,
             sh,
@@ -149,6 +160,39 @@ impl LargeScaleRows {
         }
     }
 
+    /// The same sums, holding only the blocks of the part of the image
+    /// from column `x0` to `x1` and row `y0` to `y1` (px, ends
+    /// excluded): a part of a plane, merged later into the whole's
+    /// ([`merge`](Self::merge)), holds a part's worth of blocks.
+    pub(crate) fn held_to(self, (x0, x1, y0, y1): (usize, usize, usize, usize)) -> LargeScaleRows {
+        let k = self.k;
+        let span = |a: usize, b: usize, n: usize| {
+            let first = (a / k).min(n);
+            (first, b.div_ceil(k).min(n).saturating_sub(first))
+        };
+        let ((bx0, hw), (by0, hh)) = (span(x0, x1, self.sw), span(y0, y1, self.sh));
+        LargeScaleRows {
+            small: Vec::new(),
+            count: Vec::new(),
+            least: Vec::new(),
+            bx0,
+            by0,
+            hw,
+            hh,
+            ..self
+        }
+    }
+
+    /// The sums made, at the first value.
+    fn made(&mut self) {
+        if self.small.is_empty() {
+            let n = self.hw * self.hh;
+            self.small = vec![0f32; n];
+            self.count = vec![0u32; n];
+            self.least = vec![f32::INFINITY; n];
+        }
+    }
+
     /// Row `y` of the image, finished (rows of another length or past the
     /// last are ignored).
     pub(crate) fn row(&mut self, y: usize, row: &[f32]) {
@@ -167,15 +211,24 @@ impl LargeScaleRows {
 
     /// Row `y`'s columns from `x0` on (`x0` a multiple of
     /// [`block_side`](Self::block_side); `segment` ending at a block's end or
-    /// the row's): as [`row`](Self::row) does for them. A plane given a
-    /// part at a time, each block's rows in order, parts whose rows and
-    /// columns start at block boundaries, sums as the whole image does,
-    /// to the bit.
+    /// the row's, within the blocks held): as [`row`](Self::row) does for
+    /// them. A plane given a part at a time, each block's rows in order,
+    /// parts whose rows and columns start at block boundaries, sums as the
+    /// whole image does, to the bit.
     pub(crate) fn part(&mut self, y: usize, x0: usize, segment: &[f32]) {
-        if y >= self.h || !x0.is_multiple_of(self.k) || x0 + segment.len() > self.w {
+        let (by, bx) = (y / self.k, x0 / self.k);
+        let blocks = segment.len().div_ceil(self.k);
+        if y >= self.h
+            || !x0.is_multiple_of(self.k)
+            || x0 + segment.len() > self.w
+            || !(self.by0..self.by0 + self.hh).contains(&by)
+            || bx < self.bx0
+            || bx + blocks > self.bx0 + self.hw
+        {
             return;
         }
-        let o = (y / self.k) * self.sw + x0 / self.k;
+        self.made();
+        let o = (by - self.by0) * self.hw + bx - self.bx0;
         for (bx, block) in segment.chunks(self.k).enumerate() {
             self.small[o + bx] += block.iter().sum::<f32>();
             self.count[o + bx] += block.len() as u32;
@@ -188,21 +241,46 @@ impl LargeScaleRows {
     }
 
     /// Adds the block sums of another part of the same image (parts that
-    /// share no block: each block's sum is one part's, exactly).
+    /// share no block: each block's sum is one part's, exactly), within
+    /// the blocks this one holds.
     pub(crate) fn merge(&mut self, other: &LargeScaleRows) {
-        for (s, &o) in self.small.iter_mut().zip(&other.small) {
-            *s += o;
+        if other.small.is_empty() {
+            return;
         }
-        for (c, &o) in self.count.iter_mut().zip(&other.count) {
-            *c += o;
-        }
-        for (m, &o) in self.least.iter_mut().zip(&other.least) {
-            *m = m.min(o);
+        self.made();
+        for y in 0..other.hh {
+            let (by, bx) = (other.by0 + y, other.bx0);
+            if !(self.by0..self.by0 + self.hh).contains(&by)
+                || bx < self.bx0
+                || bx + other.hw > self.bx0 + self.hw
+            {
+                continue;
+            }
+            let o = (by - self.by0) * self.hw + bx - self.bx0;
+            let from = y * other.hw..(y + 1) * other.hw;
+            let to = o..o + other.hw;
+            for (s, &v) in self.small[to.clone()]
+                .iter_mut()
+                .zip(&other.small[from.clone()])
+            {
+                *s += v;
+            }
+            for (c, &v) in self.count[to.clone()]
+                .iter_mut()
+                .zip(&other.count[from.clone()])
+            {
+                *c += v;
+            }
+            for (m, &v) in self.least[to].iter_mut().zip(&other.least[from]) {
+                *m = m.min(v);
+            }
         }
     }
 
     /// The profile of the rows given.
-    pub(crate) fn finish(self) -> LargeScale {
+    pub(crate) fn finish(mut self) -> LargeScale {
+        debug_assert_eq!((self.hw, self.hh), (self.sw, self.sh), "a part's profile");
+        self.made();
         let LargeScaleRows {
             mut small,
             count,
@@ -214,6 +292,7 @@ impl LargeScaleRows {
             h,
             sigma_px,
             coarse_sigma_px,
+            ..
         } = self;
         for (s, c) in small.iter_mut().zip(&count) {
             *s /= (*c).max(1) as f32;
@@ -744,6 +823,47 @@ mod tests {
             );
             assert_eq!(got.max().to_bits(), want.max().to_bits());
         }
+    }
+    /// Parts holding only their cores' blocks, merged into the whole in
+    /// any order, give the whole image's profile, bit for bit.
+    #[test]
+    fn parts_holding_their_blocks_merge_into_the_whole() {
+        let mut rng = crate::synth::Rng::new(31);
+        let (w, h, sigma) = (97usize, 66usize, 20.0);
+        let img: Vec<f32> = (0..w * h)
+            .map(|i| (i % w) as f32 + 40.0 * rng.unit() as f32)
+            .collect();
+        let mut whole = LargeScaleRows::illumination(w, h, sigma, 60.0);
+        for (y, row) in img.chunks(w).enumerate() {
+            whole.row(y, row);
+        }
+        let want = whole.finish();
+        let k = LargeScaleRows::block_side(w, h, sigma);
+        let cuts = |n: usize| [0, 2 * k, 5 * k, n];
+        let mut parts = Vec::new();
+        for xs in cuts(w).windows(2) {
+            for ys in cuts(h).windows(2) {
+                let core = (xs[0], xs[1], ys[0], ys[1]);
+                let mut part = LargeScaleRows::illumination(w, h, sigma, 60.0).held_to(core);
+                for y in ys[0]..ys[1] {
+                    part.part(y, xs[0], &img[y * w + xs[0]..y * w + xs[1]]);
+                }
+                assert_eq!(
+                    part.small.len(),
+                    (xs[1] - xs[0]).div_ceil(k) * (ys[1] - ys[0]).div_ceil(k)
+                );
+                parts.push(part);
+            }
+        }
+        parts.reverse();
+        let mut merged = LargeScaleRows::illumination(w, h, sigma, 60.0);
+        for part in &parts {
+            merged.merge(part);
+        }
+        let got = merged.finish();
+        let bits = |i: &FloatImage| i.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.to_image()), bits(&want.to_image()));
+        assert_eq!(got.dark().to_bits(), want.dark().to_bits());
     }
     /// The pruned maximum equals folding every full-resolution row, for
     /// smooth and rough profiles, negative and all-negative ones (0), and

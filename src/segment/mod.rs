@@ -5,6 +5,7 @@
 
 pub mod background;
 pub mod distance;
+pub mod dyadic_histogram;
 pub mod flat_field;
 pub mod gaussian;
 pub mod hot_pixels;

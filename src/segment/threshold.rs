@@ -101,7 +101,18 @@ fn histogram_of_rows(rows: &[&[f32]], bins: usize, lo: f32, hi: f32) -> Vec<u64>
         // representable as an i32.
         unsafe { f.to_int_unchecked::<i32>() }
     };
-    let bin = |v: f32| bin_f(v) as usize;
+    count_bins(rows, bins, bin_f)
+}
+
+/// The histogram counts of the data in `rows` into `bins` bins, the bin
+/// of a value being `bin_f` of it (in `[0, bins - 1]`). Inlined into each
+/// binning's kernel, so it is compiled for the kernel's instruction set.
+#[inline(always)]
+pub(super) fn count_bins(rows: &[&[f32]], bins: usize, bin_f: impl Fn(f32) -> i32) -> Vec<u64> {
+    let bins = bins.max(1);
+    let mut hist = vec![0u64; bins];
+    let top = (bins - 1).min(i32::MAX as usize) as i32;
+    let bin = |v: f32| bin_f(v).clamp(0, top) as usize;
     // Bin indices a block at a time (a vectorised loop), then counted into
     // four interleaved histograms: neighbouring pixels often fall in the
     // same bin, and one histogram would make each increment wait for the
@@ -118,11 +129,11 @@ fn histogram_of_rows(rows: &[&[f32]], bins: usize, lo: f32, hi: f32) -> Vec<u64>
             let ahead = (b + 16) * idx.len();
             crate::cache::prefetch_range(data, ahead, ahead + idx.len());
             for (i, &v) in idx.iter_mut().zip(c) {
-                *i = bin_f(v);
+                *i = bin_f(v).clamp(0, top);
             }
             for q in idx.chunks_exact(4) {
-                // SAFETY: `bin_f` is in [0, bins - 1] and `part` has `bins`
-                // entries. (Checked indexing costs a compare and a branch per
+                // SAFETY: each index was clamped to [0, bins - 1] and `part`
+                // has `bins` entries. (Checked indexing costs a compare and a branch per
                 // count.)
                 unsafe {
                     part.get_unchecked_mut(q[0] as usize)[0] += 1;
@@ -150,13 +161,33 @@ fn histogram_of_rows(rows: &[&[f32]], bins: usize, lo: f32, hi: f32) -> Vec<u64>
     hist
 }
 
-/// The lower edge of the bin after `k` of a [`BINS`]-bin histogram of
+/// The lower edge of the bin after `k` of a `bins`-bin histogram of
 /// `[lo, hi]`: the threshold value of a histogram method; `+∞` for no bin
 /// or flat data.
-fn value_after_bin(k: Option<usize>, lo: f32, hi: f32) -> f32 {
+fn value_after_bin(k: Option<usize>, lo: f32, hi: f32, bins: usize) -> f32 {
     match k {
-        Some(k) if hi > lo => lo + (k + 1) as f32 * ((hi - lo) / BINS as f32),
+        Some(k) if hi > lo => lo + (k + 1) as f32 * ((hi - lo) / bins as f32),
         _ => f32::INFINITY,
+    }
+}
+
+/// The threshold by a histogram `method` of the `counts` of bins of one
+/// width spanning `[lo, hi]` (`None` for a fixed value or the noise
+/// level, which a histogram does not hold the data for).
+pub(super) fn threshold_of_counts(counts: &[u64], lo: f32, hi: f32, method: Method) -> Option<f32> {
+    let bins = counts.len();
+    match method {
+        Method::Otsu => Some(value_after_bin(otsu_bin(counts), lo, hi, bins)),
+        Method::Li => Some(li_threshold_hist(counts, lo, hi)),
+        // A left tail (bright background, dark objects) does not occur
+        // for fluorescence; treat it like a right one.
+        Method::Triangle => Some(value_after_bin(
+            triangle_bin(counts).map(|(k, _)| k),
+            lo,
+            hi,
+            bins,
+        )),
+        Method::Fixed(_) | Method::Noise(_) => None,
     }
 }
 
@@ -383,15 +414,7 @@ impl Histogram {
     /// The threshold by a histogram `method` (`None` for a fixed value or
     /// the noise level, which this does not hold the data for).
     pub(crate) fn threshold(&self, method: Method) -> Option<f32> {
-        let (h, lo, hi) = (&self.counts, self.lo, self.hi);
-        match method {
-            Method::Otsu => Some(value_after_bin(otsu_bin(h), lo, hi)),
-            Method::Li => Some(li_threshold_hist(h, lo, hi)),
-            // A left tail (bright background, dark objects) does not occur
-            // for fluorescence; treat it like a right one.
-            Method::Triangle => Some(value_after_bin(triangle_bin(h).map(|(k, _)| k), lo, hi)),
-            Method::Fixed(_) | Method::Noise(_) => None,
-        }
+        threshold_of_counts(&self.counts, self.lo, self.hi, method)
     }
 }
 

@@ -3,8 +3,9 @@
 //! noise differ, and one histogram threshold, set by the tiles that
 //! dominate the plane, cuts the others at the wrong level. The plane is
 //! cut into square cells; each cell gets its own threshold by the
-//! channel's histogram method, from its own pixels binned over the
-//! plane's range, kept within [`CLAMP`]× of the plane's threshold (a cell
+//! channel's histogram method, from its own pixels (binned in a
+//! [`DyadicHistogram`], which needs no range beforehand), kept within
+//! [`CLAMP`]× of the plane's threshold (a cell
 //! of bare dermis has no follicle to find a level for); a cell with
 //! nothing to threshold (flat data: a mosaic's padding) takes the
 //! plane's. Between cell centres the threshold is interpolated
@@ -21,11 +22,12 @@
 //! Cells are laid from the plane's top-left pixel, so a block of the
 //! plane reads the whole plane's map at its own pixels; a cell's
 //! histogram holds integer counts, so summed whole or by parts it is the
-//! same.
+//! same, and the plane's histogram is the sum of its cells'.
 
 use std::sync::Arc;
 
-use super::threshold::{Histogram, Method};
+use super::dyadic_histogram::DyadicHistogram;
+use super::threshold::Method;
 use crate::FloatImage;
 
 /// How far a cell's threshold may stray from the plane's: within
@@ -74,24 +76,21 @@ impl Cells {
     }
 }
 
-/// The histograms of a channel's cells, over the plane's range: filled
-/// from the whole plane or a part at a time (each part adding the cells
-/// its pixels fall in).
+/// The histograms of a channel's cells: filled from the whole plane or a
+/// part at a time (each part adding the cells its pixels fall in).
 #[derive(Clone, Debug)]
 pub struct CellHistograms {
     cells: Cells,
-    /// One per cell, made when a pixel first falls in it.
-    hists: Vec<Option<Histogram>>,
-    range: (f32, f32),
+    /// One per cell (empty until a pixel falls in it).
+    hists: Vec<DyadicHistogram>,
 }
 
 impl CellHistograms {
-    /// None counted yet, for values within `range` (the plane's).
-    pub fn new(cells: Cells, range: (f32, f32)) -> CellHistograms {
+    /// None counted yet.
+    pub fn new(cells: Cells) -> CellHistograms {
         CellHistograms {
             cells,
-            hists: vec![None; cells.len()],
-            range,
+            hists: vec![DyadicHistogram::new(); cells.len()],
         }
     }
 
@@ -113,32 +112,25 @@ impl CellHistograms {
                     .iter()
                     .filter_map(|r| r.get(x - x0..x - x0 + span))
                     .collect();
-                self.hists[cy * self.cells.cols + cx]
-                    .get_or_insert_with(|| Histogram::new(self.range))
-                    .add_rows(&parts);
+                self.hists[cy * self.cells.cols + cx].add_rows(&parts);
                 x += span;
             }
             y += band;
         }
     }
 
-    /// Adds another part's counts (the same cells and range).
+    /// Adds another part's counts (the same cells).
     pub fn merge(&mut self, other: CellHistograms) {
         for (a, b) in self.hists.iter_mut().zip(other.hists) {
-            match (a.as_mut(), b) {
-                (Some(a), Some(b)) => a.merge(&b),
-                (None, Some(b)) => *a = Some(b),
-                _ => {}
-            }
+            a.merge(&b);
         }
     }
 
     /// The counts of every cell together: the histogram of all the
-    /// pixels counted (the same bins, so the same integers as counting
-    /// them at once).
-    pub(crate) fn total(&self) -> Histogram {
-        let mut all = Histogram::new(self.range);
-        for h in self.hists.iter().flatten() {
+    /// pixels counted (the same integers as counting them at once).
+    pub fn total(&self) -> DyadicHistogram {
+        let mut all = DyadicHistogram::new();
+        for h in &self.hists {
             all.merge(h);
         }
         all
@@ -147,10 +139,7 @@ impl CellHistograms {
     /// Each cell's own threshold by the histogram `method`, as is
     /// (`None` for a cell with no pixel counted or no threshold).
     pub fn cell_thresholds(&self, method: Method) -> Vec<Option<f32>> {
-        self.hists
-            .iter()
-            .map(|h| h.as_ref().and_then(|h| h.threshold(method)))
-            .collect()
+        self.hists.iter().map(|h| h.threshold(method)).collect()
     }
 
     /// The map of each cell's threshold by `method` around the plane's
@@ -232,6 +221,16 @@ impl ThresholdMap {
         let c = &self.cells;
         let xs: Vec<(usize, usize, f32)> =
             (0..w).map(|x| c.between(origin.0 + x, c.cols)).collect();
+        let tx: Vec<f32> = xs.iter().map(|&(_, _, t)| t).collect();
+        // The row's runs between the same two cell centres (start,
+        // end, the cells): within one, a straight loop (vectorised).
+        let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for (x, &(x0, x1, _)) in xs.iter().enumerate() {
+            match runs.last_mut() {
+                Some(r) if (r.2, r.3) == (x0, x1) => r.1 = x + 1,
+                _ => runs.push((x, x + 1, x0, x1)),
+            }
+        }
         let mut column = vec![0f32; c.cols];
         for (y, row) in img.chunks_exact_mut(w).enumerate() {
             let (y0, y1, ty) = c.between(origin.1 + y, c.rows);
@@ -239,9 +238,12 @@ impl ThresholdMap {
                 *v =
                     self.values[y0 * c.cols + cx] * (1.0 - ty) + self.values[y1 * c.cols + cx] * ty;
             }
-            for (p, &(x0, x1, tx)) in row.iter_mut().zip(&xs) {
-                let t = column[x0] * (1.0 - tx) + column[x1] * tx;
-                *p *= self.plane / t;
+            for &(start, end, x0, x1) in &runs {
+                let (a, b) = (column[x0], column[x1]);
+                for (p, &tx) in row[start..end].iter_mut().zip(&tx[start..end]) {
+                    let t = a * (1.0 - tx) + b * tx;
+                    *p *= self.plane / t;
+                }
             }
         }
     }
@@ -260,14 +262,13 @@ mod tests {
         let (w, h) = (97usize, 61usize);
         let img: Vec<f32> = (0..w * h).map(|_| (rng.unit() * 100.0) as f32).collect();
         let cells = Cells::of(w, h, 20);
-        let range = (0.0, 100.0);
         let rows: Vec<&[f32]> = img.chunks(w).collect();
-        let mut whole = CellHistograms::new(cells, range);
+        let mut whole = CellHistograms::new(cells);
         whole.add_rows(0, 0, &rows);
-        let mut merged = CellHistograms::new(cells, range);
+        let mut merged = CellHistograms::new(cells);
         for (x0, x1) in [(0, 13), (13, 60), (60, 97)] {
             for (y0, y1) in [(0, 7), (7, 41), (41, 61)] {
-                let mut part = CellHistograms::new(cells, range);
+                let mut part = CellHistograms::new(cells);
                 let crop: Vec<&[f32]> = rows[y0..y1].iter().map(|r| &r[x0..x1]).collect();
                 part.add_rows(y0, x0, &crop);
                 merged.merge(part);
@@ -277,8 +278,8 @@ mod tests {
         let b = merged.thresholds(Method::Otsu, 50.0).unwrap();
         assert_eq!(a, b);
         // All cells together are the plane's histogram.
-        let mut plane = Histogram::new(range);
-        plane.add(&img);
+        let mut plane = DyadicHistogram::new();
+        plane.add_rows(&[&img]);
         assert_eq!(whole.total(), plane);
         assert_eq!(merged.total(), plane);
     }
@@ -299,14 +300,11 @@ mod tests {
             };
             Luma([gain * v])
         });
-        let range = (0.0, 100.0);
         let cells = Cells::of(200, 100, 50);
-        let mut hists = CellHistograms::new(cells, range);
+        let mut hists = CellHistograms::new(cells);
         let rows: Vec<&[f32]> = img.as_raw().chunks(200).collect();
         hists.add_rows(0, 0, &rows);
-        let mut plane = Histogram::new(range);
-        plane.add(img.as_raw());
-        let t = plane.threshold(Method::Otsu).unwrap();
+        let t = hists.total().threshold(Method::Otsu).unwrap();
         let map = hists.thresholds(Method::Otsu, t).unwrap();
         assert!(
             map.at(25, 25) > 1.5 * map.at(175, 25),
@@ -368,7 +366,7 @@ mod tests {
     #[test]
     fn fixed_flat_and_wild_cells() {
         let cells = Cells::of(40, 20, 20);
-        let mut hists = CellHistograms::new(cells, (0.0, 1000.0));
+        let mut hists = CellHistograms::new(cells);
         let img: Vec<Vec<f32>> = (0..20)
             .map(|y| {
                 (0..40)

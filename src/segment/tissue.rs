@@ -25,11 +25,20 @@ pub fn tissue_area_px(mask: &[u8], w: usize, h: usize, block_px: usize) -> u64 {
 }
 
 /// Which blocks of a plane hold a nucleus pixel: marked a part of the
-/// plane at a time ([`mark`](Self::mark)), then measured
-/// ([`area_px`](Self::area_px)) once the whole plane is marked.
+/// plane at a time ([`mark`](Self::mark), each part holding only the
+/// blocks its core touches: [`covering`](Self::covering)), gathered
+/// into the whole plane's ([`merge`](Self::merge)), then measured
+/// ([`area_px`](Self::area_px)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Occupancy {
+    /// One per block held, row by row.
     occupied: Vec<bool>,
+    /// The blocks held: columns `gx0..gx0 + hw`, rows `gy0..gy0 + hh`.
+    gx0: usize,
+    gy0: usize,
+    hw: usize,
+    hh: usize,
+    /// The plane's blocks across and down.
     gw: usize,
     gh: usize,
     k: usize,
@@ -39,18 +48,63 @@ pub struct Occupancy {
 
 impl Occupancy {
     /// No block marked, for a `w` × `h` plane in blocks of `block_px`
-    /// (at least 1 px).
+    /// (at least 1 px): all of them held.
     pub fn new(w: usize, h: usize, block_px: usize) -> Occupancy {
         let k = block_px.max(1);
         let (gw, gh) = ((w / k).max(1), (h / k).max(1));
         Occupancy {
             occupied: vec![false; gw * gh],
+            gx0: 0,
+            gy0: 0,
+            hw: gw,
+            hh: gh,
             gw,
             gh,
             k,
             w,
             h,
         }
+    }
+
+    /// No block marked, holding the blocks of the plane `at` speaks for
+    /// (its core): a block's part of the whole plane's.
+    pub fn covering(block_px: usize, at: &Window) -> Occupancy {
+        let (w, h) = at.plane;
+        let k = block_px.max(1);
+        let (gw, gh) = ((w / k).max(1), (h / k).max(1));
+        let (x0, x1, y0, y1) = at.core;
+        let span = |a: usize, b: usize, n: usize| {
+            if b > a {
+                let first = (a / k).min(n - 1);
+                (first, ((b - 1) / k).min(n - 1) + 1 - first)
+            } else {
+                (0, 0)
+            }
+        };
+        let ((gx0, hw), (gy0, hh)) = (span(x0, x1, gw), span(y0, y1, gh));
+        Occupancy {
+            occupied: vec![false; hw * hh],
+            gx0,
+            gy0,
+            hw,
+            hh,
+            gw,
+            gh,
+            k,
+            w,
+            h,
+        }
+    }
+
+    /// The whole plane's occupancy, nothing marked.
+    pub fn empty_whole(&self) -> Occupancy {
+        Occupancy::new(self.w, self.h, self.k)
+    }
+
+    /// The index of block (`gx`, `gy`) among those held.
+    fn held(&self, gx: usize, gy: usize) -> Option<usize> {
+        let (x, y) = (gx.checked_sub(self.gx0)?, gy.checked_sub(self.gy0)?);
+        (x < self.hw && y < self.hh).then_some(y * self.hw + x)
     }
 
     /// Marks the blocks that hold a nonzero pixel of `mask` (the part
@@ -68,25 +122,47 @@ impl Occupancy {
             let Some(row) = mask.get(y * mw + cx0..y * mw + cx1.max(cx0)) else {
                 return;
             };
-            let o = ((oy + y) / k).min(gh - 1) * gw;
-            for (x, &v) in (ox + cx0..).zip(row) {
-                if v != 0 {
-                    self.occupied[o + (x / k).min(gw - 1)] = true;
+            let gy = ((oy + y) / k).min(gh - 1);
+            // A block's run of the row at a time, looked at only while
+            // the block is unmarked (the last block takes the rest).
+            let (start, end) = (ox + cx0, ox + cx0 + row.len());
+            let mut x = start;
+            while x < end {
+                let gx = (x / k).min(gw - 1);
+                let next = if gx + 1 == gw {
+                    end
+                } else {
+                    ((gx + 1) * k).min(end)
+                };
+                if let Some(b) = self.held(gx, gy) {
+                    if !self.occupied[b] && row[x - start..next - start].iter().any(|&v| v != 0) {
+                        self.occupied[b] = true;
+                    }
+                }
+                x = next;
+            }
+        }
+    }
+
+    /// Adds the blocks another part marked (the same plane and blocks;
+    /// those this one holds).
+    pub fn merge(&mut self, other: &Occupancy) {
+        for y in 0..other.hh {
+            for x in 0..other.hw {
+                if other.occupied[y * other.hw + x] {
+                    if let Some(b) = self.held(other.gx0 + x, other.gy0 + y) {
+                        self.occupied[b] = true;
+                    }
                 }
             }
         }
     }
 
-    /// Adds the blocks another part marked (the same plane and blocks).
-    pub fn merge(&mut self, other: &Occupancy) {
-        for (a, &b) in self.occupied.iter_mut().zip(&other.occupied) {
-            *a |= b;
-        }
-    }
-
-    /// Pixels of tissue: the marked blocks, and the unmarked ones that
+    /// Pixels of tissue (of the whole plane: [`new`](Self::new), parts
+    /// merged): the marked blocks, and the unmarked ones that
     /// no path of unmarked blocks joins to the plane's edge (holes).
     pub fn area_px(&self) -> u64 {
+        debug_assert_eq!((self.hw, self.hh), (self.gw, self.gh), "a part's area");
         let outside = self.outside();
         (0..self.gw * self.gh)
             .filter(|&b| !outside[b])
@@ -233,9 +309,15 @@ mod tests {
                 let part: Vec<u8> = (oy..oy + bh)
                     .flat_map(|y| mask[y * w + ox..y * w + ox + bw].to_vec())
                     .collect();
-                let mut one = Occupancy::new(w, h, k);
+                let mut one = Occupancy::covering(k, &at);
                 one.mark(&part, at);
                 parts.merge(&one);
+                // A part holds what its core touches, marked as the whole.
+                let mut alone = Occupancy::new(w, h, k);
+                alone.merge(&one);
+                let mut core_only = Occupancy::new(w, h, k);
+                core_only.mark(&part, at);
+                prop_assert_eq!(&alone, &core_only);
             }
             prop_assert_eq!(&parts, &whole);
             prop_assert_eq!(parts.area_px(), tissue_area_px(&mask, w, h, k));
