@@ -123,18 +123,13 @@ impl PlaneStatistics {
         let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
         // A stitched plane's cells need no pass for the corrected
         // channels' range.
-        let stages = match cells {
-            Some(_) => ["statistics 1/3", "statistics 2/3", "statistics 3/3", ""],
-            None => [
-                "statistics 1/4",
-                "statistics 2/4",
-                "statistics 3/4",
-                "statistics 4/4",
-            ],
-        };
+        let passes = if cells.is_some() { 3 } else { 4 };
+        let stages: Vec<String> = (1..=passes)
+            .map(|k| format!("statistics {k}/{passes}"))
+            .collect();
 
         // 1. Each channel's range (the core alone: no neighbour needed).
-        let ticker = Ticker::new(stages[0], windows.len(), on_block);
+        let ticker = Ticker::new(&stages[0], windows.len(), on_block);
         let ranges = windows
             .par_iter()
             .map(|at| {
@@ -149,7 +144,7 @@ impl PlaneStatistics {
 
         // 2. The illumination profile: each core's rows of smoothed DAPI.
         let illumination = if p.flat_field {
-            let ticker = Ticker::new(stages[1], smoothed.len(), on_block);
+            let ticker = Ticker::new(&stages[1], smoothed.len(), on_block);
             // Each core's sums hold its own blocks, added to the plane's
             // as it is done (each block is one core's: the order does not
             // change a bit).
@@ -192,7 +187,7 @@ impl PlaneStatistics {
             // histogram is their sum. Dyadic bins need no range first.
             Some(cells) => {
                 let no_cells = || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new()));
-                let ticker = Ticker::new(stages[2], corrected.len(), on_block);
+                let ticker = Ticker::new(&stages[2], corrected.len(), on_block);
                 let found = corrected
                     .par_iter()
                     .map(|at| {
@@ -212,12 +207,7 @@ impl PlaneStatistics {
                         }
                         Ok(a)
                     })?;
-                let mut each = found.iter().zip(methods);
-                let thresholds = [(); 3].map(|_| match each.next() {
-                    Some((_, Method::Fixed(v))) => v,
-                    Some(((h, _), m)) => h.threshold(m).unwrap_or(f32::INFINITY),
-                    None => f32::INFINITY,
-                });
+                let thresholds = thresholds_by(methods, |c, m| found[c].0.threshold(m));
                 let local = std::array::from_fn(|c| {
                     ThresholdMap::new(cells, &found[c].1, methods[c], thresholds[c])
                 });
@@ -227,7 +217,7 @@ impl PlaneStatistics {
                 // 3. The corrected channels' ranges (their histograms'
                 // span).
                 let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
-                let ticker = Ticker::new(stages[2], corrected.len(), on_block);
+                let ticker = Ticker::new(&stages[2], corrected.len(), on_block);
                 let spans = corrected
                     .par_iter()
                     .map(|at| {
@@ -245,7 +235,7 @@ impl PlaneStatistics {
 
                 // 4. Their histograms, and the thresholds.
                 let empty = || spans.map(Histogram::new);
-                let ticker = Ticker::new(stages[3], corrected.len(), on_block);
+                let ticker = Ticker::new(&stages[3], corrected.len(), on_block);
                 let hists = corrected
                     .par_iter()
                     .map(|at| {
@@ -262,12 +252,7 @@ impl PlaneStatistics {
                         }
                         Ok(a)
                     })?;
-                let mut each = hists.iter().zip(methods);
-                let thresholds = [(); 3].map(|_| match each.next() {
-                    Some((_, Method::Fixed(v))) => v,
-                    Some((h, m)) => h.threshold(m).unwrap_or(f32::INFINITY),
-                    None => f32::INFINITY,
-                });
+                let thresholds = thresholds_by(methods, |c, m| hists[c].threshold(m));
                 (thresholds, [None, None, None])
             }
         };
@@ -379,6 +364,15 @@ fn for_core_rows<'a>(
             f(y, x0, row);
         }
     }
+}
+
+/// Each channel's threshold by its method: a fixed one as is, else
+/// `by` the channel's histogram (+∞ when it finds none).
+fn thresholds_by(methods: [Method; 3], by: impl Fn(usize, Method) -> Option<f32>) -> [f32; 3] {
+    std::array::from_fn(|c| match methods[c] {
+        Method::Fixed(v) => v,
+        m => by(c, m).unwrap_or(f32::INFINITY),
+    })
 }
 
 /// The rows of a block's plane within its core.
