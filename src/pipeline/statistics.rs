@@ -28,7 +28,7 @@ use crate::params::Params;
 use crate::segment::dyadic_histogram::DyadicHistogram;
 use crate::segment::flat_field::{LargeScale, LargeScaleRows};
 use crate::segment::threshold::{range, Histogram, Method};
-use crate::segment::threshold_map::{CellHistograms, ThresholdMap};
+use crate::segment::threshold_map::{CellHistograms, Cells, ThresholdMap};
 use crate::segment::window::Window;
 
 /// What a block of a plane cannot find for itself: the whole plane's
@@ -92,169 +92,18 @@ impl PlaneStatistics {
                     .into(),
             ));
         }
-        let (w, h) = src.size();
-        let scale = Scale {
-            um_per_px: src.pixel_size_um(),
-        };
-        let profile = || illumination_rows(w, h, p, scale);
-        // Cores on the profile's block boundaries, so that each block of
-        // the profile is summed by one core, in the whole plane's order;
-        // and on the local thresholds' cells (whole blocks of the
-        // profile), so that each core holds whole cells.
-        let cells = threshold_cells(w, h, p, scale);
-        let k = cells.map_or_else(
-            || LargeScaleRows::block_side(w, h, scale.px(p.flat_field_sigma_um)),
-            |c| c.cell_px,
-        );
-        let core_px = (core_px / k).max(1) * k;
-        // Each pass reads its blocks with the overlap its values need:
-        // the hot-pixel test and smoothing for the profile, and the
-        // background's opening too for the corrected channels.
-        let reach = Reach::of(p, scale);
-        let windows_with = |overlap_px: usize| {
-            Blocks {
-                core_px,
-                overlap_px,
-            }
-            .windows(w, h)
-        };
-        let (smoothed, corrected) = (windows_with(reach.smoothed), windows_with(reach.corrected));
-        let windows = windows_with(0);
-        let read = |at: &Window| src.window(at.origin.0, at.origin.1, at.size.0, at.size.1);
-        // A stitched plane's cells need no pass for the corrected
-        // channels' range.
-        let passes = if cells.is_some() { 3 } else { 4 };
-        let stages: Vec<String> = (1..=passes)
-            .map(|k| format!("statistics {k}/{passes}"))
-            .collect();
-
-        // 1. Each channel's range (the core alone: no neighbour needed).
-        let ticker = Ticker::new(&stages[0], windows.len(), on_block);
-        let ranges = windows
-            .par_iter()
-            .map(|at| {
-                let found = channel_ranges(&read(at)?);
-                ticker.tick();
-                Ok::<_, LoadError>(found)
-            })
-            .try_reduce(
-                || [(f32::INFINITY, f32::NEG_INFINITY); 3],
-                |a, b| Ok(widest(a, b)),
-            )?;
-
-        // 2. The illumination profile: each core's rows of smoothed DAPI.
-        let illumination = if p.flat_field {
-            let ticker = Ticker::new(&stages[1], smoothed.len(), on_block);
-            // Each core's sums hold its own blocks, added to the plane's
-            // as it is done (each block is one core's: the order does not
-            // change a bit).
-            let sums = std::sync::Mutex::new(profile());
-            smoothed.par_iter().try_for_each(|at| {
-                let field = read(at)?;
-                let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
-                let (dapi, _) = smooth_dapi(&dapi, p, scale, Some(None));
-                let mut part = profile().held_to(at.core);
-                for_core_rows(&dapi.plane, at, |y, x, row| part.part(y, x, row));
-                crate::pool::give_image(dapi.plane);
-                sums.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .merge(&part);
-                ticker.tick();
-                Ok::<_, LoadError>(())
-            })?;
-            let sums = sums
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Some(sums.finish())
-        } else {
-            None
-        };
+        let passes = Passes::new(src, p, core_px, on_block);
+        let ranges = passes.ranges()?;
+        let illumination = passes.illumination(ranges)?;
         let stats = PlaneStatistics {
             ranges,
             illumination,
             thresholds: [0.0; 3],
             local: [None, None, None],
         };
-        let prepared = |at: &Window, f: &mut dyn FnMut(usize, &Prepared)| {
-            let field = read(at)?;
-            prepare(&field, ranges, Some(stats.illumination_of(at)), p, scale, f);
-            Ok::<_, LoadError>(())
-        };
-
-        let (thresholds, local) = match cells {
-            // 3. Each cell's histogram of the corrected channels, and its
-            // own threshold (a core holds whole cells); the plane's
-            // histogram is their sum. Dyadic bins need no range first.
-            Some(cells) => {
-                let no_cells = || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new()));
-                let ticker = Ticker::new(&stages[2], corrected.len(), on_block);
-                let found = corrected
-                    .par_iter()
-                    .map(|at| {
-                        let mut found = no_cells();
-                        prepared(at, &mut |c, ch| {
-                            let mut each = CellHistograms::new(cells);
-                            each.add_rows(at.core.2, at.core.0, &core_rows(&ch.plane, at));
-                            found[c] = (each.total(), each.cell_thresholds(methods[c]));
-                        })?;
-                        ticker.tick();
-                        Ok::<_, LoadError>(found)
-                    })
-                    .try_reduce(no_cells, |mut a, b| {
-                        for ((plane_a, own_a), (plane_b, own_b)) in a.iter_mut().zip(b) {
-                            plane_a.merge(&plane_b);
-                            gather(own_a, own_b);
-                        }
-                        Ok(a)
-                    })?;
-                let thresholds = thresholds_by(methods, |c, m| found[c].0.threshold(m));
-                let local = std::array::from_fn(|c| {
-                    ThresholdMap::new(cells, &found[c].1, methods[c], thresholds[c])
-                });
-                (thresholds, local)
-            }
-            None => {
-                // 3. The corrected channels' ranges (their histograms'
-                // span).
-                let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
-                let ticker = Ticker::new(&stages[2], corrected.len(), on_block);
-                let spans = corrected
-                    .par_iter()
-                    .map(|at| {
-                        let mut found = none;
-                        prepared(at, &mut |c, ch| {
-                            for row in core_rows(&ch.plane, at) {
-                                let (l, h) = range(row);
-                                found[c] = (found[c].0.min(l), found[c].1.max(h));
-                            }
-                        })?;
-                        ticker.tick();
-                        Ok::<_, LoadError>(found)
-                    })
-                    .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
-
-                // 4. Their histograms, and the thresholds.
-                let empty = || spans.map(Histogram::new);
-                let ticker = Ticker::new(&stages[3], corrected.len(), on_block);
-                let hists = corrected
-                    .par_iter()
-                    .map(|at| {
-                        let mut hists = empty();
-                        prepared(at, &mut |c, ch| {
-                            hists[c].add_rows(&core_rows(&ch.plane, at))
-                        })?;
-                        ticker.tick();
-                        Ok::<_, LoadError>(hists)
-                    })
-                    .try_reduce(empty, |mut a, b| {
-                        for (a, b) in a.iter_mut().zip(&b) {
-                            a.merge(b);
-                        }
-                        Ok(a)
-                    })?;
-                let thresholds = thresholds_by(methods, |c, m| hists[c].threshold(m));
-                (thresholds, [None, None, None])
-            }
+        let (thresholds, local) = match passes.cells {
+            Some(cells) => passes.cell_thresholds(&stats, cells)?,
+            None => (passes.plane_thresholds(&stats)?, [None, None, None]),
         };
         Ok(PlaneStatistics {
             thresholds,
@@ -279,6 +128,227 @@ impl PlaneStatistics {
             threshold_dapi: dapi,
             ..p.clone()
         }
+    }
+}
+
+/// The passes over a plane read a window at a time, each keeping only
+/// sums of what each core holds.
+struct Passes<'a, S: WindowSource> {
+    src: &'a S,
+    p: &'a Params,
+    scale: Scale,
+    /// P-cadherin's, Sox9's and DAPI's threshold methods.
+    methods: [Method; 3],
+    /// The local thresholds' cells, if any.
+    cells: Option<Cells>,
+    /// The cores with no overlap (ranges), with the smoothed channels'
+    /// (profile) and with the corrected channels' (thresholds).
+    cores: Vec<Window>,
+    smoothed: Vec<Window>,
+    corrected: Vec<Window>,
+    /// The progress display's name of each pass.
+    stages: Vec<String>,
+    on_block: OnBlock<'a>,
+}
+
+impl<'a, S: WindowSource> Passes<'a, S> {
+    /// The passes over `src` in cores of at most `core_px`.
+    fn new(src: &'a S, p: &'a Params, core_px: usize, on_block: OnBlock<'a>) -> Self {
+        let (w, h) = src.size();
+        let scale = Scale {
+            um_per_px: src.pixel_size_um(),
+        };
+        // Cores on the profile's block boundaries, so that each block of
+        // the profile is summed by one core, in the whole plane's order;
+        // and on the local thresholds' cells (whole blocks of the
+        // profile), so that each core holds whole cells.
+        let cells = threshold_cells(w, h, p, scale);
+        let k = cells.map_or_else(
+            || LargeScaleRows::block_side(w, h, scale.px(p.flat_field_sigma_um)),
+            |c| c.cell_px,
+        );
+        let core_px = (core_px / k).max(1) * k;
+        // Each pass reads its blocks with the overlap its values need:
+        // the hot-pixel test and smoothing for the profile, and the
+        // background's opening too for the corrected channels.
+        let reach = Reach::of(p, scale);
+        let windows_with = |overlap_px: usize| {
+            Blocks {
+                core_px,
+                overlap_px,
+            }
+            .windows(w, h)
+        };
+        // A stitched plane's cells need no pass for the corrected
+        // channels' range.
+        let passes = if cells.is_some() { 3 } else { 4 };
+        Passes {
+            src,
+            p,
+            scale,
+            methods: [p.threshold_pcad, p.threshold_sox9, p.threshold_dapi],
+            cells,
+            cores: windows_with(0),
+            smoothed: windows_with(reach.smoothed),
+            corrected: windows_with(reach.corrected),
+            stages: (1..=passes)
+                .map(|k| format!("statistics {k}/{passes}"))
+                .collect(),
+            on_block,
+        }
+    }
+
+    /// The window `at` of the plane.
+    fn read(&self, at: &Window) -> Result<Field, LoadError> {
+        self.src
+            .window(at.origin.0, at.origin.1, at.size.0, at.size.1)
+    }
+
+    /// Pass `k`'s progress, over `windows`.
+    fn ticker(&self, k: usize, windows: &[Window]) -> Ticker<'_> {
+        Ticker::new(&self.stages[k - 1], windows.len(), self.on_block)
+    }
+
+    /// The corrected channels of the block `at`, handed to `f`
+    /// ([`prepare`]).
+    fn prepared(
+        &self,
+        stats: &PlaneStatistics,
+        at: &Window,
+        f: &mut dyn FnMut(usize, &Prepared),
+    ) -> Result<(), LoadError> {
+        let field = self.read(at)?;
+        let illumination = Some(stats.illumination_of(at));
+        prepare(&field, stats.ranges, illumination, self.p, self.scale, f);
+        Ok(())
+    }
+
+    /// Pass 1: each channel's range (the core alone: no neighbour
+    /// needed).
+    fn ranges(&self) -> Result<[(f32, f32); 3], LoadError> {
+        let ticker = self.ticker(1, &self.cores);
+        self.cores
+            .par_iter()
+            .map(|at| {
+                let found = channel_ranges(&self.read(at)?);
+                ticker.tick();
+                Ok(found)
+            })
+            .try_reduce(
+                || [(f32::INFINITY, f32::NEG_INFINITY); 3],
+                |a, b| Ok(widest(a, b)),
+            )
+    }
+
+    /// Pass 2: the illumination profile (with a flat field): each core's rows
+    /// of smoothed DAPI. Each core's sums hold its own blocks, added to
+    /// the plane's as it is done (each block is one core's: the order
+    /// does not change a bit).
+    fn illumination(&self, ranges: [(f32, f32); 3]) -> Result<Option<LargeScale>, LoadError> {
+        if !self.p.flat_field {
+            return Ok(None);
+        }
+        let (w, h) = self.src.size();
+        let profile = || illumination_rows(w, h, self.p, self.scale);
+        let ticker = self.ticker(2, &self.smoothed);
+        let sums = std::sync::Mutex::new(profile());
+        self.smoothed.par_iter().try_for_each(|at| {
+            let field = self.read(at)?;
+            let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
+            let (dapi, _) = smooth_dapi(&dapi, self.p, self.scale, Some(None));
+            let mut part = profile().held_to(at.core);
+            for_core_rows(&dapi.plane, at, |y, x, row| part.part(y, x, row));
+            crate::pool::give_image(dapi.plane);
+            sums.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .merge(&part);
+            ticker.tick();
+            Ok::<_, LoadError>(())
+        })?;
+        let sums = sums
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(Some(sums.finish()))
+    }
+
+    /// Pass 3 of 3: each cell's histogram of the corrected channels, and its
+    /// own threshold (a core holds whole cells); the plane's histogram is
+    /// their sum (dyadic bins need no range first). The thresholds and
+    /// the local thresholds' maps.
+    fn cell_thresholds(
+        &self,
+        stats: &PlaneStatistics,
+        cells: Cells,
+    ) -> Result<([f32; 3], [Option<ThresholdMap>; 3]), LoadError> {
+        let no_cells = || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new()));
+        let ticker = self.ticker(3, &self.corrected);
+        let found = self
+            .corrected
+            .par_iter()
+            .map(|at| {
+                let mut found = no_cells();
+                self.prepared(stats, at, &mut |c, ch| {
+                    let mut each = CellHistograms::new(cells);
+                    each.add_rows(at.core.2, at.core.0, &core_rows(&ch.plane, at));
+                    found[c] = (each.total(), each.cell_thresholds(self.methods[c]));
+                })?;
+                ticker.tick();
+                Ok::<_, LoadError>(found)
+            })
+            .try_reduce(no_cells, |mut a, b| {
+                for ((plane_a, own_a), (plane_b, own_b)) in a.iter_mut().zip(b) {
+                    plane_a.merge(&plane_b);
+                    gather(own_a, own_b);
+                }
+                Ok(a)
+            })?;
+        let thresholds = thresholds_by(self.methods, |c, m| found[c].0.threshold(m));
+        let local = std::array::from_fn(|c| {
+            ThresholdMap::new(cells, &found[c].1, self.methods[c], thresholds[c])
+        });
+        Ok((thresholds, local))
+    }
+
+    /// Passes 3 and 4 of 4: the corrected channels' ranges (their histograms'
+    /// span), then their histograms: the thresholds.
+    fn plane_thresholds(&self, stats: &PlaneStatistics) -> Result<[f32; 3], LoadError> {
+        let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
+        let ticker = self.ticker(3, &self.corrected);
+        let spans = self
+            .corrected
+            .par_iter()
+            .map(|at| {
+                let mut found = none;
+                self.prepared(stats, at, &mut |c, ch| {
+                    for row in core_rows(&ch.plane, at) {
+                        let (l, h) = range(row);
+                        found[c] = (found[c].0.min(l), found[c].1.max(h));
+                    }
+                })?;
+                ticker.tick();
+                Ok::<_, LoadError>(found)
+            })
+            .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
+        let empty = || spans.map(Histogram::new);
+        let ticker = self.ticker(4, &self.corrected);
+        let hists = self
+            .corrected
+            .par_iter()
+            .map(|at| {
+                let mut hists = empty();
+                self.prepared(stats, at, &mut |c, ch| {
+                    hists[c].add_rows(&core_rows(&ch.plane, at))
+                })?;
+                ticker.tick();
+                Ok::<_, LoadError>(hists)
+            })
+            .try_reduce(empty, |mut a, b| {
+                for (a, b) in a.iter_mut().zip(&b) {
+                    a.merge(b);
+                }
+                Ok(a)
+            })?;
+        Ok(thresholds_by(self.methods, |c, m| hists[c].threshold(m)))
     }
 }
 
