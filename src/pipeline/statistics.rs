@@ -209,18 +209,37 @@ impl<'a, S: WindowSource> Passes<'a, S> {
         Ticker::new(&self.stages[k - 1], windows.len(), self.on_block)
     }
 
-    /// The corrected channels of the block `at`, handed to `f`
-    /// ([`prepare`]).
-    fn prepared(
+    /// Pass `k` over the corrected channels ([`prepare`]): `each(at, c,
+    /// channel, found)` adds what the core of block `at` holds of channel
+    /// `c` to its `found` (from `empty`); the cores' findings are folded
+    /// by `fold`.
+    fn over_corrected<T: Send>(
         &self,
+        k: usize,
         stats: &PlaneStatistics,
-        at: &Window,
-        f: &mut dyn FnMut(usize, &Prepared),
-    ) -> Result<(), LoadError> {
-        let field = self.read(at)?;
-        let illumination = Some(stats.illumination_of(at));
-        prepare(&field, stats.ranges, illumination, self.p, self.scale, f);
-        Ok(())
+        empty: impl Fn() -> T + Sync + Send,
+        each: impl Fn(&Window, usize, &Prepared, &mut T) + Sync,
+        fold: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Result<T, LoadError> {
+        let ticker = self.ticker(k, &self.corrected);
+        self.corrected
+            .par_iter()
+            .map(|at| {
+                let field = self.read(at)?;
+                let illumination = Some(stats.illumination_of(at));
+                let mut found = empty();
+                prepare(
+                    &field,
+                    stats.ranges,
+                    illumination,
+                    self.p,
+                    self.scale,
+                    &mut |c, ch| each(at, c, ch, &mut found),
+                );
+                ticker.tick();
+                Ok(found)
+            })
+            .try_reduce(&empty, |a, b| Ok(fold(a, b)))
     }
 
     /// Pass 1: each channel's range (the core alone: no neighbour
@@ -280,28 +299,23 @@ impl<'a, S: WindowSource> Passes<'a, S> {
         stats: &PlaneStatistics,
         cells: Cells,
     ) -> Result<([f32; 3], [Option<ThresholdMap>; 3]), LoadError> {
-        let no_cells = || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new()));
-        let ticker = self.ticker(3, &self.corrected);
-        let found = self
-            .corrected
-            .par_iter()
-            .map(|at| {
-                let mut found = no_cells();
-                self.prepared(stats, at, &mut |c, ch| {
-                    let mut each = CellHistograms::new(cells);
-                    each.add_rows(at.core.2, at.core.0, &core_rows(&ch.plane, at));
-                    found[c] = (each.total(), each.cell_thresholds(self.methods[c]));
-                })?;
-                ticker.tick();
-                Ok::<_, LoadError>(found)
-            })
-            .try_reduce(no_cells, |mut a, b| {
+        let found = self.over_corrected(
+            3,
+            stats,
+            || [(); 3].map(|_| (DyadicHistogram::new(), Vec::new())),
+            |at, c, ch, found| {
+                let mut each = CellHistograms::new(cells);
+                each.add_rows(at.core.2, at.core.0, &core_rows(&ch.plane, at));
+                found[c] = (each.total(), each.cell_thresholds(self.methods[c]));
+            },
+            |mut a, b| {
                 for ((plane_a, own_a), (plane_b, own_b)) in a.iter_mut().zip(b) {
                     plane_a.merge(&plane_b);
                     gather(own_a, own_b);
                 }
-                Ok(a)
-            })?;
+                a
+            },
+        )?;
         let thresholds = thresholds_by(self.methods, |c, m| found[c].0.threshold(m));
         let local = std::array::from_fn(|c| {
             ThresholdMap::new(cells, &found[c].1, self.methods[c], thresholds[c])
@@ -312,42 +326,30 @@ impl<'a, S: WindowSource> Passes<'a, S> {
     /// Passes 3 and 4 of 4: the corrected channels' ranges (their histograms'
     /// span), then their histograms: the thresholds.
     fn plane_thresholds(&self, stats: &PlaneStatistics) -> Result<[f32; 3], LoadError> {
-        let none = [(f32::INFINITY, f32::NEG_INFINITY); 3];
-        let ticker = self.ticker(3, &self.corrected);
-        let spans = self
-            .corrected
-            .par_iter()
-            .map(|at| {
-                let mut found = none;
-                self.prepared(stats, at, &mut |c, ch| {
-                    for row in core_rows(&ch.plane, at) {
-                        let (l, h) = range(row);
-                        found[c] = (found[c].0.min(l), found[c].1.max(h));
-                    }
-                })?;
-                ticker.tick();
-                Ok::<_, LoadError>(found)
-            })
-            .try_reduce(|| none, |a, b| Ok(widest(a, b)))?;
-        let empty = || spans.map(Histogram::new);
-        let ticker = self.ticker(4, &self.corrected);
-        let hists = self
-            .corrected
-            .par_iter()
-            .map(|at| {
-                let mut hists = empty();
-                self.prepared(stats, at, &mut |c, ch| {
-                    hists[c].add_rows(&core_rows(&ch.plane, at))
-                })?;
-                ticker.tick();
-                Ok::<_, LoadError>(hists)
-            })
-            .try_reduce(empty, |mut a, b| {
+        let spans = self.over_corrected(
+            3,
+            stats,
+            || [(f32::INFINITY, f32::NEG_INFINITY); 3],
+            |at, c, ch, found| {
+                for row in core_rows(&ch.plane, at) {
+                    let (l, h) = range(row);
+                    found[c] = (found[c].0.min(l), found[c].1.max(h));
+                }
+            },
+            widest,
+        )?;
+        let hists = self.over_corrected(
+            4,
+            stats,
+            || spans.map(Histogram::new),
+            |at, c, ch, hists| hists[c].add_rows(&core_rows(&ch.plane, at)),
+            |mut a, b| {
                 for (a, b) in a.iter_mut().zip(&b) {
                     a.merge(b);
                 }
-                Ok(a)
-            })?;
+                a
+            },
+        )?;
         Ok(thresholds_by(self.methods, |c, m| hists[c].threshold(m)))
     }
 }
