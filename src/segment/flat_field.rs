@@ -34,6 +34,7 @@
 //! and sink over a follicle's dense nuclei (`FlatRows::divide`).
 
 use super::threshold::range;
+use super::window::GridRect;
 use crate::FloatImage;
 
 /// The local mean of an image at a large scale — a Gaussian of σ
@@ -107,12 +108,9 @@ pub(crate) struct LargeScaleRows {
     small: Vec<f32>,
     count: Vec<u32>,
     least: Vec<f32>,
-    /// The blocks held: columns `bx0..bx0 + hw`, rows `by0..by0 + hh`
-    /// (all of them, but for a part of a plane: [`held_to`](Self::held_to)).
-    bx0: usize,
-    by0: usize,
-    hw: usize,
-    hh: usize,
+    /// The blocks held (all of them, but for a part of a plane:
+    /// [`held_to`](Self::held_to)).
+    held: GridRect,
     k: usize,
     sw: usize,
     sh: usize,
@@ -132,10 +130,7 @@ impl LargeScaleRows {
             small: Vec::new(),
             count: Vec::new(),
             least: Vec::new(),
-            bx0: 0,
-            by0: 0,
-            hw: sw,
-            hh: sh,
+            held: GridRect::all(sw, sh),
             k,
             sw,
             sh,
@@ -170,15 +165,17 @@ impl LargeScaleRows {
             let first = (a / k).min(n);
             (first, b.div_ceil(k).min(n).saturating_sub(first))
         };
-        let ((bx0, hw), (by0, hh)) = (span(x0, x1, self.sw), span(y0, y1, self.sh));
+        let ((bx0, cols), (by0, rows)) = (span(x0, x1, self.sw), span(y0, y1, self.sh));
         LargeScaleRows {
             small: Vec::new(),
             count: Vec::new(),
             least: Vec::new(),
-            bx0,
-            by0,
-            hw,
-            hh,
+            held: GridRect {
+                x0: bx0,
+                y0: by0,
+                w: cols,
+                h: rows,
+            },
             ..self
         }
     }
@@ -186,7 +183,7 @@ impl LargeScaleRows {
     /// The sums made, at the first value.
     fn made(&mut self) {
         if self.small.is_empty() {
-            let n = self.hw * self.hh;
+            let n = self.held.len();
             self.small = vec![0f32; n];
             self.count = vec![0u32; n];
             self.least = vec![f32::INFINITY; n];
@@ -216,19 +213,14 @@ impl LargeScaleRows {
     /// parts whose rows and columns start at block boundaries, sums as the
     /// whole image does, to the bit.
     pub(crate) fn part(&mut self, y: usize, x0: usize, segment: &[f32]) {
-        let (by, bx) = (y / self.k, x0 / self.k);
-        let blocks = segment.len().div_ceil(self.k);
-        if y >= self.h
-            || !x0.is_multiple_of(self.k)
-            || x0 + segment.len() > self.w
-            || !(self.by0..self.by0 + self.hh).contains(&by)
-            || bx < self.bx0
-            || bx + blocks > self.bx0 + self.hw
-        {
+        if y >= self.h || !x0.is_multiple_of(self.k) || x0 + segment.len() > self.w {
             return;
         }
+        let blocks = segment.len().div_ceil(self.k);
+        let Some(o) = self.held.run(x0 / self.k, y / self.k, blocks) else {
+            return;
+        };
         self.made();
-        let o = (by - self.by0) * self.hw + bx - self.bx0;
         for (bx, block) in segment.chunks(self.k).enumerate() {
             self.small[o + bx] += block.iter().sum::<f32>();
             self.count[o + bx] += block.len() as u32;
@@ -248,17 +240,13 @@ impl LargeScaleRows {
             return;
         }
         self.made();
-        for y in 0..other.hh {
-            let (by, bx) = (other.by0 + y, other.bx0);
-            if !(self.by0..self.by0 + self.hh).contains(&by)
-                || bx < self.bx0
-                || bx + other.hw > self.bx0 + self.hw
-            {
+        let w = other.held.w;
+        for y in 0..other.held.h {
+            let Some(o) = self.held.run(other.held.x0, other.held.y0 + y, w) else {
                 continue;
-            }
-            let o = (by - self.by0) * self.hw + bx - self.bx0;
-            let from = y * other.hw..(y + 1) * other.hw;
-            let to = o..o + other.hw;
+            };
+            let from = y * w..(y + 1) * w;
+            let to = o..o + w;
             for (s, &v) in self.small[to.clone()]
                 .iter_mut()
                 .zip(&other.small[from.clone()])
@@ -279,7 +267,7 @@ impl LargeScaleRows {
 
     /// The profile of the rows given.
     pub(crate) fn finish(mut self) -> LargeScale {
-        debug_assert_eq!((self.hw, self.hh), (self.sw, self.sh), "a part's profile");
+        debug_assert!(self.held.is_all(self.sw, self.sh), "a part's profile");
         self.made();
         let LargeScaleRows {
             mut small,

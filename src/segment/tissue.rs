@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use super::window::Window;
+use super::window::{GridRect, Window};
 
 /// Pixels of tissue in a `w` × `h` mask (nonzero = a nucleus pixel), in
 /// blocks of `block_px` × `block_px` pixels (at least 1 px); the last row
@@ -33,11 +33,8 @@ pub fn tissue_area_px(mask: &[u8], w: usize, h: usize, block_px: usize) -> u64 {
 pub struct Occupancy {
     /// One per block held, row by row.
     occupied: Vec<bool>,
-    /// The blocks held: columns `gx0..gx0 + hw`, rows `gy0..gy0 + hh`.
-    gx0: usize,
-    gy0: usize,
-    hw: usize,
-    hh: usize,
+    /// The blocks held.
+    held: GridRect,
     /// The plane's blocks across and down.
     gw: usize,
     gh: usize,
@@ -54,10 +51,7 @@ impl Occupancy {
         let (gw, gh) = ((w / k).max(1), (h / k).max(1));
         Occupancy {
             occupied: vec![false; gw * gh],
-            gx0: 0,
-            gy0: 0,
-            hw: gw,
-            hh: gh,
+            held: GridRect::all(gw, gh),
             gw,
             gh,
             k,
@@ -81,13 +75,16 @@ impl Occupancy {
                 (0, 0)
             }
         };
-        let ((gx0, hw), (gy0, hh)) = (span(x0, x1, gw), span(y0, y1, gh));
+        let ((gx0, cols), (gy0, rows)) = (span(x0, x1, gw), span(y0, y1, gh));
+        let held = GridRect {
+            x0: gx0,
+            y0: gy0,
+            w: cols,
+            h: rows,
+        };
         Occupancy {
-            occupied: vec![false; hw * hh],
-            gx0,
-            gy0,
-            hw,
-            hh,
+            occupied: vec![false; held.len()],
+            held,
             gw,
             gh,
             k,
@@ -99,12 +96,6 @@ impl Occupancy {
     /// The whole plane's occupancy, nothing marked.
     pub fn empty_whole(&self) -> Occupancy {
         Occupancy::new(self.w, self.h, self.k)
-    }
-
-    /// The index of block (`gx`, `gy`) among those held.
-    fn held(&self, gx: usize, gy: usize) -> Option<usize> {
-        let (x, y) = (gx.checked_sub(self.gx0)?, gy.checked_sub(self.gy0)?);
-        (x < self.hw && y < self.hh).then_some(y * self.hw + x)
     }
 
     /// Marks the blocks that hold a nonzero pixel of `mask` (the part
@@ -134,7 +125,7 @@ impl Occupancy {
                 } else {
                     ((gx + 1) * k).min(end)
                 };
-                if let Some(b) = self.held(gx, gy) {
+                if let Some(b) = self.held.run(gx, gy, 1) {
                     if !self.occupied[b] && row[x - start..next - start].iter().any(|&v| v != 0) {
                         self.occupied[b] = true;
                     }
@@ -147,12 +138,11 @@ impl Occupancy {
     /// Adds the blocks another part marked (the same plane and blocks;
     /// those this one holds).
     pub fn merge(&mut self, other: &Occupancy) {
-        for y in 0..other.hh {
-            for x in 0..other.hw {
-                if other.occupied[y * other.hw + x] {
-                    if let Some(b) = self.held(other.gx0 + x, other.gy0 + y) {
-                        self.occupied[b] = true;
-                    }
+        let w = other.held.w;
+        for (y, row) in other.occupied.chunks_exact(w.max(1)).enumerate() {
+            if let Some(o) = self.held.run(other.held.x0, other.held.y0 + y, w) {
+                for (a, &b) in self.occupied[o..o + w].iter_mut().zip(row) {
+                    *a |= b;
                 }
             }
         }
@@ -162,7 +152,7 @@ impl Occupancy {
     /// merged): the marked blocks, and the unmarked ones that
     /// no path of unmarked blocks joins to the plane's edge (holes).
     pub fn area_px(&self) -> u64 {
-        debug_assert_eq!((self.hw, self.hh), (self.gw, self.gh), "a part's area");
+        debug_assert!(self.held.is_all(self.gw, self.gh), "a part's area");
         let outside = self.outside();
         (0..self.gw * self.gh)
             .filter(|&b| !outside[b])
