@@ -19,6 +19,7 @@
 
 mod cuts;
 mod flood;
+mod layers;
 mod markers;
 mod necks;
 mod notches;
@@ -33,6 +34,7 @@ use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
 use cuts::{cut_at_notch_pairs, Cuts};
 use flood::{flood, Basin};
+use layers::renumber_in_raster_order;
 use markers::markers_into;
 use necks::{in_two_passes, merge_wide_necks};
 
@@ -181,7 +183,38 @@ impl Scratch {
         p: &SplitParams,
         intensity: Option<(&[f32], usize)>,
     ) -> u32 {
-        let n = self.split_at_necks(crop, p, intensity);
+        let layers = intensity.map(|(plane, width)| {
+            let mut values = Vec::with_capacity(crop.w * crop.h);
+            for y in crop.y0..crop.y0 + crop.h {
+                let o = y * width + crop.x0;
+                values.extend_from_slice(&plane[o..o + crop.w]);
+            }
+            layers::carve(&self.mask, &values, crop.w, crop.h, p)
+        });
+        let n = match layers {
+            Some(layers) if layers.count > 1 => {
+                // Each body split at its own necks, the others background.
+                let whole = std::mem::take(&mut self.mask);
+                let mut all = vec![0u32; whole.len()];
+                let mut n = 0;
+                for body in 1..=layers.count {
+                    self.mask.clear();
+                    self.mask
+                        .extend(layers.lab.iter().map(|&l| if l == body { 255 } else { 0 }));
+                    let k = self.split_at_necks(crop, p, intensity);
+                    for (a, &l) in all.iter_mut().zip(&self.lab) {
+                        if l != 0 {
+                            *a = n + l;
+                        }
+                    }
+                    n += k;
+                }
+                self.mask = whole;
+                self.lab = all;
+                renumber_in_raster_order(&mut self.lab)
+            }
+            _ => self.split_at_necks(crop, p, intensity),
+        };
         cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p, &mut self.cuts)
     }
 
