@@ -257,7 +257,8 @@ pub struct Params {
     pub split_pinch_px: f64,
     /// A split is also kept where one body's core is at least this many
     /// times as bright (corrected P-cadherin) as the other's: follicles
-    /// touching broadly whose stains differ (∞: off).
+    /// touching broadly whose stains differ; and a dim body is carved off
+    /// a bright one this much brighter before splitting (∞: both off).
     pub split_step_ratio: f64,
     /// A split is also kept where both ends of the cut lie at least this
     /// deep inside the two bodies' convex hull — two follicles meeting
@@ -331,7 +332,7 @@ const PARAM_DOCS: &[(&str, &str)] = &[
     ("split_min_separation_um", "Follicle centres closer than this are one follicle, µm."),
     ("split_min_radius_um", "Bodies thinner than this (inscribed radius, µm) seed no region of their own."),
     ("split_neck_ratio", "Keep a split only where the neck half-width < ratio × the smaller body's inscribed radius."),
-    ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's (touching follicles of unequal brightness)."),
+    ("split_step_ratio", "Also keep a split where one body's P-cadherin is at least this many times the other's, and carve such a dim body off a bright one before splitting (touching follicles of unequal brightness; inf: off)."),
     ("split_bend_ratio", "A neck at least this fraction of the smaller body's inscribed radius (but below split_neck_ratio) may be a bent follicle's corner: it splits only if pinched (≥ split_neck_ratio: off)."),
     ("split_pinch_px", "Both ends of a bend-like split must lie this deep inside the two bodies' convex hull, px: deeper than a noisy outline's roughness (a bend's outer side does not dip)."),
     ("split_notch_um", "Also keep a split whose cut runs between two notches of the outline at least this deep, µm."),

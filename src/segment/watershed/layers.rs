@@ -41,7 +41,12 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         count: 1,
     };
     let area = mask.iter().filter(|&&m| m != 0).count();
-    if !p.step_ratio.is_finite() || (area as f64) < 2.0 * p.min_area_px.max(1.0) {
+    // (An object filling the image has no outline: nothing to carve, as
+    // nothing to split.)
+    if !p.step_ratio.is_finite()
+        || (area as f64) < 2.0 * p.min_area_px.max(1.0)
+        || area == mask.len()
+    {
         return whole();
     }
     let values: Vec<f32> = mask
@@ -52,7 +57,7 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         .collect();
     let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return whole();
     }
     let mut histogram = Histogram::new((lo, hi));
@@ -60,62 +65,14 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     let Some(t) = histogram.threshold(Method::Otsu) else {
         return whole();
     };
-    let bright: Vec<u8> = mask
-        .iter()
-        .zip(intensity)
-        .map(|(&m, &v)| if m != 0 && v >= t { 255 } else { 0 })
-        .collect();
-    let Some(bright) = GrayImage::from_raw(w as u32, h as u32, bright) else {
+    let Some(Carved { bright, dim }) = bodies_at(mask, intensity, w, h, t, p) else {
         return whole();
     };
-    let bright = open(&fill_holes(&bright), 0.25 * p.min_radius_px);
-    let mut scratch = Scratch::default();
-    let mut bodies_b = scratch.bodies(bright.as_raw(), w, h, p);
-    bodies_b.retain(|b| solidity(&b.pixels, w) >= SOLID);
-    if bodies_b.is_empty() {
-        return whole();
-    }
-    let mut kept_b = vec![0u8; w * h];
-    for b in &bodies_b {
-        for &i in &b.pixels {
-            kept_b[i] = 255;
-        }
-    }
-    let dim: Vec<u8> = mask
-        .iter()
-        .zip(&kept_b)
-        .map(|(&m, &k)| if m != 0 && k == 0 { 255 } else { 0 })
-        .collect();
-    let Some(dim) = GrayImage::from_raw(w as u32, h as u32, dim) else {
-        return whole();
-    };
-    // (Opened: the blurred rim round a bright body is not a body.)
-    let dim = open(&dim, 0.5 * p.min_radius_px);
-    let bodies_d = scratch.bodies(dim.as_raw(), w, h, p);
-    if bodies_d.is_empty() {
-        return whole();
-    }
-    let core = |b: &Body| {
-        let (s, n) = b
-            .pixels
-            .iter()
-            .zip(&b.depth)
-            .filter(|&(_, &d)| d >= 0.5 * b.deepest)
-            .fold((0f64, 0usize), |(s, n), (&i, _)| {
-                (s + f64::from(intensity[i]), n + 1)
-            });
-        s / n.max(1) as f64
-    };
-    let dimmest_bright = bodies_b.iter().map(core).fold(f64::INFINITY, f64::min);
-    let brightest_dim = bodies_d.iter().map(core).fold(f64::NEG_INFINITY, f64::max);
-    if !(dimmest_bright > 0.0 && dimmest_bright >= p.step_ratio * brightest_dim.max(0.0)) {
-        return whole();
-    }
     // Bodies labelled, the object's other pixels given to the nearest
     // (breadth first over the object, 8-connected).
     let mut lab = vec![0u32; w * h];
     let mut queue = VecDeque::new();
-    for (k, b) in bodies_b.iter().chain(&bodies_d).enumerate() {
+    for (k, b) in bright.iter().chain(&dim).enumerate() {
         for &i in &b.pixels {
             lab[i] = k as u32 + 1;
             queue.push_back(i);
@@ -139,6 +96,15 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     Layers { lab, count }
 }
 
+/// The bright class is opened by this × the least inscribed radius of a
+/// body (1.5 µm at the default 6 µm): specks and thin bridges go.
+const BRIGHT_OPENING: f64 = 0.25;
+
+/// The rest is opened by this × that radius (3 µm at the default): the
+/// blurred rim round a bright body, thinner than twice that, is not a
+/// body of its own.
+const DIM_OPENING: f64 = 0.5;
+
 /// The least solidity of a bright body: a follicle is convex, a bright
 /// patch of a mottled stain is not.
 const SOLID: f64 = 0.85;
@@ -161,6 +127,78 @@ fn solidity(pixels: &[usize], w: usize) -> f64 {
     }
     let hull_area = twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0;
     pixels.len() as f64 / hull_area
+}
+
+/// The follicle-sized bodies on either side of level `t`.
+struct Carved {
+    /// Those of the bright class, filled and opened, convex enough.
+    bright: Vec<Body>,
+    /// Those of the rest, opened.
+    dim: Vec<Body>,
+}
+
+/// The bodies of the object drawn in `mask` on either side of level `t`
+/// of `intensity`, if both kinds exist and every bright body's core is
+/// at least `p.step_ratio` × as bright as every dim one's.
+fn bodies_at(
+    mask: &[u8],
+    intensity: &[f32],
+    w: usize,
+    h: usize,
+    t: f32,
+    p: &SplitParams,
+) -> Option<Carved> {
+    let mut scratch = Scratch::default();
+    let bright: Vec<u8> = mask
+        .iter()
+        .zip(intensity)
+        .map(|(&m, &v)| if m != 0 && v >= t { 255 } else { 0 })
+        .collect();
+    let bright = GrayImage::from_raw(w as u32, h as u32, bright)?;
+    // (Filled first: a membrane honeycomb's interiors are its own.)
+    let bright = open(&fill_holes(&bright), BRIGHT_OPENING * p.min_radius_px);
+    let mut bodies_b = scratch.bodies(bright.as_raw(), w, h, p);
+    bodies_b.retain(|b| solidity(&b.pixels, w) >= SOLID);
+    if bodies_b.is_empty() {
+        return None;
+    }
+    let mut kept_b = vec![0u8; w * h];
+    for b in &bodies_b {
+        for &i in &b.pixels {
+            kept_b[i] = 255;
+        }
+    }
+    let dim: Vec<u8> = mask
+        .iter()
+        .zip(&kept_b)
+        .map(|(&m, &k)| if m != 0 && k == 0 { 255 } else { 0 })
+        .collect();
+    let dim = GrayImage::from_raw(w as u32, h as u32, dim)?;
+    let dim = open(&dim, DIM_OPENING * p.min_radius_px);
+    let bodies_d = scratch.bodies(dim.as_raw(), w, h, p);
+    if bodies_d.is_empty() {
+        return None;
+    }
+    let core = |b: &Body| {
+        let (s, n) = b
+            .pixels
+            .iter()
+            .zip(&b.depth)
+            .filter(|&(_, &d)| d >= 0.5 * b.deepest)
+            .fold((0f64, 0usize), |(s, n), (&i, _)| {
+                (s + f64::from(intensity[i]), n + 1)
+            });
+        s / n.max(1) as f64
+    };
+    let dimmest_bright = bodies_b.iter().map(core).fold(f64::INFINITY, f64::min);
+    let brightest_dim = bodies_d.iter().map(core).fold(f64::NEG_INFINITY, f64::max);
+    if !(dimmest_bright > 0.0 && dimmest_bright >= p.step_ratio * brightest_dim.max(0.0)) {
+        return None;
+    }
+    Some(Carved {
+        bright: bodies_b,
+        dim: bodies_d,
+    })
 }
 
 /// The 8 neighbours' offsets.
@@ -243,4 +281,194 @@ pub(super) fn renumber_in_raster_order(lab: &mut [u32]) -> u32 {
         *v = number[l];
     }
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> SplitParams {
+        SplitParams {
+            min_area_px: 100.0,
+            min_radius_px: 4.0,
+            step_ratio: 1.5,
+            ..super::super::reference::params()
+        }
+    }
+
+    /// A `w` × `h` object from `stain(x, y)` (0 outside): its mask and
+    /// its intensities.
+    fn object(w: usize, h: usize, stain: impl Fn(f64, f64) -> f32) -> (Vec<u8>, Vec<f32>) {
+        let values: Vec<f32> = (0..w * h)
+            .map(|i| stain((i % w) as f64, (i / w) as f64))
+            .collect();
+        let mask = values
+            .iter()
+            .map(|&v| if v > 0.0 { 255 } else { 0 })
+            .collect();
+        (mask, values)
+    }
+
+    /// Two discs of radius 14 meeting over a wide contact (centres 24 px
+    /// apart), the left one at `left`, the right one (drawn under it) at
+    /// `right`.
+    fn two_discs(left: f32, right: f32) -> (Vec<u8>, Vec<f32>) {
+        object(80, 60, |x, y| {
+            if (x - 25.0).hypot(y - 30.0) <= 14.0 {
+                left
+            } else if (x - 49.0).hypot(y - 30.0) <= 14.0 {
+                right
+            } else {
+                0.0
+            }
+        })
+    }
+
+    #[test]
+    fn a_dim_body_against_a_bright_one_is_carved_off() {
+        let (mask, values) = two_discs(3.0, 1.0);
+        let layers = carve(&mask, &values, 80, 60, &params());
+        assert_eq!(layers.count, 2);
+        let at = |x: usize, y: usize| layers.lab[y * 80 + x];
+        // Raster order of first pixel: the left disc's top comes first.
+        assert_eq!((at(25, 30), at(49, 30)), (1, 2));
+        // Every pixel of the object has a body, and only those: each
+        // disc's pixels (but for the contact) are their own disc's.
+        for (i, (&m, &l)) in mask.iter().zip(&layers.lab).enumerate() {
+            assert_eq!(m != 0, l != 0, "pixel {i}");
+            let (x, y) = ((i % 80) as f64, (i / 80) as f64);
+            if (x - 25.0).hypot(y - 30.0) <= 12.0 {
+                assert_eq!(l, 1, "pixel {i}");
+            }
+            if (x - 49.0).hypot(y - 30.0) <= 12.0 && (x - 25.0).hypot(y - 30.0) > 16.0 {
+                assert_eq!(l, 2, "pixel {i}");
+            }
+        }
+        // The same the other way round.
+        let (mask, values) = two_discs(1.0, 3.0);
+        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 2);
+    }
+
+    #[test]
+    fn stains_less_than_a_step_apart_are_not_carved() {
+        let (mask, values) = two_discs(1.4, 1.0);
+        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 1);
+        // Nor with the step off.
+        let (mask, values) = two_discs(3.0, 1.0);
+        let off = SplitParams {
+            step_ratio: f64::INFINITY,
+            ..params()
+        };
+        let layers = carve(&mask, &values, 80, 60, &off);
+        assert_eq!(layers.count, 1);
+        assert!(layers
+            .lab
+            .iter()
+            .zip(&mask)
+            .all(|(&l, &m)| l == u32::from(m != 0)));
+    }
+
+    const RAMP: f32 = 1.5;
+
+    #[test]
+    fn one_body_stays_whole_whatever_its_stain() {
+        let ellipse =
+            |x: f64, y: f64| ((x - 40.0) / 30.0).powi(2) + ((y - 25.0) / 16.0).powi(2) <= 1.0;
+        // Uniform; a ramp from 1 to 2.5 along it (a steeper one, 3×, is
+        // carved: the step test cannot tell it from two bodies); a bright membrane
+        // honeycomb (lines every 8 px) over a dim interior; a bright body
+        // in a dim rim 3 px wide (a blurred edge).
+        let stains: [Box<dyn Fn(f64, f64) -> f32>; 4] = [
+            Box::new(|x, y| if ellipse(x, y) { 2.0 } else { 0.0 }),
+            Box::new(|x, y| {
+                if ellipse(x, y) {
+                    1.0 + RAMP * ((x - 10.0) / 60.0) as f32
+                } else {
+                    0.0
+                }
+            }),
+            Box::new(|x, y| {
+                let line = (x as i64 % 8 == 0) || (y as i64 % 8 == 0);
+                match (ellipse(x, y), line) {
+                    (false, _) => 0.0,
+                    (true, true) => 4.0,
+                    (true, false) => 1.0,
+                }
+            }),
+            Box::new(|x, y| {
+                let (dx, dy) = ((x - 40.0) / 30.0, (y - 25.0) / 16.0);
+                let r = dx.hypot(dy);
+                if r <= 0.85 {
+                    3.0
+                } else if r <= 1.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
+        ];
+        for (k, stain) in stains.iter().enumerate() {
+            let (mask, values) = object(80, 50, stain);
+            assert_eq!(
+                carve(&mask, &values, 80, 50, &params()).count,
+                1,
+                "stain {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bright_honeycomb_against_a_dim_body_is_one_bright_body() {
+        // The honeycomb's interiors are filled into its body, so the
+        // bright membrane disc is carved whole from the dim solid one.
+        let (mask, values) = object(80, 60, |x, y| {
+            let r = (x - 25.0).hypot(y - 30.0);
+            let line = (x as i64 % 7 == 0) || (y as i64 % 7 == 0) || r > 13.0;
+            if r <= 14.0 {
+                if line {
+                    6.0
+                } else {
+                    2.0
+                }
+            } else if (x - 49.0).hypot(y - 30.0) <= 14.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let layers = carve(&mask, &values, 80, 60, &params());
+        assert_eq!(layers.count, 2);
+        for (x, y) in [(25, 30), (20, 25), (31, 36), (18, 33)] {
+            assert_eq!(layers.lab[y * 80 + x], 1, "({x}, {y})");
+        }
+    }
+
+    #[test]
+    fn solidity_by_hand() {
+        // A 10 × 6 rectangle: Pick's correction makes the hull's area its
+        // pixel count.
+        let rect: Vec<usize> = (0..6)
+            .flat_map(|y| (0..10).map(move |x| y * 20 + x))
+            .collect();
+        assert!((solidity(&rect, 20) - 1.0).abs() < 1e-9);
+        // An L of two 10 × 3 arms: 51 pixels; the hull of the centres is
+        // the pentagon (0,0), (9,0), (9,2), (2,9), (0,9): area 56.5
+        // (shoelace: 113 / 2), perimeter 9 + 2 + √98 + 2 + 9.
+        let l: Vec<usize> = (0..10)
+            .flat_map(|y| (0..10).map(move |x| (x, y)))
+            .filter(|&(x, y)| x < 3 || y < 3)
+            .map(|(x, y)| y * 20 + x)
+            .collect();
+        let hull = 56.5 + (22.0 + 98f64.sqrt()) / 2.0 + 1.0;
+        assert_eq!(l.len(), 51);
+        assert!((solidity(&l, 20) - 51.0 / hull).abs() < 1e-9);
+        assert!(solidity(&l, 20) < SOLID);
+    }
+
+    #[test]
+    fn renumbering_by_hand() {
+        let mut lab = vec![0, 5, 5, 2, 0, 9, 2, 5];
+        assert_eq!(renumber_in_raster_order(&mut lab), 3);
+        assert_eq!(lab, vec![0, 1, 1, 2, 0, 3, 2, 1]);
+    }
 }

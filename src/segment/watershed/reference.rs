@@ -158,28 +158,71 @@ pub(super) fn merge_wide_necks_reference(
 }
 
 /// [`split`] of a mask, all at once: the reference the component-wise
-/// driver must equal.
+/// driver must equal. Given an intensity plane, each object is first
+/// carved into bodies of distinct brightness (`layers.rs`), drawn alone
+/// on the whole image, and each body split at its necks on its own.
 pub(super) fn split_dense(
     mask: &GrayImage,
     intensity: Option<&[f32]>,
     p: &SplitParams,
 ) -> (Labels, u32) {
-    split_labelled(mask, crate::segment::label::label(mask).0, intensity, p)
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let (comps, n_comps) = crate::segment::label::label(mask);
+    let (mut lab, n) = match intensity {
+        None => split_at_necks(mask, comps, None, p),
+        Some(plane) => {
+            let mut all = vec![0u32; w * h];
+            let mut n = 0;
+            for c in 1..=n_comps {
+                let object: Vec<u8> = comps
+                    .as_raw()
+                    .iter()
+                    .map(|&l| if l == c { 255 } else { 0 })
+                    .collect();
+                let layers = super::layers::carve(&object, plane, w, h, p);
+                for body in 1..=layers.count {
+                    let drawn = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+                        Luma([if layers.lab[y as usize * w + x as usize] == body {
+                            255
+                        } else {
+                            0
+                        }])
+                    });
+                    let comps = crate::segment::label::label(&drawn).0;
+                    let (pieces, k) = split_at_necks(&drawn, comps, Some(plane), p);
+                    for (a, &l) in all.iter_mut().zip(&pieces) {
+                        if l != 0 {
+                            *a = n + l;
+                        }
+                    }
+                    n += k;
+                }
+            }
+            let n = super::layers::renumber_in_raster_order(&mut all);
+            (all, n)
+        }
+    };
+    let n = super::cuts::cut_at_notch_pairs(&mut lab, w, h, n, p, &mut Default::default());
+    (
+        Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
+        n,
+    )
 }
 
-/// Splitting given the mask's 8-connected components, all at once.
-fn split_labelled(
+/// Markers, flooding and the neck test given the mask's 8-connected
+/// components, all at once.
+fn split_at_necks(
     mask: &GrayImage,
     comps: Labels,
     intensity: Option<&[f32]>,
     p: &SplitParams,
-) -> (Labels, u32) {
+) -> (Vec<u32>, u32) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let raw = mask.as_raw();
     if raw.iter().all(|&v| v != 0) {
         // One object filling the image: nothing to split.
         let n = u32::from(w * h > 0);
-        return (comps, n);
+        return (comps.into_raw(), n);
     }
     let dist = crate::segment::distance::edt(mask);
     let seeds = markers(&dist, &comps, w, p);
@@ -218,11 +261,7 @@ fn split_labelled(
     let n = in_two_passes(seeds.len(), p, |n, pinch| {
         merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, n, p, pinch)
     });
-    let n = super::cuts::cut_at_notch_pairs(&mut lab, w, h, n, p, &mut Default::default());
-    (
-        Labels::from_raw(w as u32, h as u32, lab).unwrap_or_default(),
-        n,
-    )
+    (lab, n)
 }
 
 pub(super) fn params() -> SplitParams {
@@ -243,6 +282,37 @@ pub(super) fn shape(w: u32, h: u32, inside: impl Fn(f64, f64) -> bool) -> GrayIm
     GrayImage::from_fn(w, h, |x, y| {
         Luma([if inside(x as f64, y as f64) { 255 } else { 0 }])
     })
+}
+
+/// [`blobs`] with a stain: each disc at a level of 1, 2 or 4 (drawn in
+/// order, a later disc over an earlier one); the mask and the levels.
+pub(super) fn stained_blobs(seed: u64, w: u32, h: u32) -> (GrayImage, Vec<f32>) {
+    let mut rng = crate::synth::Rng::new(seed);
+    let discs: Vec<(f64, f64, f64, f32)> = (0..25)
+        .map(|_| {
+            let (x, y) = (rng.unit() * w as f64, rng.unit() * h as f64);
+            let r = 3.0 + rng.unit() * 12.0;
+            (x, y, r, [1.0, 2.0, 4.0][(rng.unit() * 3.0) as usize % 3])
+        })
+        .collect();
+    let level = |x: f64, y: f64| {
+        discs
+            .iter()
+            .rev()
+            .find(|&&(cx, cy, r, _)| (x - cx).hypot(y - cy) <= r)
+            .map_or(0.0, |d| d.3)
+    };
+    let levels: Vec<f32> = (0..w * h)
+        .map(|i| level((i % w) as f64, (i / w) as f64))
+        .collect();
+    let mask = GrayImage::from_fn(w, h, |x, y| {
+        Luma([if levels[(y * w + x) as usize] > 0.0 {
+            255
+        } else {
+            0
+        }])
+    });
+    (mask, levels)
 }
 
 /// Random blobs: discs of assorted sizes, many touching, some cut by
