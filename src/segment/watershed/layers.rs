@@ -40,13 +40,7 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         lab: mask.iter().map(|&m| u32::from(m != 0)).collect(),
         count: 1,
     };
-    let area = mask.iter().filter(|&&m| m != 0).count();
-    // (An object filling the image has no outline: nothing to carve, as
-    // nothing to split.)
-    if !p.step_ratio.is_finite()
-        || (area as f64) < 2.0 * p.min_area_px.max(1.0)
-        || area == mask.len()
-    {
+    if !may_carve(mask, p) {
         return whole();
     }
     let values: Vec<f32> = mask
@@ -65,6 +59,18 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     let Some(t) = histogram.threshold(Method::Otsu) else {
         return whole();
     };
+    // The classes' own means must step at least as far as the bodies'
+    // cores will have to (cheap: most objects are single bodies).
+    let (mut upper, mut lower) = ((0f64, 0usize), (0f64, 0usize));
+    for &v in &values {
+        let class = if v >= t { &mut upper } else { &mut lower };
+        class.0 += f64::from(v);
+        class.1 += 1;
+    }
+    let mean = |(s, n): (f64, usize)| s / n.max(1) as f64;
+    if mean(upper) < p.step_ratio * mean(lower).max(0.0) {
+        return whole();
+    }
     let Some(Carved { bright, dim }) = bodies_at(mask, intensity, w, h, t, p) else {
         return whole();
     };
@@ -94,6 +100,14 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     }
     let count = renumber_in_raster_order(&mut lab);
     Layers { lab, count }
+}
+
+/// Whether the object drawn in `mask` may be carved at all: the step is
+/// on, it has room for two follicle-sized bodies, and it does not fill
+/// the image (no outline: nothing to carve, as nothing to split).
+pub(super) fn may_carve(mask: &[u8], p: &SplitParams) -> bool {
+    let area = mask.iter().filter(|&&m| m != 0).count();
+    p.step_ratio.is_finite() && area as f64 >= 2.0 * p.min_area_px.max(1.0) && area < mask.len()
 }
 
 /// The bright class is opened by this × the least inscribed radius of a

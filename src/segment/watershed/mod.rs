@@ -185,14 +185,17 @@ impl Scratch {
         p: &SplitParams,
         intensity: Option<(&[f32], usize)>,
     ) -> u32 {
-        let layers = intensity.map(|(plane, width)| {
-            let mut values = Vec::with_capacity(crop.w * crop.h);
-            for y in crop.y0..crop.y0 + crop.h {
-                let o = y * width + crop.x0;
-                values.extend_from_slice(&plane[o..o + crop.w]);
-            }
-            layers::carve(&self.mask, &values, crop.w, crop.h, p)
-        });
+        let layers =
+            intensity
+                .filter(|_| layers::may_carve(&self.mask, p))
+                .map(|(plane, width)| {
+                    let mut values = Vec::with_capacity(crop.w * crop.h);
+                    for y in crop.y0..crop.y0 + crop.h {
+                        let o = y * width + crop.x0;
+                        values.extend_from_slice(&plane[o..o + crop.w]);
+                    }
+                    layers::carve(&self.mask, &values, crop.w, crop.h, p)
+                });
         let n = match layers {
             Some(layers) if layers.count > 1 => {
                 // Each body split at its own necks, the others background.
