@@ -15,7 +15,7 @@
 //! A single body bent into an arc or a kidney has one notch (its inner
 //! side), an ellipse none: neither is cut.
 
-use super::notches::{convex_hull, depth_in};
+use super::notches::{convex_hull, depth_in, solidity};
 use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
 
@@ -28,6 +28,16 @@ const NOTCH_FLOOR_PX: f32 = 1.5;
 /// the bottom of its pocket) within about 45° of the cut's line, on
 /// average: the cosines' mean is at least this.
 const FACING: f64 = std::f64::consts::FRAC_1_SQRT_2;
+
+/// A cut between facing notches too shallow for its length (depths
+/// summing below `cut_ratio` × the length: two ellipses overlapping side
+/// by side) is made only where each part's concavity (1 − solidity) is at
+/// most this × the whole region's: the cut explains the outline's dents,
+/// as the concave-point and ellipse-fitting clump splitters ask (Bai et
+/// al. 2009, "Splitting touching cells based on concave points and
+/// ellipse fitting", Pattern Recognition 42). A bent body has no facing
+/// pair; a single convex body no notch.
+const CONVEX_PARTS: f64 = 0.5;
 
 /// Cuts the regions of `lab` (w × h, labels 1..=n, 0 the background)
 /// between notch pairs where `p` says (`p.cut_ratio`, `p.notch_px`,
@@ -142,27 +152,24 @@ impl Cuts {
             return None;
         }
         let notches = self.notches(lab, w, h, r);
-        // Pairs of deep notches, deep for the cut's length, facing each
-        // other; the most squarely facing first (a bent body's inner
+        // Pairs of deep notches facing each other (marked whether they
+        // are deep for the cut's length); the most squarely facing first (a bent body's inner
         // notch, deep but opening sideways to the cut, comes last), ties
         // in the notches' order.
-        let mut pairs: Vec<(f64, Notch, Notch)> = Vec::new();
+        let mut pairs: Vec<(f64, Notch, Notch, bool)> = Vec::new();
         for (i, a) in notches.iter().enumerate() {
             for b in &notches[i + 1..] {
                 let len = ((a.x - b.x) as f64).hypot((a.y - b.y) as f64);
                 let deep = f64::from(a.depth) + f64::from(b.depth);
                 let facing = Notch::facing(a, b);
-                if f64::from(a.depth.min(b.depth)) >= p.notch_px
-                    && deep >= p.cut_ratio * len
-                    && facing >= FACING
-                {
-                    pairs.push((facing, *a, *b));
+                if f64::from(a.depth.min(b.depth)) >= p.notch_px && facing >= FACING {
+                    pairs.push((facing, *a, *b, deep >= p.cut_ratio * len));
                 }
             }
         }
         pairs.sort_by(|x, y| y.0.total_cmp(&x.0));
-        for (_, a, b) in pairs {
-            if let Some(part) = self.try_cut(lab, w, h, r, a, b, p) {
+        for (_, a, b, deep) in pairs {
+            if let Some(part) = self.try_cut(lab, w, h, r, a, b, p, !deep) {
                 return Some(part);
             }
         }
@@ -259,8 +266,10 @@ impl Cuts {
 
     /// Cuts region `r` along the line from `a` to `b` if the line lies in
     /// it and leaves two parts of at least `p.min_area_px` pixels and
-    /// `p.min_radius_px` inscribed radius: returns the smaller part's
-    /// pixels, the line and any crumbs staying with the larger.
+    /// `p.min_radius_px` inscribed radius — and, for a `shallow` pair,
+    /// parts that explain the outline's concavity ([`CONVEX_PARTS`]):
+    /// returns the smaller part's pixels, the line and any crumbs staying
+    /// with the larger.
     #[allow(clippy::too_many_arguments)]
     fn try_cut(
         &mut self,
@@ -271,6 +280,7 @@ impl Cuts {
         a: Notch,
         b: Notch,
         p: &SplitParams,
+        shallow: bool,
     ) -> Option<Vec<usize>> {
         let line = line_pixels((a.x, a.y), (b.x, b.y));
         let index = |(x, y): (i64, i64)| y as usize * w + x as usize;
@@ -325,6 +335,18 @@ impl Cuts {
         let (big, small) = (sizes[0], sizes[1]);
         for &(n, id) in &[big, small] {
             if (n as f64) < p.min_area_px || self.inscribed_radius(w, h, id) < p.min_radius_px {
+                return None;
+            }
+        }
+        if shallow {
+            // Notches too shallow for the cut's length: cut only where the
+            // parts explain the outline's concavity (each part's own
+            // concavity at most CONVEX_PARTS × the whole's).
+            let pixels =
+                |id: u32| -> Vec<usize> { (0..w * h).filter(|&i| self.part[i] == id).collect() };
+            let whole: Vec<usize> = (0..w * h).filter(|&i| lab[i] == r).collect();
+            let parts = solidity(&pixels(big.1), w).min(solidity(&pixels(small.1), w));
+            if 1.0 - parts > CONVEX_PARTS * (1.0 - solidity(&whole, w)) {
                 return None;
             }
         }
@@ -487,6 +509,30 @@ mod tests {
         assert_eq!(n, 2);
         assert_ne!(lab[27 * w + 60], lab[53 * w + 60]);
         assert!(lab[27 * w + 60] != 0 && lab[53 * w + 60] != 0);
+    }
+
+    /// Two ellipses overlapping deeply side by side (centres 20 px
+    /// apart): their notches are too shallow for the contact's length,
+    /// but each part is convex where the whole is not — cut.
+    #[test]
+    fn shallow_notches_cut_where_the_parts_are_convex() {
+        let (w, h) = (120, 80);
+        let lab = draw(w, h, |x, y| {
+            ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
+                || ellipse(x, y, (60.0, 47.0), (40.0, 14.0), 0.0)
+        });
+        // The pair is shallow for its length: only the convexity of the
+        // parts can cut it.
+        let mut s = Cuts::default();
+        let notches = s.notches(&lab, w, h, 1);
+        assert_eq!(notches.len(), 2, "{notches:?}");
+        let (a, b) = (notches[0], notches[1]);
+        let len = ((a.x - b.x) as f64).hypot((a.y - b.y) as f64);
+        assert!(f64::from(a.depth + b.depth) < params().cut_ratio * len);
+        let (lab, n) = cut(lab, w, h);
+        assert_eq!(n, 2);
+        assert_ne!(lab[27 * w + 60], lab[47 * w + 60]);
+        assert!(lab[27 * w + 60] != 0 && lab[47 * w + 60] != 0);
     }
 
     /// A disc, an ellipse, a kidney (one notch) and a shallow-dented body

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 
 use image::GrayImage;
 
+use super::notches::solidity;
 use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
 use crate::segment::label::label;
@@ -122,26 +123,6 @@ const DIM_OPENING: f64 = 0.5;
 /// The least solidity of a bright body: a follicle is convex, a bright
 /// patch of a mottled stain is not.
 const SOLID: f64 = 0.85;
-
-/// Area ÷ convex-hull area of the pixels `pixels` (crop indices, `w`
-/// wide); the hull of the pixel centres grown by half a pixel all round
-/// (Pick: area + perimeter ÷ 2 + 1), so that a convex digital shape
-/// scores about 1.
-fn solidity(pixels: &[usize], w: usize) -> f64 {
-    let mut points: Vec<(i64, i64)> = pixels
-        .iter()
-        .map(|&i| ((i % w) as i64, (i / w) as i64))
-        .collect();
-    let hull = super::notches::convex_hull(&mut points);
-    let (mut twice, mut perimeter) = (0i64, 0f64);
-    for k in 0..hull.len() {
-        let (a, b) = (hull[k], hull[(k + 1) % hull.len()]);
-        twice += a.0 * b.1 - b.0 * a.1;
-        perimeter += (((b.0 - a.0).pow(2) + (b.1 - a.1).pow(2)) as f64).sqrt();
-    }
-    let hull_area = twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0;
-    pixels.len() as f64 / hull_area
-}
 
 /// The follicle-sized bodies on either side of level `t`.
 struct Carved {
