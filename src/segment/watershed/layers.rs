@@ -21,7 +21,7 @@ use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
 use crate::segment::label::label;
 use crate::segment::morph::{fill_holes, open};
-use crate::segment::threshold::{Histogram, Method};
+use crate::segment::threshold::{threshold_of_counts, Method};
 
 /// The layers of one object: [`carve`]'s result.
 pub(super) struct Layers {
@@ -55,9 +55,13 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return whole();
     }
-    let mut histogram = Histogram::new((lo, hi));
-    histogram.add(&values);
-    let Some(t) = histogram.threshold(Method::Otsu) else {
+    // (A coarse histogram: a carve needs no finer level.)
+    let mut counts = [0u64; CARVE_BINS];
+    let scale = CARVE_BINS as f32 / (hi - lo);
+    for &v in &values {
+        counts[(((v - lo) * scale) as usize).min(CARVE_BINS - 1)] += 1;
+    }
+    let Some(t) = threshold_of_counts(&counts, lo, hi, Method::Otsu) else {
         return whole();
     };
     // The classes' own means must step at least as far as the bodies'
@@ -69,7 +73,8 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         class.1 += 1;
     }
     let mean = |(s, n): (f64, usize)| s / n.max(1) as f64;
-    if mean(upper) < p.step_ratio * mean(lower).max(0.0) {
+    let too_few = |(_, n): (f64, usize)| (n as f64) < p.min_area_px;
+    if too_few(upper) || too_few(lower) || mean(upper) < p.step_ratio * mean(lower).max(0.0) {
         return whole();
     }
     let Some(Carved { bright, dim }) = bodies_at(mask, intensity, w, h, t, p) else {
@@ -110,6 +115,9 @@ pub(super) fn may_carve(mask: &[u8], p: &SplitParams) -> bool {
     let area = mask.iter().filter(|&&m| m != 0).count();
     p.step_ratio.is_finite() && area as f64 >= 2.0 * p.min_area_px.max(1.0) && area < mask.len()
 }
+
+/// Bins of the object's histogram for its two classes.
+const CARVE_BINS: usize = 256;
 
 /// The bright class is opened by this × the least inscribed radius of a
 /// body (1.5 µm at the default 6 µm): specks and thin bridges go.

@@ -124,10 +124,25 @@ pub(super) fn convex_hull(points: &mut [(i64, i64)]) -> Vec<(i64, i64)> {
 /// (Pick: area + perimeter ÷ 2 + 1), so that a convex digital shape
 /// scores about 1.
 pub(super) fn solidity(pixels: &[usize], w: usize) -> f64 {
-    let mut points: Vec<(i64, i64)> = pixels
-        .iter()
-        .map(|&i| ((i % w) as i64, (i / w) as i64))
-        .collect();
+    // The hull of the pixels is the hull of each row's two ends.
+    let Some(top) = pixels.iter().map(|&i| i / w).min() else {
+        return 0.0;
+    };
+    let bottom = pixels.iter().map(|&i| i / w).max().unwrap_or(top);
+    let mut ends = vec![(usize::MAX, 0usize); bottom - top + 1];
+    for &i in pixels {
+        let e = &mut ends[i / w - top];
+        e.0 = e.0.min(i % w);
+        e.1 = e.1.max(i % w);
+    }
+    let mut points: Vec<(i64, i64)> = Vec::with_capacity(2 * ends.len());
+    for (dy, &(l, r)) in ends.iter().enumerate() {
+        if l <= r {
+            let y = (top + dy) as i64;
+            points.push((l as i64, y));
+            points.push((r as i64, y));
+        }
+    }
     let hull = convex_hull(&mut points);
     let (mut twice, mut perimeter) = (0i64, 0f64);
     for k in 0..hull.len() {
@@ -165,6 +180,44 @@ pub(super) fn depth_in(hull: &[(i64, i64)], p: (i64, i64)) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`solidity`] from the hull of every pixel, not each row's ends.
+    fn solidity_of_every_pixel(pixels: &[usize], w: usize) -> f64 {
+        let mut points: Vec<(i64, i64)> = pixels
+            .iter()
+            .map(|&i| ((i % w) as i64, (i / w) as i64))
+            .collect();
+        let hull = convex_hull(&mut points);
+        let (mut twice, mut perimeter) = (0i64, 0f64);
+        for k in 0..hull.len() {
+            let (a, b) = (hull[k], hull[(k + 1) % hull.len()]);
+            twice += a.0 * b.1 - b.0 * a.1;
+            perimeter += (((b.0 - a.0).pow(2) + (b.1 - a.1).pow(2)) as f64).sqrt();
+        }
+        pixels.len() as f64 / (twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0)
+    }
+
+    #[test]
+    fn solidity_from_row_ends_equals_the_hull_of_every_pixel() {
+        let mut rng = crate::synth::Rng::new(7);
+        for case in 0..200 {
+            let (w, h) = (40, 30);
+            // Random pixels, sparse to dense, in any order; one pixel; a row.
+            let p = 0.02 + rng.unit() * 0.9;
+            let mut pixels: Vec<usize> = (0..w * h).filter(|_| rng.unit() < p).collect();
+            if case % 3 == 0 {
+                pixels.reverse();
+            }
+            if pixels.is_empty() {
+                continue;
+            }
+            let (a, b) = (solidity(&pixels, w), solidity_of_every_pixel(&pixels, w));
+            assert!((a - b).abs() < 1e-9, "case {case}: {a} vs {b}");
+        }
+        assert!((solidity(&[5], 10) - 1.0).abs() < 1e-9);
+        assert!((solidity(&[3, 4, 5, 6], 10) - 1.0).abs() < 1e-9);
+        assert_eq!(solidity(&[], 10), 0.0);
+    }
 
     fn draw(w: usize, h: usize, f: impl Fn(f64, f64) -> u32) -> Vec<u32> {
         (0..w * h)
