@@ -2,10 +2,12 @@
 //! split: a dim follicle wrapped round or lying against a bright one
 //! meets it through no neck the distance map can see, but a person sees
 //! the step in brightness. The object's own two brightness classes
-//! (Otsu 1979, over the object's pixels) are taken as layers: the bright
-//! class, opened and with its holes filled (a membrane honeycomb's
-//! interiors are its own), gives the bright bodies; what is left gives
-//! the dim ones. The carve stands only where both kinds hold a
+//! (Otsu 1979, over a 256-bin histogram of the object's pixels) are
+//! taken as layers: the bright class, with its holes filled (a membrane
+//! honeycomb's interiors are its own) and opened, gives the bright
+//! bodies, if convex enough; what is left, opened, gives the dim ones.
+//! (Classes too small for a body, or whose means are less than a step
+//! apart, end it early: most objects are one body.) The carve stands only where both kinds hold a
 //! follicle-sized body (area, inscribed radius) and every bright body's
 //! core is at least `step_ratio` × as bright as every dim one's — the
 //! same brightness step that keeps a wide-necked split (`necks.rs`).
