@@ -6,13 +6,15 @@
 //! taken as layers: the bright class, with its holes filled (a membrane
 //! honeycomb's interiors are its own) and opened, gives the bright
 //! bodies, if convex enough; what is left, opened, gives the dim ones.
-//! (Classes too small for a body, or whose means are less than a step
-//! apart, end it early: most objects are one body.) The carve stands only where both kinds hold a
-//! follicle-sized body (area, inscribed radius) and every bright body's
-//! core is at least `step_ratio` × as bright as every dim one's — the
-//! same brightness step that keeps a wide-necked split (`necks.rs`).
+//!
+//! The carve stands only where both kinds hold a body — a dim one
+//! follicle-sized (area, inscribed radius), a bright one at least a
+//! quarter of that (a bright bud in a skirt of haze) — and every bright
+//! body's core is at least `step_ratio` × as bright as every dim one's:
+//! the same brightness step that keeps a wide-necked split (`necks.rs`).
 //! Pixels of neither (a dim rim round a bright body, slivers) join the
-//! nearest body.
+//! nearest body. Classes too small for a body, or whose means are less
+//! than a step apart, end it early: most objects are one body.
 
 use std::collections::VecDeque;
 
@@ -75,8 +77,11 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         class.1 += 1;
     }
     let mean = |(s, n): (f64, usize)| s / n.max(1) as f64;
-    let too_few = |(_, n): (f64, usize)| (n as f64) < p.min_area_px;
-    if too_few(upper) || too_few(lower) || mean(upper) < p.step_ratio * mean(lower).max(0.0) {
+    let too_few = |(_, n): (f64, usize), size: f64| (n as f64) < size * p.min_area_px;
+    if too_few(upper, BRIGHT_SIZE)
+        || too_few(lower, 1.0)
+        || mean(upper) < p.step_ratio * mean(lower).max(0.0)
+    {
         return whole();
     }
     let Some(Carved { bright, dim }) = bodies_at(mask, intensity, w, h, t, p) else {
@@ -117,6 +122,12 @@ pub(super) fn may_carve(mask: &[u8], p: &SplitParams) -> bool {
     let area = mask.iter().filter(|&&m| m != 0).count();
     p.step_ratio.is_finite() && area as f64 >= 2.0 * p.min_area_px.max(1.0) && area < mask.len()
 }
+
+/// A bright body may be this × a follicle's least area (and its square
+/// root × the least inscribed radius): a bright bud smaller than any
+/// follicle inside a skirt of dim haze is carved out of it, so that the
+/// skirt is judged on its own contrast and the bud on its own size.
+const BRIGHT_SIZE: f64 = 0.25;
 
 /// Bins of the object's histogram for its two classes.
 const CARVE_BINS: usize = 256;
@@ -162,7 +173,7 @@ fn bodies_at(
     let bright = GrayImage::from_raw(w as u32, h as u32, bright)?;
     // (Filled first: a membrane honeycomb's interiors are its own.)
     let bright = open(&fill_holes(&bright), BRIGHT_OPENING * p.min_radius_px);
-    let mut bodies_b = scratch.bodies(bright.as_raw(), w, h, p);
+    let mut bodies_b = scratch.bodies(bright.as_raw(), w, h, p, BRIGHT_SIZE);
     bodies_b.retain(|b| solidity(&b.pixels, w) >= SOLID);
     if bodies_b.is_empty() {
         return None;
@@ -180,7 +191,7 @@ fn bodies_at(
         .collect();
     let dim = GrayImage::from_raw(w as u32, h as u32, dim)?;
     let dim = open(&dim, DIM_OPENING * p.min_radius_px);
-    let bodies_d = scratch.bodies(dim.as_raw(), w, h, p);
+    let bodies_d = scratch.bodies(dim.as_raw(), w, h, p, 1.0);
     if bodies_d.is_empty() {
         return None;
     }
@@ -235,9 +246,17 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// The follicle-sized 8-connected bodies of `layer` (0/255): at least
-    /// `p.min_area_px` pixels and `p.min_radius_px` inscribed radius.
-    fn bodies(&mut self, layer: &[u8], w: usize, h: usize, p: &SplitParams) -> Vec<Body> {
+    /// The 8-connected bodies of `layer` (0/255) of at least `size` × a
+    /// follicle's size: `size` × `p.min_area_px` pixels and √`size` ×
+    /// `p.min_radius_px` inscribed radius.
+    fn bodies(
+        &mut self,
+        layer: &[u8],
+        w: usize,
+        h: usize,
+        p: &SplitParams,
+        size: f64,
+    ) -> Vec<Body> {
         let Some(image) = GrayImage::from_raw(w as u32, h as u32, layer.to_vec()) else {
             return Vec::new();
         };
@@ -260,7 +279,8 @@ impl Scratch {
             }
         }
         bodies.retain(|b| {
-            b.pixels.len() as f64 >= p.min_area_px && f64::from(b.deepest) >= p.min_radius_px
+            b.pixels.len() as f64 >= size * p.min_area_px
+                && f64::from(b.deepest) >= size.sqrt() * p.min_radius_px
         });
         bodies
     }
@@ -446,6 +466,35 @@ mod tests {
         for (x, y) in [(25, 30), (20, 25), (31, 36), (18, 33)] {
             assert_eq!(layers.lab[y * 80 + x], 1, "({x}, {y})");
         }
+    }
+
+    #[test]
+    fn a_bright_bud_is_carved_out_of_its_skirt_of_haze() {
+        // A bud of radius 6 (113 px: over a quarter of a follicle's least
+        // area, 25 px; 6 px deep, over half its 4-px radius) in a skirt.
+        let (mask, values) = object(80, 60, |x, y| {
+            if (x - 40.0).hypot(y - 30.0) <= 6.0 {
+                4.0
+            } else if ((x - 40.0) / 30.0).powi(2) + ((y - 30.0) / 20.0).powi(2) <= 1.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let layers = carve(&mask, &values, 80, 60, &params());
+        assert_eq!(layers.count, 2);
+        assert_ne!(layers.lab[30 * 80 + 40], layers.lab[30 * 80 + 20]);
+        // A speck under a quarter of a follicle (radius 2: 13 px) is not.
+        let (mask, values) = object(80, 60, |x, y| {
+            if (x - 40.0).hypot(y - 30.0) <= 2.0 {
+                4.0
+            } else if ((x - 40.0) / 30.0).powi(2) + ((y - 30.0) / 20.0).powi(2) <= 1.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 1);
     }
 
     #[test]
