@@ -194,8 +194,9 @@ const ALL_F1: f64 = 0.96;
 const CONDITION_F1: f64 = 0.93;
 
 /// The independent simulator's annotated sample (`../shared/dev-sample`,
-/// beside the repository in CI): the bounds we reach today, so that a
-/// change that loses ground fails. (Issue 17's goal is higher: F1 0.97.)
+/// beside the repository in CI): issue 17's bounds on F1 (0.97),
+/// precision and count error; each field's is 0.9, below the issue's
+/// 0.95, which the OME z-stack (0.919) does not reach yet.
 #[test]
 fn dev_sample_meets_todays_bounds() {
     let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dev-sample");
@@ -206,7 +207,7 @@ fn dev_sample_meets_todays_bounds() {
     let j = count_and_score(&dev, &[]);
     let (f1, precision) = (j["f1"].as_f64().unwrap(), j["precision"].as_f64().unwrap());
     let rel = j["mean_rel_count_error"].as_f64().unwrap();
-    assert!(f1 >= 0.96, "F1 {f1:.3}");
+    assert!(f1 >= 0.97, "F1 {f1:.3}");
     assert!(precision >= 0.97, "precision {precision:.3}");
     assert!(rel <= 0.03, "mean relative count error {rel:.3}");
     for field in j["fields"].as_array().unwrap() {
