@@ -386,7 +386,7 @@ impl Default for Params {
             split_bend_ratio: 0.75,
             split_pinch_px: 2.5,
             split_notch_um: 4.0,
-            split_cut_ratio: 0.67,
+            split_cut_ratio: 0.5,
             nucleus_min_separation_um: 4.0,
             nucleus_neck_ratio: 1.0,
             max_plane_pixels: Limits::default().max_plane_pixels,
