@@ -2,11 +2,12 @@
 //! end to end at an angle, make one blob with no narrow neck for the
 //! watershed to find, but their joint outline dips in at the two ends of
 //! their contact. A region is cut along the straight line between two
-//! deep notches of its outline when the notches are deep for the cut's
-//! length and face each other across it (of several such pairs, the
-//! most squarely facing), and both parts are bodies in their own right
-//! — the concave
-//! point pairing of clump-splitting methods (Kumar et al. 2006, "A
+//! deep notches of its outline when they face each other across it (of
+//! several such pairs, the most squarely facing), are deep for the cut's
+//! length — or, shallower, leave parts that are each at most half as
+//! concave as the whole (Bai et al. 2009) — and both parts are bodies in
+//! their own right: the concave point pairing of clump-splitting methods
+//! (Kumar et al. 2006, "A
 //! rule-based approach for robust clump splitting", Pattern Recognition
 //! 39; Farhan et al. 2013, "A novel method for splitting clumps of
 //! convex objects incorporating image intensity and using rectangular
@@ -152,10 +153,10 @@ impl Cuts {
             return None;
         }
         let notches = self.notches(lab, w, h, r);
-        // Pairs of deep notches facing each other (marked whether they
-        // are deep for the cut's length); the most squarely facing first (a bent body's inner
-        // notch, deep but opening sideways to the cut, comes last), ties
-        // in the notches' order.
+        // Pairs of deep notches facing each other, marked whether they
+        // are deep for the cut's length; the most squarely facing first
+        // (a bent body's inner notch, deep but opening sideways to the
+        // cut, comes last), ties in the notches' order.
         let mut pairs: Vec<(f64, Notch, Notch, bool)> = Vec::new();
         for (i, a) in notches.iter().enumerate() {
             for b in &notches[i + 1..] {

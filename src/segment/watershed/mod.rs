@@ -177,8 +177,10 @@ fn crop_of_runs(runs: &[Run], w: usize, h: usize, mask: &mut Vec<u8>) -> Crop {
 
 impl Scratch {
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
-    /// `lab`, labels 1..=n in raster order of first pixel, then cuts its
-    /// pieces between notch pairs (`cuts.rs`); returns n.
+    /// `lab`, labels 1..=n in raster order of first pixel: given an
+    /// intensity plane, carved first into bodies of distinct brightness
+    /// (`layers.rs`), each body split at its necks, then the pieces cut
+    /// between notch pairs (`cuts.rs`); returns n.
     fn split_crop(
         &mut self,
         crop: &Crop,
@@ -198,29 +200,41 @@ impl Scratch {
                 });
         let n = match layers {
             Some(layers) if layers.count > 1 => {
-                // Each body split at its own necks, the others background.
-                let whole = std::mem::take(&mut self.mask);
-                let mut all = vec![0u32; whole.len()];
-                let mut n = 0;
-                for body in 1..=layers.count {
-                    self.mask.clear();
-                    self.mask
-                        .extend(layers.lab.iter().map(|&l| if l == body { 255 } else { 0 }));
-                    let k = self.split_at_necks(crop, p, intensity);
-                    for (a, &l) in all.iter_mut().zip(&self.lab) {
-                        if l != 0 {
-                            *a = n + l;
-                        }
-                    }
-                    n += k;
-                }
-                self.mask = whole;
-                self.lab = all;
-                renumber_in_raster_order(&mut self.lab)
+                self.split_bodies_at_necks(crop, p, intensity, &layers)
             }
             _ => self.split_at_necks(crop, p, intensity),
         };
         cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p, &mut self.cuts)
+    }
+
+    /// [`Scratch::split_at_necks`] of each body of `layers` on its own
+    /// (the other bodies background), into `lab`, labels 1..=n in raster
+    /// order of first pixel; returns n.
+    fn split_bodies_at_necks(
+        &mut self,
+        crop: &Crop,
+        p: &SplitParams,
+        intensity: Option<(&[f32], usize)>,
+        layers: &layers::Layers,
+    ) -> u32 {
+        let whole = std::mem::take(&mut self.mask);
+        let mut all = vec![0u32; whole.len()];
+        let mut n = 0;
+        for body in 1..=layers.count {
+            self.mask.clear();
+            self.mask
+                .extend(layers.lab.iter().map(|&l| if l == body { 255 } else { 0 }));
+            let k = self.split_at_necks(crop, p, intensity);
+            for (a, &l) in all.iter_mut().zip(&self.lab) {
+                if l != 0 {
+                    *a = n + l;
+                }
+            }
+            n += k;
+        }
+        self.mask = whole;
+        self.lab = all;
+        renumber_in_raster_order(&mut self.lab)
     }
 
     /// Splits the one 8-connected component drawn in `mask` (w × h) into
