@@ -38,8 +38,9 @@ pub(super) struct Layers {
 
 /// Carves the one object drawn in `mask` (w × h, 0/255) into bodies of
 /// distinct brightness in `intensity` (the crop's corrected stain); see
-/// the module's doc. `p.min_area_px` and `p.min_radius_px` make a body
-/// follicle-sized; `p.step_ratio` is the least brightness step.
+/// the module's doc. `p.min_area_px` and `p.min_radius_px` make a dim
+/// body follicle-sized (a bright one needs [`BRIGHT_SIZE`] of that);
+/// `p.step_ratio` is the least brightness step.
 pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &SplitParams) -> Layers {
     let whole = || Layers {
         lab: mask.iter().map(|&m| u32::from(m != 0)).collect(),
@@ -145,7 +146,7 @@ const DIM_OPENING: f64 = 0.5;
 /// patch of a mottled stain is not.
 const SOLID: f64 = 0.85;
 
-/// The follicle-sized bodies on either side of level `t`.
+/// The bodies on either side of level `t`.
 struct Carved {
     /// Those of the bright class, filled and opened, convex enough.
     bright: Vec<Body>,
@@ -229,7 +230,7 @@ const NEIGHBOURS: [(i64, i64); 8] = [
     (1, 1),
 ];
 
-/// One follicle-sized 8-connected body of a layer.
+/// One 8-connected body of a layer, big enough to stand alone.
 struct Body {
     /// Its pixels (crop indices).
     pixels: Vec<usize>,
