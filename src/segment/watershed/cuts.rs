@@ -75,8 +75,9 @@ pub(super) fn cut_at_notch_pairs(
     renumber(lab, next)
 }
 
-/// Relabels `lab` (labels 1..=n) 1..=m in raster order of first pixel.
-fn renumber(lab: &mut [u32], n: u32) -> u32 {
+/// Relabels `lab` (labels 1..=n) 1..=m in raster order of first pixel;
+/// returns m.
+pub(super) fn renumber(lab: &mut [u32], n: u32) -> u32 {
     let mut number = vec![0u32; n as usize + 1];
     let mut m = 0;
     for v in lab.iter_mut() {
@@ -647,6 +648,10 @@ mod tests {
     fn renumbering_follows_the_first_pixels() {
         let mut lab = vec![0, 3, 3, 1, 0, 2, 1, 3];
         assert_eq!(renumber(&mut lab, 3), 3);
+        assert_eq!(lab, vec![0, 1, 1, 2, 0, 3, 2, 1]);
+        // Labels with gaps (the carve's and the bodies' numbers).
+        let mut lab = vec![0, 5, 5, 2, 0, 9, 2, 5];
+        assert_eq!(renumber(&mut lab, 9), 3);
         assert_eq!(lab, vec![0, 1, 1, 2, 0, 3, 2, 1]);
     }
 }

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 
 use image::GrayImage;
 
+use super::cuts::renumber;
 use super::notches::solidity;
 use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
@@ -112,7 +113,7 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
             }
         }
     }
-    let count = renumber_in_raster_order(&mut lab);
+    let count = renumber(&mut lab, (bright.len() + dim.len()) as u32);
     Layers { lab, count }
 }
 
@@ -285,28 +286,6 @@ impl Scratch {
         });
         bodies
     }
-}
-
-/// Renumbers the non-zero labels of `lab` 1..=k in raster order of their
-/// first pixel; returns k.
-pub(super) fn renumber_in_raster_order(lab: &mut [u32]) -> u32 {
-    let mut number: Vec<u32> = Vec::new();
-    let mut k = 0;
-    for v in lab.iter_mut() {
-        if *v == 0 {
-            continue;
-        }
-        let l = *v as usize;
-        if number.len() <= l {
-            number.resize(l + 1, 0);
-        }
-        if number[l] == 0 {
-            k += 1;
-            number[l] = k;
-        }
-        *v = number[l];
-    }
-    k
 }
 
 #[cfg(test)]
@@ -518,12 +497,5 @@ mod tests {
         assert_eq!(l.len(), 51);
         assert!((solidity(&l, 20) - 51.0 / hull).abs() < 1e-9);
         assert!(solidity(&l, 20) < SOLID);
-    }
-
-    #[test]
-    fn renumbering_by_hand() {
-        let mut lab = vec![0, 5, 5, 2, 0, 9, 2, 5];
-        assert_eq!(renumber_in_raster_order(&mut lab), 3);
-        assert_eq!(lab, vec![0, 1, 1, 2, 0, 3, 2, 1]);
     }
 }

@@ -34,9 +34,8 @@ use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
-use cuts::{cut_at_notch_pairs, Cuts};
+use cuts::{cut_at_notch_pairs, renumber, Cuts};
 use flood::{flood, Basin};
-use layers::renumber_in_raster_order;
 use markers::markers_into;
 use necks::{in_two_passes, merge_wide_necks};
 
@@ -234,7 +233,7 @@ impl Scratch {
         }
         self.mask = whole;
         self.lab = all;
-        renumber_in_raster_order(&mut self.lab)
+        renumber(&mut self.lab, n)
     }
 
     /// Splits the one 8-connected component drawn in `mask` (w × h) into

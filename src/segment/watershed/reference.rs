@@ -198,7 +198,7 @@ pub(super) fn split_dense(
                     n += k;
                 }
             }
-            let n = super::layers::renumber_in_raster_order(&mut all);
+            let n = super::cuts::renumber(&mut all, n);
             (all, n)
         }
     };
