@@ -27,39 +27,44 @@ use crate::segment::distance::{edt_into, EdtScratch};
 use crate::segment::label::label;
 use crate::segment::morph::{fill_holes, open};
 use crate::segment::threshold::{threshold_of_counts, Method};
+use crate::Crop;
 
-/// The layers of one object: [`carve`]'s result.
+/// The bodies an object is carved into: [`carve`]'s result.
 pub(super) struct Layers {
     /// Each pixel's body, `1..=count` in raster order of first pixel (0
     /// outside the object).
     pub lab: Vec<u32>,
-    /// The number of bodies (1: not carved).
+    /// The number of bodies (at least 2).
     pub count: u32,
 }
 
-/// Carves the one object drawn in `mask` (w × h, 0/255) into bodies of
-/// distinct brightness in `intensity` (the crop's corrected stain); see
-/// the module's doc. `p.min_area_px` and `p.min_radius_px` make a dim
+/// Carves the one object drawn in `mask` (the `crop`'s pixels, 0/255)
+/// into bodies of distinct brightness in `stain` (the image-sized
+/// corrected stain, `width` wide, read in place); see the module's
+/// doc. `p.min_area_px` and `p.min_radius_px` make a dim
 /// body follicle-sized (a bright one needs [`BRIGHT_SIZE`] of that);
-/// `p.step_ratio` is the least brightness step.
-pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &SplitParams) -> Layers {
-    let whole = || Layers {
-        lab: mask.iter().map(|&m| u32::from(m != 0)).collect(),
-        count: 1,
-    };
+/// `p.step_ratio` is the least brightness step. `None`: one body, the
+/// object whole (nothing allocated for it).
+pub(super) fn carve(
+    mask: &[u8],
+    crop: &Crop,
+    (stain, width): (&[f32], usize),
+    p: &SplitParams,
+) -> Option<Layers> {
     if !may_carve(mask, p) {
-        return whole();
+        return None;
     }
-    let values: Vec<f32> = mask
-        .iter()
-        .zip(intensity)
-        .filter(|&(&m, _)| m != 0)
-        .map(|(_, &v)| v)
+    let (w, h) = (crop.w, crop.h);
+    // The stain at the crop's pixel i.
+    let intensity = |i: usize| stain[(crop.y0 + i / w) * width + crop.x0 + i % w];
+    let values: Vec<f32> = (0..w * h)
+        .filter(|&i| mask[i] != 0)
+        .map(intensity)
         .collect();
     let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-        return whole();
+        return None;
     }
     // (A coarse histogram: a carve needs no finer level.)
     let mut counts = [0u64; CARVE_BINS];
@@ -67,9 +72,7 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
     for &v in &values {
         counts[(((v - lo) * scale) as usize).min(CARVE_BINS - 1)] += 1;
     }
-    let Some(t) = threshold_of_counts(&counts, lo, hi, Method::Otsu) else {
-        return whole();
-    };
+    let t = threshold_of_counts(&counts, lo, hi, Method::Otsu)?;
     // The classes' own means must step at least as far as the bodies'
     // cores will have to (cheap: most objects are single bodies).
     let (mut upper, mut lower) = ((0f64, 0usize), (0f64, 0usize));
@@ -84,11 +87,9 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         || too_few(lower, 1.0)
         || mean(upper) < p.step_ratio * mean(lower).max(0.0)
     {
-        return whole();
+        return None;
     }
-    let Some(Carved { bright, dim }) = bodies_at(mask, intensity, w, h, t, p) else {
-        return whole();
-    };
+    let Carved { bright, dim } = bodies_at(mask, &intensity, w, h, t, p)?;
     // Bodies labelled, the object's other pixels given to the nearest
     // (breadth first over the object, 8-connected).
     let mut lab = vec![0u32; w * h];
@@ -114,13 +115,13 @@ pub(super) fn carve(mask: &[u8], intensity: &[f32], w: usize, h: usize, p: &Spli
         }
     }
     let count = renumber(&mut lab, (bright.len() + dim.len()) as u32);
-    Layers { lab, count }
+    Some(Layers { lab, count })
 }
 
 /// Whether the object drawn in `mask` may be carved at all: the step is
 /// on, it has room for two follicle-sized bodies, and it does not fill
 /// the image (no outline: nothing to carve, as nothing to split).
-pub(super) fn may_carve(mask: &[u8], p: &SplitParams) -> bool {
+fn may_carve(mask: &[u8], p: &SplitParams) -> bool {
     let area = mask.iter().filter(|&&m| m != 0).count();
     p.step_ratio.is_finite() && area as f64 >= 2.0 * p.min_area_px.max(1.0) && area < mask.len()
 }
@@ -156,11 +157,11 @@ struct Carved {
 }
 
 /// The bodies of the object drawn in `mask` on either side of level `t`
-/// of `intensity`, if both kinds exist and every bright body's core is
+/// of `intensity` (at each pixel of the crop), if both kinds exist and every bright body's core is
 /// at least `p.step_ratio` × as bright as every dim one's.
 fn bodies_at(
     mask: &[u8],
-    intensity: &[f32],
+    intensity: &impl Fn(usize) -> f32,
     w: usize,
     h: usize,
     t: f32,
@@ -169,8 +170,8 @@ fn bodies_at(
     let mut scratch = Scratch::default();
     let bright: Vec<u8> = mask
         .iter()
-        .zip(intensity)
-        .map(|(&m, &v)| if m != 0 && v >= t { 255 } else { 0 })
+        .enumerate()
+        .map(|(i, &m)| if m != 0 && intensity(i) >= t { 255 } else { 0 })
         .collect();
     let bright = GrayImage::from_raw(w as u32, h as u32, bright)?;
     // (Filled first: a membrane honeycomb's interiors are its own.)
@@ -204,7 +205,7 @@ fn bodies_at(
             .zip(&b.depth)
             .filter(|&(_, &d)| d >= 0.5 * b.deepest)
             .fold((0f64, 0usize), |(s, n), (&i, _)| {
-                (s + f64::from(intensity[i]), n + 1)
+                (s + f64::from(intensity(i)), n + 1)
             });
         s / n.max(1) as f64
     };
@@ -301,6 +302,16 @@ mod tests {
         }
     }
 
+    /// How many bodies a carve gives (1: the object whole).
+    fn bodies(layers: Option<Layers>) -> u32 {
+        layers.map_or(1, |l| l.count)
+    }
+
+    /// The crop of all of a `w` × `h` image.
+    fn whole(w: usize, h: usize) -> Crop {
+        Crop { x0: 0, y0: 0, w, h }
+    }
+
     /// A `w` × `h` object from `stain(x, y)` (0 outside): its mask and
     /// its intensities.
     fn object(w: usize, h: usize, stain: impl Fn(f64, f64) -> f32) -> (Vec<u8>, Vec<f32>) {
@@ -332,7 +343,7 @@ mod tests {
     #[test]
     fn a_dim_body_against_a_bright_one_is_carved_off() {
         let (mask, values) = two_discs(3.0, 1.0);
-        let layers = carve(&mask, &values, 80, 60, &params());
+        let layers = carve(&mask, &whole(80, 60), (&values, 80), &params()).expect("carved");
         assert_eq!(layers.count, 2);
         let at = |x: usize, y: usize| layers.lab[y * 80 + x];
         // Raster order of first pixel: the left disc's top comes first.
@@ -351,26 +362,26 @@ mod tests {
         }
         // The same the other way round.
         let (mask, values) = two_discs(1.0, 3.0);
-        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 2);
+        assert_eq!(
+            bodies(carve(&mask, &whole(80, 60), (&values, 80), &params())),
+            2
+        );
     }
 
     #[test]
     fn stains_less_than_a_step_apart_are_not_carved() {
         let (mask, values) = two_discs(1.4, 1.0);
-        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 1);
+        assert_eq!(
+            bodies(carve(&mask, &whole(80, 60), (&values, 80), &params())),
+            1
+        );
         // Nor with the step off.
         let (mask, values) = two_discs(3.0, 1.0);
         let off = SplitParams {
             step_ratio: f64::INFINITY,
             ..params()
         };
-        let layers = carve(&mask, &values, 80, 60, &off);
-        assert_eq!(layers.count, 1);
-        assert!(layers
-            .lab
-            .iter()
-            .zip(&mask)
-            .all(|(&l, &m)| l == u32::from(m != 0)));
+        assert!(carve(&mask, &whole(80, 60), (&values, 80), &off).is_none());
     }
 
     const RAMP: f32 = 1.5;
@@ -415,7 +426,7 @@ mod tests {
         for (k, stain) in stains.iter().enumerate() {
             let (mask, values) = object(80, 50, stain);
             assert_eq!(
-                carve(&mask, &values, 80, 50, &params()).count,
+                bodies(carve(&mask, &whole(80, 50), (&values, 80), &params())),
                 1,
                 "stain {k}"
             );
@@ -441,7 +452,7 @@ mod tests {
                 0.0
             }
         });
-        let layers = carve(&mask, &values, 80, 60, &params());
+        let layers = carve(&mask, &whole(80, 60), (&values, 80), &params()).expect("carved");
         assert_eq!(layers.count, 2);
         for (x, y) in [(25, 30), (20, 25), (31, 36), (18, 33)] {
             assert_eq!(layers.lab[y * 80 + x], 1, "({x}, {y})");
@@ -461,7 +472,7 @@ mod tests {
                 0.0
             }
         });
-        let layers = carve(&mask, &values, 80, 60, &params());
+        let layers = carve(&mask, &whole(80, 60), (&values, 80), &params()).expect("carved");
         assert_eq!(layers.count, 2);
         assert_ne!(layers.lab[30 * 80 + 40], layers.lab[30 * 80 + 20]);
         // A speck under a quarter of a follicle (radius 2: 13 px) is not.
@@ -474,7 +485,10 @@ mod tests {
                 0.0
             }
         });
-        assert_eq!(carve(&mask, &values, 80, 60, &params()).count, 1);
+        assert_eq!(
+            bodies(carve(&mask, &whole(80, 60), (&values, 80), &params())),
+            1
+        );
     }
 
     #[test]

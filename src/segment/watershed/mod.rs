@@ -186,22 +186,10 @@ impl Scratch {
         p: &SplitParams,
         intensity: Option<(&[f32], usize)>,
     ) -> u32 {
-        let layers =
-            intensity
-                .filter(|_| layers::may_carve(&self.mask, p))
-                .map(|(plane, width)| {
-                    let mut values = Vec::with_capacity(crop.w * crop.h);
-                    for y in crop.y0..crop.y0 + crop.h {
-                        let o = y * width + crop.x0;
-                        values.extend_from_slice(&plane[o..o + crop.w]);
-                    }
-                    layers::carve(&self.mask, &values, crop.w, crop.h, p)
-                });
+        let layers = intensity.and_then(|stain| layers::carve(&self.mask, crop, stain, p));
         let n = match layers {
-            Some(layers) if layers.count > 1 => {
-                self.split_bodies_at_necks(crop, p, intensity, &layers)
-            }
-            _ => self.split_at_necks(crop, p, intensity),
+            Some(layers) => self.split_bodies_at_necks(crop, p, intensity, &layers),
+            None => self.split_at_necks(crop, p, intensity),
         };
         cut_at_notch_pairs(&mut self.lab, crop.w, crop.h, n, p, &mut self.cuts)
     }
@@ -476,7 +464,9 @@ fn split_components(
 mod tests {
     use std::collections::HashMap;
 
-    use super::reference::{blobs, params, shape, split_dense, split_mask, stained_blobs};
+    use super::reference::{
+        blobs, drawn_alone, params, shape, split_dense, split_mask, stained_blobs,
+    };
     use super::*;
     use crate::segment::label::label;
     use image::Luma;
@@ -610,13 +600,16 @@ mod tests {
             assert_eq!(a.labels.as_raw(), b.as_raw(), "seed {seed}");
             let (comps, n) = label(&m);
             for c in 1..=n {
-                let object: Vec<u8> = comps
-                    .as_raw()
-                    .iter()
-                    .map(|&l| if l == c { 255 } else { 0 })
-                    .collect();
+                let object = drawn_alone(comps.as_raw(), c);
                 objects += 1;
-                carved += u32::from(super::layers::carve(&object, &stain, 97, 83, &p).count > 1);
+                let whole = Crop {
+                    x0: 0,
+                    y0: 0,
+                    w: 97,
+                    h: 83,
+                };
+                carved +=
+                    u32::from(super::layers::carve(&object, &whole, (&stain, 97), &p).is_some());
             }
         }
         assert!(carved >= 5, "{carved} of {objects} objects carved");

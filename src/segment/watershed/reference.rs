@@ -174,20 +174,16 @@ pub(super) fn split_dense(
             let mut all = vec![0u32; w * h];
             let mut n = 0;
             for c in 1..=n_comps {
-                let object: Vec<u8> = comps
-                    .as_raw()
-                    .iter()
-                    .map(|&l| if l == c { 255 } else { 0 })
-                    .collect();
-                let layers = super::layers::carve(&object, plane, w, h, p);
-                for body in 1..=layers.count {
-                    let drawn = GrayImage::from_fn(w as u32, h as u32, |x, y| {
-                        Luma([if layers.lab[y as usize * w + x as usize] == body {
-                            255
-                        } else {
-                            0
-                        }])
-                    });
+                let object = drawn_alone(comps.as_raw(), c);
+                let whole = crate::Crop { x0: 0, y0: 0, w, h };
+                let bodies = match super::layers::carve(&object, &whole, (plane, w), p) {
+                    Some(layers) => (1..=layers.count)
+                        .map(|body| drawn_alone(&layers.lab, body))
+                        .collect(),
+                    None => vec![object],
+                };
+                for body in bodies {
+                    let drawn = GrayImage::from_raw(w as u32, h as u32, body).unwrap_or_default();
                     let comps = crate::segment::label::label(&drawn).0;
                     let (pieces, k) = split_at_necks(&drawn, comps, Some(plane), p);
                     for (a, &l) in all.iter_mut().zip(&pieces) {
@@ -262,6 +258,15 @@ fn split_at_necks(
         merge_wide_necks_reference(&dist, intensity, w, h, &mut lab, n, p, pinch)
     });
     (lab, n)
+}
+
+/// The pixels labelled `l` of `labels`, drawn alone (255) on a mask of
+/// the same size.
+pub(super) fn drawn_alone(labels: &[u32], l: u32) -> Vec<u8> {
+    labels
+        .iter()
+        .map(|&v| if v == l { 255 } else { 0 })
+        .collect()
 }
 
 pub(super) fn params() -> SplitParams {
