@@ -461,30 +461,26 @@ mod tests {
 
     #[test]
     fn a_bright_bud_is_carved_out_of_its_skirt_of_haze() {
-        // A bud of radius 6 (113 px: over a quarter of a follicle's least
-        // area, 25 px; 6 px deep, over half its 4-px radius) in a skirt.
-        let (mask, values) = object(80, 60, |x, y| {
-            if (x - 40.0).hypot(y - 30.0) <= 6.0 {
-                4.0
-            } else if ((x - 40.0) / 30.0).powi(2) + ((y - 30.0) / 20.0).powi(2) <= 1.0 {
-                1.0
-            } else {
-                0.0
-            }
-        });
+        // A bud of radius `r` at the centre of an 80 × 60 skirt.
+        let bud_in_skirt = |r: f64| {
+            object(80, 60, |x, y| {
+                if (x - 40.0).hypot(y - 30.0) <= r {
+                    4.0
+                } else if ((x - 40.0) / 30.0).powi(2) + ((y - 30.0) / 20.0).powi(2) <= 1.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+        };
+        // Radius 6 (113 px: over a quarter of a follicle's least area,
+        // 25 px; 6 px deep, over half its 4-px radius): carved out.
+        let (mask, values) = bud_in_skirt(6.0);
         let layers = carve(&mask, &whole(80, 60), (&values, 80), &params()).expect("carved");
         assert_eq!(layers.count, 2);
         assert_ne!(layers.lab[30 * 80 + 40], layers.lab[30 * 80 + 20]);
         // A speck under a quarter of a follicle (radius 2: 13 px) is not.
-        let (mask, values) = object(80, 60, |x, y| {
-            if (x - 40.0).hypot(y - 30.0) <= 2.0 {
-                4.0
-            } else if ((x - 40.0) / 30.0).powi(2) + ((y - 30.0) / 20.0).powi(2) <= 1.0 {
-                1.0
-            } else {
-                0.0
-            }
-        });
+        let (mask, values) = bud_in_skirt(2.0);
         assert_eq!(
             bodies(carve(&mask, &whole(80, 60), (&values, 80), &params())),
             1

@@ -143,15 +143,20 @@ pub(super) fn solidity(pixels: &[usize], w: usize) -> f64 {
             points.push((r as i64, y));
         }
     }
-    let hull = convex_hull(&mut points);
+    pixels.len() as f64 / pixel_hull_area(&mut points)
+}
+
+/// The area of the convex hull of the pixel centres `points`, grown by
+/// half a pixel all round (Pick: shoelace area + perimeter ÷ 2 + 1).
+fn pixel_hull_area(points: &mut [(i64, i64)]) -> f64 {
+    let hull = convex_hull(points);
     let (mut twice, mut perimeter) = (0i64, 0f64);
     for k in 0..hull.len() {
         let (a, b) = (hull[k], hull[(k + 1) % hull.len()]);
         twice += a.0 * b.1 - b.0 * a.1;
         perimeter += (((b.0 - a.0).pow(2) + (b.1 - a.1).pow(2)) as f64).sqrt();
     }
-    let hull_area = twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0;
-    pixels.len() as f64 / hull_area
+    twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0
 }
 
 /// Distance from `p` to the outline of the convex polygon `hull`, px.
@@ -187,14 +192,7 @@ mod tests {
             .iter()
             .map(|&i| ((i % w) as i64, (i / w) as i64))
             .collect();
-        let hull = convex_hull(&mut points);
-        let (mut twice, mut perimeter) = (0i64, 0f64);
-        for k in 0..hull.len() {
-            let (a, b) = (hull[k], hull[(k + 1) % hull.len()]);
-            twice += a.0 * b.1 - b.0 * a.1;
-            perimeter += (((b.0 - a.0).pow(2) + (b.1 - a.1).pow(2)) as f64).sqrt();
-        }
-        pixels.len() as f64 / (twice.abs() as f64 / 2.0 + perimeter / 2.0 + 1.0)
+        pixels.len() as f64 / pixel_hull_area(&mut points)
     }
 
     #[test]
