@@ -537,6 +537,48 @@ mod tests {
         assert!(lab[27 * w + 60] != 0 && lab[47 * w + 60] != 0);
     }
 
+    /// The same two ellipses, each with a bite out of its outer side: the
+    /// pair at the contact is as shallow as before, but cutting there
+    /// leaves each part as concave as the whole (its bite): no cut.
+    #[test]
+    fn shallow_notches_are_not_cut_where_the_parts_stay_concave() {
+        let (w, h) = (120, 80);
+        let lab = draw(w, h, |x, y| {
+            (ellipse(x, y, (60.0, 27.0), (40.0, 14.0), 0.0)
+                || ellipse(x, y, (60.0, 47.0), (40.0, 14.0), 0.0))
+                && (x - 60.0).hypot(y - 12.0) > 8.0
+                && (x - 60.0).hypot(y - 62.0) > 8.0
+        });
+        let mut s = Cuts::default();
+        let notches = s.notches(&lab, w, h, 1);
+        // The contact's pair (its two ends, on the middle row) is shallow.
+        let ends: Vec<Notch> = notches
+            .iter()
+            .copied()
+            .filter(|n| (n.y - 37).abs() <= 2)
+            .collect();
+        assert_eq!(ends.len(), 2, "{notches:?}");
+        let (a, b) = (ends[0], ends[1]);
+        let len = ((a.x - b.x) as f64).hypot((a.y - b.y) as f64);
+        assert!(f64::from(a.depth + b.depth) < params().cut_ratio * len);
+        // The premise: the halves above and below the contact are each
+        // more than CONVEX_PARTS × as concave as the whole.
+        let whole: Vec<usize> = (0..w * h).filter(|&i| lab[i] != 0).collect();
+        let half = |top: bool| -> Vec<usize> {
+            whole
+                .iter()
+                .copied()
+                .filter(|&i| (i / w < 37) == top)
+                .collect()
+        };
+        let concavity = |px: &[usize]| 1.0 - solidity(px, w);
+        let least = concavity(&half(true)).min(concavity(&half(false)));
+        assert!(least > CONVEX_PARTS * concavity(&whole), "{least}");
+        let (cut_lab, n) = cut(lab.clone(), w, h);
+        assert_eq!(n, 1);
+        assert_eq!(cut_lab, lab);
+    }
+
     /// A disc, an ellipse, a kidney (one notch) and a shallow-dented body
     /// stay whole.
     #[test]
