@@ -34,7 +34,7 @@ use super::distance::{edt_into, EdtScratch};
 pub use super::label::Run;
 use super::label::{component_runs, components_of_runs};
 use crate::{Crop, Labels};
-use cuts::{cut_at_notch_pairs, renumber, Cuts};
+use cuts::{cut_at_notch_pairs, Cuts};
 use flood::{flood, Basin};
 use markers::markers_into;
 use necks::{in_two_passes, merge_wide_necks};
@@ -195,8 +195,9 @@ impl Scratch {
     }
 
     /// [`Scratch::split_at_necks`] of each body of `layers` on its own
-    /// (the other bodies background), into `lab`, labels 1..=n in raster
-    /// order of first pixel; returns n.
+    /// (the other bodies background), pieces that meet beside another
+    /// body joined again (`layers::join_at_bites`), into `lab`, labels
+    /// 1..=n in raster order of first pixel; returns n.
     fn split_bodies_at_necks(
         &mut self,
         crop: &Crop,
@@ -221,7 +222,7 @@ impl Scratch {
         }
         self.mask = whole;
         self.lab = all;
-        renumber(&mut self.lab, n)
+        layers::join_at_bites(&mut self.lab, n, layers, crop.w, p)
     }
 
     /// Splits the one 8-connected component drawn in `mask` (w × h) into

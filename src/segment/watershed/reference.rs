@@ -160,7 +160,8 @@ pub(super) fn merge_wide_necks_reference(
 /// [`split`] of a mask, all at once: the reference the component-wise
 /// driver must equal. Given an intensity plane, each object is first
 /// carved into bodies of distinct brightness (`layers.rs`), drawn alone
-/// on the whole image, and each body split at its necks on its own.
+/// on the whole image, each body split at its necks on its own, and
+/// pieces meeting beside another body joined again.
 pub(super) fn split_dense(
     mask: &GrayImage,
     intensity: Option<&[f32]>,
@@ -176,23 +177,36 @@ pub(super) fn split_dense(
             for c in 1..=n_comps {
                 let object = drawn_alone(comps.as_raw(), c);
                 let whole = crate::Crop { x0: 0, y0: 0, w, h };
-                let bodies = match super::layers::carve(&object, &whole, (plane, w), p) {
+                let layers = super::layers::carve(&object, &whole, (plane, w), p);
+                let bodies = match &layers {
                     Some(layers) => (1..=layers.count)
                         .map(|body| drawn_alone(&layers.lab, body))
                         .collect(),
                     None => vec![object],
                 };
+                // The object's pieces, body by body.
+                let mut own = vec![0u32; w * h];
+                let mut k = 0;
                 for body in bodies {
                     let drawn = GrayImage::from_raw(w as u32, h as u32, body).unwrap_or_default();
                     let comps = crate::segment::label::label(&drawn).0;
-                    let (pieces, k) = split_at_necks(&drawn, comps, Some(plane), p);
-                    for (a, &l) in all.iter_mut().zip(&pieces) {
+                    let (pieces, m) = split_at_necks(&drawn, comps, Some(plane), p);
+                    for (a, &l) in own.iter_mut().zip(&pieces) {
                         if l != 0 {
-                            *a = n + l;
+                            *a = k + l;
                         }
                     }
-                    n += k;
+                    k += m;
                 }
+                if let Some(layers) = &layers {
+                    k = super::layers::join_at_bites(&mut own, k, layers, w, p);
+                }
+                for (a, &l) in all.iter_mut().zip(&own) {
+                    if l != 0 {
+                        *a = n + l;
+                    }
+                }
+                n += k;
             }
             let n = super::cuts::renumber(&mut all, n);
             (all, n)
