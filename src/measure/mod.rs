@@ -29,6 +29,18 @@ impl<const N: usize> Region<N> {
     pub fn mean(&self, c: usize) -> f64 {
         self.sums[c] / self.area_px.max(1) as f64
     }
+
+    /// This object and `other` (disjoint) measured as one, under this
+    /// one's label.
+    pub fn merged(&self, other: &Region<N>) -> Region<N> {
+        Region {
+            label: self.label,
+            area_px: self.area_px + other.area_px,
+            sum_x: self.sum_x + other.sum_x,
+            sum_y: self.sum_y + other.sum_y,
+            sums: std::array::from_fn(|c| self.sums[c] + other.sums[c]),
+        }
+    }
 }
 
 /// Measures every object `1..=n` of `labels` (index `label - 1`): area,

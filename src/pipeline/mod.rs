@@ -15,6 +15,7 @@ mod blocks;
 mod candidates;
 mod channels;
 mod nuclei;
+mod rejoin;
 mod rule;
 mod stack;
 mod statistics;
@@ -39,6 +40,7 @@ use channels::{
     without_hot_pixels, Correction, Local,
 };
 use nuclei::{nuclei_per_candidate, sox9_positive_nuclei};
+use rejoin::{rejoin_pieces_short_of_sox9, Pieces};
 use rule::{apply_rule, Candidates, Found};
 
 /// One P-cadherin object with its measurements and the rule's verdict.
@@ -239,6 +241,21 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
     let nuclei = sox9_positive_nuclei(dapi_mask.mask, sox9, t_sox9, p, scale, inspect);
     // Each Sox9+ nucleus counts for the candidate it lies in (or near).
     let counts = nuclei_per_candidate(&measured, &nuclei.centroids, scale.px(p.rim_um));
+    // A piece the split cut off a follicle, with Sox9+ nuclei but too
+    // few to count alone, joined back.
+    let Pieces {
+        measured,
+        sox9_nuclei: counts,
+        contrast,
+    } = rejoin_pieces_short_of_sox9(
+        Pieces {
+            measured,
+            sox9_nuclei: counts,
+            contrast,
+        },
+        p,
+        scale,
+    );
     // The follicle rule: area window, contrast and enough Sox9+ nuclei.
     let thresholds = [pcad_mask.threshold, t_sox9, dapi_mask.threshold];
     let found = Found {
