@@ -181,17 +181,16 @@ fn relabel(pieces: Pieces, parent: &mut [usize]) -> Pieces {
         contrast,
     } = pieces;
     let n = measured.regions.len();
+    // Each group's number, at its least label; then every label's.
     let mut number = vec![0u32; n + 1];
     let mut m = 0;
-    for l in 1..=n {
+    for (l, v) in number.iter_mut().enumerate().skip(1) {
         if root(parent, l) == l {
             m += 1;
-            number[l] = m;
+            *v = m;
         }
     }
-    for l in 1..=n {
-        number[l] = number[root(parent, l)];
-    }
+    let number: Vec<u32> = (0..=n).map(|l| number[root(parent, l)]).collect();
     for v in measured.labels.iter_mut() {
         *v = number[*v as usize];
     }
