@@ -6,6 +6,7 @@
 //! | smoothing, flat field, background, thresholds and masks | `pipeline/channels.rs` |
 //! | follicle candidates: opening, hole filling, splitting, measuring | `pipeline/candidates.rs` |
 //! | Sox9+ nuclei and the candidate holding each | `pipeline/nuclei.rs` |
+//! | split-off pieces short of Sox9+ nuclei joined back | `pipeline/rejoin.rs` |
 //! | the follicle rule over every candidate | `pipeline/rule.rs` |
 //!
 //! The kernels they call (and their fast paths) live in [`crate::segment`]
