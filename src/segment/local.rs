@@ -22,7 +22,9 @@ pub fn local_max(img: &FloatImage, radius_px: f64) -> FloatImage {
 }
 
 /// The mask (255 / 0) of the pixels of `img` at or above `floor` and at
-/// or above `fraction` × the greatest value within `radius_px` of them.
+/// or above `fraction` × the greatest value within `radius_px` of them;
+/// then each object of that mask regrown at its own level
+/// ([`regrow_at_own_level`], up to [`REGROW`] × `radius_px`).
 pub fn mask_local(img: &FloatImage, floor: f32, fraction: f32, radius_px: f64) -> GrayImage {
     let peak = local_max(img, radius_px);
     let (w, h) = img.dimensions();
@@ -35,7 +37,74 @@ pub fn mask_local(img: &FloatImage, floor: f32, fraction: f32, radius_px: f64) -
         };
     }
     crate::pool::give_image(peak);
-    GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h))
+    let mut mask = GrayImage::from_raw(w, h, data).unwrap_or_else(|| GrayImage::new(w, h));
+    regrow_at_own_level(img, &mut mask, floor, fraction, REGROW * radius_px);
+    mask
+}
+
+/// How far an object is regrown at its own level, × the local window's
+/// half-side (4 µm at the default 8 µm).
+const REGROW: f64 = 0.5;
+
+/// Gives back to each object (8-connected) of `mask` the pixels of `img`
+/// next to it that the local test took because a brighter object lies
+/// near: those at or above `floor` and `fraction` × the object's own
+/// brightest, grown from it (4-connected, breadth first, the nearer
+/// object first) at most `reach_px` steps.
+///
+/// The window's maximum cuts a dim follicle at the brighter neighbour's
+/// level on the side facing it, for a window's width: a dim body lying
+/// against a bright one loses its near side, and a small one all but
+/// vanishes. Judged against its own level, that side comes back; the
+/// bright body's skirt, below a fraction of its own level, does not.
+pub fn regrow_at_own_level(
+    img: &FloatImage,
+    mask: &mut GrayImage,
+    floor: f32,
+    fraction: f32,
+    reach_px: f64,
+) {
+    let steps = reach_px.max(0.0).floor() as u32;
+    if steps == 0 {
+        return;
+    }
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let values = img.as_raw();
+    let (labels, n) = crate::segment::label::label(mask);
+    let mut owner = labels.into_raw();
+    // Each object's own level: its brightest pixel.
+    let mut level = vec![0f32; n as usize + 1];
+    for (&l, &v) in owner.iter().zip(values) {
+        if l != 0 {
+            level[l as usize] = level[l as usize].max(v);
+        }
+    }
+    let mut step = vec![0u32; w * h];
+    let mut queue: std::collections::VecDeque<usize> =
+        (0..w * h).filter(|&i| owner[i] != 0).collect();
+    let data = &mut **mask;
+    while let Some(i) = queue.pop_front() {
+        if step[i] >= steps {
+            continue;
+        }
+        let l = owner[i];
+        let (x, y) = (i % w, i / w);
+        let next = [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ];
+        for j in next.into_iter().flatten() {
+            let v = values[j];
+            if owner[j] == 0 && v >= floor && v >= fraction * level[l as usize] {
+                owner[j] = l;
+                step[j] = step[i] + 1;
+                data[j] = 255;
+                queue.push_back(j);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -68,10 +137,54 @@ mod tests {
         }
     }
 
+    /// A dim plateau lying against a bright one: the local window takes
+    /// the dim one's near side; regrown at its own level it comes back,
+    /// as far as the reach, and the bright one claims none of it.
+    #[test]
+    fn a_dim_object_against_a_bright_one_is_regrown_at_its_own_level() {
+        let img = FloatImage::from_fn(60, 20, |x, _| {
+            Luma([match x {
+                5..=14 => 1000.0,
+                15..=34 => 200.0, // a dim body lying against it
+                _ => 5.0,
+            }])
+        });
+        let row = |m: &GrayImage| -> Vec<usize> {
+            (0..60usize)
+                .filter(|&x| m.get_pixel(x as u32, 10)[0] == 255)
+                .collect()
+        };
+        // The local test alone (half the brightest within 4 px) takes
+        // the dim body's first 4 columns.
+        let peak = local_max(&img, 4.0);
+        let mut m = GrayImage::from_fn(60, 20, |x, y| {
+            let (v, p) = (img.get_pixel(x, y)[0], peak.get_pixel(x, y)[0]);
+            Luma([if v >= 20.0 && v >= 0.5 * p { 255 } else { 0 }])
+        });
+        let alone: Vec<usize> = (5..=14).chain(19..=34).collect();
+        assert_eq!(row(&m), alone);
+        // Regrown at its own level (200: 100 and up), 4 steps: all back;
+        // the bright body (500 and up) takes none of them.
+        regrow_at_own_level(&img, &mut m, 20.0, 0.5, 4.0);
+        assert_eq!(row(&m), (5..=34).collect::<Vec<_>>());
+        // 2 steps: two columns back.
+        let mut m2 = GrayImage::from_fn(60, 20, |x, y| {
+            Luma([if alone.contains(&(x as usize)) && y < 20 {
+                255
+            } else {
+                0
+            }])
+        });
+        regrow_at_own_level(&img, &mut m2, 20.0, 0.5, 2.0);
+        assert_eq!(row(&m2), (5..=14).chain(17..=34).collect::<Vec<_>>());
+        // mask_local regrows by REGROW × the radius: 2 px here.
+        assert_eq!(row(&mask_local(&img, 20.0, 0.5, 4.0)), row(&m2));
+    }
+
     /// A bright and a dim plateau: each is kept whole at half its own
     /// level, the dim one though it is below half the bright one; the
     /// floor drops the noise between them; the bright one's skirt, below
-    /// half its level, is not kept.
+    /// half its level, is not kept (nor regrown: under half its own).
     #[test]
     fn dim_and_bright_objects_are_each_cut_at_their_own_level() {
         let img = FloatImage::from_fn(60, 20, |x, _| {
