@@ -24,7 +24,7 @@ pub fn local_max(img: &FloatImage, radius_px: f64) -> FloatImage {
 /// The mask (255 / 0) of the pixels of `img` at or above `floor` and at
 /// or above `fraction` × the greatest value within `radius_px` of them;
 /// then each object of that mask regrown at its own level
-/// ([`regrow_at_own_level`], up to [`REGROW`] × `radius_px`).
+/// ([`regrow_at_own_level`], up to half `radius_px`).
 pub fn mask_local(img: &FloatImage, floor: f32, fraction: f32, radius_px: f64) -> GrayImage {
     let peak = local_max(img, radius_px);
     let (w, h) = img.dimensions();
