@@ -70,38 +70,61 @@ pub fn regrow_at_own_level(
     }
     let (w, h) = (img.width() as usize, img.height() as usize);
     let values = img.as_raw();
-    let (labels, n) = crate::segment::label::label(mask);
-    let mut owner = labels.into_raw();
-    // Each object's own level: its brightest pixel.
-    let mut level = vec![0f32; n as usize + 1];
-    for (&l, &v) in owner.iter().zip(values) {
-        if l != 0 {
-            level[l as usize] = level[l as usize].max(v);
-        }
-    }
-    let mut step = vec![0u32; w * h];
-    let mut queue: std::collections::VecDeque<usize> =
-        (0..w * h).filter(|&i| owner[i] != 0).collect();
+    let (mut runs, mut starts) = (Vec::new(), Vec::new());
+    crate::segment::label::component_runs(mask.as_raw(), w, &mut runs, &mut starts);
     let data = &mut **mask;
-    while let Some(i) = queue.pop_front() {
-        if step[i] >= steps {
-            continue;
-        }
-        let l = owner[i];
+    // A pixel the local test alone left out: above the floor, not set.
+    let left_out = |data: &[u8], j: usize| data[j] == 0 && values[j] >= floor;
+    let neighbours = |i: usize| {
         let (x, y) = (i % w, i / w);
-        let next = [
+        [
             (x > 0).then(|| i - 1),
             (x + 1 < w).then(|| i + 1),
             (y > 0).then(|| i - w),
             (y + 1 < h).then(|| i + w),
-        ];
-        for j in next.into_iter().flatten() {
-            let v = values[j];
-            if owner[j] == 0 && v >= floor && v >= fraction * level[l as usize] {
-                owner[j] = l;
-                step[j] = step[i] + 1;
+        ]
+    };
+    // The growth starts from each object's pixels next to one left out
+    // (no other can reach one), with the object's own level (its
+    // brightest pixel), in raster order of pixel; breadth first, so a
+    // pixel goes to the nearer object.
+    let mut seeds: Vec<(usize, f32)> = Vec::new();
+    for c in starts.windows(2) {
+        let object = &runs[c[0]..c[1]];
+        let pixels = || {
+            object.iter().flat_map(|&(y, l, r)| {
+                let o = y as usize * w;
+                (o + l as usize)..(o + r as usize)
+            })
+        };
+        let level = pixels()
+            .map(|i| values[i])
+            .fold(f32::NEG_INFINITY, f32::max);
+        let wanted = fraction * level;
+        seeds.extend(
+            pixels()
+                .filter(|&i| {
+                    neighbours(i)
+                        .into_iter()
+                        .flatten()
+                        .any(|j| left_out(data, j) && values[j] >= wanted)
+                })
+                .map(|i| (i, level)),
+        );
+    }
+    if seeds.is_empty() {
+        return;
+    }
+    seeds.sort_unstable_by_key(|&(i, _)| i);
+    let mut queue: std::collections::VecDeque<(usize, f32, u32)> =
+        seeds.into_iter().map(|(i, level)| (i, level, 0)).collect();
+    while let Some((i, level, step)) = queue.pop_front() {
+        for j in neighbours(i).into_iter().flatten() {
+            if left_out(data, j) && values[j] >= fraction * level {
                 data[j] = 255;
-                queue.push_back(j);
+                if step + 1 < steps {
+                    queue.push_back((j, level, step + 1));
+                }
             }
         }
     }
