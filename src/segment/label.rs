@@ -14,6 +14,19 @@ use image::GrayImage;
 
 use crate::Labels;
 
+/// The 4-neighbours of pixel `i` of a `w` × `h` image, as indices: left,
+/// right, up, down (`None` past an edge).
+#[inline(always)]
+pub(crate) fn four_neighbours(i: usize, w: usize, h: usize) -> [Option<usize>; 4] {
+    let (x, y) = (i % w, i / w);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < w).then(|| i + 1),
+        (y > 0).then(|| i - w),
+        (y + 1 < h).then(|| i + w),
+    ]
+}
+
 /// Root of `x` in a union-find forest, halving the path on the way.
 pub(crate) fn find(parent: &mut [u32], mut x: u32) -> u32 {
     while parent[x as usize] != x {

@@ -75,15 +75,7 @@ pub fn regrow_at_own_level(
     let data = &mut **mask;
     // A pixel the local test alone left out: above the floor, not set.
     let left_out = |data: &[u8], j: usize| data[j] == 0 && values[j] >= floor;
-    let neighbours = |i: usize| {
-        let (x, y) = (i % w, i / w);
-        [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ]
-    };
+    let neighbours = |i: usize| crate::segment::label::four_neighbours(i, w, h);
     // The growth starts from each object's pixels next to one left out
     // (no other can reach one), with the object's own level (its
     // brightest pixel), in raster order of pixel; breadth first, so a

@@ -70,13 +70,7 @@ fn flood_in<const BORDERED: bool>(
         if BORDERED {
             [Some(i - 1), Some(i + 1), Some(i - w), Some(i + w)]
         } else {
-            let (x, y) = (i % w, i / w);
-            [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ]
+            crate::segment::label::four_neighbours(i, w, h)
         }
     };
     // The seeds' neighbours are queued at their own levels; every later

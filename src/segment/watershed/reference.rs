@@ -48,15 +48,7 @@ pub(super) fn flood_reference(
     if buckets.len() < top + 1 {
         buckets.resize_with(top + 1, VecDeque::new);
     }
-    let neighbours = |i: usize| {
-        let (x, y) = (i % w, i / w);
-        [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ]
-    };
+    let neighbours = |i: usize| crate::segment::label::four_neighbours(i, w, h);
     // A pixel is queued once: the first push is also the first pop, since
     // the level never rises. QUEUED marks it meanwhile.
     const QUEUED: u32 = u32::MAX;
