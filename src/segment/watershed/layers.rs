@@ -24,7 +24,7 @@ use super::cuts::renumber;
 use super::notches::solidity;
 use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
-use crate::segment::label::label;
+use crate::segment::label::{find, label, relabel, union};
 use crate::segment::morph::{fill_holes, open};
 use crate::segment::threshold::{threshold_of_counts, Method};
 use crate::Crop;
@@ -159,12 +159,6 @@ pub(super) fn join_at_bites(
         })
     };
     let mut parent: Vec<u32> = (0..=n).collect();
-    let root = |parent: &mut Vec<u32>, mut a: u32| {
-        while parent[a as usize] != a {
-            a = parent[a as usize];
-        }
-        a
-    };
     for i in 0..w * h {
         let a = pieces[i];
         if a == 0 {
@@ -180,21 +174,13 @@ pub(super) fn join_at_bites(
             if b == 0 || b == a || layers.lab[j] != body {
                 continue;
             }
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            if ra != rb && (bitten(i, body) || bitten(j, body)) {
-                parent[ra.max(rb) as usize] = ra.min(rb);
+            if find(&mut parent, a) != find(&mut parent, b) && (bitten(i, body) || bitten(j, body))
+            {
+                union(&mut parent, a, b);
             }
         }
     }
-    if parent.iter().enumerate().all(|(l, &r)| l as u32 == r) {
-        return n;
-    }
-    for v in pieces.iter_mut() {
-        if *v != 0 {
-            *v = root(&mut parent, *v);
-        }
-    }
-    renumber(pieces, n)
+    relabel(pieces, &mut parent)
 }
 
 /// Pieces of one body meeting this × the least inscribed radius of a
