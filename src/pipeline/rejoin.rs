@@ -17,6 +17,7 @@ use super::candidates::Measured;
 use super::Scale;
 use crate::follicle::{classify, Evidence, Verdict};
 use crate::params::Params;
+use crate::segment::label::{find, union};
 
 /// The candidates and what each holds (index: label − 1).
 pub(super) struct Pieces {
@@ -34,65 +35,43 @@ pub(super) struct Pieces {
 /// object has the sums of its pieces, their nuclei, and their contrasts'
 /// area-weighted mean (each piece passed the contrast test).
 pub(super) fn rejoin_pieces_short_of_sox9(pieces: Pieces, p: &Params, scale: Scale) -> Pieces {
-    let Pieces {
-        measured,
-        sox9_nuclei,
-        contrast,
-    } = pieces;
-    let n = measured.regions.len();
-    let judge = |area_px: u64, nuclei: u32, contrast: Option<f64>| {
-        classify(
-            Evidence {
-                area: scale.um2(area_px),
-                sox9_nuclei: nuclei,
-                contrast,
-            },
-            p,
-        )
-    };
-    let short: Vec<bool> = (0..n)
+    let verdicts: Vec<Verdict> = (0..pieces.measured.regions.len())
         .map(|i| {
-            sox9_nuclei[i] > 0
-                && judge(measured.regions[i].area_px, sox9_nuclei[i], contrast[i])
-                    == Verdict::TooFewSox9
+            classify(
+                Evidence {
+                    area: scale.um2(pieces.measured.regions[i].area_px),
+                    sox9_nuclei: pieces.sox9_nuclei[i],
+                    contrast: pieces.contrast[i],
+                },
+                p,
+            )
         })
         .collect();
+    let short: Vec<bool> = verdicts
+        .iter()
+        .zip(&pieces.sox9_nuclei)
+        .map(|(&v, &k)| k > 0 && v == Verdict::TooFewSox9)
+        .collect();
     if !short.contains(&true) {
-        return Pieces {
-            measured,
-            sox9_nuclei,
-            contrast,
-        };
+        return pieces;
     }
-    let borders = borders_of_short(&measured, &short);
-    // Groups of labels (union by the least label), each with its area,
-    // nuclei and whether it counts as a follicle.
-    let mut parent: Vec<usize> = (0..=n).collect();
-    let mut area: Vec<u64> = std::iter::once(0)
-        .chain(measured.regions.iter().map(|r| r.area_px))
-        .collect();
-    let mut nuclei: Vec<u32> = std::iter::once(0)
-        .chain(sox9_nuclei.iter().copied())
-        .collect();
-    let mut counted: Vec<bool> = std::iter::once(false)
-        .chain((0..n).map(|i| {
-            judge(measured.regions[i].area_px, sox9_nuclei[i], contrast[i]) == Verdict::Follicle
-        }))
-        .collect();
+    let borders = borders_of_short(&pieces.measured, &short);
+    let mut groups = Groups::of(&pieces, &verdicts);
     let fits = |a: u64| scale.um2(a) <= p.max_area_um2;
     let mut joined = false;
     // Two short pieces that together hold enough: longest border first.
     for &((a, b), _) in &borders {
-        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-        if ra == rb || !short[a - 1] || !short[b - 1] || counted[ra] || counted[rb] {
+        let (ra, rb) = (groups.root(a), groups.root(b));
+        if ra == rb || !short[a as usize - 1] || !short[b as usize - 1] {
             continue;
         }
-        if nuclei[ra] + nuclei[rb] >= p.min_sox9_nuclei && fits(area[ra] + area[rb]) {
-            let (keep, gone) = (ra.min(rb), ra.max(rb));
-            parent[gone] = keep;
-            area[keep] += area[gone];
-            nuclei[keep] += nuclei[gone];
-            counted[keep] = true;
+        let enough = groups.nuclei[ra] + groups.nuclei[rb] >= p.min_sox9_nuclei;
+        if !groups.counted[ra]
+            && !groups.counted[rb]
+            && enough
+            && fits(groups.area[ra] + groups.area[rb])
+        {
+            groups.join(a, b);
             joined = true;
         }
     }
@@ -100,49 +79,79 @@ pub(super) fn rejoin_pieces_short_of_sox9(pieces: Pieces, p: &Params, scale: Sca
     // longest border with (borders longest first: the first met).
     for &((a, b), _) in &borders {
         for (piece, host) in [(a, b), (b, a)] {
-            let (rp, rh) = (root(&mut parent, piece), root(&mut parent, host));
-            if rp == rh || !short[piece - 1] || counted[rp] || !counted[rh] {
+            let (rp, rh) = (groups.root(piece), groups.root(host));
+            if rp == rh || !short[piece as usize - 1] || groups.counted[rp] || !groups.counted[rh] {
                 continue;
             }
-            if fits(area[rp] + area[rh]) {
-                let (keep, gone) = (rp.min(rh), rp.max(rh));
-                parent[gone] = keep;
-                area[keep] += area[gone];
-                nuclei[keep] += nuclei[gone];
-                counted[keep] = true;
+            if fits(groups.area[rp] + groups.area[rh]) {
+                groups.join(piece, host);
                 joined = true;
             }
         }
     }
     if !joined {
-        return Pieces {
-            measured,
-            sox9_nuclei,
-            contrast,
-        };
+        return pieces;
     }
-    relabel(
-        Pieces {
-            measured,
-            sox9_nuclei,
-            contrast,
-        },
-        &mut parent,
-    )
+    relabel(pieces, &mut groups.parent)
+}
+
+/// Groups of labels (a union-find forest, each rooted at its least
+/// label), each with its area (px), its Sox9+ nuclei and whether it
+/// counts as a follicle (index: the root label).
+struct Groups {
+    parent: Vec<u32>,
+    area: Vec<u64>,
+    nuclei: Vec<u32>,
+    counted: Vec<bool>,
+}
+
+impl Groups {
+    /// Each piece of `pieces` a group of its own, counted where its
+    /// verdict is [`Verdict::Follicle`].
+    fn of(pieces: &Pieces, verdicts: &[Verdict]) -> Groups {
+        Groups {
+            parent: (0..=verdicts.len() as u32).collect(),
+            area: std::iter::once(0)
+                .chain(pieces.measured.regions.iter().map(|r| r.area_px))
+                .collect(),
+            nuclei: std::iter::once(0)
+                .chain(pieces.sox9_nuclei.iter().copied())
+                .collect(),
+            counted: std::iter::once(false)
+                .chain(verdicts.iter().map(|&v| v == Verdict::Follicle))
+                .collect(),
+        }
+    }
+
+    /// The root (least label) of label `l`'s group.
+    fn root(&mut self, l: u32) -> usize {
+        find(&mut self.parent, l) as usize
+    }
+
+    /// Joins the groups of labels `a` and `b` into one that counts: their
+    /// areas and nuclei summed at the lesser root.
+    fn join(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.root(a), self.root(b));
+        let (keep, gone) = (ra.min(rb), ra.max(rb));
+        union(&mut self.parent, a, b);
+        self.area[keep] += self.area[gone];
+        self.nuclei[keep] += self.nuclei[gone];
+        self.counted[keep] = true;
+    }
 }
 
 /// Each pair of touching labels (4-neighbours) of which one at least is
 /// `short` (index: label − 1), with the length of their border in pixel
 /// sides: longest first, ties by labels.
-fn borders_of_short(measured: &Measured, short: &[bool]) -> Vec<((usize, usize), u32)> {
+fn borders_of_short(measured: &Measured, short: &[bool]) -> Vec<((u32, u32), u32)> {
     let labels = &measured.labels;
     let (w, h) = (labels.width() as usize, labels.height() as usize);
     let raw = labels.as_raw();
-    let mut borders: HashMap<(usize, usize), u32> = HashMap::new();
+    let mut borders: HashMap<(u32, u32), u32> = HashMap::new();
     let is_short = |l: u32| l != 0 && short.get(l as usize - 1).copied().unwrap_or(false);
     let mut meet = |a: u32, b: u32| {
         if a != 0 && b != 0 && a != b && (is_short(a) || is_short(b)) {
-            let key = (a.min(b) as usize, a.max(b) as usize);
+            let key = (a.min(b), a.max(b));
             *borders.entry(key).or_insert(0) += 1;
         }
     };
@@ -157,24 +166,15 @@ fn borders_of_short(measured: &Measured, short: &[bool]) -> Vec<((usize, usize),
             }
         }
     }
-    let mut borders: Vec<((usize, usize), u32)> = borders.into_iter().collect();
+    let mut borders: Vec<((u32, u32), u32)> = borders.into_iter().collect();
     borders.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
     borders
-}
-
-/// The group (its least label) label `l` belongs to.
-fn root(parent: &mut [usize], mut l: usize) -> usize {
-    while parent[l] != l {
-        parent[l] = parent[parent[l]];
-        l = parent[l];
-    }
-    l
 }
 
 /// `pieces` with each group of `parent` one object, labelled by its
 /// least label's rank (the groups keep their order of first pixel: a
 /// group's first pixel is its least label's).
-fn relabel(pieces: Pieces, parent: &mut [usize]) -> Pieces {
+fn relabel(pieces: Pieces, parent: &mut [u32]) -> Pieces {
     let Pieces {
         mut measured,
         sox9_nuclei,
@@ -185,12 +185,14 @@ fn relabel(pieces: Pieces, parent: &mut [usize]) -> Pieces {
     let mut number = vec![0u32; n + 1];
     let mut m = 0;
     for (l, v) in number.iter_mut().enumerate().skip(1) {
-        if root(parent, l) == l {
+        if find(parent, l as u32) as usize == l {
             m += 1;
             *v = m;
         }
     }
-    let number: Vec<u32> = (0..=n).map(|l| number[root(parent, l)]).collect();
+    let number: Vec<u32> = (0..=n as u32)
+        .map(|l| number[find(parent, l) as usize])
+        .collect();
     for v in measured.labels.iter_mut() {
         *v = number[*v as usize];
     }
