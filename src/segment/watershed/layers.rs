@@ -31,7 +31,7 @@ use super::cuts::renumber;
 use super::notches::solidity;
 use super::SplitParams;
 use crate::segment::distance::{edt_into, EdtScratch};
-use crate::segment::label::{find, label, relabel, union};
+use crate::segment::label::{find, four_neighbours, label, relabel, union};
 use crate::segment::morph::{fill_holes, open};
 use crate::segment::threshold::{threshold_of_counts, Method};
 use crate::Crop;
@@ -248,18 +248,15 @@ const RIM: f64 = DIM_OPENING;
 fn outline_share(pixels: &[usize], layer: &[u8], rim: &[bool], w: usize, h: usize) -> f64 {
     let (mut edge, mut on) = (0usize, 0usize);
     for &i in pixels {
-        let (x, y) = (i % w, i / w);
         let (mut off_layer, mut on_outline) = (false, false);
-        for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
-            let (u, v) = (x as i64 + dx, y as i64 + dy);
-            if u < 0 || v < 0 || u >= w as i64 || v >= h as i64 {
-                (off_layer, on_outline) = (true, true);
-                continue;
-            }
-            let j = v as usize * w + u as usize;
-            if layer[j] == 0 {
-                off_layer = true;
-                on_outline |= rim[j];
+        for j in four_neighbours(i, w, h) {
+            match j {
+                None => (off_layer, on_outline) = (true, true),
+                Some(j) if layer[j] == 0 => {
+                    off_layer = true;
+                    on_outline |= rim[j];
+                }
+                Some(_) => {}
             }
         }
         edge += usize::from(off_layer);
