@@ -104,6 +104,15 @@ impl Plane {
         }
     }
 
+    /// Hands the plane's buffer back to this thread's pool
+    /// ([`crate::pool`]) for the next plane of its size.
+    pub fn recycle(self) {
+        match self {
+            Plane::U16(i) => crate::pool::give(i.into_raw()),
+            Plane::F32(i) => crate::pool::give(i.into_raw()),
+        }
+    }
+
     /// The `w` × `h` window whose top-left pixel is (`x0`, `y0`), copied
     /// (clipped to the plane).
     pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Plane {
@@ -205,10 +214,7 @@ impl Field {
     /// with a field).
     pub fn recycle(self) {
         for c in self.channels {
-            match c {
-                Plane::U16(i) => crate::pool::give(i.into_raw()),
-                Plane::F32(i) => crate::pool::give(i.into_raw()),
-            }
+            c.recycle();
         }
     }
 }

@@ -69,16 +69,20 @@ pub(super) fn without_hot_pixels(field: &Field, ranges: Option<[(f32, f32); 3]>)
 /// channel itself when it has none.
 pub(super) fn channel_without_hot_pixels(plane: &Plane, span: (f32, f32)) -> Cow<'_, Plane> {
     /// The image with its hot pixels replaced, if it has any.
-    fn cleaned<T: crate::Sample + image::Primitive>(
+    fn cleaned<T: crate::Sample + image::Primitive + bytemuck::Pod>(
         img: &image::ImageBuffer<image::Luma<T>, Vec<T>>,
         span: (f32, f32),
     ) -> Option<image::ImageBuffer<image::Luma<T>, Vec<T>>> {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let list = hot_pixels::find(img.as_raw(), w, h, span);
         (!list.is_empty()).then(|| {
-            let mut clean = img.clone();
-            replace(&mut clean, &list);
-            clean
+            // (A pooled buffer: a fresh one is faulted in and zeroed by
+            // the kernel, for every field and every block.)
+            let mut raw = crate::pool::take(img.as_raw().len());
+            raw.copy_from_slice(img.as_raw());
+            replace(&mut raw, &list);
+            image::ImageBuffer::from_raw(img.width(), img.height(), raw)
+                .unwrap_or_else(|| img.clone())
         })
     }
     let clean = match plane {

@@ -188,7 +188,8 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
     let scale = Scale::of(field);
     let at = part.map_or(Window::whole(field.width, field.height), |b| b.at);
     // Hot pixels (single camera pixels far above their neighbours) out.
-    let field = &*without_hot_pixels(field, part.map(|b| b.stats.ranges));
+    let clean = without_hot_pixels(field, part.map(|b| b.stats.ranges));
+    let field = &*clean;
     let [pcad, sox9, dapi] = &field.channels;
 
     // Smooth DAPI; its large-scale mean is the illumination profile
@@ -280,6 +281,9 @@ fn recipe(field: &Field, p: &Params, inspect: bool, part: Option<&Part>) -> Seen
         nuclei: all_nuclei,
         sox9_nuclei: nuclei.labels,
     };
+    if let std::borrow::Cow::Owned(copy) = clean {
+        copy.recycle();
+    }
     Seen {
         analysis,
         masks,

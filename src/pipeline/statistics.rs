@@ -236,6 +236,7 @@ impl<'a, S: WindowSource> Passes<'a, S> {
                     self.scale,
                     &mut |c, ch| each(at, c, ch, &mut found),
                 );
+                field.recycle();
                 ticker.tick();
                 Ok(found)
             })
@@ -249,7 +250,9 @@ impl<'a, S: WindowSource> Passes<'a, S> {
         self.cores
             .par_iter()
             .map(|at| {
-                let found = channel_ranges(&self.read(at)?);
+                let field = self.read(at)?;
+                let found = channel_ranges(&field);
+                field.recycle();
                 ticker.tick();
                 Ok(found)
             })
@@ -274,7 +277,12 @@ impl<'a, S: WindowSource> Passes<'a, S> {
         self.smoothed.par_iter().try_for_each(|at| {
             let field = self.read(at)?;
             let dapi = channel_without_hot_pixels(&field.channels[2], ranges[2]);
-            let (dapi, _) = smooth_dapi(&dapi, self.p, self.scale, Some(None));
+            let (smoothed, _) = smooth_dapi(&dapi, self.p, self.scale, Some(None));
+            if let std::borrow::Cow::Owned(copy) = dapi {
+                copy.recycle();
+            }
+            let dapi = smoothed;
+            field.recycle();
             let mut part = profile().held_to(at.core);
             for_core_rows(&dapi.plane, at, |y, x, row| part.part(y, x, row));
             crate::pool::give_image(dapi.plane);
@@ -384,6 +392,9 @@ fn prepare(
     let sox9 = correction.apply(sox9, p.nucleus_sigma_um, None);
     f(1, &sox9);
     crate::pool::give_image(sox9.plane);
+    if let std::borrow::Cow::Owned(copy) = field {
+        copy.recycle();
+    }
     illumination
 }
 
