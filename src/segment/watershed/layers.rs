@@ -723,33 +723,33 @@ mod tests {
         // neighbours (column 11) lie in the rim only within 3 + 1 px of
         // the object's top or bottom: rows 1–4 and 7–10. Rows 5 and 6
         // are not: 34 of 36.
+        // (A `w` × `h` crop with columns x0..=x1 and rows y0..=y1 set.)
+        let rect = |w: usize, h: usize, (x0, x1, y0, y1): (usize, usize, usize, usize)| {
+            (0..w * h)
+                .map(|i| {
+                    let inside = (x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w));
+                    255 * u8::from(inside)
+                })
+                .collect::<Vec<u8>>()
+        };
+        let set = |layer: &[u8]| {
+            (0..layer.len())
+                .filter(|&i| layer[i] != 0)
+                .collect::<Vec<_>>()
+        };
         let (w, h) = (34, 12);
-        let inside =
-            |i: usize, right: usize| (1..=right).contains(&(i % w)) && (1..=10).contains(&(i / w));
-        let mask: Vec<u8> = (0..w * h)
-            .map(|i| if inside(i, 30) { 255 } else { 0 })
-            .collect();
-        let layer: Vec<u8> = (0..w * h)
-            .map(|i| if inside(i, 10) { 255 } else { 0 })
-            .collect();
-        let pixels: Vec<usize> = (0..w * h).filter(|&i| layer[i] != 0).collect();
+        let mask = rect(w, h, (1, 30, 1, 10));
+        let layer = rect(w, h, (1, 10, 1, 10));
         let rim = Scratch::default().rim(&mask, w, h, 3.0);
         assert!(rim[4 * w + 11] && rim[7 * w + 11]);
         assert!(!rim[5 * w + 11] && !rim[6 * w + 11]);
-        let share = outline_share(&pixels, &layer, &rim, w, h);
+        let share = outline_share(&set(&layer), &layer, &rim, w, h);
         assert!((share - 34.0 / 36.0).abs() < 1e-12, "{share}");
         // Ringed by the object 6 px and more all round: none of it.
         let (w, h) = (40, 30);
-        let within = |i: usize, (x0, x1, y0, y1): (usize, usize, usize, usize)| {
-            (x0..=x1).contains(&(i % w)) && (y0..=y1).contains(&(i / w))
-        };
-        let mask: Vec<u8> = (0..w * h)
-            .map(|i| if within(i, (1, 38, 1, 28)) { 255 } else { 0 })
-            .collect();
-        let layer: Vec<u8> = (0..w * h)
-            .map(|i| if within(i, (12, 21, 10, 19)) { 255 } else { 0 })
-            .collect();
-        let pixels: Vec<usize> = (0..w * h).filter(|&i| layer[i] != 0).collect();
+        let mask = rect(w, h, (1, 38, 1, 28));
+        let layer = rect(w, h, (12, 21, 10, 19));
+        let pixels = set(&layer);
         let rim = Scratch::default().rim(&mask, w, h, 3.0);
         assert_eq!(outline_share(&pixels, &layer, &rim, w, h), 0.0);
     }
